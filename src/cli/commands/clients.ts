@@ -1,0 +1,218 @@
+// `portcullis client create|list|show|delete|rotate-secret`: OAuth clients.
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import type { App } from '../../app.ts';
+import {
+  AUTH_METHODS,
+  type AuthMethod,
+  type ClientView,
+  GRANT_TYPES,
+  type GrantType,
+} from '../../oidc/clients.ts';
+import { withApp } from '../context.ts';
+import { CliError, print, printTable } from '../output.ts';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+const clientJson = (c: ClientView) => ({
+  ...c,
+  createdAt: c.createdAt.toISOString(),
+  updatedAt: c.updatedAt.toISOString(),
+});
+
+/** Assigns each --scope to the --api entries that define it; no --scope means all their scopes. */
+async function resolveApiAccess(
+  app: App,
+  apis: string[],
+  scopes: string[],
+): Promise<Record<string, string[]>> {
+  const access: Record<string, string[]> = {};
+  const unclaimed = new Set(scopes);
+  for (const identifier of apis) {
+    const api = await app.services.catalogue.findByIdentifier(identifier);
+    if (!api)
+      throw new CliError(
+        `no API with identifier ${identifier} is registered (see "portcullis api list")`,
+      );
+    const defined = api.scopes.map((s) => s.name);
+    const chosen = scopes.length ? defined.filter((s) => scopes.includes(s)) : defined;
+    for (const s of chosen) unclaimed.delete(s);
+    if (chosen.length === 0)
+      throw new CliError(`none of the given --scope values is defined by ${identifier}`);
+    access[identifier] = chosen;
+  }
+  if (unclaimed.size > 0)
+    throw new CliError(`no listed --api defines the scope ${[...unclaimed].join(', ')}`);
+  return access;
+}
+
+function readJwks(file: string): { keys: Record<string, unknown>[] } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new CliError(`cannot read --jwks-file ${file}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const jwks = parsed as { keys?: unknown };
+  if (!jwks || !Array.isArray(jwks.keys))
+    throw new CliError(`--jwks-file ${file} is not a JWK Set ({"keys": [...]})`);
+  for (const k of jwks.keys as Record<string, unknown>[]) {
+    if ('d' in k)
+      throw new CliError(
+        `--jwks-file ${file} contains a private key: give the client's public keys only`,
+      );
+  }
+  return jwks as { keys: Record<string, unknown>[] };
+}
+
+interface CreateOptions {
+  name: string;
+  grant: string[];
+  redirectUri?: string[];
+  postLogoutRedirectUri?: string[];
+  api?: string[];
+  scope?: string[];
+  auth?: string;
+  public?: boolean;
+  jwksFile?: string;
+  firstParty?: boolean;
+  json?: boolean;
+}
+
+export function registerClientCommands(program: Command): void {
+  const client = program.command('client').description('manage OAuth clients');
+
+  client
+    .command('create')
+    .description('register a client; prints its id and, once, its secret')
+    .requiredOption('--name <name>', 'the name people see on the consent page')
+    .requiredOption('--grant <type>', `grant type: ${GRANT_TYPES.join(', ')} (repeat)`, collect)
+    .option('--redirect-uri <uri>', 'an allowed redirect URI (repeat)', collect)
+    .option(
+      '--post-logout-redirect-uri <uri>',
+      'an allowed post-logout redirect URI (repeat)',
+      collect,
+    )
+    .option('--api <identifier>', 'an API the client may get tokens for (repeat)', collect)
+    .option(
+      '--scope <scope>',
+      'an API scope the client may ask for (repeat; default: all scopes of its APIs)',
+      collect,
+    )
+    .option(
+      '--auth <method>',
+      `client authentication: ${AUTH_METHODS.filter((m) => m !== 'none').join(', ')}`,
+    )
+    .option('--public', 'a public client (no secret; PKCE only), e.g. a mobile or single-page app')
+    .option('--jwks-file <file>', "the client's public keys (JWK Set) for private_key_jwt")
+    .option('--first-party', 'an application of your own: skips the consent page')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: CreateOptions) => {
+      if (opts.public && opts.auth) throw new CliError('choose either --public or --auth');
+      const authMethod = (
+        opts.public ? 'none' : (opts.auth ?? 'client_secret_basic')
+      ) as AuthMethod;
+      if (!AUTH_METHODS.includes(authMethod) || (authMethod === 'none' && !opts.public)) {
+        throw new CliError(
+          `--auth must be one of ${AUTH_METHODS.filter((m) => m !== 'none').join(', ')}`,
+        );
+      }
+      for (const g of opts.grant) {
+        if (!GRANT_TYPES.includes(g as GrantType))
+          throw new CliError(`--grant ${g} is not one of ${GRANT_TYPES.join(', ')}`);
+      }
+      if (authMethod === 'private_key_jwt' && !opts.jwksFile)
+        throw new CliError('--auth private_key_jwt needs --jwks-file');
+      if (opts.jwksFile && authMethod !== 'private_key_jwt')
+        throw new CliError('--jwks-file is only used with --auth private_key_jwt');
+      const jwks = opts.jwksFile ? readJwks(opts.jwksFile) : undefined;
+      await withApp(async (app) => {
+        const apiAccess = await resolveApiAccess(app, opts.api ?? [], opts.scope ?? []);
+        const { client: created, secret } = await app.services.clients.create({
+          name: opts.name,
+          grantTypes: opts.grant as GrantType[],
+          redirectUris: opts.redirectUri,
+          postLogoutRedirectUris: opts.postLogoutRedirectUri,
+          authMethod,
+          jwks,
+          apiAccess,
+          firstParty: opts.firstParty,
+        });
+        print(opts.json, { ...clientJson(created), clientSecret: secret }, () => {
+          process.stdout.write(`client_id:     ${created.clientId}\n`);
+          if (secret) {
+            process.stdout.write(`client_secret: ${secret}\n`);
+            process.stdout.write(
+              'Store the secret now: it is not shown again (rotate it with "portcullis client rotate-secret").\n',
+            );
+          }
+        });
+      });
+    });
+
+  client
+    .command('list')
+    .description('list clients')
+    .option('--json', 'print as JSON')
+    .action(async (opts: { json?: boolean }) => {
+      await withApp(async (app) => {
+        const list = await app.services.clients.list();
+        print(opts.json, list.map(clientJson), () =>
+          printTable(
+            list.map((c) => ({
+              ...c,
+              client_id: c.clientId,
+              auth: c.authMethod,
+              grants: c.grantTypes,
+              apis: Object.keys(c.apiAccess),
+            })),
+            ['client_id', 'name', 'auth', 'grants', 'apis'],
+          ),
+        );
+      });
+    });
+
+  client
+    .command('show')
+    .description('show one client')
+    .argument('<client-id>')
+    .option('--json', 'print as JSON')
+    .action(async (clientId: string, opts: { json?: boolean }) => {
+      await withApp(async (app) => {
+        const found = await app.services.clients.get(clientId);
+        if (!found) throw new CliError(`no client ${clientId}`);
+        print(opts.json, clientJson(found), () => {
+          for (const [k, v] of Object.entries(clientJson(found))) {
+            process.stdout.write(
+              `${k.padEnd(24)}${typeof v === 'object' ? JSON.stringify(v) : String(v)}\n`,
+            );
+          }
+        });
+      });
+    });
+
+  client
+    .command('delete')
+    .description('delete a client')
+    .argument('<client-id>')
+    .action(async (clientId: string) => {
+      await withApp(async (app) => {
+        await app.services.clients.delete(clientId);
+        process.stdout.write(`deleted client ${clientId}\n`);
+      });
+    });
+
+  client
+    .command('rotate-secret')
+    .description("replace a client's secret; prints the new one once")
+    .argument('<client-id>')
+    .option('--json', 'print as JSON')
+    .action(async (clientId: string, opts: { json?: boolean }) => {
+      await withApp(async (app) => {
+        const secret = await app.services.clients.rotateSecret(clientId);
+        print(opts.json, { clientId, clientSecret: secret }, () =>
+          process.stdout.write(`client_secret: ${secret}\n`),
+        );
+      });
+    });
+}

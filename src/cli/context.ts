@@ -1,0 +1,49 @@
+// What every CLI command needs: the configuration, a logger on stderr, and the app (services
+// over the database) opened for the command and closed after it.
+import { type App, createApp } from '../app.ts';
+import { type Config, loadConfig } from '../config.ts';
+import { connectDatabase, type Database } from '../db/connect.ts';
+import { migrateLatest, pendingMigrations } from '../db/migrate.ts';
+import { createLogger, type Logger } from '../log.ts';
+import { CliError } from './output.ts';
+
+export function cliConfig(): { config: Config; logger: Logger } {
+  const config = loadConfig(process.env);
+  const logger = createLogger(process.env.LOG_LEVEL ? config.logLevel : 'warn', process.stderr);
+  return { config, logger };
+}
+
+export function openDatabase(config: Config): Database {
+  return connectDatabase({
+    url: config.database.url,
+    poolMax: config.database.poolMax,
+    embeddedDir: config.database.dataDir,
+  });
+}
+
+/** Outside production pending migrations are applied; in production they must be run first. */
+export async function ensureSchema(config: Config, db: Database, logger: Logger): Promise<void> {
+  if (config.env === 'production') {
+    const pending = await pendingMigrations(db.knex);
+    if (pending.length > 0) {
+      throw new CliError(
+        `the database schema is not current (${pending.length} pending migrations): run "portcullis migrate"`,
+      );
+    }
+    return;
+  }
+  const applied = await migrateLatest(db.knex);
+  if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+}
+
+export async function withApp<T>(fn: (app: App) => Promise<T>): Promise<T> {
+  const { config, logger } = cliConfig();
+  const db = openDatabase(config);
+  try {
+    await ensureSchema(config, db, logger);
+    const app = await createApp(config, { logger, db });
+    return await fn(app);
+  } finally {
+    await db.close();
+  }
+}

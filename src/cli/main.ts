@@ -1,0 +1,23 @@
+// The `portcullis` command line: every command has --help, and --json where it prints data.
+import { Command } from 'commander';
+import { registerApiCommands } from './commands/apis.ts';
+import { registerClientCommands } from './commands/clients.ts';
+import { registerKeyCommands } from './commands/keys.ts';
+import { registerServerCommands } from './commands/server.ts';
+import { describeError } from './errors.ts';
+
+const program = new Command('portcullis')
+  .description('Portcullis: an OAuth 2.0 / OpenID Connect authorization server for financial APIs')
+  .showHelpAfterError('(run with --help for usage)');
+
+registerServerCommands(program);
+registerApiCommands(program);
+registerClientCommands(program);
+registerKeyCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  process.stderr.write(`portcullis: ${describeError(err)}\n`);
+  process.exitCode = 1;
+}

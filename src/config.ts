@@ -1,0 +1,214 @@
+// Environment variables -> one typed, validated Config. Every variable, its default and its
+// meaning is listed here and in .env.example; production refuses settings that are unsafe.
+import { z } from 'zod';
+import { loadOrCreateDevSecrets } from './devSecrets.ts';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export type SigningAlg = 'ES256' | 'PS256' | 'Ed25519';
+
+export interface EncryptionKey {
+  id: string;
+  key: Buffer;
+}
+
+export interface Config {
+  env: 'development' | 'test' | 'production';
+  issuer: string;
+  port: number;
+  host: string;
+  trustProxy: boolean;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  database: { url: string | undefined; poolMax: number; dataDir: string };
+  dataDir: string;
+  cookieKeys: string[];
+  encryptionKeys: EncryptionKey[];
+  keys: {
+    alg: SigningAlg;
+    refreshSeconds: number;
+    activationDelaySeconds: number;
+    jwksMaxAgeSeconds: number;
+  };
+  clockToleranceSeconds: number;
+  sweep: { intervalSeconds: number; batchSize: number };
+  /** How long clients and API definitions are cached per instance. */
+  cacheSeconds: number;
+  /** Messages about settings that were filled in for development (printed once at start). */
+  warnings: string[];
+}
+
+type Env = Record<string, string | undefined>;
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const bool = z
+  .enum(['true', 'false', '1', '0'], 'must be true or false')
+  .transform((v) => v === 'true' || v === '1');
+
+const httpUrl = z
+  .string()
+  .refine((v) => {
+    const url = URL.parse(v);
+    return (
+      url !== null &&
+      (url.protocol === 'https:' || url.protocol === 'http:') &&
+      !url.search &&
+      !url.hash &&
+      (url.pathname === '/' || url.pathname === '')
+    );
+  }, 'must be an absolute http(s) origin such as https://auth.example.com (no path, query or fragment)')
+  .transform((v) => v.replace(/\/+$/, ''));
+
+const cookieKeys = z
+  .string()
+  .transform((v) =>
+    v
+      .split(',')
+      .map((k) => k.trim())
+      .filter(Boolean),
+  )
+  .refine((keys) => keys.length > 0, 'must list at least one key')
+  .refine((keys) => keys.every((k) => k.length >= 32), 'every key must be at least 32 characters');
+
+const encryptionKeys = z.string().transform((value, ctx): EncryptionKey[] => {
+  const entries = value
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
+  if (entries.length === 0) {
+    ctx.addIssue({ code: 'custom', message: 'must list at least one id:base64key entry' });
+    return z.NEVER;
+  }
+  const seen = new Set<string>();
+  const keys: EncryptionKey[] = [];
+  for (const entry of entries) {
+    const match = /^([A-Za-z0-9_-]{1,32}):([A-Za-z0-9+/=_-]+)$/.exec(entry);
+    const key = match ? Buffer.from(match[2]!, 'base64') : undefined;
+    if (!match || !key || key.length !== 32) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'every entry must be id:base64key with a 32-byte key (id: letters, digits, _ or -)',
+      });
+      return z.NEVER;
+    }
+    if (seen.has(match[1]!)) {
+      ctx.addIssue({ code: 'custom', message: `key id "${match[1]}" appears twice` });
+      return z.NEVER;
+    }
+    seen.add(match[1]!);
+    keys.push({ id: match[1]!, key });
+  }
+  return keys;
+});
+
+/** Each variable: its schema and its default (a string, as it would be written in the environment). */
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  ISSUER: httpUrl.optional(),
+  PORT: int(0, 65535).default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  TRUST_PROXY: bool.default(false),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_URL: z
+    .string()
+    .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  DATABASE_POOL_MAX: int(1, 1000).default(10),
+  DATA_DIR: z.string().min(1).default('./.data'),
+  COOKIE_KEYS: cookieKeys.optional(),
+  ENCRYPTION_KEYS: encryptionKeys.optional(),
+  SIGNING_ALG: z.enum(['ES256', 'PS256', 'Ed25519']).default('ES256'),
+  KEYS_REFRESH_SECONDS: int(1, 3600).default(60),
+  KEYS_ACTIVATION_DELAY_SECONDS: int(0).default(2 * 24 * 3600),
+  JWKS_MAX_AGE_SECONDS: int(0, 7 * 24 * 3600).default(3600),
+  CLOCK_TOLERANCE_SECONDS: int(0, 60).default(15),
+  SWEEP_INTERVAL_SECONDS: int(0).default(300),
+  SWEEP_BATCH_SIZE: int(1, 100000).default(1000),
+  CACHE_SECONDS: int(0, 3600).default(5),
+});
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+function emptyToUndefined(env: Env): Env {
+  const out: Env = {};
+  for (const [k, v] of Object.entries(env)) out[k] = v === '' ? undefined : v;
+  return out;
+}
+
+/** Parses the environment; throws ConfigError with one line naming the variable and the problem. */
+export function loadConfig(rawEnv: Env = process.env): Config {
+  const parsed = schema.safeParse(emptyToUndefined(rawEnv));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0] ?? 'environment');
+    throw new ConfigError(`Invalid configuration: ${name} ${issue.message}`);
+  }
+  const env = parsed.data;
+  const production = env.NODE_ENV === 'production';
+  const issuer = env.ISSUER ?? `http://localhost:${env.PORT}`;
+  const warnings: string[] = [];
+
+  if (production) {
+    const problems: string[] = [];
+    const url = new URL(issuer);
+    if (url.protocol !== 'https:' && !LOOPBACK.has(url.hostname)) {
+      problems.push('ISSUER must use https (http is allowed only on loopback)');
+    }
+    if (!env.ISSUER) problems.push('ISSUER must be set');
+    if (!env.COOKIE_KEYS) problems.push('COOKIE_KEYS must be set');
+    if (!env.ENCRYPTION_KEYS) problems.push('ENCRYPTION_KEYS must be set');
+    if (!env.DATABASE_URL)
+      problems.push('DATABASE_URL must be set (the embedded database is for development only)');
+    if (env.KEYS_ACTIVATION_DELAY_SECONDS < env.JWKS_MAX_AGE_SECONDS) {
+      problems.push('KEYS_ACTIVATION_DELAY_SECONDS must not be shorter than JWKS_MAX_AGE_SECONDS');
+    }
+    if (problems.length > 0) {
+      throw new ConfigError(`Refusing to start in production: ${problems.join('; ')}`);
+    }
+  }
+
+  let cookieKeysValue = env.COOKIE_KEYS;
+  let encryptionKeysValue = env.ENCRYPTION_KEYS;
+  if (!cookieKeysValue || !encryptionKeysValue) {
+    const dev = loadOrCreateDevSecrets(env.DATA_DIR);
+    if (!cookieKeysValue) {
+      cookieKeysValue = dev.cookieKeys;
+      warnings.push(`COOKIE_KEYS is not set: using development keys kept in ${dev.file}`);
+    }
+    if (!encryptionKeysValue) {
+      encryptionKeysValue = dev.encryptionKeys;
+      warnings.push(`ENCRYPTION_KEYS is not set: using development keys kept in ${dev.file}`);
+    }
+  }
+
+  return {
+    env: env.NODE_ENV,
+    issuer,
+    port: env.PORT,
+    host: env.HOST,
+    trustProxy: env.TRUST_PROXY,
+    logLevel: env.LOG_LEVEL,
+    database: { url: env.DATABASE_URL, poolMax: env.DATABASE_POOL_MAX, dataDir: env.DATA_DIR },
+    dataDir: env.DATA_DIR,
+    cookieKeys: cookieKeysValue,
+    encryptionKeys: encryptionKeysValue,
+    keys: {
+      alg: env.SIGNING_ALG,
+      refreshSeconds: env.KEYS_REFRESH_SECONDS,
+      activationDelaySeconds: env.KEYS_ACTIVATION_DELAY_SECONDS,
+      jwksMaxAgeSeconds: env.JWKS_MAX_AGE_SECONDS,
+    },
+    clockToleranceSeconds: env.CLOCK_TOLERANCE_SECONDS,
+    sweep: { intervalSeconds: env.SWEEP_INTERVAL_SECONDS, batchSize: env.SWEEP_BATCH_SIZE },
+    cacheSeconds: env.CACHE_SECONDS,
+    warnings,
+  };
+}

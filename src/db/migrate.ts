@@ -1,0 +1,50 @@
+// Applies the knex migrations in migrations/ (one file per schema change, applied in name order).
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Knex } from 'knex';
+
+const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'migrations');
+
+interface MigrationModule {
+  up(knex: Knex): Promise<void>;
+  down?(knex: Knex): Promise<void>;
+}
+
+/** Reads migrations/*.ts itself, so knex never needs to know about TypeScript. */
+class DirectoryMigrationSource implements Knex.MigrationSource<string> {
+  async getMigrations(): Promise<string[]> {
+    return readdirSync(MIGRATIONS_DIR)
+      .filter((f) => /^\d{12}_[a-z0-9_]+\.ts$/.test(f))
+      .sort();
+  }
+  getMigrationName(migration: string): string {
+    return migration;
+  }
+  async getMigration(migration: string): Promise<Knex.Migration> {
+    const mod = (await import(
+      pathToFileURL(join(MIGRATIONS_DIR, migration)).href
+    )) as MigrationModule;
+    return { up: mod.up, down: mod.down ?? (async () => {}) };
+  }
+}
+
+const migratorConfig = (): Knex.MigratorConfig => ({
+  migrationSource: new DirectoryMigrationSource(),
+  tableName: 'schema_migrations',
+});
+
+/** Applies every pending migration; returns the names applied. */
+export async function migrateLatest(knex: Knex): Promise<string[]> {
+  const [, applied] = (await knex.migrate.latest(migratorConfig())) as [number, string[]];
+  return applied;
+}
+
+/** Names of migrations not yet applied (empty when the schema is current). */
+export async function pendingMigrations(knex: Knex): Promise<string[]> {
+  const [, pending] = (await knex.migrate.list(migratorConfig())) as [
+    unknown[],
+    { file: string }[],
+  ];
+  return pending.map((p) => p.file);
+}

@@ -1,0 +1,66 @@
+// Development only: on an empty database, create a demo API and a demo public client and print
+// a ready-to-open authorization URL, so a newcomer sees a login page within a minute.
+import { createHash, randomBytes } from 'node:crypto';
+import type { App } from './app.ts';
+
+export const DEMO_API = 'https://demo-api.portcullis.localhost';
+
+export async function runDevQuickstart(app: App): Promise<void> {
+  const { catalogue, clients } = app.services;
+  const issuer = app.config.issuer;
+  const existing = await clients.list();
+  let client = existing.find((c) => c.createdBy === 'quickstart');
+  // Only on a fresh setup: once anyone has registered a client, the quickstart stays out of the way.
+  if (!client && existing.length === 0) {
+    if (!(await catalogue.findByIdentifier(DEMO_API)))
+      await catalogue.create({
+        identifier: DEMO_API,
+        name: 'Demo banking API',
+        tokenFormat: 'jwt',
+        accessTokenTtl: 600,
+        scopes: [
+          { name: 'accounts:read', description: 'See your accounts and balances' },
+          { name: 'payments:write', description: 'Make payments from your accounts' },
+        ],
+      });
+    ({ client } = await clients.create(
+      {
+        name: 'Demo app',
+        grantTypes: ['authorization_code', 'refresh_token'],
+        redirectUris: [`${issuer}/demo/callback`],
+        authMethod: 'none',
+        apiAccess: { [DEMO_API]: ['accounts:read'] },
+      },
+      'quickstart',
+    ));
+  }
+  if (!client) return;
+
+  const verifier = randomBytes(32).toString('base64url');
+  const url = new URL(`${issuer}/auth`);
+  url.search = new URLSearchParams({
+    client_id: client.clientId,
+    response_type: 'code',
+    redirect_uri: `${issuer}/demo/callback`,
+    scope: 'openid profile email accounts:read',
+    resource: DEMO_API,
+    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+    code_challenge_method: 'S256',
+    state: randomBytes(8).toString('hex'),
+  }).toString();
+
+  process.stdout.write(
+    [
+      '',
+      `  Portcullis (development) is running at ${issuer}`,
+      `  Discovery: ${issuer}/.well-known/openid-configuration`,
+      '',
+      '  1. Create a user (the password is asked for, never passed as an argument):',
+      '       npx portcullis user create --email you@example.com --name "Your Name"',
+      '  2. Open this authorization URL for the demo client and sign in:',
+      `       ${url.href}`,
+      `     (PKCE verifier for the code exchange: ${verifier})`,
+      '',
+    ].join('\n'),
+  );
+}

@@ -1,0 +1,36 @@
+// Last-resort error handling for Portcullis' own routes: an unexpected error becomes a generic
+// 500 (HTML for pages, JSON otherwise) and one log line without stack trace or request data.
+import type Koa from 'koa';
+import type { Logger } from '../log.ts';
+import type { Views } from './views.ts';
+
+export function errorHandler(logger: Logger, views: Views): Koa.Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+    } catch (err) {
+      const e = err as { status?: number; expose?: boolean; message?: string; name?: string };
+      const status =
+        typeof e.status === 'number' && e.status >= 400 && e.status < 600 ? e.status : 500;
+      const message =
+        status < 500 && e.expose
+          ? (e.message ?? 'Bad request')
+          : 'The server could not complete the request.';
+      if (status >= 500)
+        logger.error(
+          { reqId: ctx.state.requestId, err: { name: e.name, message: e.message } },
+          'request failed',
+        );
+      ctx.status = status;
+      if (ctx.accepts('html', 'json') === 'html') {
+        ctx.type = 'html';
+        ctx.body = views.render('error', { title: 'Something went wrong', message });
+      } else {
+        ctx.body = {
+          error: status >= 500 ? 'server_error' : 'invalid_request',
+          error_description: message,
+        };
+      }
+    }
+  };
+}

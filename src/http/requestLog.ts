@@ -1,0 +1,40 @@
+// One log line per request (id, method, path, status, latency) and the request metrics. The
+// query string is never logged: authorization requests and callbacks carry codes and state.
+import { randomUUID } from 'node:crypto';
+import type Koa from 'koa';
+import type { Logger } from '../log.ts';
+import type { Metrics } from './metrics.ts';
+
+/** A low-cardinality name for the route: the provider's endpoint name or the router's pattern. */
+function routeOf(ctx: Koa.Context): string {
+  const oidcRoute = (ctx as { oidc?: { route?: string } }).oidc?.route;
+  if (oidcRoute) return oidcRoute;
+  const matched = (ctx as { _matchedRoute?: unknown })._matchedRoute;
+  return typeof matched === 'string' ? matched : 'unmatched';
+}
+
+export function requestLog(logger: Logger, metrics: Metrics): Koa.Middleware {
+  return async (ctx, next) => {
+    const start = process.hrtime.bigint();
+    const id = randomUUID();
+    ctx.state.requestId = id;
+    ctx.set('X-Request-Id', id);
+    try {
+      await next();
+    } finally {
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      const status = ctx.status;
+      const route = routeOf(ctx);
+      metrics.observe(ctx.method, route, status, seconds);
+      const level = status >= 500 ? 'error' : 'info';
+      logger[level]({
+        reqId: id,
+        method: ctx.method,
+        path: ctx.path,
+        route,
+        status,
+        ms: Math.round(seconds * 1e4) / 10,
+      });
+    }
+  };
+}

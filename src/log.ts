@@ -1,0 +1,39 @@
+// Structured JSON logs. Redaction is a safety net: code never puts secrets in log fields.
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+export const REDACTED_FIELDS = [
+  'password',
+  'secret',
+  'client_secret',
+  'code',
+  'token',
+  'access_token',
+  'refresh_token',
+  'id_token',
+  'authorization',
+  'cookie',
+];
+
+export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
+  return pino(
+    {
+      level,
+      base: undefined,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      redact: {
+        paths: [
+          ...REDACTED_FIELDS,
+          ...REDACTED_FIELDS.map((f) => `*.${f}`),
+          'req.headers.authorization',
+          'req.headers.cookie',
+          'res.headers["set-cookie"]',
+        ],
+        censor: '[redacted]',
+      },
+    },
+    destination ?? process.stdout,
+  );
+}

@@ -1,0 +1,239 @@
+// oidc-provider's storage adapter over PostgreSQL: one row per artefact in oidc_artifacts.
+// Bearer artefacts are keyed by SHA-256(id) and stored without their id, so a dump of the table
+// yields no usable token; consume and replay detection are single atomic statements.
+import { createHash } from 'node:crypto';
+import type { Knex } from 'knex';
+import { errors } from 'oidc-provider';
+import type { Clock } from '../clock.ts';
+
+type Payload = Record<string, unknown>;
+
+/** Models whose id is a bearer secret (a token, a code, a cookie value or a URL secret). */
+export const HASHED_MODELS = new Set([
+  'AccessToken',
+  'AuthorizationCode',
+  'RefreshToken',
+  'ClientCredentials',
+  'InitialAccessToken',
+  'RegistrationAccessToken',
+  'DeviceCode',
+  'BackchannelAuthenticationRequest',
+  'PushedAuthorizationRequest',
+  'Session',
+  'Interaction',
+]);
+
+/**
+ * A reference to a bearer artefact by its hash. Payloads that point at another bearer artefact
+ * (an Interaction's PAR) store this instead of the id; the adapter accepts it wherever an id goes.
+ */
+const HASH_REF = 'sha256:';
+
+export function hashId(id: string): string {
+  if (id.startsWith(HASH_REF)) return id.slice(HASH_REF.length);
+  return createHash('sha256').update(id).digest('base64url');
+}
+
+const hashRef = (id: unknown) => (typeof id === 'string' ? `${HASH_REF}${hashId(id)}` : id);
+
+/** Placeholder for the interaction id inside its stored returnTo URL. */
+const UID_PLACEHOLDER = '{uid}';
+
+export interface AdapterStore {
+  knex: Knex;
+  clock: Clock;
+  /** Seconds a row outlives its expiry (the provider's clock tolerance). */
+  clockToleranceSeconds: number;
+}
+
+/** Rewrites a payload before it is stored: no bearer id stays in clear. */
+function toStored(model: string, id: string, payload: Payload): Payload {
+  const stored: Payload = { ...payload };
+  delete stored.consumed;
+  if (HASHED_MODELS.has(model)) delete stored.jti;
+  if (model === 'Interaction') {
+    if (typeof stored.returnTo === 'string')
+      stored.returnTo = stored.returnTo.split(id).join(UID_PLACEHOLDER);
+    if (stored.session && typeof stored.session === 'object') {
+      // The session cookie value is not read back by the provider; never keep it.
+      const { cookie: _cookie, ...session } = stored.session as Payload;
+      stored.session = session;
+    }
+    if (stored.parJti) stored.parJti = hashRef(stored.parJti);
+    if (stored.deviceCode) stored.deviceCode = hashRef(stored.deviceCode);
+  }
+  return stored;
+}
+
+/** Restores what toStored removed, from the id the provider passed in. */
+function fromStored(
+  model: string,
+  id: string | undefined,
+  payload: Payload,
+  consumedAt: Date | null,
+): Payload {
+  const out: Payload = { ...payload };
+  if (HASHED_MODELS.has(model) && id !== undefined) out.jti = id;
+  if (model === 'Interaction' && id !== undefined && typeof out.returnTo === 'string') {
+    out.returnTo = out.returnTo.split(UID_PLACEHOLDER).join(id);
+  }
+  if (consumedAt) out.consumed = Math.floor(consumedAt.getTime() / 1000);
+  return out;
+}
+
+interface Row {
+  payload: Payload;
+  consumed_at: Date | null;
+  id?: string;
+}
+
+/** Provisional lifetime of a replay-detection row between its claim (find) and its save. */
+const REPLAY_CLAIM_SECONDS = 3600;
+
+export function createArtifactAdapter(store: AdapterStore) {
+  const { knex, clock } = store;
+  const rows = async (sql: string, bindings: readonly unknown[]) =>
+    ((await knex.raw(sql, bindings as Knex.RawBinding[])) as { rows: Row[] }).rows;
+  const seconds = () => Math.floor(clock.now() / 1000);
+
+  return class ArtifactAdapter {
+    readonly model: string;
+    readonly hashed: boolean;
+
+    constructor(model: string) {
+      this.model = model;
+      this.hashed = HASHED_MODELS.has(model);
+    }
+
+    key(id: string): string {
+      return this.hashed ? hashId(id) : id;
+    }
+
+    async upsert(id: string, payload: Payload, expiresIn?: number): Promise<void> {
+      const expiresAt =
+        typeof expiresIn === 'number' ? new Date(clock.now() + expiresIn * 1000) : null;
+      const grantId = typeof payload.grantId === 'string' ? payload.grantId : null;
+      const sessionUid =
+        this.model === 'Session' && typeof payload.uid === 'string' ? payload.uid : null;
+      const userCode = typeof payload.userCode === 'string' ? hashId(payload.userCode) : null;
+      await knex.raw(
+        `insert into oidc_artifacts (model, id, payload, grant_id, session_uid, user_code, expires_at)
+         values (?, ?, ?, ?, ?, ?, ?)
+         on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id,
+           session_uid = excluded.session_uid, user_code = excluded.user_code, expires_at = excluded.expires_at`,
+        [
+          this.model,
+          this.key(id),
+          JSON.stringify(toStored(this.model, id, payload)),
+          grantId,
+          sessionUid,
+          userCode,
+          expiresAt,
+        ],
+      );
+    }
+
+    async find(id: string): Promise<Payload | undefined> {
+      if (this.model === 'ReplayDetection') return this.claim(id);
+      const [row] = await rows(
+        'select payload, consumed_at from oidc_artifacts where model = ? and id = ?',
+        [this.model, this.key(id)],
+      );
+      return row ? fromStored(this.model, id, row.payload, row.consumed_at) : undefined;
+    }
+
+    /**
+     * Replay detection: oidc-provider asks find(id) and saves when nothing is found. Doing the
+     * insert here makes the check-and-set one statement, so of two instances that see the same
+     * DPoP proof or client assertion jti at once, exactly one is told it is new.
+     */
+    private async claim(id: string): Promise<Payload | undefined> {
+      const now = seconds();
+      const provisional = { iat: now, exp: now + REPLAY_CLAIM_SECONDS, kind: 'ReplayDetection' };
+      const inserted = await rows(
+        `insert into oidc_artifacts (model, id, payload, expires_at) values ('ReplayDetection', ?, ?, ?)
+         on conflict (model, id) do nothing returning id`,
+        [id, JSON.stringify(provisional), new Date((now + REPLAY_CLAIM_SECONDS) * 1000)],
+      );
+      if (inserted.length === 1) return undefined;
+      const [row] = await rows("select payload, consumed_at from oidc_artifacts where model = 'ReplayDetection' and id = ?", [id]);
+      return { ...(row?.payload ?? provisional), jti: id };
+    }
+
+    async findByUid(uid: string): Promise<Payload | undefined> {
+      // The session id is not stored, so the provider gets the session without it; it only reads
+      // such a session (to check it still exists), never saves it.
+      const [row] = await rows(
+        "select payload, consumed_at from oidc_artifacts where model = 'Session' and session_uid = ?",
+        [uid],
+      );
+      return row ? fromStored(this.model, undefined, row.payload, row.consumed_at) : undefined;
+    }
+
+    async findByUserCode(userCode: string): Promise<Payload | undefined> {
+      const [row] = await rows(
+        'select id, payload, consumed_at from oidc_artifacts where model = ? and user_code = ?',
+        [this.model, hashId(userCode)],
+      );
+      // The device code itself is not stored: hand back a reference the adapter understands.
+      return row
+        ? fromStored(this.model, `${HASH_REF}${row.id}`, row.payload, row.consumed_at)
+        : undefined;
+    }
+
+    async consume(id: string): Promise<void> {
+      const result = (await knex.raw(
+        'update oidc_artifacts set consumed_at = ? where model = ? and id = ? and consumed_at is null returning id',
+        [new Date(clock.now()), this.model, this.key(id)],
+      )) as { rows: unknown[] };
+      if (result.rows.length === 0) {
+        if (this.model === 'PushedAuthorizationRequest') {
+          throw new errors.InvalidRequestUri(
+            'request_uri is invalid, expired, or was already used',
+          );
+        }
+        throw new errors.InvalidGrant(
+          `${this.model === 'AuthorizationCode' ? 'authorization code' : 'grant'} already used`,
+        );
+      }
+    }
+
+    async destroy(id: string): Promise<void> {
+      await knex.raw('delete from oidc_artifacts where model = ? and id = ?', [
+        this.model,
+        this.key(id),
+      ]);
+    }
+
+    async revokeByGrantId(grantId: string): Promise<void> {
+      await knex.raw('delete from oidc_artifacts where model = ? and grant_id = ?', [
+        this.model,
+        grantId,
+      ]);
+    }
+  };
+}
+
+/**
+ * Deletes rows past expiry plus clock tolerance, `batchSize` at a time, so no statement holds
+ * locks for long. Returns the number of rows deleted.
+ */
+export async function sweepExpired(
+  store: AdapterStore,
+  batchSize: number,
+  maxBatches = 100,
+): Promise<number> {
+  const cutoff = new Date(store.clock.now() - store.clockToleranceSeconds * 1000);
+  let total = 0;
+  for (let i = 0; i < maxBatches; i++) {
+    const result = (await store.knex.raw(
+      `delete from oidc_artifacts where ctid in (
+         select ctid from oidc_artifacts where expires_at < ? limit ? for update skip locked)`,
+      [cutoff, batchSize],
+    )) as { rowCount?: number; affectedRows?: number };
+    const deleted = result.rowCount ?? result.affectedRows ?? 0;
+    total += deleted;
+    if (deleted < batchSize) break;
+  }
+  return total;
+}

@@ -1,0 +1,190 @@
+// The API catalogue: each API (resource server) with its identifier URI (the token audience and
+// RFC 8707 resource indicator), the scopes it defines, its token format and token lifetime.
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+import { createTtlCache } from '../cache.ts';
+import type { Clock } from '../clock.ts';
+import { conflict, invalid, notFound } from '../errors.ts';
+import { type ApiRow, type ApiScopeRow, createCatalogueStore } from './catalogueStore.ts';
+
+export interface ApiScope {
+  name: string;
+  description: string;
+}
+
+export interface Api {
+  id: string;
+  identifier: string;
+  name: string;
+  tokenFormat: 'jwt' | 'opaque';
+  accessTokenTtl: number;
+  scopes: ApiScope[];
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface ApiInput {
+  identifier: string;
+  name?: string | undefined;
+  tokenFormat?: 'jwt' | 'opaque' | undefined;
+  accessTokenTtl?: number | undefined;
+  scopes: ApiScope[];
+}
+
+/** Scope names oidc-provider or OpenID Connect already give a meaning to. */
+export const RESERVED_SCOPES = new Set([
+  'openid',
+  'offline_access',
+  'profile',
+  'email',
+  'address',
+  'phone',
+]);
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/;
+export const MIN_TTL = 60;
+export const MAX_TTL = 24 * 3600;
+
+export function validateApiIdentifier(identifier: string): string {
+  const url = URL.parse(identifier);
+  if (!url || !/^https?:$/.test(url.protocol) || url.hash || identifier.includes('#')) {
+    throw invalid('identifier must be an absolute http(s) URI without a fragment', 'identifier');
+  }
+  return identifier;
+}
+
+export function validateScopes(scopes: ApiScope[]): ApiScope[] {
+  if (scopes.length === 0) throw invalid('an API needs at least one scope', 'scopes');
+  const seen = new Set<string>();
+  for (const s of scopes) {
+    if (!SCOPE_TOKEN.test(s.name)) {
+      throw invalid(
+        `scope "${s.name}" is not a valid scope token (printable ASCII, no spaces, quotes or backslashes)`,
+        'scopes',
+      );
+    }
+    if (RESERVED_SCOPES.has(s.name))
+      throw invalid(`scope "${s.name}" is reserved by OpenID Connect`, 'scopes');
+    if (seen.has(s.name)) throw invalid(`scope "${s.name}" is listed twice`, 'scopes');
+    if (!s.description.trim())
+      throw invalid(`scope "${s.name}" needs a description people can read`, 'scopes');
+    seen.add(s.name);
+  }
+  return scopes;
+}
+
+function validateTtl(ttl: number): number {
+  if (!Number.isInteger(ttl) || ttl < MIN_TTL || ttl > MAX_TTL) {
+    throw invalid(
+      `access token lifetime must be a whole number of seconds from ${MIN_TTL} to ${MAX_TTL}`,
+      'accessTokenTtl',
+    );
+  }
+  return ttl;
+}
+
+function toApi(row: ApiRow, scopes: ApiScopeRow[]): Api {
+  return {
+    id: row.id,
+    identifier: row.identifier,
+    name: row.name,
+    tokenFormat: row.token_format,
+    accessTokenTtl: row.access_token_ttl,
+    scopes: scopes.map((s) => ({ name: s.name, description: s.description })),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export function createCatalogue({
+  knex,
+  clock,
+  cacheSeconds,
+}: {
+  knex: Knex;
+  clock: Clock;
+  cacheSeconds: number;
+}) {
+  const store = createCatalogueStore(knex);
+  const cache = createTtlCache<Api | undefined>(clock, cacheSeconds * 1000);
+
+  async function find(where: { identifier: string } | { id: string }): Promise<Api | undefined> {
+    const found = await store.findBy(where);
+    return found ? toApi(found.api, found.scopes) : undefined;
+  }
+
+  return {
+    async create(input: ApiInput): Promise<Api> {
+      const identifier = validateApiIdentifier(input.identifier);
+      const scopes = validateScopes(input.scopes);
+      const ttl = validateTtl(input.accessTokenTtl ?? 600);
+      const format = input.tokenFormat ?? 'jwt';
+      if (format !== 'jwt' && format !== 'opaque')
+        throw invalid('token format must be jwt or opaque', 'tokenFormat');
+      if (await store.findBy({ identifier }))
+        throw conflict(`an API with identifier ${identifier} already exists`, 'identifier');
+      const now = new Date(clock.now());
+      const row: ApiRow = {
+        id: randomUUID(),
+        identifier,
+        name: input.name?.trim() || identifier,
+        token_format: format,
+        access_token_ttl: ttl,
+        created_at: now,
+        updated_at: now,
+      };
+      await store.insert(
+        row,
+        scopes.map((s) => ({ api_id: row.id, name: s.name, description: s.description.trim() })),
+      );
+      cache.delete(identifier);
+      return toApi(
+        row,
+        scopes.map((s) => ({ api_id: row.id, ...s })),
+      );
+    },
+
+    async update(id: string, patch: Partial<Omit<ApiInput, 'identifier'>>): Promise<Api> {
+      const existing = await find({ id });
+      if (!existing) throw notFound('no such API');
+      const scopes = patch.scopes ? validateScopes(patch.scopes) : undefined;
+      const rowPatch: Partial<ApiRow> = { updated_at: new Date(clock.now()) };
+      if (patch.name !== undefined) rowPatch.name = patch.name.trim() || existing.identifier;
+      if (patch.tokenFormat !== undefined) rowPatch.token_format = patch.tokenFormat;
+      if (patch.accessTokenTtl !== undefined)
+        rowPatch.access_token_ttl = validateTtl(patch.accessTokenTtl);
+      await store.update(
+        id,
+        rowPatch,
+        scopes?.map((s) => ({ api_id: id, name: s.name, description: s.description.trim() })),
+      );
+      cache.delete(existing.identifier);
+      return (await find({ id }))!;
+    },
+
+    async delete(id: string): Promise<Api> {
+      const existing = await find({ id });
+      if (!existing || !(await store.delete(id))) throw notFound('no such API');
+      cache.delete(existing.identifier);
+      return existing;
+    },
+
+    async list(): Promise<Api[]> {
+      const { apis, scopes } = await store.list();
+      const byApi = new Map<string, ApiScopeRow[]>();
+      for (const s of scopes) byApi.set(s.api_id, [...(byApi.get(s.api_id) ?? []), s]);
+      return apis.map((a) => toApi(a, byApi.get(a.id) ?? []));
+    },
+
+    get: (id: string) => find({ id }),
+
+    /** Cached: read on every token request. */
+    findByIdentifier(identifier: string): Promise<Api | undefined> {
+      return cache.get(identifier, () => find({ identifier }));
+    },
+
+    /** Longest JWT access token lifetime in the catalogue (0 when there is none). */
+    maxJwtAccessTokenTtl: () => store.maxJwtTtl(),
+  };
+}
+
+export type Catalogue = ReturnType<typeof createCatalogue>;

@@ -1,0 +1,157 @@
+// The whole oidc-provider configuration in one place, each choice with its reason. Everything
+// the protocol library does for Portcullis is decided here; the rest of src/oidc/ supplies the parts.
+import { hkdfSync } from 'node:crypto';
+import type { Configuration, FindAccount, KoaContextWithOIDC } from 'oidc-provider';
+import type { Config } from '../config.ts';
+import type { Views } from '../http/views.ts';
+import type { KeyRing } from '../keys/signingKeys.ts';
+import { createResourceIndicators, type ResourceOptions } from './resources.ts';
+
+export interface ConfigurationParts {
+  config: Config;
+  ring: KeyRing;
+  adapter: (model: string) => unknown;
+  views: Views;
+  resources: ResourceOptions;
+  findAccount: FindAccount;
+  /** Extra provider settings from later modules (interaction policy, claims, acr values...). */
+  extend?: (configuration: Configuration) => void;
+}
+
+/** Client metadata Portcullis adds to the standard set. */
+export const EXTRA_CLIENT_METADATA = ['api_access', 'first_party'];
+
+function validateExtraMetadata(_ctx: unknown, key: string, value: unknown): void {
+  if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') {
+    throw new TypeError('first_party must be a boolean');
+  }
+  if (key === 'api_access' && value !== undefined) {
+    const ok =
+      value !== null &&
+      typeof value === 'object' &&
+      !Array.isArray(value) &&
+      Object.values(value).every((v) => Array.isArray(v) && v.every((s) => typeof s === 'string'));
+    if (!ok) throw new TypeError('api_access must map API identifiers to lists of scopes');
+  }
+}
+
+export function buildConfiguration(parts: ConfigurationParts): Configuration {
+  const { config, ring, views } = parts;
+  const secure = config.issuer.startsWith('https:');
+  const alg = config.keys.alg;
+
+  const renderError: Configuration['renderError'] = async (ctx, out) => {
+    ctx.type = 'html';
+    ctx.body = views.render('error', {
+      title: 'Something went wrong',
+      message: out.error_description || 'The request could not be completed.',
+      code: out.error,
+    });
+  };
+
+  const configuration: Configuration = {
+    adapter: parts.adapter as Configuration['adapter'],
+    // Clients live in PostgreSQL and are read through the adapter, never from configuration.
+    clients: [],
+    jwks: { keys: ring.jwks as never },
+    findAccount: parts.findAccount,
+    clockTolerance: config.clockToleranceSeconds,
+
+    cookies: {
+      // Signed cookies; rotate by prepending a new COOKIE_KEYS entry.
+      keys: config.cookieKeys,
+      names: {
+        // __Host- pins the session cookie to this origin (https only: browsers refuse it on http).
+        session: secure ? '__Host-portcullis.session' : 'portcullis.session',
+        interaction: 'portcullis.interaction',
+        resume: 'portcullis.resume',
+      },
+      long: { httpOnly: true, sameSite: 'lax', signed: true, secure },
+      short: { httpOnly: true, sameSite: 'lax', signed: true, secure },
+    },
+
+    // Authorization code only (no implicit or hybrid: RFC 9700), PKCE S256 for every client.
+    responseTypes: ['code'],
+    pkce: { required: () => true },
+    clientAuthMethods: ['private_key_jwt', 'client_secret_basic', 'client_secret_post', 'none'],
+    // Redirect URIs are matched exactly; the client always sends the one it used.
+    allowOmittingSingleRegisteredRedirectUri: false,
+    scopes: ['openid', 'offline_access', 'profile', 'email'],
+    claims: {
+      openid: ['sub'],
+      profile: ['name'],
+      email: ['email', 'email_verified'],
+    },
+    conformIdTokenClaims: true,
+    acceptQueryParamAccessTokens: false,
+
+    enabledJWA: {
+      // Asymmetric algorithms only (FAPI 2.0 allows PS256, ES256 and EdDSA).
+      clientAuthSigningAlgValues: ['ES256', 'PS256', 'Ed25519', 'EdDSA'],
+      idTokenSigningAlgValues: [alg],
+      userinfoSigningAlgValues: [alg],
+      introspectionSigningAlgValues: [alg],
+      authorizationSigningAlgValues: [alg],
+      requestObjectSigningAlgValues: ['ES256', 'PS256', 'Ed25519', 'EdDSA'],
+      dPoPSigningAlgValues: ['ES256', 'PS256', 'Ed25519', 'EdDSA'],
+    },
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'private_key_jwt',
+      id_token_signed_response_alg: alg,
+    },
+    extraClientMetadata: { properties: EXTRA_CLIENT_METADATA, validator: validateExtraMetadata },
+
+    features: {
+      // Never the built-in development login: interactions are Portcullis' own pages.
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: {
+        enabled: true,
+        // Confidential clients (resource servers) may introspect any token; a public client only its own.
+        allowedPolicy: async (ctx: KoaContextWithOIDC, client, token) =>
+          client.clientAuthMethod !== 'none' || token.clientId === ctx.oidc.client?.clientId,
+      },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      rpInitiatedLogout: { enabled: true },
+      pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: false },
+      dPoP: {
+        enabled: true,
+        // Shared by every instance (derived from the cookie key), so nonces verify anywhere.
+        nonceSecret: Buffer.from(
+          hkdfSync('sha256', config.cookieKeys[0]!, 'portcullis', 'dpop-nonce', 32),
+        ),
+      },
+      claimsParameter: { enabled: true },
+      resourceIndicators: createResourceIndicators(parts.resources) as never,
+    },
+
+    ttl: {
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? 600,
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? 600,
+      AuthorizationCode: 60,
+      IdToken: 3600,
+      Interaction: 1800,
+      Grant: 14 * 24 * 3600,
+      Session: 14 * 24 * 3600,
+      // Refresh tokens expire absolutely: a rotated token keeps its predecessor's end.
+      RefreshToken: (ctx) =>
+        ctx?.oidc?.entities.RotatedRefreshToken?.remainingTTL ?? 14 * 24 * 3600,
+    },
+    // Rotation with reuse detection: a refresh token is single use; replaying one revokes the grant.
+    rotateRefreshToken: true,
+    issueRefreshToken: async (_ctx, client, code) =>
+      client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
+
+    interactions: { url: async (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    renderError,
+  };
+  parts.extend?.(configuration);
+  return configuration;
+}
+
+/** Longest lifetime of anything Portcullis signs, given the longest JWT access token lifetime. */
+export const maxSignedLifetime = (maxJwtAccessTokenTtl: number) =>
+  Math.max(3600, maxJwtAccessTokenTtl);

@@ -1,0 +1,119 @@
+// Resource indicators (RFC 8707) over the API catalogue: which API a token is for, which scopes
+// it may carry, its format and lifetime. A token is only ever issued for one API and carries
+// only scopes that API defines and the client is allowed to ask for.
+import type { KoaContextWithOIDC, ResourceServer } from 'oidc-provider';
+import { errors } from 'oidc-provider';
+import type { SigningAlg } from '../config.ts';
+import type { Api, Catalogue } from './catalogue.ts';
+
+/** Scopes of OpenID Connect itself: never API scopes. */
+export const OIDC_SCOPES = new Set([
+  'openid',
+  'offline_access',
+  'profile',
+  'email',
+  'address',
+  'phone',
+]);
+
+type ClientLike = { clientId: string; api_access?: unknown };
+
+/** API identifier -> scopes this client may ask for, from its metadata. */
+export function apiAccessOf(client: ClientLike | undefined): Record<string, string[]> {
+  const access = client?.api_access;
+  return access && typeof access === 'object' ? (access as Record<string, string[]>) : {};
+}
+
+const asList = (value: unknown): string[] =>
+  value === undefined ? [] : Array.isArray(value) ? value.map(String) : [String(value)];
+
+/** Requested scopes that name API permissions (not OpenID Connect scopes). */
+function requestedApiScopes(ctx: KoaContextWithOIDC): string[] {
+  const scope = ctx.oidc.params?.scope;
+  return typeof scope === 'string' ? scope.split(' ').filter((s) => s && !OIDC_SCOPES.has(s)) : [];
+}
+
+export interface ResourceOptions {
+  catalogue: Catalogue;
+  alg: SigningAlg;
+  /** Further narrows the scopes a token may carry (accounts: roles; MFA: assurance level). */
+  narrowScopes?: (ctx: KoaContextWithOIDC, api: Api, scopes: string[]) => Promise<string[]>;
+}
+
+export function createResourceIndicators(options: ResourceOptions) {
+  const { catalogue } = options;
+
+  /**
+   * When the client names no resource: the one API whose scopes it asks for. With several
+   * candidates at the token endpoint the client must choose, so nothing is guessed.
+   */
+  async function defaultResource(ctx: KoaContextWithOIDC, client: ClientLike, oneOf?: string[]) {
+    const access = apiAccessOf(client);
+    const requested = requestedApiScopes(ctx);
+    const matching = (ids: string[]) =>
+      requested.length ? ids.filter((id) => requested.some((s) => access[id]?.includes(s))) : ids;
+    if (oneOf) {
+      const chosen = matching(oneOf);
+      return chosen.length === 1 ? chosen[0] : oneOf;
+    }
+    const candidates = matching(Object.keys(access));
+    if (requested.length > 0 && candidates.length === 0) {
+      throw new errors.InvalidScope('requested scope is not allowed', requested.join(' '));
+    }
+    if (ctx.oidc.route === 'token') {
+      // Client credentials: a token is always for exactly one API.
+      if (candidates.length === 1) return candidates[0];
+      throw new errors.InvalidTarget(
+        candidates.length > 1
+          ? 'this client may access several APIs: name one with the resource parameter'
+          : 'this client may not access any API',
+      );
+    }
+    // Authorization and PAR: several APIs may be asked for at once; none when only OIDC scopes are.
+    if (requested.length === 0) return undefined;
+    return candidates.length === 1 ? candidates[0] : candidates;
+  }
+
+  async function getResourceServerInfo(
+    ctx: KoaContextWithOIDC,
+    identifier: string,
+    client: ClientLike,
+  ): Promise<ResourceServer> {
+    const api = await catalogue.findByIdentifier(identifier);
+    if (!api) throw new errors.InvalidTarget(`unknown resource ${identifier}`);
+    const access = apiAccessOf(client);
+    const allowed = access[identifier];
+    if (!allowed || allowed.length === 0) {
+      throw new errors.InvalidTarget(`client is not allowed to request tokens for ${identifier}`);
+    }
+    const defined = new Set(api.scopes.map((s) => s.name));
+    let scopes = allowed.filter((s) => defined.has(s));
+
+    // Every API scope asked for must be allowed on one of the resources asked for.
+    const resources = new Set(asList(ctx.oidc.params?.resource));
+    resources.add(identifier);
+    const allowedAnywhere = new Set([...resources].flatMap((r) => access[r] ?? []));
+    for (const s of requestedApiScopes(ctx)) {
+      if (!allowedAnywhere.has(s))
+        throw new errors.InvalidScope('requested scope is not allowed', s);
+    }
+
+    if (options.narrowScopes) scopes = await options.narrowScopes(ctx, api, scopes);
+    return {
+      scope: scopes.join(' '),
+      audience: api.identifier,
+      accessTokenTTL: api.accessTokenTtl,
+      accessTokenFormat: api.tokenFormat,
+      ...(api.tokenFormat === 'jwt' ? { jwt: { sign: { alg: options.alg } } } : {}),
+    } as ResourceServer;
+  }
+
+  return {
+    enabled: true,
+    defaultResource,
+    getResourceServerInfo,
+    // A token request without `resource` and with openid gets a userinfo token; naming the
+    // resource (or not asking for openid) gets the API token. RFC 8707 behaviour.
+    useGrantedResource: async () => false,
+  };
+}

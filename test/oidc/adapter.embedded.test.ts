@@ -1,0 +1,3 @@
+import { adapterContract } from './adapterContract.ts';
+
+adapterContract('embedded');

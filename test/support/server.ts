@@ -1,0 +1,70 @@
+// Starts a complete Portcullis on its own database and a free loopback port, as production
+// would run it, for tests that speak HTTP to it.
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { type App, createApp } from '../../src/app.ts';
+import { type Clock, systemClock } from '../../src/clock.ts';
+import { loadConfig } from '../../src/config.ts';
+import { createLogger } from '../../src/log.ts';
+import { createTestDatabase, type TestDatabase } from './db.ts';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export function testSecrets(): Record<string, string> {
+  return {
+    COOKIE_KEYS: randomBytes(32).toString('base64url'),
+    ENCRYPTION_KEYS: `t1:${randomBytes(32).toString('base64')}`,
+  };
+}
+
+export interface TestServer {
+  app: App;
+  issuer: string;
+  db: TestDatabase;
+  url(path: string): string;
+  close(): Promise<void>;
+}
+
+export interface TestServerOptions {
+  env?: Record<string, string>;
+  clock?: Clock;
+  /** Share a database (and its secrets) with another instance. */
+  db?: TestDatabase;
+}
+
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const port = await freePort();
+  const issuer = `http://127.0.0.1:${port}`;
+  const db = options.db ?? (await createTestDatabase());
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    ISSUER: issuer,
+    PORT: String(port),
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    SWEEP_INTERVAL_SECONDS: '0',
+    ...testSecrets(),
+    ...options.env,
+  });
+  const logger = createLogger(config.logLevel);
+  const app = await createApp(config, { logger, db, clock: options.clock ?? systemClock });
+  await app.listen(port, '127.0.0.1');
+  return {
+    app,
+    issuer,
+    db,
+    url: (path) => `${issuer}${path}`,
+    async close() {
+      await app.close();
+      if (!options.db) await db.drop();
+    },
+  };
+}
