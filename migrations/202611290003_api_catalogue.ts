@@ -11,7 +11,9 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('created_at', { useTz: true }).notNullable();
     t.timestamp('updated_at', { useTz: true }).notNullable();
   });
-  await knex.raw("alter table apis add constraint apis_token_format_check check (token_format in ('jwt', 'opaque'))");
+  await knex.raw(
+    "alter table apis add constraint apis_token_format_check check (token_format in ('jwt', 'opaque'))",
+  );
   await knex.schema.createTable('api_scopes', (t) => {
     t.uuid('api_id').notNullable().references('id').inTable('apis').onDelete('CASCADE');
     t.text('name').notNullable();

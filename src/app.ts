@@ -5,7 +5,7 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
-import { type Database, connectDatabase } from './db/connect.ts';
+import { connectDatabase, type Database } from './db/connect.ts';
 import { pendingMigrations } from './db/migrate.ts';
 import { invalid } from './errors.ts';
 import { errorHandler } from './http/errors.ts';
@@ -42,11 +42,11 @@ export async function createApp(config: Config, deps: AppDeps) {
   const clock = deps.clock ?? systemClock;
   const db =
     deps.db ??
-    connectDatabase({
+    (await connectDatabase({
       url: config.database.url,
       poolMax: config.database.poolMax,
       embeddedDir: config.database.dataDir,
-    });
+    }));
   const { knex } = db;
   const sealer = createSealer(config.encryptionKeys);
   const views = createViews({ cache: config.env === 'production' });

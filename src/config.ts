@@ -111,12 +111,19 @@ const encryptionKeys = z.string().transform((value, ctx): EncryptionKey[] => {
 
 /** Each variable: its schema and its default (a string, as it would be written in the environment). */
 const schema = z.object({
-  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  NODE_ENV: z
+    .enum(['development', 'test', 'production'], 'must be development, test or production')
+    .default('development'),
   ISSUER: httpUrl.optional(),
   PORT: int(0, 65535).default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
   TRUST_PROXY: bool.default(false),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: z
+    .enum(
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+      'must be fatal, error, warn, info, debug, trace or silent',
+    )
+    .default('info'),
   DATABASE_URL: z
     .string()
     .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// or postgresql:// URL')
@@ -125,7 +132,9 @@ const schema = z.object({
   DATA_DIR: z.string().min(1).default('./.data'),
   COOKIE_KEYS: cookieKeys.optional(),
   ENCRYPTION_KEYS: encryptionKeys.optional(),
-  SIGNING_ALG: z.enum(['ES256', 'PS256', 'Ed25519']).default('ES256'),
+  SIGNING_ALG: z
+    .enum(['ES256', 'PS256', 'Ed25519'], 'must be ES256, PS256 or Ed25519')
+    .default('ES256'),
   KEYS_REFRESH_SECONDS: int(1, 3600).default(60),
   KEYS_ACTIVATION_DELAY_SECONDS: int(0).default(2 * 24 * 3600),
   JWKS_MAX_AGE_SECONDS: int(0, 7 * 24 * 3600).default(3600),

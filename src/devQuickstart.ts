@@ -5,7 +5,8 @@ import type { App } from './app.ts';
 
 export const DEMO_API = 'https://demo-api.portcullis.localhost';
 
-export async function runDevQuickstart(app: App): Promise<void> {
+/** Creates the demo API and client when the database is empty; returns the banner to print. */
+export async function runDevQuickstart(app: App): Promise<string | undefined> {
   const { catalogue, clients } = app.services;
   const issuer = app.config.issuer;
   const existing = await clients.list();
@@ -34,7 +35,7 @@ export async function runDevQuickstart(app: App): Promise<void> {
       'quickstart',
     ));
   }
-  if (!client) return;
+  if (!client) return undefined;
 
   const verifier = randomBytes(32).toString('base64url');
   const url = new URL(`${issuer}/auth`);
@@ -49,18 +50,16 @@ export async function runDevQuickstart(app: App): Promise<void> {
     state: randomBytes(8).toString('hex'),
   }).toString();
 
-  process.stdout.write(
-    [
-      '',
-      `  Portcullis (development) is running at ${issuer}`,
-      `  Discovery: ${issuer}/.well-known/openid-configuration`,
-      '',
-      '  1. Create a user (the password is asked for, never passed as an argument):',
-      '       npx portcullis user create --email you@example.com --name "Your Name"',
-      '  2. Open this authorization URL for the demo client and sign in:',
-      `       ${url.href}`,
-      `     (PKCE verifier for the code exchange: ${verifier})`,
-      '',
-    ].join('\n'),
-  );
+  return [
+    '',
+    `  Portcullis (development) is running at ${issuer}`,
+    `  Discovery: ${issuer}/.well-known/openid-configuration`,
+    '',
+    '  1. Create a user (the password is asked for, never passed as an argument):',
+    '       npx portcullis user create --email you@example.com --name "Your Name"',
+    '  2. Open this authorization URL for the demo client and sign in:',
+    `       ${url.href}`,
+    `     (PKCE verifier for the code exchange: ${verifier})`,
+    '',
+  ].join('\n');
 }

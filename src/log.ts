@@ -1,5 +1,5 @@
 // Structured JSON logs. Redaction is a safety net: code never puts secrets in log fields.
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 
 export type { Logger };
 

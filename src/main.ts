@@ -1,9 +1,7 @@
 // Process entry for `portcullis serve`: read config, build the app, listen, shut down cleanly.
-import { createApp } from './app.ts';
 import { ensureSchema, openDatabase } from './cli/context.ts';
 import { loadConfig } from './config.ts';
 import { checkDatabase } from './db/connect.ts';
-import { runDevQuickstart } from './devQuickstart.ts';
 import { createLogger } from './log.ts';
 
 export async function runServer(): Promise<void> {
@@ -11,7 +9,7 @@ export async function runServer(): Promise<void> {
   const logger = createLogger(config.logLevel);
   for (const warning of config.warnings) logger.warn(warning);
 
-  const db = openDatabase(config);
+  const db = await openDatabase(config, { host: true });
   try {
     await checkDatabase(db);
     await ensureSchema(config, db, logger);
@@ -19,13 +17,18 @@ export async function runServer(): Promise<void> {
     await db.close();
     throw err;
   }
+  // Loaded after the checks above, so a bad setting fails with one line (see cli/context.ts).
+  const { createApp } = await import('./app.ts');
+  const { runDevQuickstart } = await import('./devQuickstart.ts');
   const app = await createApp(config, { logger, db });
+  // Demo data exists before the first request can arrive; the banner prints once listening.
+  const banner = config.env !== 'production' ? await runDevQuickstart(app) : undefined;
   const port = await app.listen();
   logger.info(
     { issuer: config.issuer, host: config.host, port, database: db.describe },
     'portcullis is listening',
   );
-  if (config.env !== 'production') await runDevQuickstart(app);
+  if (banner) process.stdout.write(banner);
 
   let stopping = false;
   const stop = async (signal: string) => {

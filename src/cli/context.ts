@@ -1,8 +1,8 @@
 // What every CLI command needs: the configuration, a logger on stderr, and the app (services
 // over the database) opened for the command and closed after it.
-import { type App, createApp } from '../app.ts';
+import type { App } from '../app.ts';
 import { type Config, loadConfig } from '../config.ts';
-import { connectDatabase, type Database } from '../db/connect.ts';
+import { checkDatabase, connectDatabase, type Database } from '../db/connect.ts';
 import { migrateLatest, pendingMigrations } from '../db/migrate.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { CliError } from './output.ts';
@@ -13,11 +13,12 @@ export function cliConfig(): { config: Config; logger: Logger } {
   return { config, logger };
 }
 
-export function openDatabase(config: Config): Database {
+export function openDatabase(config: Config, { host = false } = {}): Promise<Database> {
   return connectDatabase({
     url: config.database.url,
     poolMax: config.database.poolMax,
     embeddedDir: config.database.dataDir,
+    hostEmbedded: host,
   });
 }
 
@@ -36,11 +37,18 @@ export async function ensureSchema(config: Config, db: Database, logger: Logger)
   if (applied.length > 0) logger.info({ applied }, 'migrations applied');
 }
 
+/**
+ * Runs `fn` with the app open on the configured database. The app (and oidc-provider, which
+ * prints a runtime notice on Node 20) is loaded only once configuration and database are good,
+ * so a bad setting or an unreachable database gives exactly one line.
+ */
 export async function withApp<T>(fn: (app: App) => Promise<T>): Promise<T> {
   const { config, logger } = cliConfig();
-  const db = openDatabase(config);
+  const db = await openDatabase(config);
   try {
+    await checkDatabase(db);
     await ensureSchema(config, db, logger);
+    const { createApp } = await import('../app.ts');
     const app = await createApp(config, { logger, db });
     return await fn(app);
   } finally {

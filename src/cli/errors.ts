@@ -1,5 +1,6 @@
 // Turns any error into the one line a CLI user sees: what went wrong, never a stack trace.
 import { ConfigError } from '../config.ts';
+import { EmbeddedDatabaseBusy } from '../db/embedded.ts';
 import { DomainError } from '../errors.ts';
 import { SealedValueError } from '../keys/envelope.ts';
 import { CliError } from './output.ts';
@@ -15,8 +16,14 @@ const DB_CODES: Record<string, string> = {
 };
 
 export function describeError(err: unknown): string {
-  if (err instanceof ConfigError || err instanceof CliError || err instanceof SealedValueError)
+  if (
+    err instanceof ConfigError ||
+    err instanceof CliError ||
+    err instanceof SealedValueError ||
+    err instanceof EmbeddedDatabaseBusy
+  ) {
     return err.message;
+  }
   if (err instanceof DomainError) return err.field ? `${err.field}: ${err.message}` : err.message;
   const e = err as { code?: string; message?: string; name?: string; errors?: { code?: string }[] };
   const code = e?.code ?? e?.errors?.[0]?.code;

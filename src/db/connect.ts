@@ -1,10 +1,16 @@
 // One knex handle over PostgreSQL (DATABASE_URL) or, without it, embedded PostgreSQL (PGlite)
 // kept under DATA_DIR, so the server runs on a machine with no database server.
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
 import pg from 'pg';
+import {
+  embeddedServerRunning,
+  hostEmbeddedDatabase,
+  lockDataDir,
+  pgdataDir,
+  socketConnection,
+} from './embedded.ts';
 
 export type { Knex };
 
@@ -16,24 +22,45 @@ export interface Database {
   close(): Promise<void>;
 }
 
+// knex's own logger prints connection errors with stack traces; callers report errors themselves.
+const quietLog = { warn() {}, error() {}, debug() {}, deprecate() {} };
+
 // Return BIGINT (int8) as a JS number: our counters and ids stay far below 2^53.
 pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
 
 export interface DatabaseOptions {
   url?: string | undefined;
   poolMax?: number;
-  /** Directory of the embedded database; undefined means in memory (tests). */
+  /** Directory of the embedded database (DATA_DIR); undefined means in memory (tests). */
   embeddedDir?: string | undefined;
+  /** The server: open the embedded database and serve it to the CLI on a socket. */
+  hostEmbedded?: boolean;
 }
 
-export function connectDatabase(options: DatabaseOptions): Database {
+function pgKnex(connection: Knex.PgConnectionConfig | string, poolMax: number): Knex {
+  return knexFactory({
+    client: 'pg',
+    connection,
+    pool: { min: 0, max: poolMax },
+    acquireConnectionTimeout: 10_000,
+    log: quietLog,
+  });
+}
+
+function pgliteKnex(connection: { filename: string } | Record<string, never>): Knex {
+  return knexFactory({
+    // biome-ignore lint/suspicious/noExplicitAny: knex-pglite's client class is typed loosely
+    client: ClientPgLite as any,
+    dialect: 'postgres',
+    connection,
+    log: quietLog,
+  });
+}
+
+export async function connectDatabase(options: DatabaseOptions): Promise<Database> {
+  const poolMax = options.poolMax ?? 10;
   if (options.url) {
-    const knex = knexFactory({
-      client: 'pg',
-      connection: { connectionString: options.url, application_name: 'portcullis' },
-      pool: { min: 0, max: options.poolMax ?? 10 },
-      acquireConnectionTimeout: 10_000,
-    });
+    const knex = pgKnex({ connectionString: options.url, application_name: 'portcullis' }, poolMax);
     const url = new URL(options.url);
     return {
       knex,
@@ -42,24 +69,54 @@ export function connectDatabase(options: DatabaseOptions): Database {
       close: () => knex.destroy(),
     };
   }
-  let connection: { filename: string } | Record<string, never> = {};
-  let describe = 'embedded PostgreSQL (in memory)';
-  if (options.embeddedDir) {
-    const dir = resolve(join(options.embeddedDir, 'pgdata'));
-    mkdirSync(dir, { recursive: true });
-    connection = { filename: dir };
-    describe = `embedded PostgreSQL in ${dir}`;
+  if (!options.embeddedDir) {
+    const knex = pgliteKnex({});
+    return {
+      knex,
+      kind: 'embedded',
+      describe: 'embedded PostgreSQL (in memory)',
+      close: () => knex.destroy(),
+    };
   }
-  const knex = knexFactory({
-    // biome-ignore lint/suspicious/noExplicitAny: knex-pglite's client class is typed loosely
-    client: ClientPgLite as any,
-    dialect: 'postgres',
-    connection,
-  });
-  return { knex, kind: 'embedded', describe, close: () => knex.destroy() };
+
+  const dir = options.embeddedDir;
+  if (await embeddedServerRunning(dir)) {
+    const knex = pgKnex(socketConnection(dir), poolMax);
+    return {
+      knex,
+      kind: 'embedded',
+      describe: `embedded PostgreSQL served from ${pgdataDir(dir)}`,
+      close: () => knex.destroy(),
+    };
+  }
+  if (options.hostEmbedded) {
+    const host = await hostEmbeddedDatabase(dir);
+    const knex = pgKnex(socketConnection(dir), poolMax);
+    return {
+      knex,
+      kind: 'embedded',
+      describe: `embedded PostgreSQL in ${pgdataDir(dir)}`,
+      async close() {
+        await knex.destroy();
+        await host.stop();
+      },
+    };
+  }
+  const release = lockDataDir(dir);
+  mkdirSync(pgdataDir(dir), { recursive: true });
+  const knex = pgliteKnex({ filename: pgdataDir(dir) });
+  return {
+    knex,
+    kind: 'embedded',
+    describe: `embedded PostgreSQL in ${pgdataDir(dir)}`,
+    async close() {
+      await knex.destroy();
+      release();
+    },
+  };
 }
 
-/** Throws a one-line error when the database cannot be reached. */
+/** Throws when the database cannot be reached. */
 export async function checkDatabase(db: Database): Promise<void> {
   await db.knex.raw('select 1');
 }

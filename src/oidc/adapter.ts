@@ -156,7 +156,10 @@ export function createArtifactAdapter(store: AdapterStore) {
         [id, JSON.stringify(provisional), new Date((now + REPLAY_CLAIM_SECONDS) * 1000)],
       );
       if (inserted.length === 1) return undefined;
-      const [row] = await rows("select payload, consumed_at from oidc_artifacts where model = 'ReplayDetection' and id = ?", [id]);
+      const [row] = await rows(
+        "select payload, consumed_at from oidc_artifacts where model = 'ReplayDetection' and id = ?",
+        [id],
+      );
       return { ...(row?.payload ?? provisional), jti: id };
     }
 

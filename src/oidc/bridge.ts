@@ -15,6 +15,9 @@ export interface PendingInteraction {
 
 export class InteractionNotFound extends Error {
   override name = 'InteractionNotFound';
+  /** Shown to the user as a 400 page by the web layer's error handler. */
+  readonly status = 400;
+  readonly expose = true;
 }
 
 export function createInteractionBridge(runtime: OidcRuntime) {

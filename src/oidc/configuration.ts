@@ -113,7 +113,12 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
         allowedPolicy: async (ctx: KoaContextWithOIDC, client, token) =>
           client.clientAuthMethod !== 'none' || token.clientId === ctx.oidc.client?.clientId,
       },
-      revocation: { enabled: true },
+      revocation: {
+        enabled: true,
+        // A client revokes only its own tokens (RFC 7009 section 2.1).
+        allowedPolicy: async (_ctx: KoaContextWithOIDC, client, token) =>
+          token.clientId === client.clientId,
+      },
       userinfo: { enabled: true },
       rpInitiatedLogout: { enabled: true },
       pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: false },

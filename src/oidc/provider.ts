@@ -1,11 +1,12 @@
 // Holds the running oidc-provider instance. The provider reads its keys only when built, so a
 // key-ring change (a rotation staged or activated anywhere) builds a new one and swaps it in;
 // requests in flight finish on the old one. All state is in PostgreSQL, so nothing is lost.
-import compose from 'koa-compose';
+
 import type Koa from 'koa';
+import compose from 'koa-compose';
 import Provider, { type Configuration } from 'oidc-provider';
-import type { Logger } from '../log.ts';
 import type { KeyRing } from '../keys/signingKeys.ts';
+import type { Logger } from '../log.ts';
 
 export interface OidcRuntime {
   /** The provider serving requests now. */

@@ -99,6 +99,17 @@ export function createResourceIndicators(options: ResourceOptions) {
     }
 
     if (options.narrowScopes) scopes = await options.narrowScopes(ctx, api, scopes);
+
+    // RFC 6749 section 3.3: a client credentials request without scope gets a pre-defined
+    // default, here every scope the client is allowed on this API (a token without scopes
+    // would be useless). The library reads the requested scopes from params afterwards.
+    if (
+      ctx.oidc.route === 'token' &&
+      ctx.oidc.params?.grant_type === 'client_credentials' &&
+      !ctx.oidc.params.scope
+    ) {
+      ctx.oidc.params.scope = scopes.join(' ');
+    }
     return {
       scope: scopes.join(' '),
       audience: api.identifier,

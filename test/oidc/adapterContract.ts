@@ -22,8 +22,18 @@ export function adapterContract(kind: 'postgres' | 'embedded') {
     test('upsert then find returns the payload with its id, stored only as a hash', async () => {
       const at = new Adapter('AccessToken');
       const id = 'secret-token-value-1';
-      await at.upsert(id, { jti: id, kind: 'AccessToken', grantId: 'g1', scope: 'a b', exp: 1 }, 60);
-      assert.deepEqual(await at.find(id), { jti: id, kind: 'AccessToken', grantId: 'g1', scope: 'a b', exp: 1 });
+      await at.upsert(
+        id,
+        { jti: id, kind: 'AccessToken', grantId: 'g1', scope: 'a b', exp: 1 },
+        60,
+      );
+      assert.deepEqual(await at.find(id), {
+        jti: id,
+        kind: 'AccessToken',
+        grantId: 'g1',
+        scope: 'a b',
+        exp: 1,
+      });
       const [row] = await db.knex('oidc_artifacts').where({ model: 'AccessToken' });
       assert.equal(row.id, hashId(id));
       assert.equal(row.grant_id, 'g1');
@@ -33,7 +43,11 @@ export function adapterContract(kind: 'postgres' | 'embedded') {
 
     test('grants and clients of non-bearer models stay readable', async () => {
       const grant = new Adapter('Grant');
-      await grant.upsert('grant-xyz', { jti: 'grant-xyz', kind: 'Grant', clientId: 'c1', accountId: 'u1' }, 100);
+      await grant.upsert(
+        'grant-xyz',
+        { jti: 'grant-xyz', kind: 'Grant', clientId: 'c1', accountId: 'u1' },
+        100,
+      );
       const [row] = await rowsOf('Grant');
       assert.equal(row.id, 'grant-xyz');
       assert.equal(row.payload.clientId, 'c1');
@@ -43,7 +57,12 @@ export function adapterContract(kind: 'postgres' | 'embedded') {
       const code = new Adapter('AuthorizationCode');
       assert.equal(await code.find('nope'), undefined);
       const session = new Adapter('Session');
-      await session.upsert('sess-1', { jti: 'sess-1', uid: 'uid-1', kind: 'Session', accountId: 'u1' });
+      await session.upsert('sess-1', {
+        jti: 'sess-1',
+        uid: 'uid-1',
+        kind: 'Session',
+        accountId: 'u1',
+      });
       const [row] = await rowsOf('Session');
       assert.equal(row.expires_at, null);
       assert.equal(row.session_uid, 'uid-1');
@@ -54,7 +73,12 @@ export function adapterContract(kind: 'postgres' | 'embedded') {
       const found = await session.findByUid('uid-1');
       assert.equal(found?.accountId, 'u1');
       assert.equal(found?.jti, undefined);
-      assert.deepEqual(await session.find('sess-1'), { jti: 'sess-1', uid: 'uid-1', kind: 'Session', accountId: 'u1' });
+      assert.deepEqual(await session.find('sess-1'), {
+        jti: 'sess-1',
+        uid: 'uid-1',
+        kind: 'Session',
+        accountId: 'u1',
+      });
     });
 
     test('interactions keep no session cookie, and their returnTo and PAR reference are restored', async () => {
@@ -62,7 +86,11 @@ export function adapterContract(kind: 'postgres' | 'embedded') {
       const par = new Adapter('PushedAuthorizationRequest');
       const uid = 'interaction-uid-123';
       const parId = 'par-request-uri-secret';
-      await par.upsert(parId, { jti: parId, kind: 'PushedAuthorizationRequest', clientId: 'c1' }, 60);
+      await par.upsert(
+        parId,
+        { jti: parId, kind: 'PushedAuthorizationRequest', clientId: 'c1' },
+        60,
+      );
       await interaction.upsert(
         uid,
         {
@@ -75,7 +103,8 @@ export function adapterContract(kind: 'postgres' | 'embedded') {
         60,
       );
       const dump = JSON.stringify(await db.knex('oidc_artifacts').select('*'));
-      for (const secret of [uid, parId, 'session-cookie-value']) assert.ok(!dump.includes(secret), `${secret} is not stored`);
+      for (const secret of [uid, parId, 'session-cookie-value'])
+        assert.ok(!dump.includes(secret), `${secret} is not stored`);
       const found = await interaction.find(uid);
       assert.equal(found?.returnTo, `https://issuer.example/auth/${uid}`);
       assert.deepEqual(found?.session, { accountId: 'u1', uid: 'uid-1' });
@@ -91,13 +120,22 @@ export function adapterContract(kind: 'postgres' | 'embedded') {
       await code.upsert('code-1', { jti: 'code-1', kind: 'AuthorizationCode', grantId: 'g2' }, 60);
       await code.consume('code-1');
       assert.equal((await code.find('code-1'))?.consumed, Math.floor(clock.now() / 1000));
-      await assert.rejects(code.consume('code-1'), { name: 'InvalidGrant', message: 'invalid_grant' });
+      await assert.rejects(code.consume('code-1'), {
+        name: 'InvalidGrant',
+        message: 'invalid_grant',
+      });
     });
 
     test('50 concurrent consumes of one code: exactly one succeeds', async () => {
       const code = new Adapter('AuthorizationCode');
-      await code.upsert('code-race', { jti: 'code-race', kind: 'AuthorizationCode', grantId: 'g3' }, 60);
-      const results = await Promise.allSettled(Array.from({ length: 50 }, () => code.consume('code-race')));
+      await code.upsert(
+        'code-race',
+        { jti: 'code-race', kind: 'AuthorizationCode', grantId: 'g3' },
+        60,
+      );
+      const results = await Promise.allSettled(
+        Array.from({ length: 50 }, () => code.consume('code-race')),
+      );
       assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
       for (const r of results.filter((r) => r.status === 'rejected')) {
         assert.equal((r as PromiseRejectedResult).reason.error, 'invalid_grant');
@@ -110,7 +148,11 @@ export function adapterContract(kind: 'postgres' | 'embedded') {
       const found = await Promise.all(Array.from({ length: 20 }, () => replay.find('jti-hash-1')));
       assert.equal(found.filter((f) => f === undefined).length, 1);
       for (const f of found.filter(Boolean)) assert.equal(f?.kind, 'ReplayDetection');
-      await replay.upsert('jti-hash-1', { jti: 'jti-hash-1', kind: 'ReplayDetection', iss: 'c1', exp: 0 }, 30);
+      await replay.upsert(
+        'jti-hash-1',
+        { jti: 'jti-hash-1', kind: 'ReplayDetection', iss: 'c1', exp: 0 },
+        30,
+      );
       assert.equal((await replay.find('jti-hash-1'))?.iss, 'c1');
     });
 
@@ -118,7 +160,11 @@ export function adapterContract(kind: 'postgres' | 'embedded') {
       const at = new Adapter('AccessToken');
       const rt = new Adapter('RefreshToken');
       for (let i = 0; i < 3; i++) {
-        await at.upsert(`at-g9-${i}`, { jti: `at-g9-${i}`, kind: 'AccessToken', grantId: 'g9' }, 60);
+        await at.upsert(
+          `at-g9-${i}`,
+          { jti: `at-g9-${i}`, kind: 'AccessToken', grantId: 'g9' },
+          60,
+        );
       }
       await at.upsert('at-g10', { jti: 'at-g10', kind: 'AccessToken', grantId: 'g10' }, 60);
       await rt.upsert('rt-g9', { jti: 'rt-g9', kind: 'RefreshToken', grantId: 'g9' }, 60);
@@ -131,10 +177,14 @@ export function adapterContract(kind: 'postgres' | 'embedded') {
     test('find does not hide expired rows; the sweep deletes them after the clock tolerance, in batches', async () => {
       const cc = new Adapter('ClientCredentials');
       await db.knex('oidc_artifacts').delete();
-      for (let i = 0; i < 25; i++) await cc.upsert(`cc-${i}`, { jti: `cc-${i}`, kind: 'ClientCredentials' }, 10);
+      for (let i = 0; i < 25; i++)
+        await cc.upsert(`cc-${i}`, { jti: `cc-${i}`, kind: 'ClientCredentials' }, 10);
       await cc.upsert('cc-long', { jti: 'cc-long', kind: 'ClientCredentials' }, 3600);
       clock.advance(20_000); // past expiry, within tolerance (10 s + 15 s)
-      assert.ok(await cc.find('cc-0'), 'expired rows are still returned: the provider checks expiry');
+      assert.ok(
+        await cc.find('cc-0'),
+        'expired rows are still returned: the provider checks expiry',
+      );
       assert.equal(await sweepExpired(store(), 10), 0);
       clock.advance(10_000);
       assert.equal(await sweepExpired(store(), 10), 25);
@@ -144,14 +194,22 @@ export function adapterContract(kind: 'postgres' | 'embedded') {
 
     test('destroy removes one artefact', async () => {
       const rat = new Adapter('RegistrationAccessToken');
-      await rat.upsert('rat-1', { jti: 'rat-1', kind: 'RegistrationAccessToken', clientId: 'c' }, 60);
+      await rat.upsert(
+        'rat-1',
+        { jti: 'rat-1', kind: 'RegistrationAccessToken', clientId: 'c' },
+        60,
+      );
       await rat.destroy('rat-1');
       assert.equal(await rat.find('rat-1'), undefined);
     });
 
     test('device codes are found by user code, and the reference handed back consumes them', async () => {
       const dc = new Adapter('DeviceCode');
-      await dc.upsert('device-code-secret', { jti: 'device-code-secret', kind: 'DeviceCode', userCode: 'ABCD-EFGH' }, 60);
+      await dc.upsert(
+        'device-code-secret',
+        { jti: 'device-code-secret', kind: 'DeviceCode', userCode: 'ABCD-EFGH' },
+        60,
+      );
       const found = await dc.findByUserCode('ABCD-EFGH');
       assert.equal(found?.userCode, 'ABCD-EFGH');
       await dc.consume(String(found?.jti));
@@ -159,10 +217,18 @@ export function adapterContract(kind: 'postgres' | 'embedded') {
     });
 
     test('every lookup path is served by an index', async () => {
-      const indexes = (await db.knex.raw("select indexdef from pg_indexes where tablename = 'oidc_artifacts'")).rows
+      const indexes = (
+        await db.knex.raw("select indexdef from pg_indexes where tablename = 'oidc_artifacts'")
+      ).rows
         .map((r: { indexdef: string }) => r.indexdef)
         .join('\n');
-      for (const column of ['model, id', 'model, grant_id', 'session_uid', 'user_code', 'expires_at']) {
+      for (const column of [
+        'model, id',
+        'model, grant_id',
+        'session_uid',
+        'user_code',
+        'expires_at',
+      ]) {
         assert.match(indexes, new RegExp(`\\(${column}\\)`), `index on (${column})`);
       }
     });

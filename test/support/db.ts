@@ -17,7 +17,7 @@ export function testDatabaseKind(): 'postgres' | 'embedded' {
 
 export async function createTestDatabase(kind = testDatabaseKind()): Promise<TestDatabase> {
   if (kind === 'embedded') {
-    const db = connectDatabase({});
+    const db = await connectDatabase({});
     await migrateLatest(db.knex);
     return { ...db, url: undefined, drop: () => db.close() };
   }
@@ -29,14 +29,18 @@ export async function createTestDatabase(kind = testDatabaseKind()): Promise<Tes
   await admin.destroy();
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
-  const db = connectDatabase({ url: url.href, poolMax: 20 });
+  const db = await connectDatabase({ url: url.href, poolMax: 20 });
   await migrateLatest(db.knex);
   return {
     ...db,
     url: url.href,
     async drop() {
       await db.close();
-      const cleanup = knexFactory({ client: 'pg', connection: serverUrl, pool: { min: 0, max: 1 } });
+      const cleanup = knexFactory({
+        client: 'pg',
+        connection: serverUrl,
+        pool: { min: 0, max: 1 },
+      });
       await cleanup.raw(`drop database if exists "${name}" with (force)`);
       await cleanup.destroy();
     },

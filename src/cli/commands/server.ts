@@ -20,7 +20,7 @@ export function registerServerCommands(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (opts: { json?: boolean }) => {
       const { config } = cliConfig();
-      const db = openDatabase(config);
+      const db = await openDatabase(config);
       try {
         await checkDatabase(db);
         const applied = await migrateLatest(db.knex);

@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { ConfigError, loadConfig } from '../src/config.ts';
+
+const key = () => `k1:${randomBytes(32).toString('base64')}`;
+const cookie = () => randomBytes(32).toString('base64url');
+const production = {
+  NODE_ENV: 'production',
+  ISSUER: 'https://auth.example.com',
+  DATABASE_URL: 'postgres://db.internal/portcullis',
+  COOKIE_KEYS: cookie(),
+  ENCRYPTION_KEYS: key(),
+};
+
+function rejects(env: Record<string, string>, message: string) {
+  assert.throws(
+    () => loadConfig(env),
+    (err: Error) => {
+      assert.ok(err instanceof ConfigError);
+      assert.equal(err.message, message);
+      assert.ok(!err.message.includes('\n'), 'one line');
+      return true;
+    },
+  );
+}
+
+describe('configuration', () => {
+  test('defaults are filled in and documented values parsed', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pc-config-'));
+    const config = loadConfig({ DATA_DIR: dir });
+    assert.equal(config.env, 'development');
+    assert.equal(config.issuer, 'http://localhost:3000');
+    assert.equal(config.port, 3000);
+    assert.equal(config.host, '127.0.0.1');
+    assert.equal(config.database.url, undefined);
+    assert.equal(config.keys.alg, 'ES256');
+    assert.equal(config.trustProxy, false);
+    // Outside production, missing keys are generated once and kept under DATA_DIR (0600).
+    assert.equal(config.warnings.length, 2);
+    const file = join(dir, 'dev-secrets.json');
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    const again = loadConfig({ DATA_DIR: dir });
+    assert.deepEqual(again.cookieKeys, config.cookieKeys);
+    assert.deepEqual(again.encryptionKeys, config.encryptionKeys);
+    assert.ok(readFileSync(file, 'utf8').includes(config.cookieKeys[0]!));
+  });
+
+  test('a valid production configuration loads without warnings', () => {
+    const config = loadConfig(production);
+    assert.equal(config.env, 'production');
+    assert.deepEqual(config.warnings, []);
+    assert.equal(config.encryptionKeys[0]?.id, 'k1');
+  });
+
+  test('invalid values name the variable and the problem', () => {
+    rejects({ PORT: 'eighty' }, 'Invalid configuration: PORT must be a whole number');
+    rejects({ PORT: '70000' }, 'Invalid configuration: PORT must be at most 65535');
+    rejects(
+      { ISSUER: 'ftp://x' },
+      'Invalid configuration: ISSUER must be an absolute http(s) origin such as https://auth.example.com (no path, query or fragment)',
+    );
+    rejects({ TRUST_PROXY: 'yes' }, 'Invalid configuration: TRUST_PROXY must be true or false');
+    rejects(
+      { DATABASE_URL: 'mysql://x' },
+      'Invalid configuration: DATABASE_URL must be a postgres:// or postgresql:// URL',
+    );
+    rejects(
+      { COOKIE_KEYS: 'short' },
+      'Invalid configuration: COOKIE_KEYS every key must be at least 32 characters',
+    );
+    rejects(
+      { ENCRYPTION_KEYS: 'k1:c2hvcnQ=' },
+      'Invalid configuration: ENCRYPTION_KEYS every entry must be id:base64key with a 32-byte key (id: letters, digits, _ or -)',
+    );
+    rejects(
+      { ENCRYPTION_KEYS: `${key()},${key()}` },
+      'Invalid configuration: ENCRYPTION_KEYS key id "k1" appears twice',
+    );
+    rejects(
+      { SIGNING_ALG: 'HS256' },
+      'Invalid configuration: SIGNING_ALG must be ES256, PS256 or Ed25519',
+    );
+  });
+
+  test('production refuses unsafe settings', () => {
+    rejects(
+      { ...production, ISSUER: 'http://auth.example.com' },
+      'Refusing to start in production: ISSUER must use https (http is allowed only on loopback)',
+    );
+    const { COOKIE_KEYS: _c, ENCRYPTION_KEYS: _e, DATABASE_URL: _d, ...bare } = production;
+    rejects(
+      bare,
+      'Refusing to start in production: COOKIE_KEYS must be set; ENCRYPTION_KEYS must be set; DATABASE_URL must be set (the embedded database is for development only)',
+    );
+    rejects(
+      { ...production, KEYS_ACTIVATION_DELAY_SECONDS: '60' },
+      'Refusing to start in production: KEYS_ACTIVATION_DELAY_SECONDS must not be shorter than JWKS_MAX_AGE_SECONDS',
+    );
+    // Loopback http is allowed (a proxy terminates TLS on the same host).
+    assert.equal(
+      loadConfig({ ...production, ISSUER: 'http://127.0.0.1:3000' }).issuer,
+      'http://127.0.0.1:3000',
+    );
+  });
+});

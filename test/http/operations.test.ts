@@ -1,0 +1,76 @@
+// Operations endpoints and HTTP hygiene: health, readiness, metrics, security headers, proxies.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startTestServer, type TestServer } from '../support/server.ts';
+
+describe('operations', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.close());
+
+  test('/healthz answers while the process is up', async () => {
+    const res = await fetch(server.url('/healthz'));
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { status: 'ok' });
+  });
+
+  test('/readyz reports database, migrations and signing key', async () => {
+    const res = await fetch(server.url('/readyz'));
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), {
+      status: 'ready',
+      checks: { database: 'ok', migrations: 'ok', signing_key: 'ok' },
+    });
+  });
+
+  test('/metrics exposes process, request and token metrics', async () => {
+    await fetch(server.url('/.well-known/openid-configuration'));
+    const text = await (await fetch(server.url('/metrics'))).text();
+    assert.match(text, /process_cpu_user_seconds_total/);
+    assert.match(
+      text,
+      /portcullis_http_request_duration_seconds_count\{method="GET",route="discovery",status="200"\} \d+/,
+    );
+    assert.match(text, /# TYPE portcullis_tokens_issued_total counter/);
+  });
+
+  test('every response carries the security headers', async () => {
+    for (const path of ['/healthz', '/.well-known/openid-configuration', '/interaction/unknown']) {
+      const res = await fetch(server.url(path));
+      const csp = res.headers.get('content-security-policy') ?? '';
+      assert.match(csp, /script-src 'self'/);
+      assert.doesNotMatch(csp, /unsafe-inline/);
+      assert.match(csp, /frame-ancestors 'none'/);
+      assert.equal(res.headers.get('x-frame-options'), 'DENY');
+      assert.equal(res.headers.get('referrer-policy'), 'no-referrer');
+      assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+      assert.ok(res.headers.get('x-request-id'));
+    }
+  });
+
+  test('an unknown interaction shows an error page, not a stack trace', async () => {
+    const res = await fetch(server.url('/interaction/unknown'));
+    assert.equal(res.status, 400);
+    const html = await res.text();
+    assert.match(html, /<h1>Something went wrong<\/h1>/);
+    assert.doesNotMatch(html, /\bat .*\.ts:\d+/);
+  });
+
+  test('forwarded headers are ignored unless TRUST_PROXY is set', async () => {
+    const headers = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'auth.example.com' };
+    const discovery = async (url: string) =>
+      (await (await fetch(url, { headers })).json()) as { token_endpoint: string };
+    const direct = await discovery(server.url('/.well-known/openid-configuration'));
+    assert.equal(direct.token_endpoint, `${server.issuer}/token`);
+
+    const proxied = await startTestServer({ env: { TRUST_PROXY: 'true' } });
+    try {
+      const meta = await discovery(proxied.url('/.well-known/openid-configuration'));
+      assert.equal(meta.token_endpoint, 'https://auth.example.com/token');
+    } finally {
+      await proxied.close();
+    }
+  });
+});
