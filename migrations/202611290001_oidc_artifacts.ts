@@ -15,7 +15,7 @@ export async function up(knex: Knex): Promise<void> {
     t.primary(['model', 'id']);
   });
   await knex.raw(
-    'create index oidc_artifacts_grant_idx on oidc_artifacts (model, grant_id) where grant_id is not null',
+    'create index oidc_artifacts_grant_idx on oidc_artifacts (grant_id, model) where grant_id is not null',
   );
   await knex.raw(
     'create index oidc_artifacts_session_uid_idx on oidc_artifacts (session_uid) where session_uid is not null',

@@ -1,24 +1,28 @@
 // The one composition root: builds every part from Config and wires them together. Nothing else
 // creates services, so a test builds a complete, isolated server on its own database.
 import type { Server } from 'node:http';
-import Router from '@koa/router';
-import Koa from 'koa';
+import { createAccounts } from './accounts/accounts.ts';
+import { createAuthenticator } from './accounts/authenticate.ts';
+import { createPasswordHasher } from './accounts/passwords.ts';
+import { createRoles } from './accounts/roles.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
 import { connectDatabase, type Database } from './db/connect.ts';
 import { pendingMigrations } from './db/migrate.ts';
 import { invalid } from './errors.ts';
-import { errorHandler } from './http/errors.ts';
-import { healthz, readyz } from './http/health.ts';
-import { createMetrics, metricsEndpoint } from './http/metrics.ts';
-import { requestLog } from './http/requestLog.ts';
-import { securityHeaders } from './http/securityHeaders.ts';
-import { staticFiles } from './http/staticFiles.ts';
+import { createMetrics } from './http/metrics.ts';
+import { createHttpApp } from './http/server.ts';
 import { createViews } from './http/views.ts';
+import { ACCOUNT_CLIENT_ID, accountCallbackUrl } from './interactions/account.ts';
+import type { SecurityEvent } from './interactions/context.ts';
+import { createCsrf } from './interactions/csrf.ts';
+import { logoutPages } from './interactions/logout.ts';
 import { interactionRoutes } from './interactions/routes.ts';
+import { createJobs } from './jobs.ts';
 import { createSealer } from './keys/envelope.ts';
 import { createSigningKeys } from './keys/signingKeys.ts';
 import type { Logger } from './log.ts';
+import { createFindAccount, narrowToRoles } from './oidc/accountClaims.ts';
 import { createArtifactAdapter, sweepExpired } from './oidc/adapter.ts';
 import { createInteractionBridge } from './oidc/bridge.ts';
 import { createCatalogue } from './oidc/catalogue.ts';
@@ -26,6 +30,7 @@ import { createClientAdapter } from './oidc/clientAdapter.ts';
 import { createClientRegistry } from './oidc/clients.ts';
 import { buildConfiguration, maxSignedLifetime } from './oidc/configuration.ts';
 import { attachProviderEvents } from './oidc/events.ts';
+import { createGrantRegistry } from './oidc/grants.ts';
 import { createOidcRuntime, type OidcRuntime } from './oidc/provider.ts';
 
 export interface AppDeps {
@@ -51,7 +56,17 @@ export async function createApp(config: Config, deps: AppDeps) {
   const sealer = createSealer(config.encryptionKeys);
   const views = createViews({ cache: config.env === 'production' });
   const metrics = createMetrics();
+  const jobs = createJobs(logger);
 
+  // Security events go to the log for now; the audit log takes them when it is wired.
+  const record = async (event: SecurityEvent) => {
+    logger.info(
+      { audit: { ...event, details: undefined }, details: event.details },
+      'security event',
+    );
+  };
+
+  // --- Domain services -----------------------------------------------------------------------
   const catalogue = createCatalogue({ knex, clock, cacheSeconds: config.cacheSeconds });
   const signingKeys = createSigningKeys({
     knex,
@@ -61,6 +76,32 @@ export async function createApp(config: Config, deps: AppDeps) {
     activationDelaySeconds: config.keys.activationDelaySeconds,
     maxSignedTokenLifetime: async () => maxSignedLifetime(await catalogue.maxJwtAccessTokenTtl()),
   });
+  const hasher = createPasswordHasher({
+    params: config.passwords.argon2,
+    pepper: config.passwords.pepper,
+  });
+  const accounts = createAccounts({ knex, clock, hasher });
+  const roles = createRoles({
+    knex,
+    clock,
+    knownScopes: async () =>
+      new Set((await catalogue.list()).flatMap((api) => api.scopes.map((s) => s.name))),
+  });
+  const authenticator = createAuthenticator({
+    knex,
+    clock,
+    hasher,
+    policy: config.signIn,
+    background: (task) => {
+      task.catch((err: Error) =>
+        logger.warn(
+          { err: { name: err.name, message: err.message } },
+          'password hash upgrade failed',
+        ),
+      );
+    },
+  });
+  const grants = createGrantRegistry({ knex, clock });
 
   // The provider validates client metadata; it exists once the runtime is built below.
   let runtime: OidcRuntime | undefined;
@@ -81,6 +122,7 @@ export async function createApp(config: Config, deps: AppDeps) {
     },
   });
 
+  // --- Protocol ------------------------------------------------------------------------------
   const adapterStore = { knex, clock, clockToleranceSeconds: config.clockToleranceSeconds };
   const ArtifactAdapter = createArtifactAdapter(adapterStore);
   const clientAdapter = createClientAdapter(clients);
@@ -91,6 +133,8 @@ export async function createApp(config: Config, deps: AppDeps) {
   const ring = await signingKeys.loadRing();
   if (!ring) throw new Error('no signing key is active');
 
+  const findAccount = createFindAccount(accounts);
+  const logout = logoutPages(views);
   runtime = createOidcRuntime({
     issuer: config.issuer,
     trustProxy: config.trustProxy,
@@ -102,80 +146,85 @@ export async function createApp(config: Config, deps: AppDeps) {
         ring: keyRing,
         adapter,
         views,
-        resources: { catalogue, alg: config.keys.alg },
-        findAccount: async () => undefined,
+        resources: { catalogue, alg: config.keys.alg, narrowScopes: narrowToRoles(accounts) },
+        findAccount,
+        logoutPages: logout,
       }),
     onBuild: (provider) => attachProviderEvents(provider, { logger, metrics }),
   });
   const oidc = runtime;
   const bridge = createInteractionBridge(oidc);
 
+  // The account page signs people in through the ordinary login flow as this client.
+  try {
+    await clients.ensureSystemClient(ACCOUNT_CLIENT_ID, {
+      name: 'Your Portcullis account',
+      grantTypes: ['authorization_code'],
+      redirectUris: [accountCallbackUrl(config.issuer)],
+      authMethod: 'none',
+      apiAccess: {},
+      firstParty: true,
+    });
+  } catch (err) {
+    logger.warn(
+      { err: { message: (err as Error).message } },
+      'the account page is unavailable: its client could not be registered',
+    );
+  }
+
+  // --- HTTP ----------------------------------------------------------------------------------
   let migrationsCurrent = false;
-  const readiness = readyz([
-    {
-      name: 'database',
-      check: async () => {
-        await knex.raw('select 1');
-        return undefined;
+  const koa = createHttpApp({
+    issuer: config.issuer,
+    trustProxy: config.trustProxy,
+    cookieKeys: config.cookieKeys,
+    logger,
+    metrics,
+    views,
+    readiness: [
+      { name: 'database', check: async () => void (await knex.raw('select 1')) },
+      {
+        name: 'migrations',
+        check: async () => {
+          if (migrationsCurrent) return undefined;
+          const pending = await pendingMigrations(knex);
+          migrationsCurrent = pending.length === 0;
+          return migrationsCurrent ? undefined : `${pending.length} pending`;
+        },
       },
-    },
-    {
-      name: 'migrations',
-      check: async () => {
-        if (migrationsCurrent) return undefined;
-        const pending = await pendingMigrations(knex);
-        migrationsCurrent = pending.length === 0;
-        return migrationsCurrent ? undefined : `${pending.length} pending`;
+      {
+        name: 'signing_key',
+        check: async () => (oidc.ring.jwks[0] ? undefined : 'no active signing key'),
       },
-    },
-    {
-      name: 'signing_key',
-      check: async () => {
-        const active = oidc.ring.jwks[0];
-        return active ? undefined : 'no active signing key';
-      },
-    },
-  ]);
+    ],
+    routers: [
+      interactionRoutes({
+        config,
+        clock,
+        logger,
+        views,
+        csrf: createCsrf(config.cookieKeys),
+        bridge,
+        accounts,
+        authenticator,
+        catalogue,
+        grants,
+        record,
+      }),
+    ],
+    protocol: oidc.middleware,
+  });
 
-  const koa = new Koa({ proxy: config.trustProxy });
-  koa.use(requestLog(logger, metrics));
-  koa.use(securityHeaders({ https: config.issuer.startsWith('https:') }));
-  koa.use(errorHandler(logger, views));
-  koa.use(staticFiles());
-  const ops = new Router();
-  ops.get('/healthz', healthz);
-  ops.get('/readyz', readiness);
-  ops.get('/metrics', metricsEndpoint(metrics));
-  koa.use(ops.routes());
-  koa.use(interactionRoutes({ bridge }).routes());
-  koa.use(oidc.middleware);
-
-  // Background work: pick up key changes made by any instance, and sweep expired rows.
-  const timers: NodeJS.Timeout[] = [];
+  // --- Background work -----------------------------------------------------------------------
   async function refreshKeys(): Promise<boolean> {
     await signingKeys.ensureActiveKey();
     const next = await signingKeys.loadRing();
     return next ? oidc.useRing(next) : false;
   }
-  function every(seconds: number, name: string, task: () => Promise<unknown>) {
-    if (seconds <= 0) return;
-    let running = false;
-    const timer = setInterval(async () => {
-      if (running) return;
-      running = true;
-      try {
-        await task();
-      } catch (err) {
-        logger.warn(
-          { task: name, err: { name: (err as Error).name, message: (err as Error).message } },
-          'background task failed',
-        );
-      } finally {
-        running = false;
-      }
-    }, seconds * 1000);
-    timer.unref();
-    timers.push(timer);
+  async function sweep(): Promise<number> {
+    return (
+      (await sweepExpired(adapterStore, config.sweep.batchSize)) + (await authenticator.sweep())
+    );
   }
 
   let server: Server | undefined;
@@ -185,18 +234,28 @@ export async function createApp(config: Config, deps: AppDeps) {
     db,
     clock,
     logger,
-    services: { sealer, catalogue, clients, signingKeys, metrics, views },
+    services: {
+      sealer,
+      catalogue,
+      clients,
+      signingKeys,
+      metrics,
+      views,
+      accounts,
+      roles,
+      authenticator,
+      grants,
+      hasher,
+    },
     oidc,
     bridge,
     refreshKeys,
-    sweep: () => sweepExpired(adapterStore, config.sweep.batchSize),
+    sweep,
 
     /** Starts background jobs and listens; resolves with the bound port. */
     async listen(port = config.port, host = config.host): Promise<number> {
-      every(config.keys.refreshSeconds, 'keys', refreshKeys);
-      every(config.sweep.intervalSeconds, 'sweep', () =>
-        sweepExpired(adapterStore, config.sweep.batchSize),
-      );
+      jobs.every(config.keys.refreshSeconds, 'keys', refreshKeys);
+      jobs.every(config.sweep.intervalSeconds, 'sweep', sweep);
       server = koa.listen(port, host);
       server.keepAliveTimeout = 65_000;
       await new Promise<void>((resolve, reject) => {
@@ -209,7 +268,7 @@ export async function createApp(config: Config, deps: AppDeps) {
 
     /** Stops accepting, lets requests in flight finish, then closes the pool. */
     async close(): Promise<void> {
-      for (const t of timers) clearInterval(t);
+      jobs.stop();
       if (server) {
         const closing = new Promise<void>((resolve) => server!.close(() => resolve()));
         server.closeIdleConnections();

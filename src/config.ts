@@ -35,6 +35,16 @@ export interface Config {
   sweep: { intervalSeconds: number; batchSize: number };
   /** How long clients and API definitions are cached per instance. */
   cacheSeconds: number;
+  passwords: {
+    pepper: string | undefined;
+    argon2: { memoryCost: number; timeCost: number; parallelism: number };
+  };
+  signIn: {
+    lockout: { threshold: number; baseSeconds: number; maxSeconds: number };
+    ipFailureLimit: number;
+    ipWindowSeconds: number;
+  };
+  sessions: { absoluteSeconds: number; idleSeconds: number };
   /** Messages about settings that were filled in for development (printed once at start). */
   warnings: string[];
 }
@@ -142,7 +152,32 @@ const schema = z.object({
   SWEEP_INTERVAL_SECONDS: int(0).default(300),
   SWEEP_BATCH_SIZE: int(1, 100000).default(1000),
   CACHE_SECONDS: int(0, 3600).default(5),
+  PASSWORD_PEPPER: z
+    .string()
+    .min(16, 'must be at least 16 characters (a random secret)')
+    .optional(),
+  ARGON2_MEMORY_KIB: int(1024, 4 * 1024 * 1024).default(19456),
+  ARGON2_TIME_COST: int(1, 100).default(2),
+  ARGON2_PARALLELISM: int(1, 16).default(1),
+  LOCKOUT_THRESHOLD: int(1, 100).default(5),
+  LOCKOUT_BASE_SECONDS: int(1, 86400).default(60),
+  LOCKOUT_MAX_SECONDS: int(1, 7 * 86400).default(3600),
+  IP_FAILURE_LIMIT: int(1).default(100),
+  IP_FAILURE_WINDOW_SECONDS: int(1, 86400).default(900),
+  SESSION_ABSOLUTE_SECONDS: int(60, 30 * 86400).default(12 * 3600),
+  SESSION_IDLE_SECONDS: int(60, 30 * 86400).default(30 * 60),
 });
+
+/** OWASP's equivalent Argon2id settings (memory KiB, passes); anything at least one of them is fine. */
+const OWASP_ARGON2_MINIMUMS = [
+  [47104, 1],
+  [19456, 2],
+  [12288, 3],
+  [9216, 4],
+  [7168, 5],
+] as const;
+const argon2MeetsOwasp = (memory: number, time: number) =>
+  OWASP_ARGON2_MINIMUMS.some(([m, t]) => memory >= m && time >= t);
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -178,6 +213,11 @@ export function loadConfig(rawEnv: Env = process.env): Config {
       problems.push('DATABASE_URL must be set (the embedded database is for development only)');
     if (env.KEYS_ACTIVATION_DELAY_SECONDS < env.JWKS_MAX_AGE_SECONDS) {
       problems.push('KEYS_ACTIVATION_DELAY_SECONDS must not be shorter than JWKS_MAX_AGE_SECONDS');
+    }
+    if (!argon2MeetsOwasp(env.ARGON2_MEMORY_KIB, env.ARGON2_TIME_COST)) {
+      problems.push(
+        'ARGON2_MEMORY_KIB and ARGON2_TIME_COST are below the OWASP minimum (19456 KiB with 2 passes)',
+      );
     }
     if (problems.length > 0) {
       throw new ConfigError(`Refusing to start in production: ${problems.join('; ')}`);
@@ -218,6 +258,27 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     clockToleranceSeconds: env.CLOCK_TOLERANCE_SECONDS,
     sweep: { intervalSeconds: env.SWEEP_INTERVAL_SECONDS, batchSize: env.SWEEP_BATCH_SIZE },
     cacheSeconds: env.CACHE_SECONDS,
+    passwords: {
+      pepper: env.PASSWORD_PEPPER,
+      argon2: {
+        memoryCost: env.ARGON2_MEMORY_KIB,
+        timeCost: env.ARGON2_TIME_COST,
+        parallelism: env.ARGON2_PARALLELISM,
+      },
+    },
+    signIn: {
+      lockout: {
+        threshold: env.LOCKOUT_THRESHOLD,
+        baseSeconds: env.LOCKOUT_BASE_SECONDS,
+        maxSeconds: Math.max(env.LOCKOUT_MAX_SECONDS, env.LOCKOUT_BASE_SECONDS),
+      },
+      ipFailureLimit: env.IP_FAILURE_LIMIT,
+      ipWindowSeconds: env.IP_FAILURE_WINDOW_SECONDS,
+    },
+    sessions: {
+      absoluteSeconds: env.SESSION_ABSOLUTE_SECONDS,
+      idleSeconds: Math.min(env.SESSION_IDLE_SECONDS, env.SESSION_ABSOLUTE_SECONDS),
+    },
     warnings,
   };
 }

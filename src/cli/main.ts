@@ -4,6 +4,7 @@ import { registerApiCommands } from './commands/apis.ts';
 import { registerClientCommands } from './commands/clients.ts';
 import { registerKeyCommands } from './commands/keys.ts';
 import { registerServerCommands } from './commands/server.ts';
+import { registerUserCommands } from './commands/users.ts';
 import { describeError } from './errors.ts';
 
 const program = new Command('portcullis')
@@ -14,6 +15,7 @@ registerServerCommands(program);
 registerApiCommands(program);
 registerClientCommands(program);
 registerKeyCommands(program);
+registerUserCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -116,11 +116,13 @@ export function createArtifactAdapter(store: AdapterStore) {
       const sessionUid =
         this.model === 'Session' && typeof payload.uid === 'string' ? payload.uid : null;
       const userCode = typeof payload.userCode === 'string' ? hashId(payload.userCode) : null;
+      const accountId = typeof payload.accountId === 'string' ? payload.accountId : null;
       await knex.raw(
-        `insert into oidc_artifacts (model, id, payload, grant_id, session_uid, user_code, expires_at)
-         values (?, ?, ?, ?, ?, ?, ?)
+        `insert into oidc_artifacts (model, id, payload, grant_id, session_uid, user_code, account_id, expires_at)
+         values (?, ?, ?, ?, ?, ?, ?, ?)
          on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id,
-           session_uid = excluded.session_uid, user_code = excluded.user_code, expires_at = excluded.expires_at`,
+           session_uid = excluded.session_uid, user_code = excluded.user_code,
+           account_id = excluded.account_id, expires_at = excluded.expires_at`,
         [
           this.model,
           this.key(id),
@@ -128,6 +130,7 @@ export function createArtifactAdapter(store: AdapterStore) {
           grantId,
           sessionUid,
           userCode,
+          accountId,
           expiresAt,
         ],
       );

@@ -1,6 +1,7 @@
 // The client registry: creates, changes and deletes OAuth clients. Clients live in PostgreSQL;
 // secrets are generated here, shown once, and stored only sealed (envelope encryption).
 import { randomBytes } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import type { Knex } from 'knex';
 import { createTtlCache } from '../cache.ts';
 import type { Clock } from '../clock.ts';
@@ -213,8 +214,9 @@ export function createClientRegistry(options: ClientRegistryOptions) {
     async create(
       input: ClientInput,
       createdBy = 'cli',
+      fixedClientId?: string,
     ): Promise<{ client: ClientView; secret: string | undefined }> {
-      const clientId = randomBytes(16).toString('base64url');
+      const clientId = fixedClientId ?? randomBytes(16).toString('base64url');
       const metadata = await toMetadata(clientId, input);
       const secret = SECRET_METHODS.has(input.authMethod) ? newSecret() : undefined;
       await options.validateMetadata(secret ? { ...metadata, client_secret: secret } : metadata);
@@ -261,6 +263,20 @@ export function createClientRegistry(options: ClientRegistryOptions) {
       });
       cache.delete(clientId);
       return { client: toView(updated), secret };
+    },
+
+    /**
+     * Makes sure a client Portcullis itself relies on exists with this definition (created or
+     * brought up to date at start-up, e.g. when the issuer changed).
+     */
+    async ensureSystemClient(clientId: string, input: ClientInput): Promise<void> {
+      const existing = await store.find(clientId);
+      if (!existing) {
+        await this.create(input, 'system', clientId);
+        return;
+      }
+      const wanted = await toMetadata(clientId, input);
+      if (!isDeepStrictEqual(wanted, existing.metadata)) await this.update(clientId, input);
     },
 
     async rotateSecret(clientId: string): Promise<string> {

@@ -1,6 +1,7 @@
 // The whole oidc-provider configuration in one place, each choice with its reason. Everything
 // the protocol library does for Portcullis is decided here; the rest of src/oidc/ supplies the parts.
 import { hkdfSync } from 'node:crypto';
+import type Koa from 'koa';
 import type { Configuration, FindAccount, KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config.ts';
 import type { Views } from '../http/views.ts';
@@ -14,6 +15,11 @@ export interface ConfigurationParts {
   views: Views;
   resources: ResourceOptions;
   findAccount: FindAccount;
+  /** The logout confirmation and signed-out pages (src/interactions/logout.ts). */
+  logoutPages: {
+    confirm(ctx: Koa.Context, form: string, clientName: string | undefined): void;
+    done(ctx: Koa.Context, clientName: string | undefined): void;
+  };
   /** Extra provider settings from later modules (interaction policy, claims, acr values...). */
   extend?: (configuration: Configuration) => void;
 }
@@ -120,7 +126,13 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
           token.clientId === client.clientId,
       },
       userinfo: { enabled: true },
-      rpInitiatedLogout: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: async (ctx, form) =>
+          parts.logoutPages.confirm(ctx, form, ctx.oidc.client?.clientName),
+        postLogoutSuccessSource: async (ctx) =>
+          parts.logoutPages.done(ctx, ctx.oidc.client?.clientName),
+      },
       pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: false },
       dPoP: {
         enabled: true,
@@ -140,15 +152,24 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
       IdToken: 3600,
       Interaction: 1800,
       Grant: 14 * 24 * 3600,
-      Session: 14 * 24 * 3600,
+      // NIST AAL2: a session ends after SESSION_IDLE_SECONDS without use and at the latest
+      // SESSION_ABSOLUTE_SECONDS after sign-in. Each save (each use) extends it by the idle time.
+      Session: (_ctx, session) => {
+        const { idleSeconds, absoluteSeconds } = config.sessions;
+        const loginTs = (session as { loginTs?: number }).loginTs;
+        if (!loginTs) return idleSeconds;
+        const left = loginTs + absoluteSeconds - Math.floor(Date.now() / 1000);
+        return Math.max(1, Math.min(idleSeconds, left));
+      },
       // Refresh tokens expire absolutely: a rotated token keeps its predecessor's end.
       RefreshToken: (ctx) =>
         ctx?.oidc?.entities.RotatedRefreshToken?.remainingTTL ?? 14 * 24 * 3600,
     },
     // Rotation with reuse detection: a refresh token is single use; replaying one revokes the grant.
     rotateRefreshToken: true,
-    issueRefreshToken: async (_ctx, client, code) =>
-      client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
+    // Every client allowed the refresh_token grant gets one. Without offline_access (which
+    // OpenID Connect only honours with prompt=consent) it ends with the browser session.
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
 
     interactions: { url: async (_ctx, interaction) => `/interaction/${interaction.uid}` },
     renderError,

@@ -224,9 +224,10 @@ export function adapterContract(kind: 'postgres' | 'embedded') {
         .join('\n');
       for (const column of [
         'model, id',
-        'model, grant_id',
+        'grant_id, model',
         'session_uid',
         'user_code',
+        'account_id, model',
         'expires_at',
       ]) {
         assert.match(indexes, new RegExp(`\\(${column}\\)`), `index on (${column})`);

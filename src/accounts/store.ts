@@ -1,0 +1,144 @@
+// SQL for users, roles, role_scopes and user_roles; only src/accounts/ touches these tables.
+import type { Knex } from 'knex';
+
+export type UserStatus = 'active' | 'locked' | 'disabled';
+
+export interface UserRow {
+  id: string;
+  email: string;
+  name: string;
+  password_hash: string | null;
+  status: UserStatus;
+  email_verified: boolean;
+  created_at: Date;
+  updated_at: Date;
+  password_changed_at: Date | null;
+  last_login_at: Date | null;
+}
+
+export interface RoleRow {
+  id: string;
+  name: string;
+  description: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export function createAccountStore(knex: Knex) {
+  return {
+    async insertUser(row: UserRow, roleIds: string[], now: Date): Promise<void> {
+      await knex.transaction(async (trx) => {
+        await trx('users').insert(row);
+        if (roleIds.length) {
+          await trx('user_roles').insert(
+            roleIds.map((role_id) => ({ user_id: row.id, role_id, granted_at: now })),
+          );
+        }
+      });
+    },
+    findUserById: (id: string): Promise<UserRow | undefined> =>
+      knex<UserRow>('users').where({ id }).first(),
+    findUserByEmail: (email: string): Promise<UserRow | undefined> =>
+      knex<UserRow>('users').whereRaw('lower(email) = lower(?)', [email]).first(),
+    async searchUsers(q: {
+      text?: string | undefined;
+      limit: number;
+      offset: number;
+    }): Promise<{ users: UserRow[]; total: number }> {
+      const base = knex<UserRow>('users');
+      if (q.text) {
+        const like = `%${q.text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+        base.where((w) =>
+          w.whereRaw('lower(email) like ?', [like]).orWhereRaw('lower(name) like ?', [like]),
+        );
+      }
+      const [{ count }] = (await base
+        .clone()
+        .count<{ count: string | number }[]>('* as count')) as [{ count: string | number }];
+      const users = await base.orderBy('email').limit(q.limit).offset(q.offset).select('*');
+      return { users, total: Number(count) };
+    },
+    async updateUser(id: string, patch: Partial<UserRow>): Promise<boolean> {
+      return (await knex('users').where({ id }).update(patch)) > 0;
+    },
+
+    async insertRole(row: RoleRow, scopes: string[]): Promise<void> {
+      await knex.transaction(async (trx) => {
+        await trx('roles').insert(row);
+        if (scopes.length)
+          await trx('role_scopes').insert(scopes.map((scope) => ({ role_id: row.id, scope })));
+      });
+    },
+    findRoleByName: (name: string): Promise<RoleRow | undefined> =>
+      knex<RoleRow>('roles').where({ name }).first(),
+    findRoleById: (id: string): Promise<RoleRow | undefined> =>
+      knex<RoleRow>('roles').where({ id }).first(),
+    async updateRole(
+      id: string,
+      patch: Partial<RoleRow>,
+      scopes: string[] | undefined,
+    ): Promise<void> {
+      await knex.transaction(async (trx) => {
+        await trx('roles').where({ id }).update(patch);
+        if (scopes) {
+          await trx('role_scopes').where({ role_id: id }).delete();
+          if (scopes.length)
+            await trx('role_scopes').insert(scopes.map((scope) => ({ role_id: id, scope })));
+        }
+      });
+    },
+    async deleteRole(id: string): Promise<boolean> {
+      return (await knex('roles').where({ id }).delete()) > 0;
+    },
+    async listRoles(): Promise<(RoleRow & { scopes: string[]; members: number })[]> {
+      const [roles, scopes, members] = await Promise.all([
+        knex<RoleRow>('roles').select('*').orderBy('name'),
+        knex('role_scopes').select('role_id', 'scope').orderBy('scope'),
+        knex('user_roles')
+          .select('role_id')
+          .count<{ role_id: string; count: string | number }[]>('* as count')
+          .groupBy('role_id'),
+      ]);
+      return roles.map((r) => ({
+        ...r,
+        scopes: scopes.filter((s) => s.role_id === r.id).map((s) => s.scope as string),
+        members: Number(members.find((m) => m.role_id === r.id)?.count ?? 0),
+      }));
+    },
+    async roleScopes(roleId: string): Promise<string[]> {
+      return (await knex('role_scopes').where({ role_id: roleId }).orderBy('scope')).map(
+        (r) => r.scope as string,
+      );
+    },
+    /** Returns false when the user already had the role. */
+    async grantRole(userId: string, roleId: string, now: Date): Promise<boolean> {
+      const inserted = await knex('user_roles')
+        .insert({ user_id: userId, role_id: roleId, granted_at: now })
+        .onConflict(['user_id', 'role_id'])
+        .ignore()
+        .returning('role_id');
+      return inserted.length > 0;
+    },
+    async revokeRole(userId: string, roleId: string): Promise<boolean> {
+      return (await knex('user_roles').where({ user_id: userId, role_id: roleId }).delete()) > 0;
+    },
+    async rolesOfUsers(userIds: string[]): Promise<{ user_id: string; name: string }[]> {
+      if (userIds.length === 0) return [];
+      return knex('user_roles')
+        .join('roles', 'roles.id', 'user_roles.role_id')
+        .whereIn('user_roles.user_id', userIds)
+        .select('user_roles.user_id', 'roles.name')
+        .orderBy('roles.name');
+    },
+    /** Every scope any role of the user grants. */
+    async scopesOfUser(userId: string): Promise<string[]> {
+      const rows = await knex('user_roles')
+        .join('role_scopes', 'role_scopes.role_id', 'user_roles.role_id')
+        .where('user_roles.user_id', userId)
+        .distinct('role_scopes.scope');
+      return rows.map((r) => r.scope as string);
+    },
+  };
+}
+
+export type AccountStore = ReturnType<typeof createAccountStore>;

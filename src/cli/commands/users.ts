@@ -1,0 +1,189 @@
+// `portcullis user …` and `portcullis role …`: people, and the roles that grant them API scopes.
+import type { Command } from 'commander';
+import type { User } from '../../accounts/accounts.ts';
+import type { Role } from '../../accounts/roles.ts';
+import { withApp } from '../context.ts';
+import { CliError, print, printTable } from '../output.ts';
+import { readPassword } from '../password.ts';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+const userJson = (u: User) => ({
+  ...u,
+  createdAt: u.createdAt.toISOString(),
+  passwordChangedAt: u.passwordChangedAt?.toISOString() ?? null,
+  lastLoginAt: u.lastLoginAt?.toISOString() ?? null,
+});
+
+function printUser(json: boolean | undefined, user: User, extra: Record<string, unknown> = {}) {
+  print(json, { ...userJson(user), ...extra }, () => {
+    for (const [k, v] of Object.entries({ ...userJson(user), ...extra })) {
+      process.stdout.write(`${k.padEnd(20)}${Array.isArray(v) ? v.join(', ') : String(v ?? '')}\n`);
+    }
+  });
+}
+
+export function registerUserCommands(program: Command): void {
+  const user = program.command('user').description('manage the people who sign in');
+
+  user
+    .command('create')
+    .description('create a user; the password is read from stdin or asked for (never an argument)')
+    .requiredOption('--email <email>', 'the email address they sign in with')
+    .option('--name <name>', 'their name, as applications see it')
+    .option('--role <role>', 'a role to give them (repeat)', collect)
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: { email: string; name?: string; role?: string[]; json?: boolean }) => {
+      const password = await readPassword({ confirm: true });
+      await withApp(async (app) => {
+        const created = await app.services.accounts.create({
+          email: opts.email,
+          name: opts.name,
+          password,
+          roles: opts.role,
+        });
+        print(opts.json, userJson(created), () =>
+          process.stdout.write(`created user ${created.email} (${created.id})\n`),
+        );
+      });
+    });
+
+  user
+    .command('list')
+    .description('list users')
+    .option('--search <text>', 'only users whose email or name contains this')
+    .option('--limit <n>', 'at most this many', '100')
+    .option('--json', 'print as JSON')
+    .action(async (opts: { search?: string; limit: string; json?: boolean }) => {
+      if (!/^\d+$/.test(opts.limit)) throw new CliError('--limit must be a whole number');
+      await withApp(async (app) => {
+        const { users, total } = await app.services.accounts.search({
+          text: opts.search,
+          limit: Number(opts.limit),
+        });
+        print(opts.json, { users: users.map(userJson), total }, () =>
+          printTable(
+            users.map((u) => ({ ...u, last_login: u.lastLoginAt ?? '' })),
+            ['email', 'name', 'status', 'roles', 'last_login'],
+          ),
+        );
+      });
+    });
+
+  user
+    .command('show')
+    .description('show one user')
+    .argument('<email>')
+    .option('--json', 'print as JSON')
+    .action(async (email: string, opts: { json?: boolean }) => {
+      await withApp(async (app) => {
+        const found = await app.services.accounts.get(email);
+        if (!found) throw new CliError(`no user ${email}`);
+        const lock = await app.services.accounts.lockState(email);
+        printUser(opts.json, found, {
+          failedSignIns: lock.failures,
+          lockedUntil: lock.lockedUntil?.toISOString() ?? null,
+        });
+      });
+    });
+
+  user
+    .command('set-password')
+    .description("set a user's password (read from stdin or asked for)")
+    .argument('<email>')
+    .action(async (email: string) => {
+      const password = await readPassword({ confirm: true });
+      await withApp(async (app) => {
+        await app.services.accounts.setPassword(email, password);
+        process.stdout.write(`password changed for ${email}\n`);
+      });
+    });
+
+  for (const [name, description] of [
+    ['lock', 'lock an account: it cannot sign in until unlocked'],
+    ['unlock', 'unlock an account (also lifts a temporary lock from failed sign-ins)'],
+    ['disable', 'disable an account: no sign-in, and its tokens stop being refreshed'],
+    ['enable', 'enable a disabled account'],
+  ] as const) {
+    user
+      .command(name)
+      .description(description)
+      .argument('<email>')
+      .action(async (email: string) => {
+        await withApp(async (app) => {
+          const updated = await app.services.accounts[name](email);
+          process.stdout.write(`${updated.email} is now ${updated.status}\n`);
+        });
+      });
+  }
+
+  const role = program.command('role').description('manage roles: named sets of API scopes');
+  const roleJson = (r: Role) => r;
+
+  role
+    .command('create')
+    .description('create a role granting API scopes')
+    .requiredOption('--name <name>', 'the role name')
+    .requiredOption('--scope <scope>', 'an API scope the role grants (repeat)', collect)
+    .option('--description <text>', 'what the role is for')
+    .option('--json', 'print the result as JSON')
+    .action(
+      async (opts: { name: string; scope: string[]; description?: string; json?: boolean }) => {
+        await withApp(async (app) => {
+          const created = await app.services.roles.create({
+            name: opts.name,
+            description: opts.description,
+            scopes: opts.scope,
+          });
+          print(opts.json, roleJson(created), () =>
+            process.stdout.write(`created role ${created.name}: ${created.scopes.join(', ')}\n`),
+          );
+        });
+      },
+    );
+
+  role
+    .command('list')
+    .description('list roles')
+    .option('--json', 'print as JSON')
+    .action(async (opts: { json?: boolean }) => {
+      await withApp(async (app) => {
+        const list = await app.services.roles.list();
+        print(opts.json, list, () =>
+          printTable(list as never, ['name', 'scopes', 'members', 'description']),
+        );
+      });
+    });
+
+  role
+    .command('grant')
+    .description('give a user a role')
+    .requiredOption('--user <email>', 'the user')
+    .requiredOption('--role <name>', 'the role')
+    .action(async (opts: { user: string; role: string }) => {
+      await withApp(async (app) => {
+        const changed = await app.services.roles.grant(opts.user, opts.role);
+        process.stdout.write(
+          changed
+            ? `${opts.user} now has the role ${opts.role}\n`
+            : `${opts.user} already had the role ${opts.role}\n`,
+        );
+      });
+    });
+
+  role
+    .command('revoke')
+    .description('take a role from a user')
+    .requiredOption('--user <email>', 'the user')
+    .requiredOption('--role <name>', 'the role')
+    .action(async (opts: { user: string; role: string }) => {
+      await withApp(async (app) => {
+        const changed = await app.services.roles.revoke(opts.user, opts.role);
+        process.stdout.write(
+          changed
+            ? `${opts.user} no longer has the role ${opts.role}\n`
+            : `${opts.user} did not have the role ${opts.role}\n`,
+        );
+      });
+    });
+}

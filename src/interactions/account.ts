@@ -1,0 +1,119 @@
+// The account page: what a signed-in person has allowed which application, with revocation
+// (which ends the grant and every token issued from it). Signing in to it goes through the
+// ordinary login flow, as the built-in first-party client "portcullis-account".
+import { createHash, randomBytes } from 'node:crypto';
+import type Koa from 'koa';
+import type { BrowserSession } from '../oidc/bridge.ts';
+import { CsrfError, type InteractionDeps, renderPage, requestOrigin } from './context.ts';
+import { readForm } from './forms.ts';
+
+export const ACCOUNT_CLIENT_ID = 'portcullis-account';
+export const accountCallbackUrl = (issuer: string) => `${issuer}/account/callback`;
+
+const NOTICES: Record<string, string> = {
+  revoked: 'Access revoked: the application can no longer use your account.',
+};
+
+export function accountPages(deps: InteractionDeps) {
+  const { views, csrf, bridge, grants, accounts, config } = deps;
+
+  /** Sends the browser through a login for the account client; it comes back to /account. */
+  function startLogin(ctx: Koa.Context): void {
+    const url = new URL(`${config.issuer}/auth`);
+    url.search = new URLSearchParams({
+      client_id: ACCOUNT_CLIENT_ID,
+      response_type: 'code',
+      scope: 'openid',
+      redirect_uri: accountCallbackUrl(config.issuer),
+      // The code is never redeemed: signing in only establishes the session cookie. PKCE is
+      // still required of every client, so a challenge is sent for a verifier nobody keeps.
+      code_challenge: createHash('sha256').update(randomBytes(32)).digest('base64url'),
+      code_challenge_method: 'S256',
+      state: randomBytes(16).toString('base64url'),
+    }).toString();
+    ctx.status = 303;
+    ctx.redirect(url.href);
+  }
+
+  async function requireSession(ctx: Koa.Context): Promise<BrowserSession | undefined> {
+    const session = await bridge.session(ctx);
+    if (!session) startLogin(ctx);
+    return session;
+  }
+
+  return {
+    async show(ctx: Koa.Context, extra: { html?: string } = {}): Promise<void> {
+      const session = await requireSession(ctx);
+      if (!session) return;
+      const user = await accounts.get(session.accountId);
+      // One row per application: a person thinks of "what Budget Planner may do", not of grants.
+      const byClient = new Map<string, { since: Date | undefined; scopes: Set<string> }>();
+      for (const g of await grants.list(session.accountId)) {
+        if (g.clientId === ACCOUNT_CLIENT_ID) continue;
+        const row = byClient.get(g.clientId) ?? { since: g.grantedAt, scopes: new Set<string>() };
+        for (const s of [...g.oidcScopes, ...Object.values(g.resources).flat()]) row.scopes.add(s);
+        if (g.grantedAt && (!row.since || g.grantedAt < row.since)) row.since = g.grantedAt;
+        byClient.set(g.clientId, row);
+      }
+      const rows = [];
+      for (const [clientId, row] of byClient) {
+        const client = await bridge.client(clientId);
+        rows.push({
+          clientId,
+          clientName: client?.name ?? clientId,
+          grantedAt: row.since?.toISOString().slice(0, 10) ?? '',
+          scopes: [...row.scopes].sort(),
+        });
+      }
+      const notice = typeof ctx.query.notice === 'string' ? NOTICES[ctx.query.notice] : undefined;
+      renderPage(ctx, views, 'account', {
+        email: user?.email ?? '',
+        grants: rows,
+        notice,
+        csrf: csrf.token(session.uid, 'account'),
+        extra: extra.html,
+      });
+    },
+
+    /** Where the account client's login returns: the session now exists. */
+    callback(ctx: Koa.Context): void {
+      if (typeof ctx.query.error === 'string') {
+        const message =
+          typeof ctx.query.error_description === 'string'
+            ? ctx.query.error_description
+            : ctx.query.error;
+        return renderPage(
+          ctx,
+          views,
+          'error',
+          { title: 'Sign-in did not complete', message, code: ctx.query.error },
+          400,
+        );
+      }
+      ctx.status = 303;
+      ctx.redirect('/account');
+    },
+
+    async revoke(ctx: Koa.Context): Promise<void> {
+      const form = await readForm(ctx);
+      const session = await bridge.session(ctx);
+      if (!session || !csrf.verify(session.uid, 'account', form._csrf)) throw new CsrfError();
+      const clientId = String(ctx.params.clientId);
+      const revoked = await grants.revokeClient(session.accountId, clientId);
+      if (revoked > 0) {
+        await deps.record({
+          actor: { type: 'user', id: session.accountId },
+          action: 'consent.revoked',
+          target: { type: 'client', id: clientId },
+          outcome: 'success',
+          ...requestOrigin(ctx),
+          details: { grants: revoked },
+        });
+      }
+      ctx.status = 303;
+      ctx.redirect(revoked > 0 ? '/account?notice=revoked' : '/account');
+    },
+  };
+}
+
+export type AccountPages = ReturnType<typeof accountPages>;

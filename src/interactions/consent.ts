@@ -1,0 +1,127 @@
+// The consent page: which application asks for what, per API, in words people read. A person
+// can only grant scopes their roles allow; the rest is refused (and not asked for again).
+// First-party clients skip the page: the same decision is made without asking.
+import type Koa from 'koa';
+import {
+  type ConsentDecision,
+  InteractionNotFound,
+  type PendingInteraction,
+} from '../oidc/bridge.ts';
+import type { Api } from '../oidc/catalogue.ts';
+import { CsrfError, type InteractionDeps, renderPage, requestOrigin } from './context.ts';
+import { readForm } from './forms.ts';
+
+const IDENTITY_TEXT: Record<string, string> = {
+  openid: 'Know who you are (your account identifier)',
+  profile: 'See your name',
+  email: 'See your email address',
+  offline_access: 'Keep access when you are not using it (until you revoke it)',
+};
+
+interface ConsentDetails {
+  missingOIDCScope?: string[];
+  missingOIDCClaims?: string[];
+  missingResourceScopes?: Record<string, string[]>;
+}
+
+/** What will be granted and refused, given what the person's roles allow. */
+export function decideConsent(
+  details: ConsentDetails,
+  roleScopes: Set<string>,
+): ConsentDecision & { unavailable: string[] } {
+  const grantResourceScopes: Record<string, string[]> = {};
+  const rejectResourceScopes: Record<string, string[]> = {};
+  const unavailable: string[] = [];
+  for (const [resource, scopes] of Object.entries(details.missingResourceScopes ?? {})) {
+    grantResourceScopes[resource] = scopes.filter((s) => roleScopes.has(s));
+    rejectResourceScopes[resource] = scopes.filter((s) => !roleScopes.has(s));
+    unavailable.push(...rejectResourceScopes[resource]);
+  }
+  return {
+    grantOidcScopes: details.missingOIDCScope ?? [],
+    rejectOidcScopes: [],
+    grantOidcClaims: details.missingOIDCClaims ?? [],
+    grantResourceScopes,
+    rejectResourceScopes,
+    unavailable: [...new Set(unavailable)],
+  };
+}
+
+export function consentPage(deps: InteractionDeps) {
+  const { views, csrf, accounts, catalogue } = deps;
+
+  async function decision(i: PendingInteraction) {
+    const roleScopes = new Set(await accounts.scopesOf(i.session!.accountId));
+    return decideConsent(i.prompt.details as ConsentDetails, roleScopes);
+  }
+
+  async function approve(ctx: Koa.Context, i: PendingInteraction, how: 'approved' | 'first_party') {
+    const d = await decision(i);
+    await deps.record({
+      actor: { type: 'user', id: i.session!.accountId },
+      action: 'consent.given',
+      target: { type: 'client', id: i.client.clientId },
+      outcome: 'success',
+      ...requestOrigin(ctx),
+      details: {
+        how,
+        scopes: d.grantOidcScopes,
+        resources: d.grantResourceScopes,
+        refused: d.unavailable,
+      },
+    });
+    await deps.bridge.finishConsent(ctx, i, d);
+  }
+
+  async function show(ctx: Koa.Context, i: PendingInteraction): Promise<void> {
+    if (!i.session) throw new InteractionNotFound('Sign in first.');
+    if (i.client.firstParty) return approve(ctx, i, 'first_party');
+    const d = await decision(i);
+    const user = await accounts.get(i.session.accountId);
+    const apis: { name: string; scopes: { name: string; description: string }[] }[] = [];
+    for (const [resource, scopes] of Object.entries(d.grantResourceScopes)) {
+      if (scopes.length === 0) continue;
+      const api: Api | undefined = await catalogue.findByIdentifier(resource);
+      const described = new Map(api?.scopes.map((s) => [s.name, s.description]));
+      apis.push({
+        name: api?.name ?? resource,
+        scopes: scopes.map((s) => ({ name: s, description: described.get(s) ?? s })),
+      });
+    }
+    renderPage(ctx, views, 'consent', {
+      uid: i.uid,
+      clientName: i.client.name,
+      email: user?.email ?? '',
+      identity: d.grantOidcScopes.map((s) => IDENTITY_TEXT[s]).filter(Boolean),
+      apis,
+      unavailable: d.unavailable,
+      csrf: csrf.token(i.uid, 'consent'),
+    });
+  }
+
+  async function submit(ctx: Koa.Context): Promise<void> {
+    const form = await readForm(ctx);
+    const i = await deps.bridge.details(ctx);
+    if (!csrf.verify(i.uid, 'consent', form._csrf)) throw new CsrfError();
+    if (i.prompt.name !== 'consent' || !i.session) {
+      return renderPage(
+        ctx,
+        views,
+        'error',
+        { title: 'Something went wrong', message: 'This step is already complete.' },
+        400,
+      );
+    }
+    if (form.decision === 'approve') return approve(ctx, i, 'approved');
+    await deps.record({
+      actor: { type: 'user', id: i.session.accountId },
+      action: 'consent.denied',
+      target: { type: 'client', id: i.client.clientId },
+      outcome: 'success',
+      ...requestOrigin(ctx),
+    });
+    await deps.bridge.abort(ctx, 'access_denied', 'the user denied the request');
+  }
+
+  return { show, submit };
+}

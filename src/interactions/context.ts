@@ -1,0 +1,68 @@
+// What the login pages depend on, gathered in one type, and the small helpers every page uses.
+import type Koa from 'koa';
+import type { Accounts } from '../accounts/accounts.ts';
+import type { Authenticator } from '../accounts/authenticate.ts';
+import type { Clock } from '../clock.ts';
+import type { Config } from '../config.ts';
+import type { Views } from '../http/views.ts';
+import type { Logger } from '../log.ts';
+import type { InteractionBridge } from '../oidc/bridge.ts';
+import type { Catalogue } from '../oidc/catalogue.ts';
+import type { GrantRegistry } from '../oidc/grants.ts';
+import type { Csrf } from './csrf.ts';
+
+/** A security event for the audit log (never with a secret in it). */
+export interface SecurityEvent {
+  actor: { type: 'user' | 'client' | 'admin' | 'system'; id?: string };
+  action: string;
+  target?: { type: string; id: string };
+  outcome: 'success' | 'failure';
+  sourceIp?: string;
+  userAgent?: string;
+  details?: Record<string, unknown>;
+}
+
+export interface InteractionDeps {
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+  views: Views;
+  csrf: Csrf;
+  bridge: InteractionBridge;
+  accounts: Accounts;
+  authenticator: Authenticator;
+  catalogue: Catalogue;
+  grants: GrantRegistry;
+  record: (event: SecurityEvent) => Promise<void>;
+}
+
+export class CsrfError extends Error {
+  override name = 'CsrfError';
+  readonly status = 403;
+  readonly expose = true;
+  constructor() {
+    super(
+      'This form has expired or did not come from this site. Go back, reload the page and try again.',
+    );
+  }
+}
+
+/** Renders a page that must never be cached (it carries a CSRF token or personal data). */
+export function renderPage(
+  ctx: Koa.Context,
+  views: Views,
+  template: string,
+  data: Record<string, unknown>,
+  status = 200,
+): void {
+  ctx.status = status;
+  ctx.type = 'html';
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = views.render(template, data);
+}
+
+/** Who made the request, for the audit log. */
+export const requestOrigin = (ctx: Koa.Context) => ({
+  sourceIp: ctx.ip,
+  userAgent: ctx.get('user-agent').slice(0, 256) || undefined,
+});

@@ -1,0 +1,34 @@
+// Periodic background work (key refresh, sweeps): never overlapping itself, never keeping the
+// process alive, and a failure is one log line, not a crash.
+import type { Logger } from './log.ts';
+
+export function createJobs(logger: Logger) {
+  const timers: NodeJS.Timeout[] = [];
+  return {
+    every(seconds: number, name: string, task: () => Promise<unknown>): void {
+      if (seconds <= 0) return;
+      let running = false;
+      const timer = setInterval(async () => {
+        if (running) return;
+        running = true;
+        try {
+          await task();
+        } catch (err) {
+          const e = err as Error;
+          logger.warn(
+            { task: name, err: { name: e.name, message: e.message } },
+            'background task failed',
+          );
+        } finally {
+          running = false;
+        }
+      }, seconds * 1000);
+      timer.unref();
+      timers.push(timer);
+    },
+    stop(): void {
+      for (const t of timers) clearInterval(t);
+      timers.length = 0;
+    },
+  };
+}
