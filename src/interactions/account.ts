@@ -82,13 +82,14 @@ export function accountPages(deps: InteractionDeps) {
           typeof ctx.query.error_description === 'string'
             ? ctx.query.error_description
             : ctx.query.error;
-        return renderPage(
+        renderPage(
           ctx,
           views,
           'error',
           { title: 'Sign-in did not complete', message, code: ctx.query.error },
           400,
         );
+        return;
       }
       ctx.status = 303;
       ctx.redirect('/account');

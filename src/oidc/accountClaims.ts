@@ -7,7 +7,7 @@ import type { Api } from './catalogue.ts';
 export function createFindAccount(accounts: Accounts): FindAccount {
   return async (_ctx, sub) => {
     const user = await accounts.get(sub);
-    if (!user || user.status !== 'active') return undefined;
+    if (user?.status !== 'active') return undefined;
     return {
       accountId: user.id,
       async claims(_use, scope) {

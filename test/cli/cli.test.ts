@@ -1,70 +1,19 @@
 // The `portcullis` command as a user runs it: a real process, real output, real exit codes.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { exportJWK, generateKeyPair } from 'jose';
-import { createTestDatabase, type TestDatabase, testDatabaseKind } from '../support/db.ts';
-import { testSecrets } from '../support/server.ts';
-
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'portcullis.js');
-
-export interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-export function runCli(
-  args: string[],
-  env: Record<string, string>,
-  input?: string,
-): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.stdin.end(input ?? '');
-    child.on('close', (code) =>
-      resolve({
-        code,
-        stdout,
-        stderr: stderr.replace(/^oidc-provider WARNING: Unsupported runtime.*\n/m, ''),
-      }),
-    );
-  });
-}
-
-/** A failure is exactly one line on stderr, a non-zero exit, and no stack trace. */
-function assertOneLineError(result: CliResult, message: string) {
-  assert.notEqual(result.code, 0);
-  assert.equal(result.stderr, `portcullis: ${message}\n`);
-  assert.doesNotMatch(result.stderr + result.stdout, /\n\s+at /);
-}
+import { assertOneLineError, cliEnv, runCli } from '../support/cli.ts';
+import type { TestDatabase } from '../support/db.ts';
 
 describe('portcullis CLI', () => {
   let db: TestDatabase | undefined;
   let env: Record<string, string>;
 
   before(async () => {
-    const secrets = testSecrets();
-    if (testDatabaseKind() === 'postgres') {
-      db = await createTestDatabase('postgres');
-      env = { ...secrets, DATABASE_URL: db.url! };
-    } else {
-      env = { ...secrets, DATA_DIR: mkdtempSync(join(tmpdir(), 'pc-cli-')) };
-    }
+    ({ env, db } = await cliEnv());
   });
   after(async () => {
     await db?.drop();
