@@ -1,6 +1,8 @@
 // The one composition root: builds every part from Config and wires them together. Nothing else
 // creates services, so a test builds a complete, isolated server on its own database.
 import type { Server } from 'node:http';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { createAccounts } from './accounts/accounts.ts';
 import { createAuthenticator } from './accounts/authenticate.ts';
 import { createPasswordHasher } from './accounts/passwords.ts';
@@ -9,21 +11,31 @@ import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
 import { connectDatabase, type Database } from './db/connect.ts';
 import { pendingMigrations } from './db/migrate.ts';
+import { DEMO_API } from './devQuickstart.ts';
 import { invalid } from './errors.ts';
 import { createMetrics } from './http/metrics.ts';
 import { createHttpApp } from './http/server.ts';
+import { extraStaticFile } from './http/staticFiles.ts';
 import { createViews } from './http/views.ts';
 import { ACCOUNT_CLIENT_ID, accountCallbackUrl } from './interactions/account.ts';
 import type { SecurityEvent } from './interactions/context.ts';
 import { createCsrf } from './interactions/csrf.ts';
+import { demoRoutes } from './interactions/demo.ts';
 import { logoutPages } from './interactions/logout.ts';
 import { interactionRoutes } from './interactions/routes.ts';
 import { createJobs } from './jobs.ts';
 import { createSealer } from './keys/envelope.ts';
 import { createSigningKeys } from './keys/signingKeys.ts';
 import type { Logger } from './log.ts';
+import { createAssurance } from './mfa/assurance.ts';
+import { createFactors } from './mfa/factors.ts';
+import { createLoginProgress } from './mfa/loginProgress.ts';
+import { createRecoveryCodes } from './mfa/recoveryCodes.ts';
+import { createTotp } from './mfa/totp.ts';
+import { createWebAuthn } from './mfa/webauthn.ts';
 import { createFindAccount, narrowToRoles } from './oidc/accountClaims.ts';
 import { createArtifactAdapter, sweepExpired } from './oidc/adapter.ts';
+import { createAssurancePolicy } from './oidc/assurancePolicy.ts';
 import { createInteractionBridge } from './oidc/bridge.ts';
 import { createCatalogue } from './oidc/catalogue.ts';
 import { createClientAdapter } from './oidc/clientAdapter.ts';
@@ -32,6 +44,15 @@ import { buildConfiguration, maxSignedLifetime } from './oidc/configuration.ts';
 import { attachProviderEvents } from './oidc/events.ts';
 import { createGrantRegistry } from './oidc/grants.ts';
 import { createOidcRuntime, type OidcRuntime } from './oidc/provider.ts';
+
+// The package exports only its entry point, so the bundle is found next to it.
+const WEBAUTHN_BROWSER_BUNDLE = join(
+  dirname(createRequire(import.meta.url).resolve('@simplewebauthn/browser')),
+  '..',
+  'dist',
+  'bundle',
+  'index.umd.min.js',
+);
 
 export interface AppDeps {
   logger: Logger;
@@ -102,6 +123,22 @@ export async function createApp(config: Config, deps: AppDeps) {
     },
   });
   const grants = createGrantRegistry({ knex, clock });
+  const assurance = createAssurance(config.mfa.acr);
+  const totp = createTotp({ knex, sealer, clock, issuer: config.mfa.rpName });
+  const webauthn = createWebAuthn({
+    knex,
+    clock,
+    issuer: config.issuer,
+    rpName: config.mfa.rpName,
+  });
+  const recoveryCodes = createRecoveryCodes({ knex, clock });
+  const factors = createFactors({ totp, webauthn, recoveryCodes, requireMfa: config.mfa.required });
+  const progress = createLoginProgress({ knex, clock });
+  const assurancePolicy = createAssurancePolicy({
+    assurance,
+    catalogue,
+    requireMfa: config.mfa.required,
+  });
 
   // The provider validates client metadata; it exists once the runtime is built below.
   let runtime: OidcRuntime | undefined;
@@ -146,14 +183,29 @@ export async function createApp(config: Config, deps: AppDeps) {
         ring: keyRing,
         adapter,
         views,
-        resources: { catalogue, alg: config.keys.alg, narrowScopes: narrowToRoles(accounts) },
+        resources: {
+          catalogue,
+          alg: config.keys.alg,
+          // A person's token carries only scopes their roles grant, at the level they reached.
+          narrowScopes: async (ctx, api, scopes) =>
+            assurancePolicy.narrowToLevel(
+              ctx,
+              api,
+              await narrowToRoles(accounts)(ctx, api, scopes),
+            ),
+        },
         findAccount,
         logoutPages: logout,
+        assurance: {
+          acrValues: assurance.values,
+          policy: assurancePolicy.policy,
+          extraTokenClaims: assurancePolicy.extraTokenClaims,
+        },
       }),
     onBuild: (provider) => attachProviderEvents(provider, { logger, metrics }),
   });
   const oidc = runtime;
-  const bridge = createInteractionBridge(oidc);
+  const bridge = createInteractionBridge(oidc, assurancePolicy);
 
   // The account page signs people in through the ordinary login flow as this client.
   try {
@@ -209,8 +261,29 @@ export async function createApp(config: Config, deps: AppDeps) {
         authenticator,
         catalogue,
         grants,
+        assurance,
+        factors,
+        totp,
+        webauthn,
+        recoveryCodes,
+        progress,
         record,
       }),
+      ...(config.env === 'production'
+        ? []
+        : [
+            demoRoutes({
+              views,
+              issuer: config.issuer,
+              resource: DEMO_API,
+              clientId: async () =>
+                (await clients.list()).find((c) => c.createdBy === 'quickstart')?.clientId,
+            }),
+          ]),
+    ],
+    middleware: [
+      // The WebAuthn browser library, served from here (no CDN) under the same CSP.
+      extraStaticFile('/static/simplewebauthn-browser.js', WEBAUTHN_BROWSER_BUNDLE),
     ],
     protocol: oidc.middleware,
   });

@@ -45,6 +45,15 @@ export interface Config {
     ipWindowSeconds: number;
   };
   sessions: { absoluteSeconds: number; idleSeconds: number };
+  mfa: {
+    /** Everyone must sign in with a second factor (level 2 at least). */
+    required: boolean;
+    /** acr values of levels 1, 2 and 3. */
+    acr: { 1: string; 2: string; 3: string };
+    rpName: string;
+    /** How recent (and at level 2 when the person has a second factor) a sign-in must be to change factors. */
+    changeMaxAgeSeconds: number;
+  };
   /** Messages about settings that were filled in for development (printed once at start). */
   warnings: string[];
 }
@@ -166,6 +175,19 @@ const schema = z.object({
   IP_FAILURE_WINDOW_SECONDS: int(1, 86400).default(900),
   SESSION_ABSOLUTE_SECONDS: int(60, 30 * 86400).default(12 * 3600),
   SESSION_IDLE_SECONDS: int(60, 30 * 86400).default(30 * 60),
+  REQUIRE_MFA: bool.default(false),
+  ACR_VALUES: z
+    .string()
+    .default(
+      'urn:portcullis:ac:password,urn:portcullis:ac:mfa,urn:portcullis:ac:phishing-resistant',
+    )
+    .transform((v) => v.split(',').map((x) => x.trim()))
+    .refine(
+      (v) => v.length === 3 && v.every(Boolean) && new Set(v).size === 3,
+      'must list three distinct values: levels 1, 2 and 3',
+    ),
+  WEBAUTHN_RP_NAME: z.string().min(1).max(64).default('Portcullis'),
+  FACTOR_CHANGE_MAX_AGE_SECONDS: int(30, 3600).default(300),
 });
 
 /** OWASP's equivalent Argon2id settings (memory KiB, passes); anything at least one of them is fine. */
@@ -274,6 +296,12 @@ export function loadConfig(rawEnv: Env = process.env): Config {
       },
       ipFailureLimit: env.IP_FAILURE_LIMIT,
       ipWindowSeconds: env.IP_FAILURE_WINDOW_SECONDS,
+    },
+    mfa: {
+      required: env.REQUIRE_MFA,
+      acr: { 1: env.ACR_VALUES[0]!, 2: env.ACR_VALUES[1]!, 3: env.ACR_VALUES[2]! },
+      rpName: env.WEBAUTHN_RP_NAME,
+      changeMaxAgeSeconds: env.FACTOR_CHANGE_MAX_AGE_SECONDS,
     },
     sessions: {
       absoluteSeconds: env.SESSION_ABSOLUTE_SECONDS,

@@ -109,6 +109,19 @@ export function createAuthenticator(options: AuthenticateOptions) {
       return { ok: true, user: { ...user, last_login_at: now } };
     },
 
+    /**
+     * Counts a second-factor attempt against the account lockout (wrong codes lock the account
+     * like wrong passwords). False when the account is locked now: do not check the code.
+     */
+    async claimAttempt(userId: string): Promise<boolean> {
+      return (
+        (await throttle.claimAttempt(userId, new Date(clock.now()), policy.lockout)) !== undefined
+      );
+    },
+
+    /** A factor was right: the failure count starts again from zero. */
+    succeeded: (userId: string) => throttle.clearFailures(userId),
+
     /** Deletes rate-limit windows that have ended. */
     sweep: () => throttle.sweep(new Date(clock.now())),
   };

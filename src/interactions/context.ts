@@ -6,6 +6,12 @@ import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import type { Views } from '../http/views.ts';
 import type { Logger } from '../log.ts';
+import type { Assurance } from '../mfa/assurance.ts';
+import type { Factors } from '../mfa/factors.ts';
+import type { LoginProgress } from '../mfa/loginProgress.ts';
+import type { RecoveryCodes } from '../mfa/recoveryCodes.ts';
+import type { Totp } from '../mfa/totp.ts';
+import type { WebAuthn } from '../mfa/webauthn.ts';
 import type { InteractionBridge } from '../oidc/bridge.ts';
 import type { Catalogue } from '../oidc/catalogue.ts';
 import type { GrantRegistry } from '../oidc/grants.ts';
@@ -33,7 +39,31 @@ export interface InteractionDeps {
   authenticator: Authenticator;
   catalogue: Catalogue;
   grants: GrantRegistry;
+  assurance: Assurance;
+  factors: Factors;
+  totp: Totp;
+  webauthn: WebAuthn;
+  recoveryCodes: RecoveryCodes;
+  progress: LoginProgress;
   record: (event: SecurityEvent) => Promise<void>;
+}
+
+/** Post/redirect/get: after a form, send the browser to a page with a GET. */
+export function seeOther(ctx: Koa.Context, url: string): void {
+  ctx.status = 303;
+  ctx.redirect(url);
+}
+
+/** JSON answers of the small API the WebAuthn script calls. */
+export function jsonError(
+  ctx: Koa.Context,
+  status: number,
+  error: string,
+  description: string,
+): void {
+  ctx.status = status;
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = { error, error_description: description };
 }
 
 export class CsrfError extends Error {

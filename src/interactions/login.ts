@@ -1,15 +1,25 @@
-// The sign-in page of a login: email and password, one generic message for every failure (so
-// it tells nothing about which accounts exist), and cancel, which returns access_denied.
+// The sign-in page of a login: email and password (one generic message for every failure, so it
+// tells nothing about which accounts exist), or a passkey; cancel returns access_denied. What
+// comes after the first factor is decided by secondFactor.ts.
 import type Koa from 'koa';
-import { DEFAULT_ACR } from '../mfa/assurance.ts';
+import { WebAuthnError, webauthnAmr } from '../mfa/webauthn.ts';
 import type { PendingInteraction } from '../oidc/bridge.ts';
-import { CsrfError, type InteractionDeps, renderPage, requestOrigin } from './context.ts';
+import {
+  CsrfError,
+  type InteractionDeps,
+  jsonError,
+  renderPage,
+  requestOrigin,
+  seeOther,
+} from './context.ts';
 import { readForm } from './forms.ts';
+import type { SecondFactorSteps } from './secondFactor.ts';
 
 export const GENERIC_SIGN_IN_ERROR =
   'The email address or password is not right, or the account cannot sign in now.';
+export const PASSKEY_ERROR = 'That passkey could not sign you in. Try again, or use your password.';
 
-export function loginPage(deps: InteractionDeps) {
+export function loginPage(deps: InteractionDeps, steps: SecondFactorSteps) {
   const { views, csrf } = deps;
 
   function show(
@@ -28,6 +38,7 @@ export function loginPage(deps: InteractionDeps) {
         email: extra.email ?? hint,
         error: extra.error,
         csrf: csrf.token(i.uid, 'login'),
+        passkeyCsrf: csrf.token(i.uid, 'passkey'),
         abortCsrf: csrf.token(i.uid, 'abort'),
       },
       extra.status,
@@ -71,7 +82,7 @@ export function loginPage(deps: InteractionDeps) {
         target: result.userId ? { type: 'user', id: result.userId } : undefined,
         outcome: 'failure',
         ...origin,
-        details: { reason: result.reason, client: i.client.clientId },
+        details: { reason: result.reason, method: 'password', client: i.client.clientId },
       });
       if (result.reason === 'wrong_password' && result.lockedUntil && result.userId) {
         await deps.record({
@@ -86,20 +97,54 @@ export function loginPage(deps: InteractionDeps) {
       return show(ctx, i, { email, status: 401, error: GENERIC_SIGN_IN_ERROR });
     }
 
-    await deps.record({
-      actor: { type: 'user', id: result.user.id },
-      action: 'login.success',
-      target: { type: 'user', id: result.user.id },
-      outcome: 'success',
-      ...origin,
-      details: { client: i.client.clientId, amr: ['pwd'] },
-    });
-    await deps.bridge.finishLogin(ctx, {
-      accountId: result.user.id,
-      acr: DEFAULT_ACR[1],
-      amr: ['pwd'],
-    });
+    // The password is right; the next page asks for whatever else this login needs.
+    await deps.progress.save(i.uid, { userId: result.user.id, amr: ['pwd'], level: 1 });
+    seeOther(ctx, `/interaction/${i.uid}`);
   }
 
-  return { show, submit };
+  /** Options for a passwordless sign-in with any passkey of this site (user verification required). */
+  async function passkeyOptions(ctx: Koa.Context): Promise<void> {
+    const form = await readForm(ctx);
+    const i = await deps.bridge.details(ctx);
+    if (!csrf.verify(i.uid, 'passkey', form._csrf))
+      return jsonError(ctx, 403, 'invalid_request', 'This page has expired: reload it.');
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = await deps.webauthn.authenticationOptions(i.uid);
+  }
+
+  async function passkey(ctx: Koa.Context): Promise<void> {
+    const form = await readForm(ctx);
+    const i = await deps.bridge.details(ctx);
+    if (!csrf.verify(i.uid, 'passkey', form._csrf)) throw new CsrfError();
+    const origin = requestOrigin(ctx);
+    try {
+      const done = await deps.webauthn.authenticate(i.uid, JSON.parse(form.response ?? 'null'));
+      const user = await deps.accounts.get(done.userId);
+      if (!user || user.status !== 'active')
+        throw new WebAuthnError('the account cannot sign in', 'verification');
+      await deps.record({
+        actor: { type: 'user', id: user.id },
+        action: 'mfa.used',
+        target: { type: 'user', id: user.id },
+        outcome: 'success',
+        ...origin,
+        details: { method: 'passkey', client: i.client.clientId },
+      });
+      await deps.progress.save(i.uid, { userId: user.id, amr: webauthnAmr(done), level: 3 });
+      const s = await steps.state(i);
+      return steps.next(ctx, i, s!);
+    } catch (err) {
+      const reason = err instanceof WebAuthnError ? err.reason : 'verification';
+      await deps.record({
+        actor: { type: 'system' },
+        action: 'login.failure',
+        outcome: 'failure',
+        ...origin,
+        details: { method: 'passkey', reason, client: i.client.clientId },
+      });
+      return show(ctx, i, { status: 401, error: PASSKEY_ERROR });
+    }
+  }
+
+  return { show, submit, passkeyOptions, passkey };
 }

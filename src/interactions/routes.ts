@@ -6,25 +6,48 @@ import { consentPage } from './consent.ts';
 import { CsrfError, type InteractionDeps } from './context.ts';
 import { readForm } from './forms.ts';
 import { loginPage } from './login.ts';
+import { secondFactorSteps } from './secondFactor.ts';
 
 export function interactionRoutes(deps: InteractionDeps): Router {
   const router = new Router();
-  const login = loginPage(deps);
+  const steps = secondFactorSteps(deps);
+  const login = loginPage(deps, steps);
   const consent = consentPage(deps);
   const account = accountPages(deps);
 
   router.get('/interaction/:uid', async (ctx) => {
     const i = await deps.bridge.details(ctx);
-    if (i.prompt.name === 'login') return login.show(ctx, i);
+    if (i.prompt.name === 'login') {
+      if (i.assurance.unmet) {
+        return deps.bridge.abort(
+          ctx,
+          'unmet_authentication_requirements',
+          'none of the requested acr values is supported',
+        );
+      }
+      const state = await steps.state(i);
+      return state ? steps.next(ctx, i, state) : login.show(ctx, i);
+    }
     if (i.prompt.name === 'consent') return consent.show(ctx, i);
     await deps.bridge.abort(ctx, 'interaction_required', `unsupported prompt ${i.prompt.name}`);
   });
   router.post('/interaction/:uid/login', login.submit);
+  router.post('/interaction/:uid/passkey/options', login.passkeyOptions);
+  router.post('/interaction/:uid/passkey', login.passkey);
+  router.post('/interaction/:uid/totp', steps.submitTotp);
+  router.post('/interaction/:uid/recovery', steps.submitRecoveryCode);
+  router.post('/interaction/:uid/webauthn/options', steps.webauthnOptions);
+  router.post('/interaction/:uid/webauthn', steps.submitWebauthn);
+  router.post('/interaction/:uid/enrol/totp', steps.enrol.submitTotp);
+  router.post('/interaction/:uid/enrol/webauthn/options', steps.enrol.webauthnOptions);
+  router.post('/interaction/:uid/enrol/webauthn', steps.enrol.submitWebauthn);
+  router.post('/interaction/:uid/continue', steps.enrol.continue);
   router.post('/interaction/:uid/consent', consent.submit);
   router.post('/interaction/:uid/abort', async (ctx) => {
     const form = await readForm(ctx);
     const i = await deps.bridge.details(ctx);
     if (!deps.csrf.verify(i.uid, 'abort', form._csrf)) throw new CsrfError();
+    await deps.progress.clear(i.uid);
     await deps.bridge.abort(ctx, 'access_denied', 'the user cancelled the sign-in');
   });
 

@@ -2,6 +2,8 @@
 // the pending interaction, finish or abort it, record consent, read the browser's session.
 // Keeps oidc-provider inside src/oidc/: pages see plain objects only.
 import type Koa from 'koa';
+import type { Level } from '../mfa/assurance.ts';
+import type { AssurancePolicy } from './assurancePolicy.ts';
 import type { OidcRuntime } from './provider.ts';
 import { apiAccessOf } from './resources.ts';
 
@@ -13,6 +15,8 @@ export interface PendingInteraction {
   session: BrowserSession | undefined;
   grantId: string | undefined;
   lastSubmission: Record<string, unknown> | undefined;
+  /** The assurance this login must reach, and the acr values the client insisted on. */
+  assurance: { required: Level; unmet: boolean; essentialAcrs: string[] };
 }
 
 export interface ClientSummary {
@@ -70,7 +74,7 @@ function summarize(client: Record<string, unknown> | undefined, clientId: string
   };
 }
 
-export function createInteractionBridge(runtime: OidcRuntime) {
+export function createInteractionBridge(runtime: OidcRuntime, assurancePolicy: AssurancePolicy) {
   const provider = () => runtime.provider;
 
   async function finish(
@@ -104,6 +108,10 @@ export function createInteractionBridge(runtime: OidcRuntime) {
       const clientId = String(i.params.client_id);
       const client = await provider().Client.find(clientId);
       const s = i.session as (typeof i.session & { loginTs?: number }) | undefined;
+      const need = await assurancePolicy.required(
+        i.params as Record<string, unknown>,
+        client as never,
+      );
       return {
         uid: i.uid,
         prompt: i.prompt as PendingInteraction['prompt'],
@@ -114,6 +122,7 @@ export function createInteractionBridge(runtime: OidcRuntime) {
           : undefined,
         grantId: i.grantId,
         lastSubmission: i.lastSubmission as Record<string, unknown> | undefined,
+        assurance: { required: need.level, unmet: need.unmet, essentialAcrs: need.essentialAcrs },
       };
     },
 

@@ -10,6 +10,8 @@ import { type ApiRow, type ApiScopeRow, createCatalogueStore } from './catalogue
 export interface ApiScope {
   name: string;
   description: string;
+  /** Assurance level (1 password, 2 second factor, 3 phishing-resistant) this scope needs. */
+  requiredLevel?: 1 | 2 | 3 | undefined;
 }
 
 export interface Api {
@@ -82,6 +84,13 @@ function validateTtl(ttl: number): number {
   return ttl;
 }
 
+const toScopeRow = (apiId: string, s: ApiScope): ApiScopeRow => ({
+  api_id: apiId,
+  name: s.name,
+  description: s.description.trim(),
+  required_level: s.requiredLevel ?? 1,
+});
+
 function toApi(row: ApiRow, scopes: ApiScopeRow[]): Api {
   return {
     id: row.id,
@@ -89,7 +98,11 @@ function toApi(row: ApiRow, scopes: ApiScopeRow[]): Api {
     name: row.name,
     tokenFormat: row.token_format,
     accessTokenTtl: row.access_token_ttl,
-    scopes: scopes.map((s) => ({ name: s.name, description: s.description })),
+    scopes: scopes.map((s) => ({
+      name: s.name,
+      description: s.description,
+      requiredLevel: s.required_level as 1 | 2 | 3,
+    })),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -134,12 +147,12 @@ export function createCatalogue({
       };
       await store.insert(
         row,
-        scopes.map((s) => ({ api_id: row.id, name: s.name, description: s.description.trim() })),
+        scopes.map((s) => toScopeRow(row.id, s)),
       );
       cache.delete(identifier);
       return toApi(
         row,
-        scopes.map((s) => ({ api_id: row.id, ...s })),
+        scopes.map((s) => toScopeRow(row.id, s)),
       );
     },
 
@@ -155,7 +168,7 @@ export function createCatalogue({
       await store.update(
         id,
         rowPatch,
-        scopes?.map((s) => ({ api_id: id, name: s.name, description: s.description.trim() })),
+        scopes?.map((s) => toScopeRow(id, s)),
       );
       cache.delete(existing.identifier);
       return (await find({ id }))!;

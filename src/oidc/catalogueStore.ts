@@ -15,6 +15,8 @@ export interface ApiScopeRow {
   api_id: string;
   name: string;
   description: string;
+  /** Assurance level a person must have reached for a token to carry this scope (1-3). */
+  required_level: number;
 }
 
 export function createCatalogueStore(knex: Knex) {

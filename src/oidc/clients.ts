@@ -40,6 +40,8 @@ export interface ClientInput {
   /** API identifier -> the scopes of that API this client may ask for. */
   apiAccess: Record<string, string[]>;
   firstParty?: boolean | undefined;
+  /** Lowest assurance level a login for this client must reach (1-3; default 1). */
+  minAssuranceLevel?: 1 | 2 | 3 | undefined;
 }
 
 /** A client as Portcullis shows it (never with its secret). */
@@ -54,6 +56,7 @@ export interface ClientView {
   hasJwks: boolean;
   apiAccess: Record<string, string[]>;
   firstParty: boolean;
+  minAssuranceLevel: number;
   createdBy: string;
   createdAt: Date;
   updatedAt: Date;
@@ -182,7 +185,11 @@ export function createClientRegistry(options: ClientRegistryOptions) {
       scope: scope.join(' ') || undefined,
       api_access: apiAccess,
       first_party: input.firstParty ?? false,
+      min_assurance_level: input.minAssuranceLevel ?? 1,
     };
+    if (![1, 2, 3].includes(metadata.min_assurance_level as number)) {
+      throw invalid('the minimum assurance level must be 1, 2 or 3', 'minAssuranceLevel');
+    }
     if (input.jwks) metadata.jwks = input.jwks;
     if (input.jwksUri) metadata.jwks_uri = input.jwksUri;
     for (const key of Object.keys(metadata)) if (metadata[key] === undefined) delete metadata[key];
@@ -202,6 +209,7 @@ export function createClientRegistry(options: ClientRegistryOptions) {
       hasJwks: Boolean(m.jwks),
       apiAccess: m.api_access ?? {},
       firstParty: m.first_party === true,
+      minAssuranceLevel: typeof m.min_assurance_level === 'number' ? m.min_assurance_level : 1,
       createdBy: row.created_by,
       createdAt: row.created_at,
       updatedAt: row.updated_at,

@@ -20,16 +20,27 @@ export interface ConfigurationParts {
     confirm(ctx: Koa.Context, form: string, clientName: string | undefined): void;
     done(ctx: Koa.Context, clientName: string | undefined): void;
   };
-  /** Extra provider settings from later modules (interaction policy, claims, acr values...). */
-  extend?: (configuration: Configuration) => void;
+  /** Assurance levels: acr values, the login policy with step-up, token claims. */
+  assurance: {
+    acrValues: string[];
+    policy: () => unknown;
+    extraTokenClaims: (ctx: KoaContextWithOIDC | undefined) => Record<string, unknown> | undefined;
+  };
 }
 
 /** Client metadata Portcullis adds to the standard set. */
-export const EXTRA_CLIENT_METADATA = ['api_access', 'first_party'];
+export const EXTRA_CLIENT_METADATA = ['api_access', 'first_party', 'min_assurance_level'];
 
 function validateExtraMetadata(_ctx: unknown, key: string, value: unknown): void {
   if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') {
     throw new TypeError('first_party must be a boolean');
+  }
+  if (
+    key === 'min_assurance_level' &&
+    value !== undefined &&
+    ![1, 2, 3].includes(value as number)
+  ) {
+    throw new TypeError('min_assurance_level must be 1, 2 or 3');
   }
   if (key === 'api_access' && value !== undefined) {
     const ok =
@@ -83,8 +94,14 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
     // Redirect URIs are matched exactly; the client always sends the one it used.
     allowOmittingSingleRegisteredRedirectUri: false,
     scopes: ['openid', 'offline_access', 'profile', 'email'],
+    // acr, amr and auth_time are always in the ID token (who signed in, and how strongly).
+    acrValues: parts.assurance.acrValues,
     claims: {
-      openid: ['sub'],
+      acr: null,
+      amr: null,
+      auth_time: null,
+      sid: null,
+      openid: ['sub', 'acr', 'amr', 'auth_time'],
       profile: ['name'],
       email: ['email', 'email_verified'],
     },
@@ -171,10 +188,13 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
     // OpenID Connect only honours with prompt=consent) it ends with the browser session.
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
 
-    interactions: { url: async (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: {
+      policy: parts.assurance.policy() as never,
+      url: async (_ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
+    extraTokenClaims: async (ctx) => parts.assurance.extraTokenClaims(ctx),
     renderError,
   };
-  parts.extend?.(configuration);
   return configuration;
 }
 

@@ -7,11 +7,27 @@ import type { TestDatabase } from '../support/db.ts';
 describe('portcullis user and role', () => {
   let db: TestDatabase | undefined;
   let env: Record<string, string>;
-  const users = async () => JSON.parse((await runCli(['user', 'list', '--json'], env)).stdout) as { users: { email: string; status: string; roles: string[] }[]; total: number };
+  const users = async () =>
+    JSON.parse((await runCli(['user', 'list', '--json'], env)).stdout) as {
+      users: { email: string; status: string; roles: string[] }[];
+      total: number;
+    };
 
   before(async () => {
     ({ env, db } = await cliEnv());
-    const api = await runCli(['api', 'create', '--identifier', 'https://bank.api.example', '--scope', 'accounts:read=See your accounts', '--scope', 'payments:write=Pay'], env);
+    const api = await runCli(
+      [
+        'api',
+        'create',
+        '--identifier',
+        'https://bank.api.example',
+        '--scope',
+        'accounts:read=See your accounts',
+        '--scope',
+        'payments:write=Pay',
+      ],
+      env,
+    );
     assert.equal(api.code, 0, api.stderr);
   });
   after(async () => {
@@ -19,14 +35,34 @@ describe('portcullis user and role', () => {
   });
 
   test('a role grants API scopes; an unknown scope is refused', async () => {
-    const created = await runCli(['role', 'create', '--name', 'customer', '--scope', 'accounts:read', '--json'], env);
+    const created = await runCli(
+      ['role', 'create', '--name', 'customer', '--scope', 'accounts:read', '--json'],
+      env,
+    );
     assert.equal(created.code, 0, created.stderr);
     assert.deepEqual(JSON.parse(created.stdout).scopes, ['accounts:read']);
-    assertOneLineError(await runCli(['role', 'create', '--name', 'bad', '--scope', 'nope:x'], env), 'scopes: no registered API defines the scope nope:x');
+    assertOneLineError(
+      await runCli(['role', 'create', '--name', 'bad', '--scope', 'nope:x'], env),
+      'scopes: no registered API defines the scope nope:x',
+    );
   });
 
   test('user create reads the password from stdin, never from an argument', async () => {
-    const created = await runCli(['user', 'create', '--email', 'Dana@Example.com', '--name', 'Dana', '--role', 'customer', '--json'], env, 'lavender harbour compass 42\n');
+    const created = await runCli(
+      [
+        'user',
+        'create',
+        '--email',
+        'Dana@Example.com',
+        '--name',
+        'Dana',
+        '--role',
+        'customer',
+        '--json',
+      ],
+      env,
+      'lavender harbour compass 42\n',
+    );
     assert.equal(created.code, 0, created.stderr);
     const user = JSON.parse(created.stdout);
     assert.equal(user.email, 'Dana@Example.com');
@@ -45,28 +81,86 @@ describe('portcullis user and role', () => {
       'password: This is a commonly used password. Add more words that are less common.',
     );
     assertOneLineError(
-      await runCli(['user', 'create', '--email', 'dana@example.com'], env, 'another fine passphrase 7\n'),
+      await runCli(
+        ['user', 'create', '--email', 'dana@example.com'],
+        env,
+        'another fine passphrase 7\n',
+      ),
       'email: a user with this email address already exists',
     );
-    assertOneLineError(await runCli(['user', 'create', '--email', 'eve@example.com'], env, ''), 'no password on stdin (pipe it in, or run in a terminal to be asked)');
-    assertOneLineError(await runCli(['user', 'create', '--email', 'eve@example.com', '--role', 'ghost'], env, 'another fine passphrase 7\n'), 'roles: no role named ghost');
+    assertOneLineError(
+      await runCli(['user', 'create', '--email', 'eve@example.com'], env, ''),
+      'no password on stdin (pipe it in, or run in a terminal to be asked)',
+    );
+    assertOneLineError(
+      await runCli(
+        ['user', 'create', '--email', 'eve@example.com', '--role', 'ghost'],
+        env,
+        'another fine passphrase 7\n',
+      ),
+      'roles: no role named ghost',
+    );
     assert.equal((await users()).total, before);
   });
 
   test('lock, unlock, disable, set-password, role grant and revoke', async () => {
-    assert.match((await runCli(['user', 'lock', 'dana@example.com'], env)).stdout, /Dana@Example.com is now locked/);
-    assert.equal((await users()).users.find((u) => u.email === 'Dana@Example.com')?.status, 'locked');
-    assert.match((await runCli(['user', 'unlock', 'dana@example.com'], env)).stdout, /is now active/);
-    assert.match((await runCli(['user', 'disable', 'dana@example.com'], env)).stdout, /is now disabled/);
-    assert.equal((await runCli(['user', 'set-password', 'dana@example.com'], env, 'brand new tangerine skies\n')).code, 0);
-    assertOneLineError(await runCli(['user', 'set-password', 'ghost@example.com'], env, 'brand new tangerine skies\n'), 'no user ghost@example.com');
+    assert.match(
+      (await runCli(['user', 'lock', 'dana@example.com'], env)).stdout,
+      /Dana@Example.com is now locked/,
+    );
+    assert.equal(
+      (await users()).users.find((u) => u.email === 'Dana@Example.com')?.status,
+      'locked',
+    );
+    assert.match(
+      (await runCli(['user', 'unlock', 'dana@example.com'], env)).stdout,
+      /is now active/,
+    );
+    assert.match(
+      (await runCli(['user', 'disable', 'dana@example.com'], env)).stdout,
+      /is now disabled/,
+    );
+    assert.equal(
+      (
+        await runCli(
+          ['user', 'set-password', 'dana@example.com'],
+          env,
+          'brand new tangerine skies\n',
+        )
+      ).code,
+      0,
+    );
+    assertOneLineError(
+      await runCli(
+        ['user', 'set-password', 'ghost@example.com'],
+        env,
+        'brand new tangerine skies\n',
+      ),
+      'no user ghost@example.com',
+    );
     await runCli(['role', 'create', '--name', 'payer', '--scope', 'payments:write'], env);
-    assert.match((await runCli(['role', 'grant', '--user', 'dana@example.com', '--role', 'payer'], env)).stdout, /now has the role payer/);
-    const show = JSON.parse((await runCli(['user', 'show', 'dana@example.com', '--json'], env)).stdout);
+    assert.match(
+      (await runCli(['role', 'grant', '--user', 'dana@example.com', '--role', 'payer'], env))
+        .stdout,
+      /now has the role payer/,
+    );
+    const show = JSON.parse(
+      (await runCli(['user', 'show', 'dana@example.com', '--json'], env)).stdout,
+    );
     assert.deepEqual(show.roles.sort(), ['customer', 'payer']);
     assert.equal(show.failedSignIns, 0);
-    assert.match((await runCli(['role', 'revoke', '--user', 'dana@example.com', '--role', 'payer'], env)).stdout, /no longer has the role payer/);
+    assert.match(
+      (await runCli(['role', 'revoke', '--user', 'dana@example.com', '--role', 'payer'], env))
+        .stdout,
+      /no longer has the role payer/,
+    );
     const roles = JSON.parse((await runCli(['role', 'list', '--json'], env)).stdout);
-    assert.deepEqual(roles.map((r: { name: string; members: number }) => [r.name, r.members]), [['customer', 1], ['payer', 0]]);
+    assert.deepEqual(
+      roles.map((r: { name: string; members: number }) => [r.name, r.members]),
+      [
+        ['customer', 1],
+        ['payer', 0],
+      ],
+    );
   });
 });

@@ -35,7 +35,14 @@ describe('login in the browser', () => {
       ],
     });
     await roles.create({ name: 'customer', scopes: ['accounts:read', 'payments:write'] });
-    userId = (await accounts.create({ email: 'alice@example.com', name: 'Alice Liddell', password: PASSWORD, roles: ['customer'] })).id;
+    userId = (
+      await accounts.create({
+        email: 'alice@example.com',
+        name: 'Alice Liddell',
+        password: PASSWORD,
+        roles: ['customer'],
+      })
+    ).id;
     await accounts.create({ email: 'mallory@example.com', password: PASSWORD });
     const { client, secret } = await clients.create({
       name: 'Budget Planner',
@@ -45,9 +52,15 @@ describe('login in the browser', () => {
       authMethod: 'client_secret_basic',
       apiAccess: { [BANK_API]: ['accounts:read'] },
     });
-    rp = await oidc.discovery(new URL(server.issuer), client.clientId, { redirect_uris: [redirectUri] }, oidc.ClientSecretBasic(secret!), {
-      execute: [oidc.allowInsecureRequests],
-    });
+    rp = await oidc.discovery(
+      new URL(server.issuer),
+      client.clientId,
+      { redirect_uris: [redirectUri] },
+      oidc.ClientSecretBasic(secret!),
+      {
+        execute: [oidc.allowInsecureRequests],
+      },
+    );
   });
   after(async () => {
     await browser?.close();
@@ -84,7 +97,10 @@ describe('login in the browser', () => {
     const { page, done } = await openContext(browser, t.name);
     const checks = await startLogin(page);
     assert.equal(await page.getByLabel('Email').getAttribute('autocomplete'), 'username');
-    assert.equal(await page.getByLabel('Password').getAttribute('autocomplete'), 'current-password');
+    assert.equal(
+      await page.getByLabel('Password').getAttribute('autocomplete'),
+      'current-password',
+    );
     await signIn(page, 'alice@example.com', PASSWORD);
 
     await page.getByRole('heading', { name: 'Allow Budget Planner access?' }).waitFor();
@@ -95,7 +111,12 @@ describe('login in the browser', () => {
     const tokens = await oidc.authorizationCodeGrant(
       rp,
       new URL(page.url()),
-      { pkceCodeVerifier: checks.verifier, expectedState: checks.state, expectedNonce: checks.nonce, idTokenExpected: true },
+      {
+        pkceCodeVerifier: checks.verifier,
+        expectedState: checks.state,
+        expectedNonce: checks.nonce,
+        idTokenExpected: true,
+      },
       { resource: BANK_API },
     );
     assert.equal(tokens.claims()?.sub, userId);
@@ -104,14 +125,24 @@ describe('login in the browser', () => {
     const forUserinfo = await oidc.refreshTokenGrant(rp, tokens.refresh_token!);
     const info = await oidc.fetchUserInfo(rp, forUserinfo.access_token, userId);
     assert.equal(info.email, 'alice@example.com');
-    const refreshed = await oidc.refreshTokenGrant(rp, forUserinfo.refresh_token!, { resource: BANK_API });
+    const refreshed = await oidc.refreshTokenGrant(rp, forUserinfo.refresh_token!, {
+      resource: BANK_API,
+    });
     assert.equal(refreshed.scope, 'accounts:read');
 
-    await page.goto(oidc.buildEndSessionUrl(rp, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: `${app.url}/signed-out` }).href);
+    await page.goto(
+      oidc.buildEndSessionUrl(rp, {
+        id_token_hint: tokens.id_token!,
+        post_logout_redirect_uri: `${app.url}/signed-out`,
+      }).href,
+    );
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForURL(`${app.url}/signed-out**`);
     await startLogin(page);
-    assert.ok(await page.getByLabel('Password').isVisible(), 'the session has ended: the password is asked again');
+    assert.ok(
+      await page.getByLabel('Password').isVisible(),
+      'the session has ended: the password is asked again',
+    );
     await done();
   });
 
@@ -129,7 +160,11 @@ describe('login in the browser', () => {
     await startLogin(page);
     for (let i = 0; i < 5; i++) await signIn(page, 'mallory@example.com', `guess number ${i}`);
     await signIn(page, 'mallory@example.com', PASSWORD);
-    assert.equal(await page.getByRole('alert').textContent(), GENERIC_SIGN_IN_ERROR, 'locked: the right password fails');
+    assert.equal(
+      await page.getByRole('alert').textContent(),
+      GENERIC_SIGN_IN_ERROR,
+      'locked: the right password fails',
+    );
     clock.advance(61_000);
     await signIn(page, 'mallory@example.com', PASSWORD);
     await page.getByRole('heading', { name: 'Allow Budget Planner access?' }).waitFor();
@@ -160,7 +195,10 @@ describe('login in the browser', () => {
     const response = await page.goto(url.href);
     assert.equal(response?.status(), 400);
     assert.ok(page.url().startsWith(server.issuer));
-    assert.match((await page.getByRole('alert').textContent()) ?? '', /redirect_uri did not match any of the client's registered redirect_uris/);
+    assert.match(
+      (await page.getByRole('alert').textContent()) ?? '',
+      /redirect_uri did not match any of the client's registered redirect_uris/,
+    );
     assert.equal(app.hits.length, before, 'the client application was never contacted');
     await done();
   });

@@ -17,16 +17,27 @@ const ARGS = [
 ];
 
 export async function launchBrowser(): Promise<Browser> {
-  return chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ARGS });
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ARGS,
+  });
 }
 
-const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60);
+const slug = (s: string) =>
+  s
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '')
+    .slice(0, 60);
 
 /**
  * A fresh browser context (no cookies) whose every loaded page is screenshotted to
  * test-results/e2e/<test>/<n>-<path>.png. Call `done()` to wait for the screenshots.
  */
-export async function openContext(browser: Browser, testName: string): Promise<{ context: BrowserContext; page: Page; done(): Promise<void> }> {
+export async function openContext(
+  browser: Browser,
+  testName: string,
+): Promise<{ context: BrowserContext; page: Page; done(): Promise<void> }> {
   const context = await browser.newContext({ viewport: { width: 420, height: 860 } });
   const page = await context.newPage();
   const dir = join('test-results', 'e2e', slug(testName));
@@ -34,7 +45,10 @@ export async function openContext(browser: Browser, testName: string): Promise<{
   let n = 0;
   const shots: Promise<unknown>[] = [];
   page.on('load', () => {
-    const file = join(dir, `${String(++n).padStart(2, '0')}-${slug(new URL(page.url()).pathname) || 'root'}.png`);
+    const file = join(
+      dir,
+      `${String(++n).padStart(2, '0')}-${slug(new URL(page.url()).pathname) || 'root'}.png`,
+    );
     shots.push(page.screenshot({ path: file, fullPage: true }).catch(() => undefined));
   });
   return {
@@ -48,7 +62,11 @@ export async function openContext(browser: Browser, testName: string): Promise<{
 }
 
 /** The client application's redirect target: answers every request with a small page. */
-export async function startCallbackServer(): Promise<{ url: string; hits: string[]; close(): Promise<void> }> {
+export async function startCallbackServer(): Promise<{
+  url: string;
+  hits: string[];
+  close(): Promise<void>;
+}> {
   const hits: string[] = [];
   const server: Server = createServer((req, res) => {
     hits.push(req.url ?? '');

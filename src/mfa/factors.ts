@@ -1,0 +1,69 @@
+// A person's second factors as one picture (which they have, what level they can reach), and
+// the rule for removing one: never the last where policy requires a second factor.
+import { DomainError } from '../errors.ts';
+import type { Level } from './assurance.ts';
+import type { RecoveryCodes } from './recoveryCodes.ts';
+import type { Totp } from './totp.ts';
+import type { Credential, WebAuthn } from './webauthn.ts';
+
+export interface FactorSummary {
+  totp: boolean;
+  credentials: Credential[];
+  recoveryCodesLeft: number;
+  /** An authenticator app or a WebAuthn credential (recovery codes are only a backup). */
+  hasSecondFactor: boolean;
+  /** The strongest level the person can reach: 3 with WebAuthn, 2 with an app, else 1. */
+  strongest: Level;
+}
+
+export function createFactors({
+  totp,
+  webauthn,
+  recoveryCodes,
+  requireMfa,
+}: {
+  totp: Totp;
+  webauthn: WebAuthn;
+  recoveryCodes: RecoveryCodes;
+  requireMfa: boolean;
+}) {
+  async function summary(userId: string): Promise<FactorSummary> {
+    const [hasTotp, credentials, left] = await Promise.all([
+      totp.has(userId),
+      webauthn.list(userId),
+      recoveryCodes.remaining(userId),
+    ]);
+    return {
+      totp: hasTotp,
+      credentials,
+      recoveryCodesLeft: left,
+      hasSecondFactor: hasTotp || credentials.length > 0,
+      strongest: credentials.length > 0 ? 3 : hasTotp ? 2 : 1,
+    };
+  }
+
+  /** Throws when removing one factor of this kind would leave none where one is required. */
+  async function assertRemovable(userId: string, kind: 'totp' | 'webauthn'): Promise<void> {
+    const s = await summary(userId);
+    const left =
+      (kind === 'totp' ? 0 : s.totp ? 1 : 0) +
+      (kind === 'webauthn' ? s.credentials.length - 1 : s.credentials.length);
+    if (requireMfa && left <= 0) {
+      throw new DomainError(
+        'forbidden',
+        'This is your last second factor, and this service requires one. Add another before removing it.',
+      );
+    }
+  }
+
+  return {
+    summary,
+    assertRemovable,
+    /** After the last factor is gone, the recovery codes go too (they recover a second factor). */
+    async afterRemoval(userId: string): Promise<void> {
+      if (!(await summary(userId)).hasSecondFactor) await recoveryCodes.remove(userId);
+    },
+  };
+}
+
+export type Factors = ReturnType<typeof createFactors>;

@@ -1,0 +1,40 @@
+// A login between its factors: who has proven what so far, keyed by the hash of the interaction
+// id (oidc-provider's Interaction keeps no custom state). Expires with the interaction.
+import { createHash } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { Clock } from '../clock.ts';
+import type { Level } from './assurance.ts';
+import { createMfaStore } from './store.ts';
+
+export interface Progress {
+  userId: string;
+  amr: string[];
+  level: Level | 0;
+}
+
+const TTL_MS = 30 * 60 * 1000;
+const key = (interactionUid: string) =>
+  createHash('sha256').update(interactionUid).digest('base64url');
+
+export function createLoginProgress({ knex, clock }: { knex: Knex; clock: Clock }) {
+  const store = createMfaStore(knex);
+  return {
+    async save(interactionUid: string, p: Progress): Promise<void> {
+      await store.saveProgress({
+        interaction_hash: key(interactionUid),
+        user_id: p.userId,
+        amr: [...new Set(p.amr)],
+        level: p.level,
+        expires_at: new Date(clock.now() + TTL_MS),
+      });
+    },
+    async get(interactionUid: string): Promise<Progress | undefined> {
+      const row = await store.progress(key(interactionUid), new Date(clock.now()));
+      return row ? { userId: row.user_id, amr: row.amr, level: row.level as Level | 0 } : undefined;
+    },
+    clear: (interactionUid: string) => store.clearProgress(key(interactionUid)),
+    sweep: () => store.sweep(new Date(clock.now())),
+  };
+}
+
+export type LoginProgress = ReturnType<typeof createLoginProgress>;

@@ -1,0 +1,205 @@
+// SQL for the second-factor tables; only src/mfa/ touches them. Every "use once" rule is a
+// single conditional statement, so parallel requests on any instance cannot use a secret twice.
+import type { Knex } from 'knex';
+
+export interface TotpRow {
+  id: string;
+  user_id: string;
+  secret_sealed: string;
+  last_used_step: number | null;
+  created_at: Date;
+  confirmed_at: Date | null;
+}
+
+export interface CredentialRow {
+  id: string;
+  user_id: string;
+  credential_id: string;
+  public_key: string;
+  counter: number;
+  transports: string[];
+  device_type: string;
+  backed_up: boolean;
+  aaguid: string | null;
+  name: string;
+  created_at: Date;
+  last_used_at: Date | null;
+}
+
+export function createMfaStore(knex: Knex) {
+  const rows = async <T>(sql: string, bindings: Knex.RawBinding[]) =>
+    ((await knex.raw(sql, bindings)) as { rows: T[] }).rows;
+
+  return {
+    // --- TOTP ---------------------------------------------------------------------------------
+    confirmedTotp: (userId: string): Promise<TotpRow | undefined> =>
+      knex<TotpRow>('totp_authenticators')
+        .where({ user_id: userId })
+        .whereNotNull('confirmed_at')
+        .first(),
+    pendingTotp: (userId: string, id: string): Promise<TotpRow | undefined> =>
+      knex<TotpRow>('totp_authenticators')
+        .where({ user_id: userId, id })
+        .whereNull('confirmed_at')
+        .first(),
+    async insertTotp(row: TotpRow): Promise<void> {
+      await knex.transaction(async (trx) => {
+        // At most one enrolment in progress: a new one replaces the old.
+        await trx('totp_authenticators')
+          .where({ user_id: row.user_id })
+          .whereNull('confirmed_at')
+          .delete();
+        await trx('totp_authenticators').insert(row);
+      });
+    },
+    /** Confirms a pending authenticator (replacing a confirmed one) at `step`; false if gone. */
+    async confirmTotp(userId: string, id: string, step: number, now: Date): Promise<boolean> {
+      return knex.transaction(async (trx) => {
+        const pending = await trx('totp_authenticators')
+          .where({ user_id: userId, id })
+          .whereNull('confirmed_at')
+          .forUpdate()
+          .first();
+        if (!pending) return false;
+        await trx('totp_authenticators')
+          .where({ user_id: userId })
+          .whereNotNull('confirmed_at')
+          .delete();
+        await trx('totp_authenticators')
+          .where({ id })
+          .update({ confirmed_at: now, last_used_step: step });
+        return true;
+      });
+    },
+    /** Records `step` as used unless it or a later one already was: true when this use counts. */
+    async useTotpStep(id: string, step: number): Promise<boolean> {
+      const updated = await rows(
+        'update totp_authenticators set last_used_step = ? where id = ? and (last_used_step is null or last_used_step < ?) returning id',
+        [step, id, step],
+      );
+      return updated.length === 1;
+    },
+    async deleteTotp(userId: string): Promise<number> {
+      return knex('totp_authenticators').where({ user_id: userId }).delete();
+    },
+    allTotp: (): Promise<Pick<TotpRow, 'id' | 'user_id' | 'secret_sealed'>[]> =>
+      knex('totp_authenticators').select('id', 'user_id', 'secret_sealed'),
+    async updateTotpSealed(id: string, sealed: string): Promise<void> {
+      await knex('totp_authenticators').where({ id }).update({ secret_sealed: sealed });
+    },
+
+    // --- WebAuthn -----------------------------------------------------------------------------
+    credentialsOf: (userId: string): Promise<CredentialRow[]> =>
+      knex<CredentialRow>('webauthn_credentials').where({ user_id: userId }).orderBy('created_at'),
+    credentialById: (credentialId: string): Promise<CredentialRow | undefined> =>
+      knex<CredentialRow>('webauthn_credentials').where({ credential_id: credentialId }).first(),
+    async insertCredential(row: CredentialRow): Promise<void> {
+      await knex('webauthn_credentials').insert(row);
+    },
+    /** Stores a newer signature counter; false when another use already moved it past `counter`. */
+    async advanceCounter(
+      id: string,
+      counter: number,
+      backedUp: boolean,
+      now: Date,
+    ): Promise<boolean> {
+      const updated = await rows(
+        `update webauthn_credentials set counter = ?, backed_up = ?, last_used_at = ?
+         where id = ? and (counter < ? or (counter = 0 and ? = 0)) returning id`,
+        [counter, backedUp, now, id, counter, counter],
+      );
+      return updated.length === 1;
+    },
+    async renameCredential(userId: string, id: string, name: string): Promise<boolean> {
+      return (
+        (await knex('webauthn_credentials').where({ user_id: userId, id }).update({ name })) > 0
+      );
+    },
+    async deleteCredential(userId: string, id: string): Promise<boolean> {
+      return (await knex('webauthn_credentials').where({ user_id: userId, id }).delete()) > 0;
+    },
+
+    // --- Challenges ---------------------------------------------------------------------------
+    async insertChallenge(row: {
+      challenge_hash: string;
+      purpose: string;
+      binding: string;
+      user_id: string | null;
+      expires_at: Date;
+    }): Promise<void> {
+      await knex('webauthn_challenges').insert(row);
+    },
+    /** Takes a challenge out: true only once, only for its purpose and binding, before it expires. */
+    async consumeChallenge(
+      hash: string,
+      purpose: string,
+      binding: string,
+      now: Date,
+    ): Promise<{ user_id: string | null } | undefined> {
+      const [row] = await rows<{ user_id: string | null }>(
+        'delete from webauthn_challenges where challenge_hash = ? and purpose = ? and binding = ? and expires_at > ? returning user_id',
+        [hash, purpose, binding, now],
+      );
+      return row;
+    },
+
+    // --- Recovery codes -----------------------------------------------------------------------
+    async replaceRecoveryCodes(userId: string, hashes: string[], now: Date): Promise<void> {
+      await knex.transaction(async (trx) => {
+        await trx('recovery_codes').where({ user_id: userId }).delete();
+        await trx('recovery_codes').insert(
+          hashes.map((code_hash) => ({ user_id: userId, code_hash, created_at: now })),
+        );
+      });
+    },
+    async useRecoveryCode(userId: string, hash: string, now: Date): Promise<boolean> {
+      const updated = await rows(
+        'update recovery_codes set used_at = ? where user_id = ? and code_hash = ? and used_at is null returning code_hash',
+        [now, userId, hash],
+      );
+      return updated.length === 1;
+    },
+    async recoveryCodesLeft(userId: string): Promise<number> {
+      const row = await knex('recovery_codes')
+        .where({ user_id: userId })
+        .whereNull('used_at')
+        .count<{ n: string | number }[]>('* as n')
+        .first();
+      return Number(row?.n ?? 0);
+    },
+    async deleteRecoveryCodes(userId: string): Promise<void> {
+      await knex('recovery_codes').where({ user_id: userId }).delete();
+    },
+
+    // --- Login progress -----------------------------------------------------------------------
+    async saveProgress(row: {
+      interaction_hash: string;
+      user_id: string;
+      amr: string[];
+      level: number;
+      expires_at: Date;
+    }): Promise<void> {
+      await knex('login_progress').insert(row).onConflict('interaction_hash').merge();
+    },
+    progress: (
+      hash: string,
+      now: Date,
+    ): Promise<{ user_id: string; amr: string[]; level: number } | undefined> =>
+      knex('login_progress')
+        .where({ interaction_hash: hash })
+        .where('expires_at', '>', now)
+        .first('user_id', 'amr', 'level'),
+    async clearProgress(hash: string): Promise<void> {
+      await knex('login_progress').where({ interaction_hash: hash }).delete();
+    },
+
+    /** Deletes expired challenges and abandoned logins. */
+    async sweep(now: Date): Promise<number> {
+      const a = await knex('webauthn_challenges').where('expires_at', '<', now).delete();
+      const b = await knex('login_progress').where('expires_at', '<', now).delete();
+      return a + b;
+    },
+  };
+}
+
+export type MfaStore = ReturnType<typeof createMfaStore>;

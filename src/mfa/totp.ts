@@ -1,0 +1,151 @@
+// TOTP (RFC 6238): SHA-1, 6 digits, 30-second steps, one step of drift either way. The seed is
+// sealed at rest; a code is accepted once: its time step is recorded atomically and a code for
+// that or an earlier step is refused (NIST SP 800-63B 5.1.4.2).
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import type { Knex } from 'knex';
+import { generateSecret, generateSync, generateURI } from 'otplib';
+import QRCode from 'qrcode';
+import type { Clock } from '../clock.ts';
+import type { Sealer } from '../keys/envelope.ts';
+import { createMfaStore } from './store.ts';
+
+const PERIOD = 30;
+const DRIFT_STEPS = 1;
+
+export type TotpCheck = 'ok' | 'invalid' | 'replayed' | 'none';
+
+const sealContext = (userId: string) => `totp:${userId}`;
+
+function codeAt(secret: string, step: number): string {
+  return generateSync({
+    secret,
+    epoch: step * PERIOD,
+    period: PERIOD,
+    digits: 6,
+    algorithm: 'sha1',
+  });
+}
+
+/** The time step (within the drift window) whose code equals `code`, if any. */
+function matchingStep(secret: string, code: string, now: number): number | undefined {
+  const current = Math.floor(now / 1000 / PERIOD);
+  const given = Buffer.from(code);
+  let found: number | undefined;
+  // Check every step in the window (no early exit) so timing does not tell which one matched.
+  for (let step = current - DRIFT_STEPS; step <= current + DRIFT_STEPS; step++) {
+    const expected = Buffer.from(codeAt(secret, step));
+    if (expected.length === given.length && timingSafeEqual(expected, given)) found ??= step;
+  }
+  return found;
+}
+
+export const normalizeCode = (code: string) => code.replace(/[\s-]/g, '');
+
+export function createTotp({
+  knex,
+  sealer,
+  clock,
+  issuer,
+}: {
+  knex: Knex;
+  sealer: Sealer;
+  clock: Clock;
+  issuer: string;
+}) {
+  const store = createMfaStore(knex);
+
+  async function present(enrolmentId: string, label: string, secret: string) {
+    const uri = generateURI({
+      issuer,
+      label,
+      secret,
+      algorithm: 'sha1',
+      digits: 6,
+      period: PERIOD,
+    });
+    return {
+      enrolmentId,
+      secret,
+      uri,
+      qrDataUrl: await QRCode.toDataURL(uri, { margin: 1, width: 220 }),
+    };
+  }
+
+  return {
+    /**
+     * Starts an enrolment: a new seed, kept sealed and unconfirmed until a valid code is given.
+     * Returns what the person needs to add it to an authenticator app.
+     */
+    async startEnrolment(user: { id: string; email: string }) {
+      const secret = generateSecret({ length: 20 });
+      const id = randomUUID();
+      await store.insertTotp({
+        id,
+        user_id: user.id,
+        secret_sealed: sealer.seal(secret, sealContext(user.id)),
+        last_used_step: null,
+        created_at: new Date(clock.now()),
+        confirmed_at: null,
+      });
+      return present(id, user.email, secret);
+    },
+
+    /** The same enrolment again (to show its QR code once more after a wrong code). */
+    async pendingEnrolment(user: { id: string; email: string }, enrolmentId: string) {
+      const pending = await store.pendingTotp(user.id, enrolmentId);
+      if (!pending) return undefined;
+      return present(
+        enrolmentId,
+        user.email,
+        sealer.openString(pending.secret_sealed, sealContext(user.id)),
+      );
+    },
+
+    /** Confirms an enrolment with one valid code; it then replaces any earlier authenticator. */
+    async confirmEnrolment(userId: string, enrolmentId: string, code: string): Promise<boolean> {
+      const pending = await store.pendingTotp(userId, enrolmentId);
+      if (!pending) return false;
+      const step = matchingStep(
+        sealer.openString(pending.secret_sealed, sealContext(userId)),
+        normalizeCode(code),
+        clock.now(),
+      );
+      if (step === undefined) return false;
+      return store.confirmTotp(userId, enrolmentId, step, new Date(clock.now()));
+    },
+
+    /** Checks a code of the person's confirmed authenticator, accepting each time step once. */
+    async verify(userId: string, code: string): Promise<TotpCheck> {
+      const row = await store.confirmedTotp(userId);
+      if (!row) return 'none';
+      const step = matchingStep(
+        sealer.openString(row.secret_sealed, sealContext(userId)),
+        normalizeCode(code),
+        clock.now(),
+      );
+      if (step === undefined) return 'invalid';
+      return (await store.useTotpStep(row.id, step)) ? 'ok' : 'replayed';
+    },
+
+    async has(userId: string): Promise<boolean> {
+      return (await store.confirmedTotp(userId)) !== undefined;
+    },
+
+    async remove(userId: string): Promise<boolean> {
+      return (await store.deleteTotp(userId)) > 0;
+    },
+
+    /** Moves every sealed seed to the newest ENCRYPTION_KEYS entry; returns how many moved. */
+    async reencrypt(): Promise<number> {
+      let moved = 0;
+      for (const row of await store.allTotp()) {
+        if (sealer.keyIdOf(row.secret_sealed) === sealer.activeKeyId) continue;
+        await store.updateTotpSealed(row.id, sealer.rewrap(row.secret_sealed));
+        moved++;
+      }
+      return moved;
+    },
+  };
+}
+
+export type Totp = ReturnType<typeof createTotp>;

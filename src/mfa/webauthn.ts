@@ -1,0 +1,264 @@
+// WebAuthn registration and authentication (security keys and passkeys) with SimpleWebAuthn.
+// The relying party is the issuer's host. Challenges are 256-bit, stored only as hashes, bound
+// to one interaction or session, single use and short-lived. A signature counter that goes
+// backwards is refused.
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import {
+  type AuthenticationResponseJSON,
+  generateAuthenticationOptions,
+  generateRegistrationOptions,
+  type RegistrationResponseJSON,
+  verifyAuthenticationResponse,
+  verifyRegistrationResponse,
+} from '@simplewebauthn/server';
+import type { Knex } from 'knex';
+import type { Clock } from '../clock.ts';
+import { invalid } from '../errors.ts';
+import { type CredentialRow, createMfaStore } from './store.ts';
+
+const CHALLENGE_TTL_MS = 5 * 60 * 1000;
+const hash = (value: string) => createHash('sha256').update(value).digest('base64url');
+
+export class WebAuthnError extends Error {
+  override name = 'WebAuthnError';
+  constructor(
+    message: string,
+    /** Why, for the audit log: never shown as such to the person. */
+    readonly reason:
+      | 'challenge'
+      | 'unknown_credential'
+      | 'verification'
+      | 'counter_rollback'
+      | 'user_verification',
+  ) {
+    super(message);
+  }
+}
+
+export interface Credential {
+  id: string;
+  name: string;
+  deviceType: string;
+  backedUp: boolean;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+}
+
+export interface Authenticated {
+  userId: string;
+  credential: Credential;
+  userVerified: boolean;
+}
+
+const toCredential = (r: CredentialRow): Credential => ({
+  id: r.id,
+  name: r.name,
+  deviceType: r.device_type,
+  backedUp: r.backed_up,
+  createdAt: r.created_at,
+  lastUsedAt: r.last_used_at,
+});
+
+/** RFC 8176 methods of a WebAuthn sign-in: synced passkeys are software keys. */
+export function webauthnAmr(a: Authenticated): string[] {
+  return [
+    a.credential.deviceType === 'multiDevice' ? 'swk' : 'hwk',
+    ...(a.userVerified ? ['user'] : []),
+  ];
+}
+
+export function createWebAuthn({
+  knex,
+  clock,
+  issuer,
+  rpName,
+}: {
+  knex: Knex;
+  clock: Clock;
+  issuer: string;
+  rpName: string;
+}) {
+  const store = createMfaStore(knex);
+  const origin = new URL(issuer).origin;
+  const rpID = new URL(issuer).hostname;
+
+  async function newChallenge(
+    purpose: string,
+    binding: string,
+    userId: string | null,
+  ): Promise<string> {
+    const challenge = randomBytes(32).toString('base64url');
+    await store.insertChallenge({
+      challenge_hash: hash(challenge),
+      purpose,
+      binding: hash(binding),
+      user_id: userId,
+      expires_at: new Date(clock.now() + CHALLENGE_TTL_MS),
+    });
+    return challenge;
+  }
+
+  /** The challenge check SimpleWebAuthn calls: consumes it, so it works exactly once. */
+  const consuming =
+    (purpose: string, binding: string, userId: string | null) => async (challenge: string) => {
+      const row = await store.consumeChallenge(
+        hash(challenge),
+        purpose,
+        hash(binding),
+        new Date(clock.now()),
+      );
+      return row !== undefined && row.user_id === userId;
+    };
+
+  return {
+    rpID,
+
+    /** Options for adding a credential to `user` (excluding the ones they already have). */
+    async registrationOptions(user: { id: string; email: string; name: string }, binding: string) {
+      const existing = await store.credentialsOf(user.id);
+      const challenge = await newChallenge('register', binding, user.id);
+      return generateRegistrationOptions({
+        rpName,
+        rpID,
+        userName: user.email,
+        userDisplayName: user.name || user.email,
+        userID: new TextEncoder().encode(user.id),
+        challenge,
+        attestationType: 'none',
+        excludeCredentials: existing.map((c) => ({
+          id: c.credential_id,
+          transports: c.transports as never,
+        })),
+        authenticatorSelection: { residentKey: 'preferred', userVerification: 'preferred' },
+      });
+    },
+
+    async register(
+      userId: string,
+      binding: string,
+      response: RegistrationResponseJSON,
+      name: string,
+    ): Promise<Credential> {
+      const label = name.trim().slice(0, 64);
+      if (!label) throw invalid('give the key a name you will recognise', 'name');
+      let result: Awaited<ReturnType<typeof verifyRegistrationResponse>>;
+      try {
+        result = await verifyRegistrationResponse({
+          response,
+          expectedChallenge: consuming('register', binding, userId),
+          expectedOrigin: origin,
+          expectedRPID: rpID,
+          requireUserVerification: false,
+        });
+      } catch (err) {
+        throw new WebAuthnError(`registration failed: ${(err as Error).message}`, 'verification');
+      }
+      if (!result.verified)
+        throw new WebAuthnError('registration could not be verified', 'verification');
+      const info = result.registrationInfo;
+      const row: CredentialRow = {
+        id: randomUUID(),
+        user_id: userId,
+        credential_id: info.credential.id,
+        public_key: Buffer.from(info.credential.publicKey).toString('base64url'),
+        counter: info.credential.counter,
+        transports: info.credential.transports ?? [],
+        device_type: info.credentialDeviceType,
+        backed_up: info.credentialBackedUp,
+        aaguid: info.aaguid,
+        name: label,
+        created_at: new Date(clock.now()),
+        last_used_at: null,
+      };
+      await store.insertCredential(row);
+      return toCredential(row);
+    },
+
+    /**
+     * Options for signing in: with `userId` the person's own credentials (a second factor);
+     * without, any discoverable credential (a passkey sign-in, user verification required).
+     */
+    async authenticationOptions(binding: string, userId?: string) {
+      const allow = userId ? await store.credentialsOf(userId) : [];
+      const challenge = await newChallenge('authenticate', binding, userId ?? null);
+      return generateAuthenticationOptions({
+        rpID,
+        challenge,
+        allowCredentials: allow.map((c) => ({
+          id: c.credential_id,
+          transports: c.transports as never,
+        })),
+        userVerification: userId ? 'preferred' : 'required',
+      });
+    },
+
+    async authenticate(
+      binding: string,
+      response: AuthenticationResponseJSON,
+      userId?: string,
+    ): Promise<Authenticated> {
+      const row =
+        typeof response?.id === 'string' ? await store.credentialById(response.id) : undefined;
+      if (!row || (userId && row.user_id !== userId))
+        throw new WebAuthnError('this key is not registered', 'unknown_credential');
+      const passwordless = !userId;
+      let result: Awaited<ReturnType<typeof verifyAuthenticationResponse>>;
+      try {
+        result = await verifyAuthenticationResponse({
+          response,
+          expectedChallenge: consuming('authenticate', binding, userId ?? null),
+          expectedOrigin: origin,
+          expectedRPID: rpID,
+          requireUserVerification: passwordless,
+          credential: {
+            id: row.credential_id,
+            publicKey: Buffer.from(row.public_key, 'base64url'),
+            counter: row.counter,
+            transports: row.transports as never,
+          },
+        });
+      } catch (err) {
+        const message = (err as Error).message;
+        if (/counter/i.test(message)) throw new WebAuthnError(message, 'counter_rollback');
+        if (/user verification/i.test(message))
+          throw new WebAuthnError(message, 'user_verification');
+        if (/challenge/i.test(message)) throw new WebAuthnError(message, 'challenge');
+        throw new WebAuthnError(message, 'verification');
+      }
+      const info = result.authenticationInfo;
+      if (!result.verified)
+        throw new WebAuthnError('the signature could not be verified', 'verification');
+      // A passkey sign-in names its owner; it must be the owner of the credential.
+      if (passwordless && response.response.userHandle) {
+        const owner = Buffer.from(response.response.userHandle, 'base64url').toString('utf8');
+        if (owner !== row.user_id)
+          throw new WebAuthnError('the passkey does not belong to its account', 'verification');
+      }
+      if (
+        !(await store.advanceCounter(
+          row.id,
+          info.newCounter,
+          info.credentialBackedUp,
+          new Date(clock.now()),
+        ))
+      ) {
+        throw new WebAuthnError(
+          `signature counter ${info.newCounter} did not advance past ${row.counter}`,
+          'counter_rollback',
+        );
+      }
+      return {
+        userId: row.user_id,
+        credential: toCredential({ ...row, backed_up: info.credentialBackedUp }),
+        userVerified: info.userVerified,
+      };
+    },
+
+    list: async (userId: string) => (await store.credentialsOf(userId)).map(toCredential),
+    rename: (userId: string, id: string, name: string) =>
+      store.renameCredential(userId, id, name.trim().slice(0, 64)),
+    remove: (userId: string, id: string) => store.deleteCredential(userId, id),
+  };
+}
+
+export type WebAuthn = ReturnType<typeof createWebAuthn>;
