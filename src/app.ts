@@ -295,9 +295,8 @@ export async function createApp(config: Config, deps: AppDeps) {
     return next ? oidc.useRing(next) : false;
   }
   async function sweep(): Promise<number> {
-    return (
-      (await sweepExpired(adapterStore, config.sweep.batchSize)) + (await authenticator.sweep())
-    );
+    const artifacts = await sweepExpired(adapterStore, config.sweep.batchSize);
+    return artifacts + (await authenticator.sweep()) + (await progress.sweep());
   }
 
   let server: Server | undefined;
@@ -319,6 +318,11 @@ export async function createApp(config: Config, deps: AppDeps) {
       authenticator,
       grants,
       hasher,
+      assurance,
+      totp,
+      webauthn,
+      recoveryCodes,
+      factors,
     },
     oidc,
     bridge,

@@ -1,6 +1,7 @@
 // Last-resort error handling for Portcullis' own routes: an unexpected error becomes a generic
 // 500 (HTML for pages, JSON otherwise) and one log line without stack trace or request data.
 import type Koa from 'koa';
+import { DomainError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Views } from './views.ts';
 
@@ -9,7 +10,16 @@ export function errorHandler(logger: Logger, views: Views): Koa.Middleware {
     try {
       await next();
     } catch (err) {
-      const e = err as { status?: number; expose?: boolean; message?: string; name?: string };
+      const e = (
+        err instanceof DomainError
+          ? { ...domainStatus(err), message: err.message, name: err.name }
+          : err
+      ) as {
+        status?: number;
+        expose?: boolean;
+        message?: string;
+        name?: string;
+      };
       const status =
         typeof e.status === 'number' && e.status >= 400 && e.status < 600 ? e.status : 500;
       const message =
@@ -33,4 +43,16 @@ export function errorHandler(logger: Logger, views: Views): Koa.Middleware {
       }
     }
   };
+}
+
+const STATUS: Record<DomainError['code'], number> = {
+  invalid_input: 400,
+  not_found: 404,
+  conflict: 409,
+  forbidden: 403,
+};
+
+/** Domain errors carry messages written for people: shown as they are, with a fitting status. */
+function domainStatus(err: DomainError) {
+  return { status: STATUS[err.code], expose: true };
 }

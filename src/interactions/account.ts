@@ -4,6 +4,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type Koa from 'koa';
 import type { BrowserSession } from '../oidc/bridge.ts';
+import { accountFactorPages } from './accountFactors.ts';
 import { CsrfError, type InteractionDeps, renderPage, requestOrigin } from './context.ts';
 import { readForm } from './forms.ts';
 
@@ -12,13 +13,16 @@ export const accountCallbackUrl = (issuer: string) => `${issuer}/account/callbac
 
 const NOTICES: Record<string, string> = {
   revoked: 'Access revoked: the application can no longer use your account.',
+  reauth: 'To change how you sign in, confirm it is you first.',
+  'factor-added': 'Added. You will be asked for it when you sign in.',
+  'factor-removed': 'Removed.',
 };
 
 export function accountPages(deps: InteractionDeps) {
   const { views, csrf, bridge, grants, accounts, config } = deps;
 
   /** Sends the browser through a login for the account client; it comes back to /account. */
-  function startLogin(ctx: Koa.Context): void {
+  function startLogin(ctx: Koa.Context, extra: Record<string, string> = {}): void {
     const url = new URL(`${config.issuer}/auth`);
     url.search = new URLSearchParams({
       client_id: ACCOUNT_CLIENT_ID,
@@ -30,10 +34,13 @@ export function accountPages(deps: InteractionDeps) {
       code_challenge: createHash('sha256').update(randomBytes(32)).digest('base64url'),
       code_challenge_method: 'S256',
       state: randomBytes(16).toString('base64url'),
+      ...extra,
     }).toString();
     ctx.status = 303;
     ctx.redirect(url.href);
   }
+
+  const factorPages = accountFactorPages(deps, (ctx, extra) => startLogin(ctx, extra));
 
   async function requireSession(ctx: Koa.Context): Promise<BrowserSession | undefined> {
     const session = await bridge.session(ctx);
@@ -42,7 +49,9 @@ export function accountPages(deps: InteractionDeps) {
   }
 
   return {
-    async show(ctx: Koa.Context, extra: { html?: string } = {}): Promise<void> {
+    factors: factorPages,
+
+    async show(ctx: Koa.Context): Promise<void> {
       const session = await requireSession(ctx);
       if (!session) return;
       const user = await accounts.get(session.accountId);
@@ -71,7 +80,7 @@ export function accountPages(deps: InteractionDeps) {
         grants: rows,
         notice,
         csrf: csrf.token(session.uid, 'account'),
-        extra: extra.html,
+        factors: await factorPages.view(session),
       });
     },
 

@@ -54,5 +54,14 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   router.get('/account', (ctx) => account.show(ctx));
   router.get('/account/callback', (ctx) => account.callback(ctx));
   router.post('/account/clients/:clientId/revoke', (ctx) => account.revoke(ctx));
+  router.post('/account/reauth', account.factors.reauth);
+  router.get('/account/totp', account.factors.totpPage);
+  router.post('/account/totp', account.factors.addTotp);
+  router.post('/account/totp/remove', account.factors.removeTotp);
+  router.get('/account/webauthn', account.factors.webauthnPage);
+  router.post('/account/webauthn/options', account.factors.webauthnOptions);
+  router.post('/account/webauthn', account.factors.addWebauthn);
+  router.post('/account/webauthn/:id/remove', account.factors.removeWebauthn);
+  router.post('/account/recovery-codes', account.factors.regenerateRecoveryCodes);
   return router;
 }

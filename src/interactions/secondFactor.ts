@@ -60,10 +60,10 @@ export function secondFactorSteps(deps: InteractionDeps) {
       await progress.save(i.uid, p);
     }
     if (!p) return undefined;
-    const summary = await factors.summary(p.userId);
-    // Someone who has a second factor always uses it: it is what protects a stolen password.
-    const target = Math.max(i.assurance.required, summary.hasSecondFactor ? 2 : 1) as Level;
-    return { progress: p, target, factors: summary };
+    // The level this request needs (REQUIRE_MFA makes that 2 for everyone). A person with a
+    // second factor signing in for a level-1 request is not asked for it: when a stronger
+    // scope comes, they step up with the factor alone.
+    return { progress: p, target: i.assurance.required, factors: await factors.summary(p.userId) };
   }
 
   async function finish(ctx: Koa.Context, i: PendingInteraction, p: Progress): Promise<void> {
@@ -82,6 +82,8 @@ export function secondFactorSteps(deps: InteractionDeps) {
       accountId: p.userId,
       acr: reportedAcr(assurance, level, i.assurance.essentialAcrs),
       amr,
+      // The sign-in time from the injected clock, like every other time Portcullis decides on.
+      ts: Math.floor(deps.clock.now() / 1000),
     });
   }
 

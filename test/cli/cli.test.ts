@@ -89,10 +89,17 @@ describe('portcullis CLI', () => {
     assert.deepEqual(client.apiAccess, { 'https://cards.api.example': ['cards:read'] });
 
     const list = await runCli(['client', 'list', '--json'], env);
-    const listed = JSON.parse(list.stdout) as { clientId: string; createdBy: string; clientSecret?: string }[];
+    const listed = JSON.parse(list.stdout) as {
+      clientId: string;
+      createdBy: string;
+      clientSecret?: string;
+    }[];
     // Beside it, the built-in client of the account page.
     assert.deepEqual(listed.map((c) => c.createdBy).sort(), ['cli', 'system']);
-    assert.ok(listed.every((c) => c.clientSecret === undefined), 'secrets are never listed');
+    assert.ok(
+      listed.every((c) => c.clientSecret === undefined),
+      'secrets are never listed',
+    );
     assert.ok(!list.stdout.includes(client.clientSecret));
 
     const table = await runCli(['api', 'list'], env);

@@ -187,18 +187,27 @@ describe('sign-in defences', () => {
       return Number(process.hrtime.bigint() - start) / 1e6;
     };
     const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    const unknown: number[] = [];
-    const wrong: number[] = [];
-    for (let i = 0; i < 20; i++) {
-      unknown.push(await time(`ghost${i}@example.com`, 'whatever it is'));
-      wrong.push(await time('alice@example.com', `wrong guess ${i}`));
-      await server.app.services.accounts.unlock('alice@example.com'); // keep measuring wrong passwords, not the lock
+    // Timing on a shared machine is noisy: pairs are interleaved (in random order) so both kinds
+    // see the same load, and a noisy round is measured again, up to three rounds. Without the
+    // dummy Argon2 verification an unknown email is several times faster, so every round fails.
+    const rounds: string[] = [];
+    for (let round = 0; round < 3; round++) {
+      const unknown: number[] = [];
+      const wrong: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const pair = [
+          async () => unknown.push(await time(`ghost${round}-${i}@example.com`, 'whatever it is')),
+          async () => wrong.push(await time('alice@example.com', `wrong guess ${i}`)),
+        ];
+        if (Math.random() < 0.5) pair.reverse();
+        for (const run of pair) await run();
+        await server.app.services.accounts.unlock('alice@example.com'); // measure wrong passwords, not the lock
+      }
+      const [u, w] = [median(unknown), median(wrong)];
+      rounds.push(`unknown email ${u.toFixed(1)} ms vs wrong password ${w.toFixed(1)} ms`);
+      if (Math.abs(u - w) / Math.max(u, w) < 0.2) return;
     }
-    const [u, w] = [median(unknown), median(wrong)];
-    assert.ok(
-      Math.abs(u - w) / Math.max(u, w) < 0.2,
-      `unknown email ${u.toFixed(1)} ms vs wrong password ${w.toFixed(1)} ms`,
-    );
+    assert.fail(`response times differ by more than 20% in every round: ${rounds.join('; ')}`);
   });
 });
 

@@ -2,6 +2,7 @@
 // would run it, for tests that speak HTTP to it.
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
+import { Writable } from 'node:stream';
 import { type App, createApp } from '../../src/app.ts';
 import { type Clock, systemClock } from '../../src/clock.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -39,6 +40,8 @@ export interface TestServerOptions {
   clock?: Clock;
   /** Share a database (and its secrets) with another instance. */
   db?: TestDatabase;
+  /** Collects every log line (at info level) here, for tests that inspect the logs. */
+  logs?: string[];
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
@@ -49,12 +52,23 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     NODE_ENV: 'test',
     ISSUER: issuer,
     PORT: String(port),
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    LOG_LEVEL: options.logs ? 'info' : (process.env.TEST_LOG_LEVEL ?? 'silent'),
     SWEEP_INTERVAL_SECONDS: '0',
     ...testSecrets(),
     ...options.env,
   });
-  const logger = createLogger(config.logLevel);
+  const sink = options.logs;
+  const logger = createLogger(
+    config.logLevel,
+    sink
+      ? new Writable({
+          write(chunk, _encoding, done) {
+            sink.push(...String(chunk).split('\n').filter(Boolean));
+            done();
+          },
+        })
+      : undefined,
+  );
   const app = await createApp(config, { logger, db, clock: options.clock ?? systemClock });
   await app.listen(port, '127.0.0.1');
   return {
