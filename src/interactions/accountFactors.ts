@@ -204,12 +204,13 @@ export function accountFactorPages(
       } catch (err) {
         if (err instanceof DomainError)
           return enrolPage(ctx, s, { totp: false, status: 400, error: err.message });
-        if (err instanceof WebAuthnError)
+        if (err instanceof WebAuthnError) {
           return enrolPage(ctx, s, {
             totp: false,
             status: 400,
             error: 'The key could not be registered. Try again.',
           });
+        }
         throw err;
       }
       await afterAdding(ctx, s, hadFactor);

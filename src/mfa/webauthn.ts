@@ -98,17 +98,15 @@ export function createWebAuthn({
     return challenge;
   }
 
-  /** The challenge check SimpleWebAuthn calls: consumes it, so it works exactly once. */
-  const consuming =
-    (purpose: string, binding: string, userId: string | null) => async (challenge: string) => {
-      const row = await store.consumeChallenge(
-        hash(challenge),
-        purpose,
-        hash(binding),
-        new Date(clock.now()),
-      );
-      return row !== undefined && row.user_id === userId;
-    };
+  /**
+   * The challenge check SimpleWebAuthn calls: consumes it, so it works exactly once. It gets the
+   * challenge as the browser echoed it: base64url of the string the options carried.
+   */
+  const consuming = (purpose: string, binding: string, userId: string | null) => async (echoed: string) => {
+    const challenge = Buffer.from(echoed, 'base64url').toString('utf8');
+    const row = await store.consumeChallenge(hash(challenge), purpose, hash(binding), new Date(clock.now()));
+    return row !== undefined && row.user_id === userId;
+  };
 
   return {
     rpID,
@@ -151,7 +149,9 @@ export function createWebAuthn({
           requireUserVerification: false,
         });
       } catch (err) {
-        throw new WebAuthnError(`registration failed: ${(err as Error).message}`, 'verification');
+        // The library's messages quote the challenge: keep them out of errors and logs.
+        const reason = /challenge/i.test((err as Error).message) ? 'challenge' : 'verification';
+        throw new WebAuthnError('the registration could not be verified', reason);
       }
       if (!result.verified)
         throw new WebAuthnError('registration could not be verified', 'verification');
@@ -218,12 +218,18 @@ export function createWebAuthn({
           },
         });
       } catch (err) {
+        // The library's messages quote the challenge: keep them out of errors and logs.
         const message = (err as Error).message;
-        if (/counter/i.test(message)) throw new WebAuthnError(message, 'counter_rollback');
-        if (/user verification/i.test(message))
-          throw new WebAuthnError(message, 'user_verification');
-        if (/challenge/i.test(message)) throw new WebAuthnError(message, 'challenge');
-        throw new WebAuthnError(message, 'verification');
+        if (/counter/i.test(message)) {
+          throw new WebAuthnError('the signature counter went backwards', 'counter_rollback');
+        }
+        if (/user verification/i.test(message)) {
+          throw new WebAuthnError('user verification is required', 'user_verification');
+        }
+        if (/challenge/i.test(message)) {
+          throw new WebAuthnError('the challenge is unknown, used or expired', 'challenge');
+        }
+        throw new WebAuthnError('the signature could not be verified', 'verification');
       }
       const info = result.authenticationInfo;
       if (!result.verified)

@@ -89,7 +89,7 @@ describe('login in the browser', () => {
   async function signIn(page: Page, email: string, password: string) {
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill(password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForLoadState('load');
   }
 

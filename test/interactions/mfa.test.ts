@@ -11,7 +11,11 @@ import { authorizationUrl, HttpBrowser, type Page, pkce } from '../support/brows
 import { BANK_API, PASSWORD, REDIRECT_URI } from '../support/fixtures.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
-const ACR = { 1: 'urn:portcullis:ac:password', 2: 'urn:portcullis:ac:mfa', 3: 'urn:portcullis:ac:phishing-resistant' };
+const ACR = {
+  1: 'urn:portcullis:ac:password',
+  2: 'urn:portcullis:ac:mfa',
+  3: 'urn:portcullis:ac:phishing-resistant',
+};
 
 describe('second factors', () => {
   const clock = manualClock(Date.UTC(2026, 10, 29, 12, 0, 0));
@@ -20,7 +24,8 @@ describe('second factors', () => {
   let client: { id: string; secret: string };
   let rp: oidc.Configuration;
   const secrets: string[] = [];
-  const totpCode = (secret: string, offsetSteps = 0) => generateSync({ secret, epoch: Math.floor(clock.now() / 1000) + offsetSteps * 30 });
+  const totpCode = (secret: string, offsetSteps = 0) =>
+    generateSync({ secret, epoch: Math.floor(clock.now() / 1000) + offsetSteps * 30 });
 
   before(async () => {
     server = await startTestServer({ clock, logs });
@@ -46,26 +51,53 @@ describe('second factors', () => {
       firstParty: true,
     });
     client = { id: created.client.clientId, secret: created.secret! };
-    rp = await oidc.discovery(new URL(server.issuer), client.id, { redirect_uris: [REDIRECT_URI] }, oidc.ClientSecretBasic(client.secret), {
-      execute: [oidc.allowInsecureRequests],
-    });
+    rp = await oidc.discovery(
+      new URL(server.issuer),
+      client.id,
+      { redirect_uris: [REDIRECT_URI] },
+      oidc.ClientSecretBasic(client.secret),
+      {
+        execute: [oidc.allowInsecureRequests],
+      },
+    );
   });
   after(() => server.close());
 
-  async function authorize(browser: HttpBrowser, scope: string, extra: Record<string, string> = {}) {
+  async function authorize(
+    browser: HttpBrowser,
+    scope: string,
+    extra: Record<string, string> = {},
+  ) {
     const { verifier, challenge } = pkce();
     const page = await browser.open(
-      authorizationUrl({ issuer: server.issuer, clientId: client.id, redirectUri: REDIRECT_URI, scope: `openid ${scope}`, resource: BANK_API, challenge, state: 'st', extra }),
+      authorizationUrl({
+        issuer: server.issuer,
+        clientId: client.id,
+        redirectUri: REDIRECT_URI,
+        scope: `openid ${scope}`,
+        resource: BANK_API,
+        challenge,
+        state: 'st',
+        extra,
+      }),
       server.issuer,
     );
     return { page, verifier };
   }
-  const password = (browser: HttpBrowser, page: Page, email: string) => browser.submit(page, /\/login$/, { email, password: PASSWORD }, server.issuer);
-  const codeOf = (page: Page) => (page.location ? new URL(page.location).searchParams.get('code') : null);
-  const errorShown = (page: Page) => /role="alert" id="error">([^<]*)</.exec(page.html)?.[1]?.replace(/&#39;/g, "'");
+  const password = (browser: HttpBrowser, page: Page, email: string) =>
+    browser.submit(page, /\/login$/, { email, password: PASSWORD }, server.issuer);
+  const codeOf = (page: Page) =>
+    page.location ? new URL(page.location).searchParams.get('code') : null;
+  const errorShown = (page: Page) =>
+    /role="alert" id="error">([^<]*)</.exec(page.html)?.[1]?.replace(/&#39;/g, "'");
 
   async function redeem(page: Page, verifier: string) {
-    return oidc.authorizationCodeGrant(rp, new URL(page.location!), { pkceCodeVerifier: verifier, expectedState: 'st' }, { resource: BANK_API });
+    return oidc.authorizationCodeGrant(
+      rp,
+      new URL(page.location!),
+      { pkceCodeVerifier: verifier, expectedState: 'st' },
+      { resource: BANK_API },
+    );
   }
 
   /** Signs alice up for TOTP inside a login that needs level 2; returns the seed and codes. */
@@ -74,15 +106,29 @@ describe('second factors', () => {
     const { page, verifier } = await authorize(browser, 'payments:write');
     const enrol = await password(browser, page, email);
     assert.match(enrol.html, /<h1>Add a second factor<\/h1>/);
-    assert.match(enrol.html, /<img src="data:image\/png;base64,/, 'a QR code rendered on the server');
+    assert.match(
+      enrol.html,
+      /<img src="data:image\/png;base64,/,
+      'a QR code rendered on the server',
+    );
     const secret = /value="([A-Z2-7]+)" data-totp-secret/.exec(enrol.html)?.[1]!;
     assert.match(secret, /^[A-Z2-7]{32}$/);
     secrets.push(secret);
     const wrong = await browser.submit(enrol, /\/enrol\/totp$/, { code: '000000' }, server.issuer);
-    assert.equal(errorShown(wrong), 'That code is not right. Check the time on your phone and try the next code.');
+    assert.equal(
+      errorShown(wrong),
+      'That code is not right. Check the time on your phone and try the next code.',
+    );
     assert.ok(wrong.html.includes(secret), 'the same enrolment is offered again');
-    const codes = await browser.submit(wrong, /\/enrol\/totp$/, { code: totpCode(secret) }, server.issuer);
-    const recovery = [...codes.html.matchAll(/<li><code>([0-9A-Z-]{29})<\/code><\/li>/g)].map((m) => m[1]!);
+    const codes = await browser.submit(
+      wrong,
+      /\/enrol\/totp$/,
+      { code: totpCode(secret) },
+      server.issuer,
+    );
+    const recovery = [...codes.html.matchAll(/<li><code>([0-9A-Z-]{29})<\/code><\/li>/g)].map(
+      (m) => m[1]!,
+    );
     assert.equal(recovery.length, 10);
     secrets.push(...recovery);
     const done = await browser.submit(codes, /\/continue$/, {}, server.issuer);
@@ -121,7 +167,9 @@ describe('second factors', () => {
     assert.equal(replay.status, 401);
     assert.equal(errorShown(replay), 'That code was already used. Wait for the next one.');
     clock.advance(30_000);
-    assert.ok(codeOf(await second.submit(replay, /\/totp$/, { code: totpCode(secret) }, server.issuer)));
+    assert.ok(
+      codeOf(await second.submit(replay, /\/totp$/, { code: totpCode(secret) }, server.issuer)),
+    );
   });
 
   test('two parallel submissions of one code: exactly one succeeds', async () => {
@@ -134,9 +182,15 @@ describe('second factors', () => {
       }),
     );
     const code = totpCode(secret);
-    const results = await Promise.all(pages.map(({ b, ask }) => b.submit(ask, /\/totp$/, { code }, server.issuer)));
+    const results = await Promise.all(
+      pages.map(({ b, ask }) => b.submit(ask, /\/totp$/, { code }, server.issuer)),
+    );
     assert.equal(results.filter((r) => codeOf(r)).length, 1);
-    assert.equal(results.filter((r) => errorShown(r) === 'That code was already used. Wait for the next one.').length, 1);
+    assert.equal(
+      results.filter((r) => errorShown(r) === 'That code was already used. Wait for the next one.')
+        .length,
+      1,
+    );
   });
 
   test('a recovery code signs in at level 2 once; the same code fails the second time', async () => {
@@ -146,7 +200,12 @@ describe('second factors', () => {
     const browser = new HttpBrowser();
     const { page, verifier } = await authorize(browser, 'payments:write');
     const ask = await password(browser, page, 'dave@example.com');
-    const ok = await browser.submit(ask, /\/recovery$/, { code: recovery[3]!.toLowerCase() }, server.issuer);
+    const ok = await browser.submit(
+      ask,
+      /\/recovery$/,
+      { code: recovery[3]!.toLowerCase() },
+      server.issuer,
+    );
     const tokens = await redeem(ok, verifier);
     assert.equal(tokens.claims()?.acr, ACR[2]);
 
@@ -155,7 +214,12 @@ describe('second factors', () => {
     const ask2 = await password(again, second.page, 'dave@example.com');
     const refused = await again.submit(ask2, /\/recovery$/, { code: recovery[3]! }, server.issuer);
     assert.equal(errorShown(refused), 'That recovery code is not right, or was already used.');
-    assert.equal(await server.app.services.recoveryCodes.remaining((await accounts.get('dave@example.com'))!.id), 9);
+    assert.equal(
+      await server.app.services.recoveryCodes.remaining(
+        (await accounts.get('dave@example.com'))!.id,
+      ),
+      9,
+    );
   });
 
   test('wrong codes count towards the account lockout', async () => {
@@ -166,7 +230,8 @@ describe('second factors', () => {
     const browser = new HttpBrowser();
     const { page } = await authorize(browser, 'payments:write');
     let step = await password(browser, page, 'erin@example.com');
-    for (let i = 0; i < 5; i++) step = await browser.submit(step, /\/totp$/, { code: '12345' + i }, server.issuer);
+    for (let i = 0; i < 5; i++)
+      step = await browser.submit(step, /\/totp$/, { code: '12345' + i }, server.issuer);
     const locked = await browser.submit(step, /\/totp$/, { code: totpCode(secret) }, server.issuer);
     assert.equal(locked.status, 429);
     assert.equal(errorShown(locked), 'Too many attempts. Wait a while and try again.');
@@ -178,15 +243,28 @@ describe('second factors', () => {
     const low = await authorize(browser, 'accounts:read');
     const signedIn = await password(browser, low.page, 'alice@example.com');
     const lowTokens = await redeem(signedIn, low.verifier);
-    assert.equal(lowTokens.claims()?.acr, ACR[1], 'a level-1 request does not ask for the second factor');
+    assert.equal(
+      lowTokens.claims()?.acr,
+      ACR[1],
+      'a level-1 request does not ask for the second factor',
+    );
     assert.equal(lowTokens.scope, 'accounts:read');
 
     clock.advance(30_000);
     const high = await authorize(browser, 'payments:write');
-    assert.doesNotMatch(high.page.html, /autocomplete="current-password"/, 'no password asked again');
+    assert.doesNotMatch(
+      high.page.html,
+      /autocomplete="current-password"/,
+      'no password asked again',
+    );
     assert.match(high.page.html, /this needs a stronger sign-in/);
     const secret = secrets[0]!;
-    const done = await browser.submit(high.page, /\/totp$/, { code: totpCode(secret) }, server.issuer);
+    const done = await browser.submit(
+      high.page,
+      /\/totp$/,
+      { code: totpCode(secret) },
+      server.issuer,
+    );
     const tokens = await redeem(done, high.verifier);
     assert.equal(tokens.scope, 'payments:write');
     assert.equal(tokens.claims()?.acr, ACR[2]);
@@ -198,11 +276,18 @@ describe('second factors', () => {
     const browser = new HttpBrowser();
     const { page, verifier } = await authorize(browser, 'accounts:read', { acr_values: ACR[2] });
     const ask = await password(browser, page, 'alice@example.com');
-    const done = await browser.submit(ask, /\/totp$/, { code: totpCode(secrets[0]!) }, server.issuer);
+    const done = await browser.submit(
+      ask,
+      /\/totp$/,
+      { code: totpCode(secrets[0]!) },
+      server.issuer,
+    );
     assert.equal((await redeem(done, verifier)).claims()?.acr, ACR[2]);
 
     const other = new HttpBrowser();
-    const claims = JSON.stringify({ id_token: { acr: { essential: true, values: ['urn:example:unknown'] } } });
+    const claims = JSON.stringify({
+      id_token: { acr: { essential: true, values: ['urn:example:unknown'] } },
+    });
     const refused = await authorize(other, 'accounts:read', { claims });
     const target = new URL(refused.page.location!);
     assert.equal(target.origin + target.pathname, REDIRECT_URI);
@@ -216,15 +301,30 @@ describe('second factors', () => {
     // Someone with database access adds payments:write to the code and to the grant.
     const code = codeOf(signedIn)!;
     const { hashId } = await import('../../src/oidc/adapter.ts');
-    const row = await server.db.knex('oidc_artifacts').where({ model: 'AuthorizationCode', id: hashId(code) }).first();
+    const row = await server.db
+      .knex('oidc_artifacts')
+      .where({ model: 'AuthorizationCode', id: hashId(code) })
+      .first();
     assert.equal(row.payload.acr, ACR[1]);
-    await server.db.knex('oidc_artifacts').where({ model: 'AuthorizationCode', id: hashId(code) }).update({
-      payload: JSON.stringify({ ...row.payload, scope: 'openid accounts:read payments:write' }),
-    });
-    const grant = await server.db.knex('oidc_artifacts').where({ model: 'Grant', id: row.grant_id }).first();
-    await server.db.knex('oidc_artifacts').where({ model: 'Grant', id: row.grant_id }).update({
-      payload: JSON.stringify({ ...grant.payload, resources: { [BANK_API]: 'accounts:read payments:write' } }),
-    });
+    await server.db
+      .knex('oidc_artifacts')
+      .where({ model: 'AuthorizationCode', id: hashId(code) })
+      .update({
+        payload: JSON.stringify({ ...row.payload, scope: 'openid accounts:read payments:write' }),
+      });
+    const grant = await server.db
+      .knex('oidc_artifacts')
+      .where({ model: 'Grant', id: row.grant_id })
+      .first();
+    await server.db
+      .knex('oidc_artifacts')
+      .where({ model: 'Grant', id: row.grant_id })
+      .update({
+        payload: JSON.stringify({
+          ...grant.payload,
+          resources: { [BANK_API]: 'accounts:read payments:write' },
+        }),
+      });
     const tokens = await redeem(signedIn, verifier);
     assert.equal(tokens.scope, 'accounts:read');
     assert.equal(decodeJwt(tokens.access_token).scope, 'accounts:read');
@@ -233,26 +333,41 @@ describe('second factors', () => {
   test('no TOTP seed, recovery code or WebAuthn challenge is stored or logged in clear', async () => {
     const browser = new HttpBrowser();
     const { page } = await authorize(browser, 'accounts:read');
-    const csrf = /name="_csrf" value="([^"]+)"/.exec(page.html.slice(page.html.indexOf('/passkey"')))?.[1]!;
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(
+      page.html.slice(page.html.indexOf('/passkey"')),
+    )?.[1]!;
     const action = /action="(\/interaction\/[^"]+)\/passkey"/.exec(page.html)![1]!;
     const options = await fetch(server.url(`${action}/passkey/options`), {
       method: 'POST',
-      headers: { cookie: browser.jar.header(server.url(action)), 'content-type': 'application/x-www-form-urlencoded' },
+      headers: {
+        cookie: browser.jar.header(server.url(action)),
+        'content-type': 'application/x-www-form-urlencoded',
+      },
       body: new URLSearchParams({ _csrf: csrf }),
     });
     const { challenge } = (await options.json()) as { challenge: string };
     assert.ok(challenge.length >= 43, 'at least 256 bits');
     secrets.push(challenge);
 
-    const tables = (await server.db.knex.raw("select tablename from pg_tables where schemaname = current_schema()")).rows as { tablename: string }[];
+    const tables = (
+      await server.db.knex.raw(
+        'select tablename from pg_tables where schemaname = current_schema()',
+      )
+    ).rows as { tablename: string }[];
     let dump = '';
     for (const { tablename } of tables) {
       dump += JSON.stringify(await server.db.knex(tablename).select('*'));
     }
     const normalized = (s: string) => s.replace(/-/g, '');
     for (const secret of secrets) {
-      assert.ok(!dump.includes(secret) && !normalized(dump).includes(normalized(secret)), `${secret.slice(0, 6)}… is not in the database`);
-      assert.ok(!logs.some((line) => line.includes(secret)), `${secret.slice(0, 6)}… is not in the logs`);
+      assert.ok(
+        !dump.includes(secret) && !normalized(dump).includes(normalized(secret)),
+        `${secret.slice(0, 6)}… is not in the database`,
+      );
+      assert.ok(
+        !logs.some((line) => line.includes(secret)),
+        `${secret.slice(0, 6)}… is not in the logs`,
+      );
     }
     assert.ok(logs.length > 50, 'the logs were captured');
   });

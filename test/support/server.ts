@@ -42,11 +42,14 @@ export interface TestServerOptions {
   db?: TestDatabase;
   /** Collects every log line (at info level) here, for tests that inspect the logs. */
   logs?: string[];
+  /** Host name of the issuer: "localhost" for WebAuthn, which refuses IP addresses as RP ID. */
+  hostname?: '127.0.0.1' | 'localhost';
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const port = await freePort();
-  const issuer = `http://127.0.0.1:${port}`;
+  const hostname = options.hostname ?? '127.0.0.1';
+  const issuer = `http://${hostname}:${port}`;
   const db = options.db ?? (await createTestDatabase());
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -70,7 +73,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       : undefined,
   );
   const app = await createApp(config, { logger, db, clock: options.clock ?? systemClock });
-  await app.listen(port, '127.0.0.1');
+  // localhost may resolve to ::1 or 127.0.0.1: listen on both then.
+  await app.listen(port, hostname === 'localhost' ? '::' : '127.0.0.1');
   return {
     app,
     issuer,

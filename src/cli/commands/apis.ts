@@ -1,6 +1,6 @@
 // `portcullis api create|list|delete`: the API catalogue.
 import type { Command } from 'commander';
-import type { Api } from '../../oidc/catalogue.ts';
+import type { Api, ApiScope } from '../../oidc/catalogue.ts';
 import { withApp } from '../context.ts';
 import { CliError, print, printTable } from '../output.ts';
 
@@ -12,7 +12,20 @@ export function parseScopeArg(arg: string): { name: string; description: string 
   if (eq <= 0 || eq === arg.length - 1) {
     throw new CliError(`--scope "${arg}" must look like 'name=Description people read'`);
   }
-  return { name: arg.slice(0, eq).trim(), description: arg.slice(eq + 1).trim() };
+  return { name: arg.slice(0, eq).trim(), description: arg.slice(eq + 1).trim() } as ApiScope;
+}
+
+/** Applies "--level payments:write=2" to the scope it names. */
+export function applyLevels(scopes: ApiScope[], levels: string[]): ApiScope[] {
+  for (const arg of levels) {
+    const match = /^(.+)=([123])$/.exec(arg);
+    if (!match) throw new CliError(`--level "${arg}" must look like 'scope=2' (levels 1, 2 or 3)`);
+    const scope = scopes.find((s) => s.name === match[1]);
+    if (!scope)
+      throw new CliError(`--level names ${match[1]}, which is not one of the --scope values`);
+    scope.requiredLevel = Number(match[2]) as 1 | 2 | 3;
+  }
+  return scopes;
 }
 
 const apiJson = (a: Api) => ({
@@ -35,6 +48,11 @@ export function registerApiCommands(program: Command): void {
     )
     .option('--name <name>', 'a name people read')
     .requiredOption('--scope <name=description>', 'a scope and its description (repeat)', collect)
+    .option(
+      '--level <scope=level>',
+      'assurance level a scope needs: 1 password, 2 second factor, 3 phishing-resistant (repeat)',
+      collect,
+    )
     .option('--format <format>', 'access token format: jwt or opaque', 'jwt')
     .option('--ttl <seconds>', 'access token lifetime in seconds', '600')
     .option('--json', 'print the result as JSON')
@@ -43,6 +61,7 @@ export function registerApiCommands(program: Command): void {
         identifier: string;
         name?: string;
         scope: string[];
+        level?: string[];
         format: string;
         ttl: string;
         json?: boolean;
@@ -50,7 +69,7 @@ export function registerApiCommands(program: Command): void {
         if (opts.format !== 'jwt' && opts.format !== 'opaque')
           throw new CliError('--format must be jwt or opaque');
         if (!/^\d+$/.test(opts.ttl)) throw new CliError('--ttl must be a whole number of seconds');
-        const scopes = opts.scope.map(parseScopeArg);
+        const scopes = applyLevels(opts.scope.map(parseScopeArg), opts.level ?? []);
         await withApp(async (app) => {
           const created = await app.services.catalogue.create({
             identifier: opts.identifier,

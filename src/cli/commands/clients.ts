@@ -76,6 +76,7 @@ interface CreateOptions {
   public?: boolean;
   jwksFile?: string;
   firstParty?: boolean;
+  minLevel: string;
   json?: boolean;
 }
 
@@ -106,6 +107,7 @@ export function registerClientCommands(program: Command): void {
     .option('--public', 'a public client (no secret; PKCE only), e.g. a mobile or single-page app')
     .option('--jwks-file <file>', "the client's public keys (JWK Set) for private_key_jwt")
     .option('--first-party', 'an application of your own: skips the consent page')
+    .option('--min-level <level>', 'lowest assurance level its logins must reach: 1, 2 or 3', '1')
     .option('--json', 'print the result as JSON')
     .action(async (opts: CreateOptions) => {
       if (opts.public && opts.auth) throw new CliError('choose either --public or --auth');
@@ -125,6 +127,8 @@ export function registerClientCommands(program: Command): void {
         throw new CliError('--auth private_key_jwt needs --jwks-file');
       if (opts.jwksFile && authMethod !== 'private_key_jwt')
         throw new CliError('--jwks-file is only used with --auth private_key_jwt');
+      if (!['1', '2', '3'].includes(opts.minLevel))
+        throw new CliError('--min-level must be 1, 2 or 3');
       const jwks = opts.jwksFile ? readJwks(opts.jwksFile) : undefined;
       await withApp(async (app) => {
         const apiAccess = await resolveApiAccess(app, opts.api ?? [], opts.scope ?? []);
@@ -137,6 +141,7 @@ export function registerClientCommands(program: Command): void {
           jwks,
           apiAccess,
           firstParty: opts.firstParty,
+          minAssuranceLevel: Number(opts.minLevel) as 1 | 2 | 3,
         });
         print(opts.json, { ...clientJson(created), clientSecret: secret }, () => {
           process.stdout.write(`client_id:     ${created.clientId}\n`);

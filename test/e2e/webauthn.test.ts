@@ -1,0 +1,179 @@
+// WebAuthn in Chromium with the DevTools protocol's virtual authenticator (CTAP2, internal,
+// resident keys, user verification): register a passkey, sign in without a password, step up
+// from level 1 to 3, and the refusals (a counter that goes backwards, an expired challenge).
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import * as oidc from 'openid-client';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { manualClock } from '../../src/clock.ts';
+import { BANK_API, PASSWORD } from '../support/fixtures.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
+import { launchBrowser, openContext, startCallbackServer } from './support/browser.ts';
+
+const ACR_STRONG = 'urn:portcullis:ac:phishing-resistant';
+
+async function addVirtualAuthenticator(context: BrowserContext, page: Page): Promise<void> {
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+}
+
+describe('WebAuthn and passkeys in the browser', () => {
+  const clock = manualClock(Date.UTC(2026, 10, 29, 11, 0, 0));
+  const logs: string[] = [];
+  let server: TestServer;
+  let browser: Browser;
+  let app: Awaited<ReturnType<typeof startCallbackServer>>;
+  let rp: oidc.Configuration;
+  let redirectUri: string;
+  let session: Awaited<ReturnType<typeof openContext>>;
+
+  before(async () => {
+    browser = await launchBrowser();
+    app = await startCallbackServer();
+    redirectUri = `${app.url}/callback`;
+    // WebAuthn refuses IP addresses as relying party: the issuer is http://localhost:<port>.
+    server = await startTestServer({ clock, hostname: 'localhost', logs });
+    const { catalogue, clients, accounts, roles } = server.app.services;
+    await catalogue.create({
+      identifier: BANK_API,
+      name: 'Bank API',
+      scopes: [
+        { name: 'accounts:read', description: 'See your accounts and balances' },
+        { name: 'mandates:write', description: 'Set up standing payment mandates', requiredLevel: 3 },
+      ],
+    });
+    await roles.create({ name: 'customer', scopes: ['accounts:read', 'mandates:write'] });
+    await accounts.create({ email: 'alice@example.com', name: 'Alice', password: PASSWORD, roles: ['customer'] });
+    const { client, secret } = await clients.create({
+      name: 'Budget Planner',
+      grantTypes: ['authorization_code'],
+      redirectUris: [redirectUri],
+      authMethod: 'client_secret_basic',
+      apiAccess: { [BANK_API]: ['accounts:read', 'mandates:write'] },
+      firstParty: true,
+    });
+    rp = await oidc.discovery(new URL(server.issuer), client.clientId, { redirect_uris: [redirectUri] }, oidc.ClientSecretBasic(secret!), {
+      execute: [oidc.allowInsecureRequests],
+    });
+    // One browser context (with its virtual authenticator) for the whole file: the passkey
+    // registered first is the one used afterwards.
+    session = await openContext(browser, 'webauthn');
+    await addVirtualAuthenticator(session.context, session.page);
+  });
+  after(async () => {
+    await session?.done();
+    await browser?.close();
+    await server?.close();
+    await app?.close();
+  });
+
+  async function startLogin(page: Page, scope: string) {
+    const verifier = oidc.randomPKCECodeVerifier();
+    await page.goto(
+      oidc.buildAuthorizationUrl(rp, {
+        redirect_uri: redirectUri,
+        scope: `openid ${scope}`,
+        resource: BANK_API,
+        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+        state: 'st',
+      }).href,
+    );
+    return verifier;
+  }
+  async function password(page: Page) {
+    await page.getByLabel('Email').fill('alice@example.com');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.waitForLoadState('load');
+  }
+  async function tokensFrom(page: Page, verifier: string) {
+    await page.waitForURL(`${redirectUri}?**`);
+    return oidc.authorizationCodeGrant(rp, new URL(page.url()), { pkceCodeVerifier: verifier, expectedState: 'st' }, { resource: BANK_API });
+  }
+
+  test('register a passkey from the account page', async () => {
+    const { page } = session;
+    await page.goto(server.url('/account'));
+    await password(page);
+    await page.getByRole('link', { name: 'Add a security key or passkey' }).click();
+    await page.getByLabel('Name for this key').fill('Laptop passkey');
+    await page.getByRole('button', { name: 'Add a security key or passkey' }).click();
+    await page.getByRole('heading', { name: 'Your recovery codes' }).waitFor();
+    await page.getByRole('link', { name: /back to your account/ }).click();
+    assert.ok(await page.getByText('Laptop passkey').isVisible());
+    const rows = await server.db.knex('webauthn_credentials').select('name', 'counter');
+    assert.deepEqual(rows.map((r) => r.name), ['Laptop passkey']);
+  });
+
+  test('sign in with the passkey, without a password, at level 3', async () => {
+    const { page, context } = session;
+    await context.clearCookies();
+    const verifier = await startLogin(page, 'accounts:read');
+    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    const tokens = await tokensFrom(page, verifier);
+    const claims = tokens.claims()!;
+    assert.equal(claims.acr, ACR_STRONG);
+    assert.ok((claims.amr as string[]).includes('user'), 'user verification recorded');
+    assert.ok((claims.amr as string[]).includes('mfa'));
+  });
+
+  test('step-up from a level-1 session to level 3 with the security key', async () => {
+    const { page, context } = session;
+    await context.clearCookies();
+    const low = await startLogin(page, 'accounts:read');
+    await password(page);
+    assert.equal((await tokensFrom(page, low)).claims()?.acr, 'urn:portcullis:ac:password');
+    const high = await startLogin(page, 'mandates:write');
+    await page.getByRole('heading', { name: 'Confirm it is you' }).waitFor();
+    assert.equal(await page.getByLabel('Code from your authenticator app').count(), 0, 'an app code cannot reach level 3');
+    await page.getByRole('button', { name: 'Use a security key or passkey' }).click();
+    const tokens = await tokensFrom(page, high);
+    assert.equal(tokens.scope, 'mandates:write');
+    assert.equal(tokens.claims()?.acr, ACR_STRONG);
+    assert.deepEqual(
+      (tokens.claims()?.amr as string[]).filter((m) => m === 'pwd' || m === 'mfa'),
+      ['pwd', 'mfa'],
+    );
+  });
+
+  test('a signature counter that goes backwards is refused and logged', async () => {
+    const { page, context } = session;
+    await context.clearCookies();
+    await server.db.knex('webauthn_credentials').update({ counter: 1_000_000 });
+    await startLogin(page, 'accounts:read');
+    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await page.waitForLoadState('load');
+    await page.getByRole('alert').waitFor();
+    assert.equal(await page.getByRole('alert').textContent(), 'That passkey could not sign you in. Try again, or use your password.');
+    assert.ok(logs.some((l) => l.includes('"action":"login.failure"') && l.includes('counter_rollback')));
+    assert.equal((await server.db.knex('webauthn_credentials').first('counter')).counter, 1_000_000);
+    await server.db.knex('webauthn_credentials').update({ counter: 0 });
+  });
+
+  test('an expired challenge is refused', async () => {
+    const { page, context } = session;
+    await context.clearCookies();
+    await startLogin(page, 'accounts:read');
+    // The challenge is issued, then six minutes pass before the response arrives.
+    await page.route('**/passkey', async (route) => {
+      clock.advance(6 * 60_000);
+      await route.continue();
+    });
+    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await page.waitForLoadState('load');
+    await page.getByRole('alert').waitFor();
+    assert.equal(await page.getByRole('alert').textContent(), 'That passkey could not sign you in. Try again, or use your password.');
+    await page.unroute('**/passkey');
+  });
+});
