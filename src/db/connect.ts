@@ -47,10 +47,22 @@ function pgKnex(connection: Knex.PgConnectionConfig | string, poolMax: number): 
   });
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: knex-pglite's client class is typed loosely
+const PgLiteBase = ClientPgLite as any;
+
+/**
+ * knex-pglite names a delete's command "DEL" (from knex's method name), so knex returns the raw
+ * result instead of the number of rows deleted. Give knex the command name PostgreSQL uses.
+ */
+class EmbeddedClient extends PgLiteBase {
+  processResponse(obj: { method?: string }, runner: unknown) {
+    return super.processResponse(obj.method === 'del' ? { ...obj, method: 'delete' } : obj, runner);
+  }
+}
+
 function pgliteKnex(connection: { filename: string } | Record<string, never>): Knex {
   return knexFactory({
-    // biome-ignore lint/suspicious/noExplicitAny: knex-pglite's client class is typed loosely
-    client: ClientPgLite as any,
+    client: EmbeddedClient as unknown as typeof Knex.Client,
     dialect: 'postgres',
     connection,
     log: quietLog,
