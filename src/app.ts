@@ -7,6 +7,7 @@ import { createAccounts } from './accounts/accounts.ts';
 import { createAuthenticator } from './accounts/authenticate.ts';
 import { createPasswordHasher } from './accounts/passwords.ts';
 import { createRoles } from './accounts/roles.ts';
+import { createAuditLog } from './audit/log.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
 import { connectDatabase, type Database } from './db/connect.ts';
@@ -78,6 +79,7 @@ export async function createApp(config: Config, deps: AppDeps) {
   const views = createViews({ cache: config.env === 'production' });
   const metrics = createMetrics();
   const jobs = createJobs(logger);
+  const audit = createAuditLog({ knex, clock });
 
   // Security events go to the log for now; the audit log takes them when it is wired.
   const record = async (event: SecurityEvent) => {
@@ -319,6 +321,7 @@ export async function createApp(config: Config, deps: AppDeps) {
       authenticator,
       grants,
       hasher,
+      audit,
     },
     oidc,
     bridge,
