@@ -3,7 +3,8 @@
 import type { Knex } from 'knex';
 import type { Clock } from '../clock.ts';
 import { invalid } from '../errors.ts';
-import { type AuditRow, hashEvent } from './chain.ts';
+import { createAppender } from './appender.ts';
+import type { AuditRow } from './chain.ts';
 import {
   ACTOR_TYPES,
   type ActorType,
@@ -87,18 +88,16 @@ function rowFilter(filter: Omit<AuditQuery, 'limit'>): RowFilter {
 
 export function createAuditLog({ knex, clock, batchSize = DEFAULT_BATCH }: AuditLogDeps) {
   const store = createAuditStore(knex);
+  const append = createAppender(store);
 
   return {
     /**
-     * Appends one event to the chain. Throws DomainError for an invalid event; the caller
-     * decides whether an action that cannot be audited may go ahead.
+     * Appends one event to the chain; resolves once it is committed. Throws DomainError for an
+     * invalid event (nothing is written); the caller decides whether an action that cannot be
+     * audited may go ahead.
      */
     async record(event: AuditEventInput): Promise<void> {
-      const fields = prepareEvent(event, new Date(clock.now()));
-      await store.append((head) => {
-        const row = { ...fields, seq: head.seq + 1, prev_hash: head.hash };
-        return { ...row, hash: hashEvent(row) };
-      });
+      await append(prepareEvent(event, new Date(clock.now())));
     },
 
     /** Walks the whole chain in batches and reports the first event at fault, if any. */

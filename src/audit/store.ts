@@ -27,12 +27,13 @@ const fromDb = (row: DbRow): AuditRow => ({ ...row, seq: Number(row.seq) });
 export function createAuditStore(knex: Knex) {
   return {
     /**
-     * Appends one event: `build` turns the current head into the new row. It runs inside the
-     * transaction, so it must not query the database (the embedded database has one connection,
-     * held by this transaction: a query elsewhere would wait for ever).
+     * Appends events in one transaction: `build` turns the current head into the new rows, in
+     * chain order. It runs inside the transaction, so it must not query the database (the
+     * embedded database has one connection, held by this transaction: a query elsewhere would
+     * wait for ever).
      */
-    async append(build: (head: ChainHead) => AuditRow): Promise<AuditRow> {
-      return knex.transaction(
+    async append(build: (head: ChainHead) => AuditRow[]): Promise<void> {
+      await knex.transaction(
         async (trx) => {
           // Serialises appenders across every pool and every instance: each reads the head only
           // once the previous appender has committed, so seqs never collide and every prev_hash
@@ -41,10 +42,11 @@ export function createAuditStore(knex: Knex) {
           const head = await trx('audit_chain_head').where({ id: 1 }).first('seq', 'hash');
           if (!head)
             throw new Error('the audit chain head is missing: run "portcullis audit verify"');
-          const row = build({ seq: Number(head.seq), hash: head.hash });
-          await trx('audit_events').insert(row);
-          await trx('audit_chain_head').where({ id: 1 }).update({ seq: row.seq, hash: row.hash });
-          return row;
+          const rows = build({ seq: Number(head.seq), hash: head.hash });
+          const last = rows[rows.length - 1];
+          if (!last) return;
+          await trx('audit_events').insert(rows);
+          await trx('audit_chain_head').where({ id: 1 }).update({ seq: last.seq, hash: last.hash });
         },
         // Read committed takes a new snapshot per statement, so the head read after the lock is
         // the latest one. Under repeatable read the snapshot would predate the lock wait.

@@ -11,8 +11,16 @@ export async function resetChain(knex: Knex): Promise<void> {
   await knex('audit_chain_head').insert({ id: 1, seq: 0, hash: GENESIS_HASH });
 }
 
-/** Records `count` varied events one after the other (event #n is about user u<n>). */
-export async function recordEvents(audit: AuditLog, count: number): Promise<void> {
+/**
+ * Records `count` varied events one after the other (event #n is about user u<n>; every third
+ * actor is an admin, even events are failures, every fifth has a client target), calling
+ * `between` after each.
+ */
+export async function recordEvents(
+  audit: AuditLog,
+  count: number,
+  between: () => void = () => {},
+): Promise<void> {
   for (let n = 1; n <= count; n++) {
     await audit.record({
       actor: { type: n % 3 === 0 ? 'admin' : 'user', id: `u${n}` },
@@ -23,6 +31,7 @@ export async function recordEvents(audit: AuditLog, count: number): Promise<void
       userAgent: 'Mozilla/5.0 (test)',
       details: { n, reason: n % 2 === 0 ? 'bad password' : undefined, tags: ['a', { b: n }] },
     });
+    between();
   }
 }
 
