@@ -94,7 +94,9 @@ export function createAuditLog({ knex, clock, batchSize = DEFAULT_BATCH }: Audit
     /**
      * Appends one event to the chain; resolves once it is committed. Throws DomainError for an
      * invalid event (nothing is written); the caller decides whether an action that cannot be
-     * audited may go ahead.
+     * audited may go ahead. Call it after your own transaction, never inside one: the append is
+     * a transaction of its own, and on the embedded database (one connection) it would wait for
+     * yours for ever.
      */
     async record(event: AuditEventInput): Promise<void> {
       await append(prepareEvent(event, new Date(clock.now())));

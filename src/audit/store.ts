@@ -88,7 +88,11 @@ export function createAuditStore(knex: Knex) {
       );
     },
 
-    /** Up to `limit` events matching `filter`, in seq order. */
+    /**
+     * Up to `limit` events matching `filter`, in seq order. Seqs become visible in order (each
+     * append commits before the next one takes the lock), so paging on `after` never skips an
+     * event that was still being committed.
+     */
     async find(filter: RowFilter, limit: number): Promise<AuditRow[]> {
       const q = knex<DbRow>('audit_events').select('*').orderBy('seq').limit(limit);
       if (filter.since) q.where('occurred_at', '>=', filter.since);
