@@ -1,9 +1,6 @@
 // `portcullis audit verify|export|list` as an operator runs them: exit codes, one-line errors,
 // tables, JSON and JSON Lines. Events are recorded, and tampered with, straight in the database.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Knex } from 'knex';
 import { createAuditLog } from '../../src/audit/log.ts';
@@ -11,9 +8,8 @@ import { manualClock } from '../../src/clock.ts';
 import { connectDatabase } from '../../src/db/connect.ts';
 import { migrateLatest } from '../../src/db/migrate.ts';
 import { recordEvents } from '../audit/helpers.ts';
-import { assertOneLineError, runCli } from '../support/cli.ts';
-import { createTestDatabase, type TestDatabase, testDatabaseKind } from '../support/db.ts';
-import { testSecrets } from '../support/server.ts';
+import { assertOneLineError, cliEnv, runCli } from '../support/cli.ts';
+import type { TestDatabase } from '../support/db.ts';
 
 const T0 = Date.parse('2026-11-01T09:00:00.000Z');
 
@@ -38,14 +34,8 @@ describe('portcullis audit', () => {
     (JSON.parse(stdout).events as { seq: number }[]).map((e) => e.seq);
 
   before(async () => {
-    const secrets = testSecrets();
-    if (testDatabaseKind() === 'postgres') {
-      db = await createTestDatabase('postgres');
-      env = { ...secrets, DATABASE_URL: db.url! };
-    } else {
-      dataDir = mkdtempSync(join(tmpdir(), 'pc-cli-audit-'));
-      env = { ...secrets, DATA_DIR: dataDir };
-    }
+    ({ env, db } = await cliEnv());
+    dataDir = env.DATA_DIR ?? '';
   });
   after(async () => {
     await db?.drop();
