@@ -38,7 +38,6 @@ export function createAppender(store: AuditStore): (fields: EventFields) => Prom
   let draining = false;
 
   async function drain(): Promise<void> {
-    draining = true;
     while (queue.length > 0) {
       const batch = queue.splice(0, MAX_BATCH);
       try {
@@ -59,6 +58,10 @@ export function createAppender(store: AuditStore): (fields: EventFields) => Prom
   return (fields) =>
     new Promise<void>((resolve, reject) => {
       queue.push({ fields, resolve, reject });
-      if (!draining) void drain();
+      if (draining) return;
+      draining = true;
+      // Start on the next turn of the event loop, so events recorded together (callers that
+      // were all waiting for the previous batch) go in one transaction, not one each.
+      setImmediate(drain);
     });
 }
