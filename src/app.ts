@@ -7,6 +7,7 @@ import { createAccounts } from './accounts/accounts.ts';
 import { createAuthenticator } from './accounts/authenticate.ts';
 import { createPasswordHasher } from './accounts/passwords.ts';
 import { createRoles } from './accounts/roles.ts';
+import { type AuditEventInput, createAuditLog } from './audit/log.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
 import { connectDatabase, type Database } from './db/connect.ts';
@@ -18,7 +19,6 @@ import { createHttpApp } from './http/server.ts';
 import { extraStaticFile } from './http/staticFiles.ts';
 import { createViews } from './http/views.ts';
 import { ACCOUNT_CLIENT_ID, accountCallbackUrl } from './interactions/account.ts';
-import type { SecurityEvent } from './interactions/context.ts';
 import { createCsrf } from './interactions/csrf.ts';
 import { demoRoutes } from './interactions/demo.ts';
 import { logoutPages } from './interactions/logout.ts';
@@ -78,13 +78,15 @@ export async function createApp(config: Config, deps: AppDeps) {
   const views = createViews({ cache: config.env === 'production' });
   const metrics = createMetrics();
   const jobs = createJobs(logger);
+  const audit = createAuditLog({ knex, clock });
 
-  // Security events go to the log for now; the audit log takes them when it is wired.
-  const record = async (event: SecurityEvent) => {
+  // Every security event goes to the hash-chained audit log, and as one line to the logs.
+  const record = async (event: AuditEventInput) => {
     logger.info(
       { audit: { ...event, details: undefined }, details: event.details },
       'security event',
     );
+    await audit.record(event);
   };
 
   // --- Domain services -----------------------------------------------------------------------
@@ -202,7 +204,7 @@ export async function createApp(config: Config, deps: AppDeps) {
           extraTokenClaims: assurancePolicy.extraTokenClaims,
         },
       }),
-    onBuild: (provider) => attachProviderEvents(provider, { logger, metrics }),
+    onBuild: (provider) => attachProviderEvents(provider, { logger, metrics, record }),
   });
   const oidc = runtime;
   const bridge = createInteractionBridge(oidc, assurancePolicy);
@@ -323,7 +325,9 @@ export async function createApp(config: Config, deps: AppDeps) {
       webauthn,
       recoveryCodes,
       factors,
+      audit,
     },
+    record,
     oidc,
     bridge,
     refreshKeys,

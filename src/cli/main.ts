@@ -1,6 +1,7 @@
 // The `portcullis` command line: every command has --help, and --json where it prints data.
 import { Command } from 'commander';
 import { registerApiCommands } from './commands/apis.ts';
+import { registerAuditCommands } from './commands/audit.ts';
 import { registerClientCommands } from './commands/clients.ts';
 import { registerKeyCommands } from './commands/keys.ts';
 import { registerServerCommands } from './commands/server.ts';
@@ -16,6 +17,7 @@ registerApiCommands(program);
 registerClientCommands(program);
 registerKeyCommands(program);
 registerUserCommands(program);
+registerAuditCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -2,6 +2,7 @@
 import type Koa from 'koa';
 import type { Accounts } from '../accounts/accounts.ts';
 import type { Authenticator } from '../accounts/authenticate.ts';
+import type { AuditEventInput } from '../audit/log.ts';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import type { Views } from '../http/views.ts';
@@ -18,15 +19,7 @@ import type { GrantRegistry } from '../oidc/grants.ts';
 import type { Csrf } from './csrf.ts';
 
 /** A security event for the audit log (never with a secret in it). */
-export interface SecurityEvent {
-  actor: { type: 'user' | 'client' | 'admin' | 'system'; id?: string };
-  action: string;
-  target?: { type: string; id: string };
-  outcome: 'success' | 'failure';
-  sourceIp?: string;
-  userAgent?: string;
-  details?: Record<string, unknown>;
-}
+export type SecurityEvent = AuditEventInput;
 
 export interface InteractionDeps {
   config: Config;

@@ -102,11 +102,17 @@ export function createWebAuthn({
    * The challenge check SimpleWebAuthn calls: consumes it, so it works exactly once. It gets the
    * challenge as the browser echoed it: base64url of the string the options carried.
    */
-  const consuming = (purpose: string, binding: string, userId: string | null) => async (echoed: string) => {
-    const challenge = Buffer.from(echoed, 'base64url').toString('utf8');
-    const row = await store.consumeChallenge(hash(challenge), purpose, hash(binding), new Date(clock.now()));
-    return row !== undefined && row.user_id === userId;
-  };
+  const consuming =
+    (purpose: string, binding: string, userId: string | null) => async (echoed: string) => {
+      const challenge = Buffer.from(echoed, 'base64url').toString('utf8');
+      const row = await store.consumeChallenge(
+        hash(challenge),
+        purpose,
+        hash(binding),
+        new Date(clock.now()),
+      );
+      return row !== undefined && row.user_id === userId;
+    };
 
   return {
     rpID,

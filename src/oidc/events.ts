@@ -1,7 +1,9 @@
-// Listens to the provider's events: token issuance metrics and one log line per protocol error.
-// Only the OAuth error code and description are logged: never a token, code or secret.
+// Listens to the provider's events: token issuance metrics, one log line per protocol error, and
+// the audit log's protocol events (tokens issued and revoked, reused codes and refresh tokens,
+// logouts). Only OAuth error codes, descriptions and ids are recorded: never a token or secret.
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { AuditEventInput } from '../audit/log.ts';
 import type { Metrics } from '../http/metrics.ts';
 import type { Logger } from '../log.ts';
 
@@ -22,31 +24,106 @@ const ERROR_EVENTS = [
   'userinfo.error',
 ];
 
-export function attachProviderEvents(
-  provider: Provider,
-  { logger, metrics }: { logger: Logger; metrics: Metrics },
-) {
-  provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
-    metrics.tokens.inc({ grant_type: String(ctx.oidc.params?.grant_type ?? 'unknown') });
+type Listener = (...args: never[]) => void;
+
+interface EventDeps {
+  logger: Logger;
+  metrics: Metrics;
+  record: (event: AuditEventInput) => Promise<void>;
+}
+
+const origin = (ctx: KoaContextWithOIDC | undefined) =>
+  ctx ? { sourceIp: ctx.ip, userAgent: ctx.get('user-agent').slice(0, 256) || undefined } : {};
+
+export function attachProviderEvents(provider: Provider, { logger, metrics, record }: EventDeps) {
+  const on = (event: string, listener: Listener) =>
+    (provider.on as (e: string, l: Listener) => void)(event, listener);
+  // Listeners cannot delay the response; a failed audit write is logged, never thrown.
+  const audit = (event: AuditEventInput) =>
+    void record(event).catch((err: Error) =>
+      logger.error(
+        { err: { name: err.name, message: err.message }, action: event.action },
+        'audit write failed',
+      ),
+    );
+
+  on('grant.success', (ctx: KoaContextWithOIDC) => {
+    const grantType = String(ctx.oidc.params?.grant_type ?? 'unknown');
+    metrics.tokens.inc({ grant_type: grantType });
+    const token = (ctx.oidc.entities.AccessToken ?? ctx.oidc.entities.ClientCredentials) as
+      | { scope?: string; aud?: string | string[]; accountId?: string }
+      | undefined;
+    const clientId = ctx.oidc.client?.clientId;
+    audit({
+      actor: { type: 'client', id: clientId },
+      action: 'token.issued',
+      target: token?.accountId ? { type: 'user', id: token.accountId } : undefined,
+      outcome: 'success',
+      ...origin(ctx),
+      details: { grantType, scope: token?.scope, audience: token?.aud },
+    });
   });
-  for (const event of ERROR_EVENTS) {
-    (provider.on as (e: string, listener: (...args: never[]) => void) => void)(
-      event,
-      (ctx: KoaContextWithOIDC, err: { error?: string; error_description?: string }) => {
-        logger.info(
-          {
-            reqId: ctx?.state?.requestId,
-            event,
-            error: err?.error,
-            description: err?.error_description,
-            client: ctx?.oidc?.client?.clientId,
-          },
-          'protocol error',
-        );
+
+  on('grant.revoked', (ctx: KoaContextWithOIDC, grantId: string) => {
+    const grantType = ctx?.oidc?.params?.grant_type;
+    // At the token endpoint a grant is only revoked when a code or refresh token came back.
+    const action =
+      ctx?.oidc?.route === 'token'
+        ? grantType === 'refresh_token'
+          ? 'refresh_token.reused'
+          : 'authorization_code.reused'
+        : 'grant.revoked';
+    audit({
+      actor: { type: 'client', id: ctx?.oidc?.client?.clientId },
+      action,
+      target: { type: 'grant', id: grantId },
+      outcome: ctx?.oidc?.route === 'token' ? 'failure' : 'success',
+      ...origin(ctx),
+    });
+  });
+
+  for (const kind of ['access_token', 'refresh_token', 'client_credentials']) {
+    on(
+      `${kind}.destroyed`,
+      (token: { clientId?: string; accountId?: string; grantId?: string }) => {
+        audit({
+          actor: { type: 'client', id: token.clientId },
+          action: 'token.revoked',
+          target: token.accountId ? { type: 'user', id: token.accountId } : undefined,
+          outcome: 'success',
+          details: { kind, grant: token.grantId },
+        });
       },
     );
   }
-  provider.on('server_error', (ctx: KoaContextWithOIDC, err: Error) => {
+
+  on('end_session.success', (ctx: KoaContextWithOIDC) => {
+    const accountId = (ctx.oidc.entities.Session as { accountId?: string } | undefined)?.accountId;
+    audit({
+      actor: { type: 'user', id: accountId },
+      action: 'logout',
+      target: accountId ? { type: 'user', id: accountId } : undefined,
+      outcome: 'success',
+      ...origin(ctx),
+      details: { client: ctx.oidc.client?.clientId },
+    });
+  });
+
+  for (const event of ERROR_EVENTS) {
+    on(event, (ctx: KoaContextWithOIDC, err: { error?: string; error_description?: string }) => {
+      logger.info(
+        {
+          reqId: ctx?.state?.requestId,
+          event,
+          error: err?.error,
+          description: err?.error_description,
+          client: ctx?.oidc?.client?.clientId,
+        },
+        'protocol error',
+      );
+    });
+  }
+  on('server_error', (ctx: KoaContextWithOIDC, err: Error) => {
     logger.error(
       {
         reqId: ctx?.state?.requestId,

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { connectDatabase } from '../../src/db/connect.ts';
+
 test('deletes report their row count on the embedded database', async () => {
   const db = await connectDatabase({});
   await db.knex.raw('create table t (id int)');

@@ -34,7 +34,11 @@ describe('second factors in the browser', () => {
       name: 'Bank API',
       scopes: [
         { name: 'accounts:read', description: 'See your accounts and balances' },
-        { name: 'payments:write', description: 'Make payments from your accounts', requiredLevel: 2 },
+        {
+          name: 'payments:write',
+          description: 'Make payments from your accounts',
+          requiredLevel: 2,
+        },
       ],
     });
     await roles.create({ name: 'customer', scopes: ['accounts:read', 'payments:write'] });
@@ -47,9 +51,15 @@ describe('second factors in the browser', () => {
       apiAccess: { [BANK_API]: ['accounts:read', 'payments:write'] },
       firstParty: true,
     });
-    rp = await oidc.discovery(new URL(server.issuer), client.clientId, { redirect_uris: [redirectUri] }, oidc.ClientSecretBasic(clientSecret!), {
-      execute: [oidc.allowInsecureRequests],
-    });
+    rp = await oidc.discovery(
+      new URL(server.issuer),
+      client.clientId,
+      { redirect_uris: [redirectUri] },
+      oidc.ClientSecretBasic(clientSecret!),
+      {
+        execute: [oidc.allowInsecureRequests],
+      },
+    );
   });
   after(async () => {
     await browser?.close();
@@ -87,7 +97,12 @@ describe('second factors in the browser', () => {
 
   async function tokensFrom(page: Page, verifier: string) {
     await page.waitForURL(`${redirectUri}?**`);
-    return oidc.authorizationCodeGrant(rp, new URL(page.url()), { pkceCodeVerifier: verifier, expectedState: 'st' }, { resource: BANK_API });
+    return oidc.authorizationCodeGrant(
+      rp,
+      new URL(page.url()),
+      { pkceCodeVerifier: verifier, expectedState: 'st' },
+      { resource: BANK_API },
+    );
   }
 
   test('enrol an authenticator app by reading the key from the page', async (t) => {
@@ -95,7 +110,9 @@ describe('second factors in the browser', () => {
     const verifier = await startLogin(page, 'payments:write');
     await password(page);
     await page.getByRole('heading', { name: 'Add a second factor' }).waitFor();
-    assert.ok(await page.getByRole('img', { name: 'QR code for your authenticator app' }).isVisible());
+    assert.ok(
+      await page.getByRole('img', { name: 'QR code for your authenticator app' }).isVisible(),
+    );
     secret = await page.getByLabel('Key', { exact: true }).inputValue();
     const input = page.getByLabel('Code from the app');
     assert.equal(await input.getAttribute('autocomplete'), 'one-time-code');
@@ -126,7 +143,10 @@ describe('second factors in the browser', () => {
     await startLogin(second.page, 'payments:write');
     await password(second.page);
     await enterCode(second.page, used);
-    assert.equal(await second.page.getByRole('alert').textContent(), 'That code was already used. Wait for the next one.');
+    assert.equal(
+      await second.page.getByRole('alert').textContent(),
+      'That code was already used. Wait for the next one.',
+    );
     await second.done();
   });
 
@@ -147,7 +167,10 @@ describe('second factors in the browser', () => {
     await second.page.getByLabel('Recovery code').fill(recovery[0]!);
     await second.page.getByRole('button', { name: 'Use recovery code' }).click();
     await second.page.waitForLoadState('load');
-    assert.equal(await second.page.getByRole('alert').textContent(), 'That recovery code is not right, or was already used.');
+    assert.equal(
+      await second.page.getByRole('alert').textContent(),
+      'That recovery code is not right, or was already used.',
+    );
     await second.done();
   });
 

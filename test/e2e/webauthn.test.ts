@@ -49,11 +49,20 @@ describe('WebAuthn and passkeys in the browser', () => {
       name: 'Bank API',
       scopes: [
         { name: 'accounts:read', description: 'See your accounts and balances' },
-        { name: 'mandates:write', description: 'Set up standing payment mandates', requiredLevel: 3 },
+        {
+          name: 'mandates:write',
+          description: 'Set up standing payment mandates',
+          requiredLevel: 3,
+        },
       ],
     });
     await roles.create({ name: 'customer', scopes: ['accounts:read', 'mandates:write'] });
-    await accounts.create({ email: 'alice@example.com', name: 'Alice', password: PASSWORD, roles: ['customer'] });
+    await accounts.create({
+      email: 'alice@example.com',
+      name: 'Alice',
+      password: PASSWORD,
+      roles: ['customer'],
+    });
     const { client, secret } = await clients.create({
       name: 'Budget Planner',
       grantTypes: ['authorization_code'],
@@ -62,9 +71,15 @@ describe('WebAuthn and passkeys in the browser', () => {
       apiAccess: { [BANK_API]: ['accounts:read', 'mandates:write'] },
       firstParty: true,
     });
-    rp = await oidc.discovery(new URL(server.issuer), client.clientId, { redirect_uris: [redirectUri] }, oidc.ClientSecretBasic(secret!), {
-      execute: [oidc.allowInsecureRequests],
-    });
+    rp = await oidc.discovery(
+      new URL(server.issuer),
+      client.clientId,
+      { redirect_uris: [redirectUri] },
+      oidc.ClientSecretBasic(secret!),
+      {
+        execute: [oidc.allowInsecureRequests],
+      },
+    );
     // One browser context (with its virtual authenticator) for the whole file: the passkey
     // registered first is the one used afterwards.
     session = await openContext(browser, 'webauthn');
@@ -99,7 +114,12 @@ describe('WebAuthn and passkeys in the browser', () => {
   }
   async function tokensFrom(page: Page, verifier: string) {
     await page.waitForURL(`${redirectUri}?**`);
-    return oidc.authorizationCodeGrant(rp, new URL(page.url()), { pkceCodeVerifier: verifier, expectedState: 'st' }, { resource: BANK_API });
+    return oidc.authorizationCodeGrant(
+      rp,
+      new URL(page.url()),
+      { pkceCodeVerifier: verifier, expectedState: 'st' },
+      { resource: BANK_API },
+    );
   }
 
   test('register a passkey from the account page', async () => {
@@ -113,7 +133,10 @@ describe('WebAuthn and passkeys in the browser', () => {
     await page.getByRole('link', { name: /back to your account/ }).click();
     assert.ok(await page.getByText('Laptop passkey').isVisible());
     const rows = await server.db.knex('webauthn_credentials').select('name', 'counter');
-    assert.deepEqual(rows.map((r) => r.name), ['Laptop passkey']);
+    assert.deepEqual(
+      rows.map((r) => r.name),
+      ['Laptop passkey'],
+    );
   });
 
   test('sign in with the passkey, without a password, at level 3', async () => {
@@ -136,7 +159,11 @@ describe('WebAuthn and passkeys in the browser', () => {
     assert.equal((await tokensFrom(page, low)).claims()?.acr, 'urn:portcullis:ac:password');
     const high = await startLogin(page, 'mandates:write');
     await page.getByRole('heading', { name: 'Confirm it is you' }).waitFor();
-    assert.equal(await page.getByLabel('Code from your authenticator app').count(), 0, 'an app code cannot reach level 3');
+    assert.equal(
+      await page.getByLabel('Code from your authenticator app').count(),
+      0,
+      'an app code cannot reach level 3',
+    );
     await page.getByRole('button', { name: 'Use a security key or passkey' }).click();
     const tokens = await tokensFrom(page, high);
     assert.equal(tokens.scope, 'mandates:write');
@@ -155,9 +182,17 @@ describe('WebAuthn and passkeys in the browser', () => {
     await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
     await page.waitForLoadState('load');
     await page.getByRole('alert').waitFor();
-    assert.equal(await page.getByRole('alert').textContent(), 'That passkey could not sign you in. Try again, or use your password.');
-    assert.ok(logs.some((l) => l.includes('"action":"login.failure"') && l.includes('counter_rollback')));
-    assert.equal((await server.db.knex('webauthn_credentials').first('counter')).counter, 1_000_000);
+    assert.equal(
+      await page.getByRole('alert').textContent(),
+      'That passkey could not sign you in. Try again, or use your password.',
+    );
+    assert.ok(
+      logs.some((l) => l.includes('"action":"login.failure"') && l.includes('counter_rollback')),
+    );
+    assert.equal(
+      (await server.db.knex('webauthn_credentials').first('counter')).counter,
+      1_000_000,
+    );
     await server.db.knex('webauthn_credentials').update({ counter: 0 });
   });
 
@@ -173,7 +208,10 @@ describe('WebAuthn and passkeys in the browser', () => {
     await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
     await page.waitForLoadState('load');
     await page.getByRole('alert').waitFor();
-    assert.equal(await page.getByRole('alert').textContent(), 'That passkey could not sign you in. Try again, or use your password.');
+    assert.equal(
+      await page.getByRole('alert').textContent(),
+      'That passkey could not sign you in. Try again, or use your password.',
+    );
     await page.unroute('**/passkey');
   });
 });
