@@ -1,5 +1,6 @@
 // What every CLI command needs: the configuration, a logger on stderr, and the app (services
 // over the database) opened for the command and closed after it.
+import { userInfo } from 'node:os';
 import type { App } from '../app.ts';
 import { type Config, loadConfig } from '../config.ts';
 import { checkDatabase, connectDatabase, type Database } from '../db/connect.ts';
@@ -54,4 +55,29 @@ export async function withApp<T>(fn: (app: App) => Promise<T>): Promise<T> {
   } finally {
     await db.close();
   }
+}
+
+/** Who changes things from the command line, for the audit log. */
+export function cliActor(): { type: 'admin'; id: string } {
+  let user = 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {}
+  return { type: 'admin', id: `cli:${user}` };
+}
+
+/** Records a change made from the command line. */
+export function auditChange(
+  app: App,
+  action: string,
+  target: { type: string; id: string } | undefined,
+  details: Record<string, unknown> = {},
+): Promise<void> {
+  return app.record({
+    actor: cliActor(),
+    action,
+    target,
+    outcome: 'success',
+    details: { ...details, via: 'cli' },
+  });
 }

@@ -154,6 +154,13 @@ describe('portcullis user and role', () => {
         .stdout,
       /no longer has the role payer/,
     );
+    // Who changed which role, before and after, is in the audit log.
+    const granted = JSON.parse((await runCli(['audit', 'list', '--action', 'role.granted', '--json'], env)).stdout);
+    const event = (granted.events ?? granted)[0];
+    assert.equal(event.actor.type, 'admin');
+    assert.match(event.actor.id, /^cli:/);
+    assert.deepEqual(event.details.before, ['customer']);
+    assert.deepEqual(event.details.after.sort(), ['customer', 'payer']);
     const roles = JSON.parse((await runCli(['role', 'list', '--json'], env)).stdout);
     assert.deepEqual(
       roles.map((r: { name: string; members: number }) => [r.name, r.members]),

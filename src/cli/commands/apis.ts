@@ -1,7 +1,7 @@
 // `portcullis api create|list|delete`: the API catalogue.
 import type { Command } from 'commander';
 import type { Api, ApiScope } from '../../oidc/catalogue.ts';
-import { withApp } from '../context.ts';
+import { auditChange, withApp } from '../context.ts';
 import { CliError, print, printTable } from '../output.ts';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -78,6 +78,12 @@ export function registerApiCommands(program: Command): void {
             accessTokenTtl: Number(opts.ttl),
             scopes,
           });
+          await auditChange(
+            app,
+            'api.created',
+            { type: 'api', id: created.identifier },
+            { scopes: created.scopes },
+          );
           print(opts.json, apiJson(created), () => {
             process.stdout.write(
               `created API ${created.identifier} with scopes ${created.scopes.map((s) => s.name).join(', ')}\n`,
@@ -117,6 +123,12 @@ export function registerApiCommands(program: Command): void {
         const found = await app.services.catalogue.findByIdentifier(opts.identifier);
         if (!found) throw new CliError(`no API with identifier ${opts.identifier}`);
         await app.services.catalogue.delete(found.id);
+        await auditChange(
+          app,
+          'api.deleted',
+          { type: 'api', id: found.identifier },
+          { scopes: found.scopes.map((s) => s.name) },
+        );
         process.stdout.write(`deleted API ${opts.identifier}\n`);
       });
     });

@@ -9,7 +9,7 @@ import {
   GRANT_TYPES,
   type GrantType,
 } from '../../oidc/clients.ts';
-import { withApp } from '../context.ts';
+import { auditChange, withApp } from '../context.ts';
 import { CliError, print, printTable } from '../output.ts';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -143,6 +143,17 @@ export function registerClientCommands(program: Command): void {
           firstParty: opts.firstParty,
           minAssuranceLevel: Number(opts.minLevel) as 1 | 2 | 3,
         });
+        await auditChange(
+          app,
+          'client.created',
+          { type: 'client', id: created.clientId },
+          {
+            name: created.name,
+            grantTypes: created.grantTypes,
+            authMethod: created.authMethod,
+            apiAccess: created.apiAccess,
+          },
+        );
         print(opts.json, { ...clientJson(created), clientSecret: secret }, () => {
           process.stdout.write(`client_id:     ${created.clientId}\n`);
           if (secret) {
@@ -203,6 +214,7 @@ export function registerClientCommands(program: Command): void {
     .action(async (clientId: string) => {
       await withApp(async (app) => {
         await app.services.clients.delete(clientId);
+        await auditChange(app, 'client.deleted', { type: 'client', id: clientId });
         process.stdout.write(`deleted client ${clientId}\n`);
       });
     });
@@ -215,6 +227,7 @@ export function registerClientCommands(program: Command): void {
     .action(async (clientId: string, opts: { json?: boolean }) => {
       await withApp(async (app) => {
         const secret = await app.services.clients.rotateSecret(clientId);
+        await auditChange(app, 'client.secret_rotated', { type: 'client', id: clientId });
         print(opts.json, { clientId, clientSecret: secret }, () =>
           process.stdout.write(`client_secret: ${secret}\n`),
         );

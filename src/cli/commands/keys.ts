@@ -1,6 +1,6 @@
 // `portcullis keys list|rotate|reencrypt`: the signing-key ring and secrets at rest.
 import type { Command } from 'commander';
-import { withApp } from '../context.ts';
+import { auditChange, withApp } from '../context.ts';
 import { print, printTable } from '../output.ts';
 
 export function registerKeyCommands(program: Command): void {
@@ -34,6 +34,17 @@ export function registerKeyCommands(program: Command): void {
         const { key, retiresPreviousAt } = await app.services.signingKeys.rotate({
           immediately: opts.now,
         });
+        await auditChange(
+          app,
+          'key.rotated',
+          { type: 'signing_key', id: key.kid },
+          {
+            alg: key.alg,
+            activatesAt: key.activatesAt.toISOString(),
+            retiresPreviousAt: retiresPreviousAt.toISOString(),
+            immediately: Boolean(opts.now),
+          },
+        );
         print(opts.json, { ...key, retiresPreviousAt }, () => {
           process.stdout.write(
             `staged key ${key.kid} (${key.alg}): signs from ${key.activatesAt.toISOString()}\n`,
@@ -54,10 +65,15 @@ export function registerKeyCommands(program: Command): void {
         const moved = {
           signingKeys: await app.services.signingKeys.reencrypt(),
           clientSecrets: await app.services.clients.reencrypt(),
+          totpSeeds: await app.services.totp.reencrypt(),
         };
+        await auditChange(app, 'secrets.reencrypted', undefined, {
+          ...moved,
+          key: app.services.sealer.activeKeyId,
+        });
         print(opts.json, moved, () =>
           process.stdout.write(
-            `re-wrapped ${moved.signingKeys} signing keys and ${moved.clientSecrets} client secrets under ${app.services.sealer.activeKeyId}\n`,
+            `re-wrapped ${moved.signingKeys} signing keys, ${moved.clientSecrets} client secrets and ${moved.totpSeeds} TOTP seeds under ${app.services.sealer.activeKeyId}\n`,
           ),
         );
       });

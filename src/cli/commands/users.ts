@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { User } from '../../accounts/accounts.ts';
 import type { Role } from '../../accounts/roles.ts';
-import { withApp } from '../context.ts';
+import { auditChange, withApp } from '../context.ts';
 import { CliError, print, printTable } from '../output.ts';
 import { readPassword } from '../password.ts';
 
@@ -42,6 +42,12 @@ export function registerUserCommands(program: Command): void {
           password,
           roles: opts.role,
         });
+        await auditChange(
+          app,
+          'user.created',
+          { type: 'user', id: created.id },
+          { email: created.email, roles: created.roles },
+        );
         print(opts.json, userJson(created), () =>
           process.stdout.write(`created user ${created.email} (${created.id})\n`),
         );
@@ -94,7 +100,8 @@ export function registerUserCommands(program: Command): void {
     .action(async (email: string) => {
       const password = await readPassword({ confirm: true });
       await withApp(async (app) => {
-        await app.services.accounts.setPassword(email, password);
+        const changed = await app.services.accounts.setPassword(email, password);
+        await auditChange(app, 'user.password_set', { type: 'user', id: changed.id });
         process.stdout.write(`password changed for ${email}\n`);
       });
     });
@@ -111,7 +118,17 @@ export function registerUserCommands(program: Command): void {
       .argument('<email>')
       .action(async (email: string) => {
         await withApp(async (app) => {
+          const before = await app.services.accounts.get(email);
           const updated = await app.services.accounts[name](email);
+          await auditChange(
+            app,
+            `user.${name === 'enable' ? 'enabled' : `${name}ed`}`,
+            { type: 'user', id: updated.id },
+            {
+              before: before?.status,
+              after: updated.status,
+            },
+          );
           process.stdout.write(`${updated.email} is now ${updated.status}\n`);
         });
       });
@@ -135,6 +152,12 @@ export function registerUserCommands(program: Command): void {
             description: opts.description,
             scopes: opts.scope,
           });
+          await auditChange(
+            app,
+            'role.created',
+            { type: 'role', id: created.name },
+            { scopes: created.scopes },
+          );
           print(opts.json, roleJson(created), () =>
             process.stdout.write(`created role ${created.name}: ${created.scopes.join(', ')}\n`),
           );
@@ -162,7 +185,18 @@ export function registerUserCommands(program: Command): void {
     .requiredOption('--role <name>', 'the role')
     .action(async (opts: { user: string; role: string }) => {
       await withApp(async (app) => {
+        const before = (await app.services.accounts.get(opts.user))?.roles ?? [];
         const changed = await app.services.roles.grant(opts.user, opts.role);
+        const after = (await app.services.accounts.get(opts.user))?.roles ?? [];
+        if (changed) {
+          const user = (await app.services.accounts.get(opts.user))!;
+          await auditChange(
+            app,
+            'role.granted',
+            { type: 'user', id: user.id },
+            { role: opts.role, before, after },
+          );
+        }
         process.stdout.write(
           changed
             ? `${opts.user} now has the role ${opts.role}\n`
@@ -178,7 +212,18 @@ export function registerUserCommands(program: Command): void {
     .requiredOption('--role <name>', 'the role')
     .action(async (opts: { user: string; role: string }) => {
       await withApp(async (app) => {
+        const before = (await app.services.accounts.get(opts.user))?.roles ?? [];
         const changed = await app.services.roles.revoke(opts.user, opts.role);
+        const after = (await app.services.accounts.get(opts.user))?.roles ?? [];
+        if (changed) {
+          const user = (await app.services.accounts.get(opts.user))!;
+          await auditChange(
+            app,
+            'role.revoked',
+            { type: 'user', id: user.id },
+            { role: opts.role, before, after },
+          );
+        }
         process.stdout.write(
           changed
             ? `${opts.user} no longer has the role ${opts.role}\n`
