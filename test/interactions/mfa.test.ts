@@ -11,6 +11,7 @@ import { authorizationUrl, HttpBrowser, type Page, pkce } from '../support/brows
 import { BANK_API, PASSWORD, REDIRECT_URI } from '../support/fixtures.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
+const LEDGER_API = 'https://ledger.api.example';
 const ACR = {
   1: 'urn:portcullis:ac:password',
   2: 'urn:portcullis:ac:mfa',
@@ -38,7 +39,13 @@ describe('second factors', () => {
         { name: 'payments:write', description: 'Make payments', requiredLevel: 2 },
       ],
     });
-    await roles.create({ name: 'customer', scopes: ['accounts:read', 'payments:write'] });
+    await catalogue.create({
+      identifier: LEDGER_API,
+      name: 'Ledger',
+      tokenFormat: 'opaque',
+      scopes: [{ name: 'ledger:read', description: 'Read the ledger' }],
+    });
+    await roles.create({ name: 'customer', scopes: ['accounts:read', 'payments:write', 'ledger:read'] });
     for (const email of ['alice@example.com', 'bob@example.com', 'carol@example.com']) {
       await accounts.create({ email, password: PASSWORD, roles: ['customer'] });
     }
@@ -47,7 +54,7 @@ describe('second factors', () => {
       grantTypes: ['authorization_code', 'refresh_token'],
       redirectUris: [REDIRECT_URI],
       authMethod: 'client_secret_basic',
-      apiAccess: { [BANK_API]: ['accounts:read', 'payments:write'] },
+      apiAccess: { [BANK_API]: ['accounts:read', 'payments:write'], [LEDGER_API]: ['ledger:read'] },
       firstParty: true,
     });
     client = { id: created.client.clientId, secret: created.secret! };
@@ -146,6 +153,23 @@ describe('second factors', () => {
     const at = decodeJwt(tokens.access_token);
     assert.equal(at.acr, ACR[2]);
     assert.deepEqual((at.amr as string[]).sort(), ['mfa', 'otp', 'pwd']);
+  });
+
+  test('discovery lists the acr values; introspection carries acr, amr and auth_time', async () => {
+    assert.deepEqual(rp.serverMetadata().acr_values_supported, [ACR[1], ACR[2], ACR[3]]);
+    const browser = new HttpBrowser();
+    const { verifier, challenge } = pkce();
+    const page = await browser.open(
+      authorizationUrl({ issuer: server.issuer, clientId: client.id, redirectUri: REDIRECT_URI, scope: 'openid ledger:read', resource: LEDGER_API, challenge, state: 'st' }),
+      server.issuer,
+    );
+    const done = await password(browser, page, 'alice@example.com');
+    const tokens = await oidc.authorizationCodeGrant(rp, new URL(done.location!), { pkceCodeVerifier: verifier, expectedState: 'st' }, { resource: LEDGER_API });
+    const info = await oidc.tokenIntrospection(rp, tokens.access_token);
+    assert.equal(info.active, true);
+    assert.equal(info.acr, ACR[1]);
+    assert.deepEqual(info.amr, ['pwd']);
+    assert.equal(info.auth_time, tokens.claims()?.auth_time);
   });
 
   test('password + TOTP; a code is accepted once, the next time step works', async () => {
