@@ -45,7 +45,10 @@ describe('second factors', () => {
       tokenFormat: 'opaque',
       scopes: [{ name: 'ledger:read', description: 'Read the ledger' }],
     });
-    await roles.create({ name: 'customer', scopes: ['accounts:read', 'payments:write', 'ledger:read'] });
+    await roles.create({
+      name: 'customer',
+      scopes: ['accounts:read', 'payments:write', 'ledger:read'],
+    });
     for (const email of ['alice@example.com', 'bob@example.com', 'carol@example.com']) {
       await accounts.create({ email, password: PASSWORD, roles: ['customer'] });
     }
@@ -160,11 +163,24 @@ describe('second factors', () => {
     const browser = new HttpBrowser();
     const { verifier, challenge } = pkce();
     const page = await browser.open(
-      authorizationUrl({ issuer: server.issuer, clientId: client.id, redirectUri: REDIRECT_URI, scope: 'openid ledger:read', resource: LEDGER_API, challenge, state: 'st' }),
+      authorizationUrl({
+        issuer: server.issuer,
+        clientId: client.id,
+        redirectUri: REDIRECT_URI,
+        scope: 'openid ledger:read',
+        resource: LEDGER_API,
+        challenge,
+        state: 'st',
+      }),
       server.issuer,
     );
     const done = await password(browser, page, 'alice@example.com');
-    const tokens = await oidc.authorizationCodeGrant(rp, new URL(done.location!), { pkceCodeVerifier: verifier, expectedState: 'st' }, { resource: LEDGER_API });
+    const tokens = await oidc.authorizationCodeGrant(
+      rp,
+      new URL(done.location!),
+      { pkceCodeVerifier: verifier, expectedState: 'st' },
+      { resource: LEDGER_API },
+    );
     const info = await oidc.tokenIntrospection(rp, tokens.access_token);
     assert.equal(info.active, true);
     assert.equal(info.acr, ACR[1]);
