@@ -10,6 +10,7 @@ import { GENERIC_SIGN_IN_ERROR } from '../../src/interactions/login.ts';
 import { BANK_API, PASSWORD } from '../support/fixtures.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { launchBrowser, openContext, startCallbackServer } from './support/browser.ts';
+import { loginFlows } from './support/flows.ts';
 
 describe('login in the browser', () => {
   const clock = manualClock();
@@ -68,30 +69,14 @@ describe('login in the browser', () => {
     await app?.close();
   });
 
-  async function startLogin(page: Page, extra: Record<string, string> = {}) {
-    const verifier = oidc.randomPKCECodeVerifier();
-    const state = oidc.randomState();
-    const nonce = oidc.randomNonce();
-    const url = oidc.buildAuthorizationUrl(rp, {
-      redirect_uri: redirectUri,
-      scope: 'openid email profile accounts:read',
-      resource: BANK_API,
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state,
-      nonce,
-      ...extra,
-    });
-    await page.goto(url.href);
-    return { verifier, state, nonce };
-  }
-
-  async function signIn(page: Page, email: string, password: string) {
-    await page.getByLabel('Email').fill(email);
-    await page.getByLabel('Password').fill(password);
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-    await page.waitForLoadState('load');
-  }
+  const flows = loginFlows(
+    () => rp,
+    () => redirectUri,
+  );
+  const startLogin = (page: Page, extra: Record<string, string> = {}) =>
+    flows.startLogin(page, 'email profile accounts:read', extra);
+  const signIn = (page: Page, email: string, password: string) =>
+    flows.password(page, email, password);
 
   test('sign in, consent, redeem the code, userinfo, refresh, logout', async (t) => {
     const { page, done } = await openContext(browser, t.name);

@@ -9,6 +9,7 @@ import { manualClock } from '../../src/clock.ts';
 import { BANK_API, PASSWORD } from '../support/fixtures.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { launchBrowser, openContext, startCallbackServer } from './support/browser.ts';
+import { loginFlows } from './support/flows.ts';
 
 const ACR_MFA = 'urn:portcullis:ac:mfa';
 
@@ -67,27 +68,10 @@ describe('second factors in the browser', () => {
     await app?.close();
   });
 
-  async function startLogin(page: Page, scope: string) {
-    const verifier = oidc.randomPKCECodeVerifier();
-    await page.goto(
-      oidc.buildAuthorizationUrl(rp, {
-        redirect_uri: redirectUri,
-        scope: `openid ${scope}`,
-        resource: BANK_API,
-        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-        code_challenge_method: 'S256',
-        state: 'st',
-      }).href,
-    );
-    return verifier;
-  }
-
-  async function password(page: Page) {
-    await page.getByLabel('Email').fill('alice@example.com');
-    await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-    await page.waitForLoadState('load');
-  }
+  const { startLogin, password, tokensFrom } = loginFlows(
+    () => rp,
+    () => redirectUri,
+  );
 
   async function enterCode(page: Page, value: string) {
     await page.getByLabel('Code from your authenticator app').fill(value);
@@ -95,19 +79,9 @@ describe('second factors in the browser', () => {
     await page.waitForLoadState('load');
   }
 
-  async function tokensFrom(page: Page, verifier: string) {
-    await page.waitForURL(`${redirectUri}?**`);
-    return oidc.authorizationCodeGrant(
-      rp,
-      new URL(page.url()),
-      { pkceCodeVerifier: verifier, expectedState: 'st' },
-      { resource: BANK_API },
-    );
-  }
-
   test('enrol an authenticator app by reading the key from the page', async (t) => {
     const { page, done } = await openContext(browser, t.name);
-    const verifier = await startLogin(page, 'payments:write');
+    const checks = await startLogin(page, 'payments:write');
     await password(page);
     await page.getByRole('heading', { name: 'Add a second factor' }).waitFor();
     assert.ok(
@@ -123,7 +97,7 @@ describe('second factors in the browser', () => {
     recovery = await page.locator('[data-recovery-codes] code').allTextContents();
     assert.equal(recovery.length, 10);
     await page.getByRole('button', { name: 'I have saved them, continue' }).click();
-    const tokens = await tokensFrom(page, verifier);
+    const tokens = await tokensFrom(page, checks);
     assert.equal(tokens.scope, 'payments:write');
     assert.equal(tokens.claims()?.acr, ACR_MFA);
     await done();
@@ -132,11 +106,11 @@ describe('second factors in the browser', () => {
   test('sign in with password and TOTP; the same code is refused the second time', async (t) => {
     clock.advance(30_000);
     const first = await openContext(browser, `${t.name} (first)`);
-    const verifier = await startLogin(first.page, 'payments:write');
+    const checks = await startLogin(first.page, 'payments:write');
     await password(first.page);
     const used = code();
     await enterCode(first.page, used);
-    assert.deepEqual((await tokensFrom(first.page, verifier)).claims()?.amr, ['pwd', 'otp', 'mfa']);
+    assert.deepEqual((await tokensFrom(first.page, checks)).claims()?.amr, ['pwd', 'otp', 'mfa']);
     await first.done();
 
     const second = await openContext(browser, `${t.name} (replay)`);
@@ -152,12 +126,12 @@ describe('second factors in the browser', () => {
 
   test('sign in with a recovery code; the same code fails the second time', async (t) => {
     const first = await openContext(browser, `${t.name} (first)`);
-    const verifier = await startLogin(first.page, 'payments:write');
+    const checks = await startLogin(first.page, 'payments:write');
     await password(first.page);
     await first.page.getByText('Use a recovery code instead').click();
     await first.page.getByLabel('Recovery code').fill(recovery[0]!);
     await first.page.getByRole('button', { name: 'Use recovery code' }).click();
-    assert.equal((await tokensFrom(first.page, verifier)).claims()?.acr, ACR_MFA);
+    assert.equal((await tokensFrom(first.page, checks)).claims()?.acr, ACR_MFA);
     await first.done();
 
     const second = await openContext(browser, `${t.name} (again)`);

@@ -9,6 +9,7 @@ import { manualClock } from '../../src/clock.ts';
 import { BANK_API, PASSWORD } from '../support/fixtures.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { launchBrowser, openContext, startCallbackServer } from './support/browser.ts';
+import { loginFlows } from './support/flows.ts';
 
 const ACR_STRONG = 'urn:portcullis:ac:phishing-resistant';
 
@@ -92,35 +93,10 @@ describe('WebAuthn and passkeys in the browser', () => {
     await app?.close();
   });
 
-  async function startLogin(page: Page, scope: string) {
-    const verifier = oidc.randomPKCECodeVerifier();
-    await page.goto(
-      oidc.buildAuthorizationUrl(rp, {
-        redirect_uri: redirectUri,
-        scope: `openid ${scope}`,
-        resource: BANK_API,
-        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-        code_challenge_method: 'S256',
-        state: 'st',
-      }).href,
-    );
-    return verifier;
-  }
-  async function password(page: Page) {
-    await page.getByLabel('Email').fill('alice@example.com');
-    await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-    await page.waitForLoadState('load');
-  }
-  async function tokensFrom(page: Page, verifier: string) {
-    await page.waitForURL(`${redirectUri}?**`);
-    return oidc.authorizationCodeGrant(
-      rp,
-      new URL(page.url()),
-      { pkceCodeVerifier: verifier, expectedState: 'st' },
-      { resource: BANK_API },
-    );
-  }
+  const { startLogin, password, tokensFrom } = loginFlows(
+    () => rp,
+    () => redirectUri,
+  );
 
   test('register a passkey from the account page', async () => {
     const { page } = session;
@@ -142,9 +118,9 @@ describe('WebAuthn and passkeys in the browser', () => {
   test('sign in with the passkey, without a password, at level 3', async () => {
     const { page, context } = session;
     await context.clearCookies();
-    const verifier = await startLogin(page, 'accounts:read');
+    const checks = await startLogin(page, 'accounts:read');
     await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
-    const tokens = await tokensFrom(page, verifier);
+    const tokens = await tokensFrom(page, checks);
     const claims = tokens.claims()!;
     assert.equal(claims.acr, ACR_STRONG);
     assert.ok((claims.amr as string[]).includes('user'), 'user verification recorded');
@@ -169,7 +145,7 @@ describe('WebAuthn and passkeys in the browser', () => {
     assert.equal(tokens.scope, 'mandates:write');
     assert.equal(tokens.claims()?.acr, ACR_STRONG);
     assert.deepEqual(
-      (tokens.claims()?.amr as string[]).filter((m) => m === 'pwd' || m === 'mfa'),
+      ((tokens.claims()?.amr ?? []) as string[]).filter((m) => m === 'pwd' || m === 'mfa'),
       ['pwd', 'mfa'],
     );
   });

@@ -121,7 +121,7 @@ describe('second factors', () => {
       /<img src="data:image\/png;base64,/,
       'a QR code rendered on the server',
     );
-    const secret = /value="([A-Z2-7]+)" data-totp-secret/.exec(enrol.html)?.[1]!;
+    const secret = /value="([A-Z2-7]+)" data-totp-secret/.exec(enrol.html)?.[1] ?? '';
     assert.match(secret, /^[A-Z2-7]{32}$/);
     secrets.push(secret);
     const wrong = await browser.submit(enrol, /\/enrol\/totp$/, { code: '000000' }, server.issuer);
@@ -271,7 +271,7 @@ describe('second factors', () => {
     const { page } = await authorize(browser, 'payments:write');
     let step = await password(browser, page, 'erin@example.com');
     for (let i = 0; i < 5; i++)
-      step = await browser.submit(step, /\/totp$/, { code: '12345' + i }, server.issuer);
+      step = await browser.submit(step, /\/totp$/, { code: `12345${i}` }, server.issuer);
     const locked = await browser.submit(step, /\/totp$/, { code: totpCode(secret) }, server.issuer);
     assert.equal(locked.status, 429);
     assert.equal(errorShown(locked), 'Too many attempts. Wait a while and try again.');
@@ -373,9 +373,9 @@ describe('second factors', () => {
   test('no TOTP seed, recovery code or WebAuthn challenge is stored or logged in clear', async () => {
     const browser = new HttpBrowser();
     const { page } = await authorize(browser, 'accounts:read');
-    const csrf = /name="_csrf" value="([^"]+)"/.exec(
-      page.html.slice(page.html.indexOf('/passkey"')),
-    )?.[1]!;
+    const csrf =
+      /name="_csrf" value="([^"]+)"/.exec(page.html.slice(page.html.indexOf('/passkey"')))?.[1] ??
+      '';
     const action = /action="(\/interaction\/[^"]+)\/passkey"/.exec(page.html)![1]!;
     const options = await fetch(server.url(`${action}/passkey/options`), {
       method: 'POST',
