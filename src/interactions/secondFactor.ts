@@ -51,7 +51,8 @@ export function secondFactorSteps(deps: InteractionDeps) {
   /** Where this login stands: who has proven what, and what it must reach. */
   async function state(i: PendingInteraction): Promise<LoginState | undefined> {
     let p = await progress.get(i.uid);
-    if (!p && isStepUp(i)) {
+    // A step-up continues the session's sign-in, unless the account was locked or disabled since.
+    if (!p && isStepUp(i) && (await accounts.get(i.session!.accountId))?.status === 'active') {
       p = {
         userId: i.session!.accountId,
         amr: i.session!.amr ?? [],
