@@ -2,6 +2,7 @@
 // grown with synthetic rows for the growth scenario, and dropped at the end.
 import { randomBytes } from 'node:crypto';
 import knexFactory, { type Knex } from 'knex';
+import { isLocalPostgres } from './processes.ts';
 
 export interface BenchDatabase {
   name: string;
@@ -9,6 +10,8 @@ export interface BenchDatabase {
   /** A connection to the bench database (closed by drop). */
   knex: Knex;
   drop(): Promise<void>;
+  /** Pids of the server backends connected to this database, other than our own. */
+  backendPids(): Promise<number[]>;
 }
 
 const connect = (url: string) =>
@@ -30,6 +33,12 @@ export async function createBenchDatabase(serverUrl: string): Promise<BenchDatab
     name,
     url: url.href,
     knex,
+    async backendPids() {
+      const result = (await knex.raw(
+        'select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()',
+      )) as { rows: { pid: number }[] };
+      return result.rows.map((r) => r.pid).filter(isLocalPostgres);
+    },
     async drop() {
       if (dropped) return;
       dropped = true;

@@ -2,7 +2,7 @@
 // against one server while its RSS is sampled.
 import { fileURLToPath } from 'node:url';
 import type { LoadJob, LoadSummary } from './load.ts';
-import { forkModule, sampleRss } from './processes.ts';
+import { cpuSeconds, forkModule, sampleRss } from './processes.ts';
 import type { GeneratorRef } from './requests/types.ts';
 
 const LOAD_MODULE = fileURLToPath(new URL('./load.ts', import.meta.url));
@@ -31,6 +31,8 @@ export interface MeasureOptions {
   connections: number;
   seconds: number;
   warmupSeconds: number;
+  /** Pids of the database backends serving this target (their CPU is added to its account). */
+  backendPids?: () => Promise<number[]>;
 }
 
 export interface Measurement {
@@ -38,6 +40,22 @@ export interface Measurement {
   warmup: LoadSummary | undefined;
   /** Highest RSS of the server process during the timed run, in bytes. */
   maxRss: number;
+  /** CPU seconds (user + system) the server process used during the timed run. */
+  cpuSeconds: number;
+  /** CPU seconds its database backends used during the timed run (Portcullis only). */
+  dbCpuSeconds: number;
+}
+
+/** CPU seconds of each backend now; backends that appear later count from zero. */
+async function backendCpu(pids: (() => Promise<number[]>) | undefined) {
+  const list = pids ? await pids() : [];
+  return new Map(list.map((pid) => [pid, cpuSeconds(pid)]));
+}
+
+function backendDelta(before: Map<number, number>, after: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, cpu] of after) total += cpu - (before.get(pid) ?? 0);
+  return total;
 }
 
 export async function measure(options: MeasureOptions): Promise<Measurement> {
@@ -47,9 +65,13 @@ export async function measure(options: MeasureOptions): Promise<Measurement> {
       ? await runLoad({ ...job, seconds: options.warmupSeconds })
       : undefined;
   const rss = sampleRss(options.pid);
+  const dbBefore = await backendCpu(options.backendPids);
+  const cpuBefore = cpuSeconds(options.pid);
   try {
     const summary = await runLoad({ ...job, seconds: options.seconds });
-    return { summary, warmup, maxRss: rss.stop() };
+    const cpu = cpuSeconds(options.pid) - cpuBefore;
+    const dbCpu = backendDelta(dbBefore, await backendCpu(options.backendPids));
+    return { summary, warmup, maxRss: rss.stop(), cpuSeconds: cpu, dbCpuSeconds: dbCpu };
   } finally {
     rss.stop();
   }

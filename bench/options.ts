@@ -34,7 +34,7 @@ export const USAGE = `npm run bench [-- options]
   --growth-rows N        rows stored before the growth scenario (default 1000000; quick 20000)
   --log-level LEVEL      Portcullis LOG_LEVEL, request log written to a file (default info)
   --pool-max N           Portcullis DATABASE_POOL_MAX (default: Portcullis' default)
-  --profile              write a CPU profile of the Portcullis server to bench/tmp/<run>/
+  --profile              write CPU profiles of Portcullis and the baseline under bench/tmp/<run>/
   --keep-database        keep the bench database (for EXPLAIN ANALYZE) and print its URL
   --no-koa               skip the bare Koa ceiling
   --database-url URL     PostgreSQL server (default: DATABASE_URL, else

@@ -127,6 +127,29 @@ export function rssBytes(pid: number): number {
   }
 }
 
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** CPU time (user + system) a process has used so far, in seconds; 0 once it has gone. */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
+/** True when `pid` is a local PostgreSQL process (so a remote server's pids are never misread). */
+export function isLocalPostgres(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('postgres');
+  } catch {
+    return false;
+  }
+}
+
 /** Samples the RSS of `pid` every `everyMs` until stopped; returns the maximum seen. */
 export function sampleRss(pid: number, everyMs = 200): { stop(): number } {
   let max = rssBytes(pid);

@@ -12,6 +12,8 @@ export interface RoundResult {
   summary: LoadSummary;
   warmup: LoadSummary | undefined;
   maxRss: number;
+  cpuSeconds: number;
+  dbCpuSeconds: number;
 }
 
 export interface Figures {
@@ -20,6 +22,9 @@ export interface Figures {
   p99: number;
   failed: number;
   maxRssMb: number;
+  /** Server CPU per response (user + system), and that of its database backends. */
+  cpuUs: number;
+  dbCpuUs: number;
   rounds: number;
 }
 
@@ -41,7 +46,8 @@ export interface ScenarioReport {
 
 export const RSS_LIMIT_MB = 250;
 
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+const mean = (xs: number[]) => sum(xs) / xs.length;
 const mb = (bytes: number) => bytes / (1024 * 1024);
 
 export function figuresOf(rounds: RoundResult[], target: TargetName): Figures | undefined {
@@ -60,6 +66,9 @@ export function figuresOf(rounds: RoundResult[], target: TargetName): Figures | 
       0,
     ),
     maxRssMb: mb(Math.max(...mine.map((r) => r.maxRss))),
+    cpuUs: (1e6 * sum(mine.map((r) => r.cpuSeconds))) / sum(mine.map((r) => r.summary.requests)),
+    dbCpuUs:
+      (1e6 * sum(mine.map((r) => r.dbCpuSeconds))) / sum(mine.map((r) => r.summary.requests)),
     rounds: mine.length,
   };
 }
@@ -149,6 +158,7 @@ export const HEADER = [
   'p99 ms',
   'failed',
   'RSS MB',
+  'CPU µs/req',
   'ratio',
   'goal',
 ];
@@ -169,6 +179,7 @@ export function tableRows(reports: ScenarioReport[]): string[][] {
         fmt(f.p99, 1),
         String(f.failed),
         rss,
+        f.dbCpuUs > 0 ? `${fmt(f.cpuUs)} + ${fmt(f.dbCpuUs)} db` : fmt(f.cpuUs),
         first ? ratioCell(r) : '',
         first ? goalCell(r) : '',
       ]);
@@ -223,7 +234,8 @@ export function markdown(record: RunRecord): string {
     'req/s and p50 are means over rounds; p99 is the worst round; RSS the highest VmRSS of the ' +
       'server process during its measured rounds; ratio = Portcullis / reference, with the ' +
       'lowest–highest single-round-pair ratio in brackets; failed counts unexpected responses and ' +
-      'socket errors, warm-ups included.',
+      'socket errors, warm-ups included; CPU µs/req is the CPU time (user + system) of the server ' +
+      "process per response, plus that of Portcullis' PostgreSQL backends (db).",
     '',
     markdownTable(tableRows(record.reports)),
     '',

@@ -101,6 +101,7 @@ async function runScenario(
       connections: options.connections,
       seconds: options.seconds,
       warmupSeconds: options.warmupSeconds,
+      ...(target.name === 'portcullis' ? { backendPids: env.backendPids } : {}),
     });
     const result: RoundResult = { target: target.name, round, ...m };
     rounds.push(result);
@@ -108,7 +109,9 @@ async function runScenario(
     const s = m.summary;
     say(
       `  ${s.rps.toFixed(0)} req/s, p50 ${s.latencyMs.p50} ms, p99 ${s.latencyMs.p99} ms, ` +
-        `${failures(s)} failed, RSS ${(m.maxRss / 1048576).toFixed(0)} MB`,
+        `${failures(s)} failed, RSS ${(m.maxRss / 1048576).toFixed(0)} MB, ` +
+        `CPU ${((1e6 * m.cpuSeconds) / s.requests).toFixed(0)} µs/req` +
+        (m.dbCpuSeconds > 0 ? ` + ${((1e6 * m.dbCpuSeconds) / s.requests).toFixed(0)} db` : ''),
     );
   }
   return rounds;
@@ -157,10 +160,16 @@ async function bench(options: BenchOptions, db: BenchDatabase, runDir: string): 
   say('starting the baseline (bare oidc-provider) and the Koa ceiling');
   const targets: Targets = {
     portcullis,
-    baseline: await startBaseline(world, runDir),
+    baseline: await startBaseline(world, runDir, options.cpuProfile),
     koa: options.koa ? await startKoa(runDir) : undefined,
   };
-  const env: ScenarioEnv = { world, options, say, memo: new Map() };
+  const env: ScenarioEnv = {
+    world,
+    options,
+    say,
+    memo: new Map(),
+    backendPids: () => db.backendPids(),
+  };
 
   const reports: ScenarioReport[] = [];
   const wanted = new Set(options.scenarios);

@@ -9,7 +9,11 @@ import type { Target } from './types.ts';
 
 const SERVER = fileURLToPath(new URL('./baselineServer.ts', import.meta.url));
 
-export async function startBaseline(world: World, runDir: string): Promise<Target> {
+export async function startBaseline(
+  world: World,
+  runDir: string,
+  cpuProfile = false,
+): Promise<Target> {
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
   const config: BaselineConfig = {
@@ -21,7 +25,12 @@ export async function startBaseline(world: World, runDir: string): Promise<Targe
   };
   const server = await startServer({
     name: 'baseline',
-    args: ['--import', 'tsx', SERVER],
+    args: [
+      ...(cpuProfile ? ['--cpu-prof', '--cpu-prof-dir', join(runDir, 'profile-baseline')] : []),
+      '--import',
+      'tsx',
+      SERVER,
+    ],
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,

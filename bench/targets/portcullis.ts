@@ -17,7 +17,10 @@ export interface PortcullisOptions {
   runDir: string;
   logLevel: string;
   poolMax: number | undefined;
-  /** Write a V8 CPU profile of the server into runDir when it stops. */
+  /**
+   * Write V8 CPU profiles into runDir/profile-portcullis when the server stops (one per thread:
+   * the largest is the main thread; the other is tsx's module loader).
+   */
   cpuProfile: boolean;
 }
 
@@ -57,7 +60,7 @@ export async function startPortcullis(
   }
 
   const profile = options.cpuProfile
-    ? ['--cpu-prof', '--cpu-prof-dir', options.runDir, '--cpu-prof-name', 'portcullis.cpuprofile']
+    ? ['--cpu-prof', '--cpu-prof-dir', join(options.runDir, 'profile-portcullis')]
     : [];
   const server = await startServer({
     name: 'portcullis',
