@@ -1,6 +1,7 @@
-// Summarises a V8 CPU profile (from `npm run bench -- --profile`): busy time (idle excluded) by
-// package or source area, and the functions with the most self and inclusive time.
-//   node --import tsx bench/profile.ts bench/tmp/<run>/portcullis.cpuprofile [top]
+// Summarises V8 CPU profiles from `npm run bench -- --profile`: busy time (idle excluded) by
+// package or source area and by function, or two profiles compared in µs per request.
+//   node --import tsx bench/profile.ts PROFILE [top]
+//   node --import tsx bench/profile.ts PROFILE REQUESTS OTHER_PROFILE OTHER_REQUESTS [top]
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
@@ -81,9 +82,11 @@ export function summarise(profile: Profile) {
   };
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const s = summarise(JSON.parse(readFileSync(process.argv[2], 'utf8')) as Profile);
-  const top = Number(process.argv[3] ?? 30);
+type Summary = ReturnType<typeof summarise>;
+
+const load = (file: string) => summarise(JSON.parse(readFileSync(file, 'utf8')) as Profile);
+
+function printOne(s: Summary, top: number): void {
   const pct = (us: number) => `${((100 * us) / s.busy).toFixed(1).padStart(5)}%`;
   const out = (title: string, rows: [string, number][]) => {
     process.stdout.write(`\n${title} (% of busy time):\n`);
@@ -95,4 +98,50 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   out('self time by area', s.areas);
   out('self time by function', s.self);
   out('inclusive time by function', s.inclusive);
+}
+
+/** Busy µs per request of two profiles, area by area and function by function, largest gap first. */
+function printComparison(
+  a: Summary,
+  aRequests: number,
+  b: Summary,
+  bRequests: number,
+  top: number,
+) {
+  const rows = (x: [string, number][], y: [string, number][]) => {
+    const xm = new Map(x);
+    const ym = new Map(y);
+    return [...new Set([...xm.keys(), ...ym.keys()])]
+      .map((k) => [k, (xm.get(k) ?? 0) / aRequests, (ym.get(k) ?? 0) / bRequests] as const)
+      .sort((p, q) => q[1] - q[2] - (p[1] - p[2]))
+      .slice(0, top);
+  };
+  const n = (v: number) => v.toFixed(1).padStart(7);
+  process.stdout.write(
+    `busy µs/request: first ${n(a.busy / aRequests)}, second ${n(b.busy / bRequests)}\n`,
+  );
+  for (const [title, x, y] of [
+    ['area', a.areas, b.areas],
+    ['function (self)', a.self, b.self],
+  ] as const) {
+    process.stdout.write(`\n   gap    first   second  ${title}\n`);
+    for (const [k, p, q] of rows(x, y))
+      process.stdout.write(`${n(p - q)}  ${n(p)}  ${n(q)}  ${k}\n`);
+  }
+}
+
+// profile.ts FILE [top]  |  profile.ts FILE REQUESTS OTHER_FILE OTHER_REQUESTS [top]
+const args = process.argv.slice(2);
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href && args[0]) {
+  if (args.length >= 4) {
+    printComparison(
+      load(args[0]),
+      Number(args[1]),
+      load(args[2]!),
+      Number(args[3]),
+      Number(args[4] ?? 30),
+    );
+  } else {
+    printOne(load(args[0]), Number(args[1] ?? 30));
+  }
 }
