@@ -64,8 +64,8 @@ export interface GrowthSpec {
 /**
  * Adds `rows` stored artefacts in one statement: a quarter Grants, a quarter RefreshTokens, half
  * AccessTokens, each token tied to a grant, with hashed ids like the adapter writes, payloads
- * shaped like the provider's and expiries spread over the next hour (access tokens) or two weeks.
- * Nothing expires during a run, so the sweep has nothing to delete. Then ANALYZE.
+ * shaped like the provider's and expiries spread over one to two hours (access tokens) or two
+ * weeks. Nothing expires during a run, so the sweep has nothing to delete. Then ANALYZE.
  */
 export async function growArtifacts(knex: Knex, spec: GrowthSpec): Promise<number> {
   const b64url = (expr: string) =>
@@ -90,14 +90,14 @@ export async function growArtifacts(knex: Knex, spec: GrowthSpec): Promise<numbe
            'resources', jsonb_build_object(?::text, ?::text))
          else jsonb_build_object(
            'kind', model, 'iat', iat,
-           'exp', iat + case model when 'AccessToken' then 60 + i % 3600 else 1209600 end,
+           'exp', iat + case model when 'AccessToken' then 3600 + i % 3600 else 1209600 end,
            'accountId', 'user-' || (i % 50000), 'clientId', ?::text, 'grantId', grant_id,
            'gty', 'authorization_code', 'scope', ?::text, 'aud', ?::text,
            'sessionUid', left(${b64url(`'session-' || (i / 4)`)}, 21),
            'expiresWithSession', false)
        end,
        case model when 'Grant' then null else grant_id end,
-       to_timestamp(iat + case model when 'AccessToken' then 60 + i % 3600 else 1209600 end)
+       to_timestamp(iat + case model when 'AccessToken' then 3600 + i % 3600 else 1209600 end)
      from s`,
     [spec.rows, spec.clientId, spec.audience, spec.scope, spec.clientId, spec.scope, spec.audience],
   );

@@ -72,10 +72,11 @@ async function runScenario(
   withKoa: boolean,
 ): Promise<RoundResult[]> {
   const { options } = env;
+  const wanted = scenario.targets ?? ['portcullis', 'baseline', 'koa'];
+  const pair = [targets.portcullis, targets.baseline].filter((t) => wanted.includes(t.name));
+  const koa = withKoa && targets.koa && wanted.includes('koa') ? targets.koa : undefined;
   const plans = new Map<string, Awaited<ReturnType<Scenario['prepare']>>>();
-  const list = [targets.portcullis, targets.baseline];
-  if (withKoa && targets.koa) list.push(targets.koa);
-  for (const t of list) plans.set(t.name, await scenario.prepare(env, t));
+  for (const t of koa ? [...pair, koa] : pair) plans.set(t.name, await scenario.prepare(env, t));
   // Koa answers {"ok":true} to anything: only the status and that body are checked.
   const koaPlan = plans.get('koa');
   if (koaPlan)
@@ -83,10 +84,9 @@ async function runScenario(
 
   const schedule: { target: Target; round: number }[] = [];
   for (let round = 1; round <= options.rounds; round++) {
-    const pair = [targets.portcullis, targets.baseline];
-    for (const target of round % 2 ? pair : pair.reverse()) schedule.push({ target, round });
+    for (const target of round % 2 ? pair : [...pair].reverse()) schedule.push({ target, round });
   }
-  if (withKoa && targets.koa) schedule.push({ target: targets.koa, round: 1 });
+  if (koa) schedule.push({ target: koa, round: 1 });
 
   const rounds: RoundResult[] = [];
   for (const [i, { target, round }] of schedule.entries()) {
@@ -178,7 +178,8 @@ async function bench(options: BenchOptions, db: BenchDatabase, runDir: string): 
   for (const scenario of SCENARIOS.filter((s) => wanted.has(s.number))) {
     const label = String(scenario.number);
     const rounds = await runScenario(scenario, label, env, targets, options.koa);
-    reports.push(compareWithBaseline(label, scenario.title, scenario.goal, rounds));
+    const ceiling = scenario.ceiling ? await scenario.ceiling(env) : undefined;
+    reports.push(compareWithBaseline(label, scenario.title, scenario.goal, rounds, ceiling));
   }
 
   let growth: Record<string, unknown> | undefined;

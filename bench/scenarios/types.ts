@@ -3,7 +3,7 @@
 import type { Knex } from 'knex';
 import type { BenchOptions } from '../options.ts';
 import type { GeneratorRef } from '../requests/types.ts';
-import type { Target } from '../targets/types.ts';
+import type { Target, TargetName } from '../targets/types.ts';
 import type { World } from '../world.ts';
 
 export interface ScenarioEnv {
@@ -29,8 +29,18 @@ export interface Scenario {
   /** One sentence: what is measured and why. */
   measures: string;
   goal: Goal;
+  /**
+   * Targets it runs on (default: Portcullis, the baseline and Koa). A login scenario runs on
+   * Portcullis only and is compared with `ceiling` instead of the baseline.
+   */
+  targets?: TargetName[];
   /** Seeds what the scenario needs on `target` and returns the generator that loads it. */
   prepare(env: ScenarioEnv, target: Target): Promise<GeneratorRef>;
+  /**
+   * The reference throughput in operations per second, measured in the same run (for logins:
+   * Argon2 verifications per second on all cores with the configured parameters).
+   */
+  ceiling?(env: ScenarioEnv): Promise<number>;
 }
 
 /** A scenario that changes the database and then reruns others (growth). */
