@@ -85,7 +85,15 @@ interface Row {
   payload: Payload;
   consumed_at: Date | null;
   id?: string;
+  model?: string;
 }
+
+/**
+ * Models the provider looks up together by one token value: introspection and revocation ask for
+ * AccessToken, ClientCredentials and (without a hint) RefreshToken at once. Their finds for the
+ * same value in the same tick are answered by one query instead of one each.
+ */
+const TOKEN_MODELS = new Set(['AccessToken', 'ClientCredentials', 'RefreshToken']);
 
 /** Provisional lifetime of a replay-detection row between its claim (find) and its save. */
 const REPLAY_CLAIM_SECONDS = 3600;
@@ -95,6 +103,30 @@ export function createArtifactAdapter(store: AdapterStore) {
   const rows = async (sql: string, bindings: readonly unknown[]) =>
     ((await knex.raw(sql, bindings as Knex.RawBinding[])) as { rows: Row[] }).rows;
   const seconds = () => Math.floor(clock.now() / 1000);
+
+  /** Token finds waiting for the end of the current tick, by hashed id. */
+  const pendingTokenFinds = new Map<string, { models: string[]; found: Promise<Row[]> }>();
+
+  function findTokenRow(model: string, key: string): Promise<Row | undefined> {
+    let batch = pendingTokenFinds.get(key);
+    if (!batch) {
+      const models: string[] = [];
+      const found = new Promise<Row[]>((resolve, reject) => {
+        queueMicrotask(() => {
+          pendingTokenFinds.delete(key);
+          rows(
+            `select model, payload, consumed_at from oidc_artifacts
+             where model in (${models.map(() => '?').join(', ')}) and id = ?`,
+            [...models, key],
+          ).then(resolve, reject);
+        });
+      });
+      batch = { models, found };
+      pendingTokenFinds.set(key, batch);
+    }
+    batch.models.push(model);
+    return batch.found.then((list) => list.find((row) => row.model === model));
+  }
 
   return class ArtifactAdapter {
     readonly model: string;
@@ -135,6 +167,10 @@ export function createArtifactAdapter(store: AdapterStore) {
 
     async find(id: string): Promise<Payload | undefined> {
       if (this.model === 'ReplayDetection') return this.claim(id);
+      if (TOKEN_MODELS.has(this.model)) {
+        const row = await findTokenRow(this.model, this.key(id));
+        return row ? fromStored(this.model, id, row.payload, row.consumed_at) : undefined;
+      }
       const [row] = await rows(
         'select payload, consumed_at from oidc_artifacts where model = ? and id = ?',
         [this.model, this.key(id)],

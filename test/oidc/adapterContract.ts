@@ -142,6 +142,27 @@ export function adapterContract(kind: 'postgres' | 'embedded') {
       }
     });
 
+    test('finds of one token value by several token models at once each get their own row', async () => {
+      // Introspection asks AccessToken, ClientCredentials and RefreshToken for the same value at
+      // once; the adapter answers them with one query.
+      const at = new Adapter('AccessToken');
+      const cc = new Adapter('ClientCredentials');
+      const rt = new Adapter('RefreshToken');
+      await cc.upsert('shared-value', { jti: 'shared-value', kind: 'ClientCredentials' }, 60);
+      await rt.upsert('other-value', { jti: 'other-value', kind: 'RefreshToken' }, 60);
+      const [a, c, r] = await Promise.all([
+        at.find('shared-value'),
+        cc.find('shared-value'),
+        rt.find('shared-value'),
+      ]);
+      assert.equal(a, undefined);
+      assert.deepEqual(c, { jti: 'shared-value', kind: 'ClientCredentials' });
+      assert.equal(r, undefined);
+      const [r2, c2] = await Promise.all([rt.find('other-value'), cc.find('other-value')]);
+      assert.equal(r2?.kind, 'RefreshToken');
+      assert.equal(c2, undefined);
+    });
+
     test('replay detection: of 20 concurrent checks of one jti, exactly one is new', async () => {
       // oidc-provider's ReplayDetection.unique calls find(id) and saves when it finds nothing.
       const replay = new Adapter('ReplayDetection');
