@@ -95,14 +95,21 @@ interface Row {
  */
 const TOKEN_MODELS = new Set(['AccessToken', 'ClientCredentials', 'RefreshToken']);
 
-/** Provisional lifetime of a replay-detection row between its claim (find) and its save. */
-const REPLAY_CLAIM_SECONDS = 3600;
+/**
+ * Lifetime of a replay-detection row from its claim (find). The save that follows sets the real
+ * lifetime (the assertion's or proof's exp); when that is not longer than the claim's, the row
+ * already protects long enough and the save is skipped: one statement per check instead of two.
+ */
+const REPLAY_CLAIM_SECONDS = 300;
 
 export function createArtifactAdapter(store: AdapterStore) {
   const { knex, clock } = store;
   const rows = async (sql: string, bindings: readonly unknown[]) =>
     ((await knex.raw(sql, bindings as Knex.RawBinding[])) as { rows: Row[] }).rows;
   const seconds = () => Math.floor(clock.now() / 1000);
+
+  /** Replay-detection ids claimed by this instance, until when (epoch seconds), awaiting save. */
+  const claimedUntil = new Map<string, number>();
 
   /** Token finds waiting for the end of the current tick, by hashed id. */
   const pendingTokenFinds = new Map<string, { models: string[]; found: Promise<Row[]> }>();
@@ -142,6 +149,12 @@ export function createArtifactAdapter(store: AdapterStore) {
     }
 
     async upsert(id: string, payload: Payload, expiresIn?: number): Promise<void> {
+      if (this.model === 'ReplayDetection') {
+        const until = claimedUntil.get(id);
+        claimedUntil.delete(id);
+        if (until !== undefined && typeof expiresIn === 'number' && seconds() + expiresIn <= until)
+          return;
+      }
       const expiresAt =
         typeof expiresIn === 'number' ? new Date(clock.now() + expiresIn * 1000) : null;
       const grantId = typeof payload.grantId === 'string' ? payload.grantId : null;
@@ -191,7 +204,12 @@ export function createArtifactAdapter(store: AdapterStore) {
          on conflict (model, id) do nothing returning id`,
         [id, JSON.stringify(provisional), new Date((now + REPLAY_CLAIM_SECONDS) * 1000)],
       );
-      if (inserted.length === 1) return undefined;
+      if (inserted.length === 1) {
+        // Bounded: an entry whose save never came (an error in between) must not pile up.
+        if (claimedUntil.size >= 10_000) claimedUntil.clear();
+        claimedUntil.set(id, now + REPLAY_CLAIM_SECONDS);
+        return undefined;
+      }
       const [row] = await rows(
         "select payload, consumed_at from oidc_artifacts where model = 'ReplayDetection' and id = ?",
         [id],

@@ -169,12 +169,32 @@ export function adapterContract(kind: 'postgres' | 'embedded') {
       const found = await Promise.all(Array.from({ length: 20 }, () => replay.find('jti-hash-1')));
       assert.equal(found.filter((f) => f === undefined).length, 1);
       for (const f of found.filter(Boolean)) assert.equal(f?.kind, 'ReplayDetection');
+      // The claim already protects for 300 s: a save asking for less writes nothing more.
       await replay.upsert(
         'jti-hash-1',
         { jti: 'jti-hash-1', kind: 'ReplayDetection', iss: 'c1', exp: 0 },
         30,
       );
-      assert.equal((await replay.find('jti-hash-1'))?.iss, 'c1');
+      assert.ok(await replay.find('jti-hash-1'), 'still seen after the save');
+      const [row] = await db
+        .knex('oidc_artifacts')
+        .where({ model: 'ReplayDetection', id: 'jti-hash-1' });
+      assert.equal(new Date(row.expires_at).getTime(), clock.now() + 300_000);
+    });
+
+    test('replay detection: a save asking for longer than the claim extends the row', async () => {
+      const replay = new Adapter('ReplayDetection');
+      assert.equal(await replay.find('jti-hash-long'), undefined);
+      await replay.upsert(
+        'jti-hash-long',
+        { jti: 'jti-hash-long', kind: 'ReplayDetection', iss: 'c1', exp: 0 },
+        3600,
+      );
+      assert.equal((await replay.find('jti-hash-long'))?.iss, 'c1');
+      const [row] = await db
+        .knex('oidc_artifacts')
+        .where({ model: 'ReplayDetection', id: 'jti-hash-long' });
+      assert.equal(new Date(row.expires_at).getTime(), clock.now() + 3600_000);
     });
 
     test('revokeByGrantId deletes every artefact of that grant for the model, and nothing else', async () => {
