@@ -2,7 +2,6 @@
 // kept under DATA_DIR, so the server runs on a machine with no database server.
 import { mkdirSync } from 'node:fs';
 import knexFactory, { type Knex } from 'knex';
-import ClientPgLite from 'knex-pglite';
 import pg from 'pg';
 import {
   embeddedServerRunning,
@@ -47,7 +46,12 @@ function pgKnex(connection: Knex.PgConnectionConfig | string, poolMax: number): 
   });
 }
 
-function pgliteKnex(connection: { filename: string } | Record<string, never>): Knex {
+/**
+ * Loaded only when used: importing PGlite costs some 60 MB of resident memory, which a server on
+ * a real PostgreSQL would otherwise carry for nothing.
+ */
+async function pgliteKnex(connection: { filename: string } | Record<string, never>): Promise<Knex> {
+  const { default: ClientPgLite } = await import('knex-pglite');
   return knexFactory({
     // biome-ignore lint/suspicious/noExplicitAny: knex-pglite's client class is typed loosely
     client: ClientPgLite as any,
@@ -70,7 +74,7 @@ export async function connectDatabase(options: DatabaseOptions): Promise<Databas
     };
   }
   if (!options.embeddedDir) {
-    const knex = pgliteKnex({});
+    const knex = await pgliteKnex({});
     return {
       knex,
       kind: 'embedded',
@@ -104,7 +108,7 @@ export async function connectDatabase(options: DatabaseOptions): Promise<Databas
   }
   const release = lockDataDir(dir);
   mkdirSync(pgdataDir(dir), { recursive: true });
-  const knex = pgliteKnex({ filename: pgdataDir(dir) });
+  const knex = await pgliteKnex({ filename: pgdataDir(dir) });
   return {
     knex,
     kind: 'embedded',
