@@ -10,7 +10,12 @@ export function adapterContract(kind: 'postgres' | 'embedded') {
     let db: TestDatabase;
     const clock = manualClock(Date.UTC(2026, 0, 1));
     let Adapter: ReturnType<typeof createArtifactAdapter>;
-    const store = () => ({ knex: db.knex, clock, clockToleranceSeconds: 15 });
+    const store = () => ({
+      knex: db.knex,
+      clock,
+      clockToleranceSeconds: 15,
+      prepared: kind === 'postgres',
+    });
     const rowsOf = (model: string) => db.knex('oidc_artifacts').where({ model }).select('*');
 
     before(async () => {
