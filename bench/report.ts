@@ -190,7 +190,7 @@ export function tableRows(reports: ScenarioReport[]): string[][] {
         fmt(f.p99, 1),
         String(f.failed),
         rss,
-        f.dbCpuUs > 0 ? `${fmt(f.cpuUs)} + ${fmt(f.dbCpuUs)} db` : fmt(f.cpuUs),
+        f.dbCpuUs >= 1 ? `${fmt(f.cpuUs)} + ${fmt(f.dbCpuUs)} db` : fmt(f.cpuUs),
         first ? ratioCell(r) : '',
         first ? goalCell(r) : '',
       ]);

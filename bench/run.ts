@@ -111,7 +111,9 @@ async function runScenario(
       `  ${s.rps.toFixed(0)} req/s, p50 ${s.latencyMs.p50} ms, p99 ${s.latencyMs.p99} ms, ` +
         `${failures(s)} failed, RSS ${(m.maxRss / 1048576).toFixed(0)} MB, ` +
         `CPU ${((1e6 * m.cpuSeconds) / s.requests).toFixed(0)} µs/req` +
-        (m.dbCpuSeconds > 0 ? ` + ${((1e6 * m.dbCpuSeconds) / s.requests).toFixed(0)} db` : ''),
+        ((1e6 * m.dbCpuSeconds) / s.requests >= 1
+          ? ` + ${((1e6 * m.dbCpuSeconds) / s.requests).toFixed(0)} db`
+          : ''),
     );
   }
   return rounds;
@@ -201,7 +203,8 @@ async function bench(options: BenchOptions, db: BenchDatabase, runDir: string): 
     finishedAt: new Date().toISOString(),
     quick: options.quick,
     machine: info,
-    options: { ...options, databaseUrl: undefined },
+    // The server URL may carry a password: never written to the results.
+    options: Object.fromEntries(Object.entries(options).filter(([k]) => k !== 'databaseUrl')),
     growth,
     reports,
     failures: failed,
