@@ -14,8 +14,11 @@ export interface BenchDatabase {
   backendPids(): Promise<number[]>;
 }
 
+// knex's own logger prints connection errors with stack traces; the bench reports them itself.
+const quietLog = { warn() {}, error() {}, debug() {}, deprecate() {} };
+
 const connect = (url: string) =>
-  knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: 2 } });
+  knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: 2 }, log: quietLog });
 
 export async function createBenchDatabase(serverUrl: string): Promise<BenchDatabase> {
   const name = `portcullis_bench_${randomBytes(5).toString('hex')}`;
