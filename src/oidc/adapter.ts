@@ -183,8 +183,14 @@ export function createArtifactAdapter(store: AdapterStore) {
       batch = { models, found };
       pendingTokenFinds.set(key, batch);
     }
-    batch.models.push(model);
-    return batch.found.then((list) => list.find((row) => row.model === model));
+    // Two requests may look up the same token in the same tick: the model is asked once, and
+    // every later asker gets its own copy of the payload.
+    const first = !batch.models.includes(model);
+    if (first) batch.models.push(model);
+    return batch.found.then((list) => {
+      const row = list.find((r) => r.model === model);
+      return row && !first ? { ...row, payload: structuredClone(row.payload) } : row;
+    });
   }
 
   return class ArtifactAdapter {

@@ -168,6 +168,26 @@ export function adapterContract(kind: 'postgres' | 'embedded') {
       assert.equal(c2, undefined);
     });
 
+    test('concurrent finds of the same token by the same model each get their own copy', async () => {
+      const cc = new Adapter('ClientCredentials');
+      await cc.upsert(
+        'hot-value',
+        { jti: 'hot-value', kind: 'ClientCredentials', extra: { a: 1 } },
+        60,
+      );
+      const at = new Adapter('AccessToken');
+      const found = await Promise.all([
+        at.find('hot-value'),
+        cc.find('hot-value'),
+        at.find('hot-value'),
+        cc.find('hot-value'),
+      ]);
+      assert.deepEqual(found[1], found[3]);
+      assert.notEqual(found[1], found[3]);
+      assert.notEqual(found[1]?.extra, found[3]?.extra);
+      assert.equal(found[0], undefined);
+    });
+
     test('replay detection: of 20 concurrent checks of one jti, exactly one is new', async () => {
       // oidc-provider's ReplayDetection.unique calls find(id) and saves when it finds nothing.
       const replay = new Adapter('ReplayDetection');
