@@ -162,7 +162,12 @@ export async function createApp(config: Config, deps: AppDeps) {
   });
 
   // --- Protocol ------------------------------------------------------------------------------
-  const adapterStore = { knex, clock, clockToleranceSeconds: config.clockToleranceSeconds };
+  const adapterStore = {
+    knex,
+    clock,
+    clockToleranceSeconds: config.clockToleranceSeconds,
+    prepared: db.kind === 'postgres',
+  };
   const ArtifactAdapter = createArtifactAdapter(adapterStore);
   const clientAdapter = createClientAdapter(clients);
   const adapter = (model: string) =>

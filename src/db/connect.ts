@@ -2,7 +2,6 @@
 // kept under DATA_DIR, so the server runs on a machine with no database server.
 import { mkdirSync } from 'node:fs';
 import knexFactory, { type Knex } from 'knex';
-import ClientPgLite from 'knex-pglite';
 import pg from 'pg';
 import {
   embeddedServerRunning,
@@ -47,20 +46,26 @@ function pgKnex(connection: Knex.PgConnectionConfig | string, poolMax: number): 
   });
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: knex-pglite's client class is typed loosely
-const PgLiteBase = ClientPgLite as any;
-
 /**
- * knex-pglite names a delete's command "DEL" (from knex's method name), so knex returns the raw
- * result instead of the number of rows deleted. Give knex the command name PostgreSQL uses.
+ * Loaded only when used: importing PGlite costs some 60 MB of resident memory, which a server on
+ * a real PostgreSQL would otherwise carry for nothing.
  */
-class EmbeddedClient extends PgLiteBase {
-  processResponse(obj: { method?: string }, runner: unknown) {
-    return super.processResponse(obj.method === 'del' ? { ...obj, method: 'delete' } : obj, runner);
+async function pgliteKnex(connection: { filename: string } | Record<string, never>): Promise<Knex> {
+  const { default: ClientPgLite } = await import('knex-pglite');
+  // biome-ignore lint/suspicious/noExplicitAny: knex-pglite's client class is typed loosely
+  const PgLiteBase = ClientPgLite as any;
+  /**
+   * knex-pglite names a delete's command "DEL" (from knex's method name), so knex returns the
+   * raw result instead of the number of rows deleted. Give knex the name PostgreSQL uses.
+   */
+  class EmbeddedClient extends PgLiteBase {
+    processResponse(obj: { method?: string }, runner: unknown) {
+      return super.processResponse(
+        obj.method === 'del' ? { ...obj, method: 'delete' } : obj,
+        runner,
+      );
+    }
   }
-}
-
-function pgliteKnex(connection: { filename: string } | Record<string, never>): Knex {
   return knexFactory({
     client: EmbeddedClient as unknown as typeof Knex.Client,
     dialect: 'postgres',
@@ -82,7 +87,7 @@ export async function connectDatabase(options: DatabaseOptions): Promise<Databas
     };
   }
   if (!options.embeddedDir) {
-    const knex = pgliteKnex({});
+    const knex = await pgliteKnex({});
     return {
       knex,
       kind: 'embedded',
@@ -116,7 +121,7 @@ export async function connectDatabase(options: DatabaseOptions): Promise<Databas
   }
   const release = lockDataDir(dir);
   mkdirSync(pgdataDir(dir), { recursive: true });
-  const knex = pgliteKnex({ filename: pgdataDir(dir) });
+  const knex = await pgliteKnex({ filename: pgdataDir(dir) });
   return {
     knex,
     kind: 'embedded',

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import { errors } from 'oidc-provider';
 import type { Clock } from '../clock.ts';
+import { statement, statementRunner } from '../db/prepared.ts';
 
 type Payload = Record<string, unknown>;
 
@@ -44,7 +45,62 @@ export interface AdapterStore {
   clock: Clock;
   /** Seconds a row outlives its expiry (the provider's clock tolerance). */
   clockToleranceSeconds: number;
+  /** Named prepared statements (real PostgreSQL only; see db/prepared.ts). */
+  prepared?: boolean;
 }
+
+/** Every statement of the request path, prepared once per pooled connection. */
+const SQL = {
+  upsert: statement(
+    'oidc_artifact_upsert',
+    `insert into oidc_artifacts (model, id, payload, grant_id, session_uid, user_code, account_id, expires_at)
+     values (?, ?, ?, ?, ?, ?, ?, ?)
+     on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id,
+       session_uid = excluded.session_uid, user_code = excluded.user_code,
+       account_id = excluded.account_id, expires_at = excluded.expires_at`,
+  ),
+  find: statement(
+    'oidc_artifact_find',
+    'select payload, consumed_at from oidc_artifacts where model = ? and id = ?',
+  ),
+  claim: statement(
+    'oidc_replay_claim',
+    `insert into oidc_artifacts (model, id, payload, expires_at) values ('ReplayDetection', ?, ?, ?)
+     on conflict (model, id) do nothing returning id`,
+  ),
+  claimed: statement(
+    'oidc_replay_find',
+    "select payload, consumed_at from oidc_artifacts where model = 'ReplayDetection' and id = ?",
+  ),
+  findByUid: statement(
+    'oidc_session_by_uid',
+    "select payload, consumed_at from oidc_artifacts where model = 'Session' and session_uid = ?",
+  ),
+  findByUserCode: statement(
+    'oidc_artifact_by_user_code',
+    'select id, payload, consumed_at from oidc_artifacts where model = ? and user_code = ?',
+  ),
+  consume: statement(
+    'oidc_artifact_consume',
+    'update oidc_artifacts set consumed_at = ? where model = ? and id = ? and consumed_at is null returning id',
+  ),
+  destroy: statement(
+    'oidc_artifact_destroy',
+    'delete from oidc_artifacts where model = ? and id = ?',
+  ),
+  revokeByGrantId: statement(
+    'oidc_artifact_revoke_grant',
+    'delete from oidc_artifacts where model = ? and grant_id = ?',
+  ),
+  /** By the number of token models asked for at once (1 to 3). */
+  findTokens: [1, 2, 3].map((n) =>
+    statement(
+      `oidc_token_find_${n}`,
+      `select model, payload, consumed_at from oidc_artifacts
+       where model in (${Array.from({ length: n }, () => '?').join(', ')}) and id = ?`,
+    ),
+  ),
+};
 
 /** Rewrites a payload before it is stored: no bearer id stays in clear. */
 function toStored(model: string, id: string, payload: Payload): Payload {
@@ -85,16 +141,58 @@ interface Row {
   payload: Payload;
   consumed_at: Date | null;
   id?: string;
+  model?: string;
 }
 
-/** Provisional lifetime of a replay-detection row between its claim (find) and its save. */
-const REPLAY_CLAIM_SECONDS = 3600;
+/**
+ * Models the provider looks up together by one token value: introspection and revocation ask for
+ * AccessToken, ClientCredentials and (without a hint) RefreshToken at once. Their finds for the
+ * same value in the same tick are answered by one query instead of one each.
+ */
+const TOKEN_MODELS = new Set(['AccessToken', 'ClientCredentials', 'RefreshToken']);
+
+/**
+ * Lifetime of a replay-detection row from its claim (find). The save that follows sets the real
+ * lifetime (the assertion's or proof's exp); when that is not longer than the claim's, the row
+ * already protects long enough and the save is skipped: one statement per check instead of two.
+ */
+const REPLAY_CLAIM_SECONDS = 300;
 
 export function createArtifactAdapter(store: AdapterStore) {
-  const { knex, clock } = store;
-  const rows = async (sql: string, bindings: readonly unknown[]) =>
-    ((await knex.raw(sql, bindings as Knex.RawBinding[])) as { rows: Row[] }).rows;
+  const { clock } = store;
+  const run = statementRunner(store.knex, { prepared: store.prepared ?? false });
+  const rows = async (s: (typeof SQL)['find'], values: readonly unknown[]) =>
+    (await run<Row>(s, values)).rows;
   const seconds = () => Math.floor(clock.now() / 1000);
+
+  /** Replay-detection ids claimed by this instance, until when (epoch seconds), awaiting save. */
+  const claimedUntil = new Map<string, number>();
+
+  /** Token finds waiting for the end of the current tick, by hashed id. */
+  const pendingTokenFinds = new Map<string, { models: string[]; found: Promise<Row[]> }>();
+
+  function findTokenRow(model: string, key: string): Promise<Row | undefined> {
+    let batch = pendingTokenFinds.get(key);
+    if (!batch) {
+      const models: string[] = [];
+      const found = new Promise<Row[]>((resolve, reject) => {
+        queueMicrotask(() => {
+          pendingTokenFinds.delete(key);
+          rows(SQL.findTokens[models.length - 1]!, [...models, key]).then(resolve, reject);
+        });
+      });
+      batch = { models, found };
+      pendingTokenFinds.set(key, batch);
+    }
+    // Two requests may look up the same token in the same tick: the model is asked once, and
+    // every later asker gets its own copy of the payload.
+    const first = !batch.models.includes(model);
+    if (first) batch.models.push(model);
+    return batch.found.then((list) => {
+      const row = list.find((r) => r.model === model);
+      return row && !first ? { ...row, payload: structuredClone(row.payload) } : row;
+    });
+  }
 
   return class ArtifactAdapter {
     readonly model: string;
@@ -110,6 +208,12 @@ export function createArtifactAdapter(store: AdapterStore) {
     }
 
     async upsert(id: string, payload: Payload, expiresIn?: number): Promise<void> {
+      if (this.model === 'ReplayDetection') {
+        const until = claimedUntil.get(id);
+        claimedUntil.delete(id);
+        if (until !== undefined && typeof expiresIn === 'number' && seconds() + expiresIn <= until)
+          return;
+      }
       const expiresAt =
         typeof expiresIn === 'number' ? new Date(clock.now() + expiresIn * 1000) : null;
       const grantId = typeof payload.grantId === 'string' ? payload.grantId : null;
@@ -117,31 +221,25 @@ export function createArtifactAdapter(store: AdapterStore) {
         this.model === 'Session' && typeof payload.uid === 'string' ? payload.uid : null;
       const userCode = typeof payload.userCode === 'string' ? hashId(payload.userCode) : null;
       const accountId = typeof payload.accountId === 'string' ? payload.accountId : null;
-      await knex.raw(
-        `insert into oidc_artifacts (model, id, payload, grant_id, session_uid, user_code, account_id, expires_at)
-         values (?, ?, ?, ?, ?, ?, ?, ?)
-         on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id,
-           session_uid = excluded.session_uid, user_code = excluded.user_code,
-           account_id = excluded.account_id, expires_at = excluded.expires_at`,
-        [
-          this.model,
-          this.key(id),
-          JSON.stringify(toStored(this.model, id, payload)),
-          grantId,
-          sessionUid,
-          userCode,
-          accountId,
-          expiresAt,
-        ],
-      );
+      await run(SQL.upsert, [
+        this.model,
+        this.key(id),
+        JSON.stringify(toStored(this.model, id, payload)),
+        grantId,
+        sessionUid,
+        userCode,
+        accountId,
+        expiresAt,
+      ]);
     }
 
     async find(id: string): Promise<Payload | undefined> {
       if (this.model === 'ReplayDetection') return this.claim(id);
-      const [row] = await rows(
-        'select payload, consumed_at from oidc_artifacts where model = ? and id = ?',
-        [this.model, this.key(id)],
-      );
+      if (TOKEN_MODELS.has(this.model)) {
+        const row = await findTokenRow(this.model, this.key(id));
+        return row ? fromStored(this.model, id, row.payload, row.consumed_at) : undefined;
+      }
+      const [row] = await rows(SQL.find, [this.model, this.key(id)]);
       return row ? fromStored(this.model, id, row.payload, row.consumed_at) : undefined;
     }
 
@@ -153,34 +251,30 @@ export function createArtifactAdapter(store: AdapterStore) {
     private async claim(id: string): Promise<Payload | undefined> {
       const now = seconds();
       const provisional = { iat: now, exp: now + REPLAY_CLAIM_SECONDS, kind: 'ReplayDetection' };
-      const inserted = await rows(
-        `insert into oidc_artifacts (model, id, payload, expires_at) values ('ReplayDetection', ?, ?, ?)
-         on conflict (model, id) do nothing returning id`,
-        [id, JSON.stringify(provisional), new Date((now + REPLAY_CLAIM_SECONDS) * 1000)],
-      );
-      if (inserted.length === 1) return undefined;
-      const [row] = await rows(
-        "select payload, consumed_at from oidc_artifacts where model = 'ReplayDetection' and id = ?",
-        [id],
-      );
+      const inserted = await rows(SQL.claim, [
+        id,
+        JSON.stringify(provisional),
+        new Date((now + REPLAY_CLAIM_SECONDS) * 1000),
+      ]);
+      if (inserted.length === 1) {
+        // Bounded: an entry whose save never came (an error in between) must not pile up.
+        if (claimedUntil.size >= 10_000) claimedUntil.clear();
+        claimedUntil.set(id, now + REPLAY_CLAIM_SECONDS);
+        return undefined;
+      }
+      const [row] = await rows(SQL.claimed, [id]);
       return { ...(row?.payload ?? provisional), jti: id };
     }
 
     async findByUid(uid: string): Promise<Payload | undefined> {
       // The session id is not stored, so the provider gets the session without it; it only reads
       // such a session (to check it still exists), never saves it.
-      const [row] = await rows(
-        "select payload, consumed_at from oidc_artifacts where model = 'Session' and session_uid = ?",
-        [uid],
-      );
+      const [row] = await rows(SQL.findByUid, [uid]);
       return row ? fromStored(this.model, undefined, row.payload, row.consumed_at) : undefined;
     }
 
     async findByUserCode(userCode: string): Promise<Payload | undefined> {
-      const [row] = await rows(
-        'select id, payload, consumed_at from oidc_artifacts where model = ? and user_code = ?',
-        [this.model, hashId(userCode)],
-      );
+      const [row] = await rows(SQL.findByUserCode, [this.model, hashId(userCode)]);
       // The device code itself is not stored: hand back a reference the adapter understands.
       return row
         ? fromStored(this.model, `${HASH_REF}${row.id}`, row.payload, row.consumed_at)
@@ -188,11 +282,8 @@ export function createArtifactAdapter(store: AdapterStore) {
     }
 
     async consume(id: string): Promise<void> {
-      const result = (await knex.raw(
-        'update oidc_artifacts set consumed_at = ? where model = ? and id = ? and consumed_at is null returning id',
-        [new Date(clock.now()), this.model, this.key(id)],
-      )) as { rows: unknown[] };
-      if (result.rows.length === 0) {
+      const consumed = await rows(SQL.consume, [new Date(clock.now()), this.model, this.key(id)]);
+      if (consumed.length === 0) {
         if (this.model === 'PushedAuthorizationRequest') {
           throw new errors.InvalidRequestUri(
             'request_uri is invalid, expired, or was already used',
@@ -205,17 +296,11 @@ export function createArtifactAdapter(store: AdapterStore) {
     }
 
     async destroy(id: string): Promise<void> {
-      await knex.raw('delete from oidc_artifacts where model = ? and id = ?', [
-        this.model,
-        this.key(id),
-      ]);
+      await run(SQL.destroy, [this.model, this.key(id)]);
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
-      await knex.raw('delete from oidc_artifacts where model = ? and grant_id = ?', [
-        this.model,
-        grantId,
-      ]);
+      await run(SQL.revokeByGrantId, [this.model, grantId]);
     }
   };
 }

@@ -10,7 +10,12 @@ export function adapterContract(kind: 'postgres' | 'embedded') {
     let db: TestDatabase;
     const clock = manualClock(Date.UTC(2026, 0, 1));
     let Adapter: ReturnType<typeof createArtifactAdapter>;
-    const store = () => ({ knex: db.knex, clock, clockToleranceSeconds: 15 });
+    const store = () => ({
+      knex: db.knex,
+      clock,
+      clockToleranceSeconds: 15,
+      prepared: kind === 'postgres',
+    });
     const rowsOf = (model: string) => db.knex('oidc_artifacts').where({ model }).select('*');
 
     before(async () => {
@@ -142,18 +147,79 @@ export function adapterContract(kind: 'postgres' | 'embedded') {
       }
     });
 
+    test('finds of one token value by several token models at once each get their own row', async () => {
+      // Introspection asks AccessToken, ClientCredentials and RefreshToken for the same value at
+      // once; the adapter answers them with one query.
+      const at = new Adapter('AccessToken');
+      const cc = new Adapter('ClientCredentials');
+      const rt = new Adapter('RefreshToken');
+      await cc.upsert('shared-value', { jti: 'shared-value', kind: 'ClientCredentials' }, 60);
+      await rt.upsert('other-value', { jti: 'other-value', kind: 'RefreshToken' }, 60);
+      const [a, c, r] = await Promise.all([
+        at.find('shared-value'),
+        cc.find('shared-value'),
+        rt.find('shared-value'),
+      ]);
+      assert.equal(a, undefined);
+      assert.deepEqual(c, { jti: 'shared-value', kind: 'ClientCredentials' });
+      assert.equal(r, undefined);
+      const [r2, c2] = await Promise.all([rt.find('other-value'), cc.find('other-value')]);
+      assert.equal(r2?.kind, 'RefreshToken');
+      assert.equal(c2, undefined);
+    });
+
+    test('concurrent finds of the same token by the same model each get their own copy', async () => {
+      const cc = new Adapter('ClientCredentials');
+      await cc.upsert(
+        'hot-value',
+        { jti: 'hot-value', kind: 'ClientCredentials', extra: { a: 1 } },
+        60,
+      );
+      const at = new Adapter('AccessToken');
+      const found = await Promise.all([
+        at.find('hot-value'),
+        cc.find('hot-value'),
+        at.find('hot-value'),
+        cc.find('hot-value'),
+      ]);
+      assert.deepEqual(found[1], found[3]);
+      assert.notEqual(found[1], found[3]);
+      assert.notEqual(found[1]?.extra, found[3]?.extra);
+      assert.equal(found[0], undefined);
+    });
+
     test('replay detection: of 20 concurrent checks of one jti, exactly one is new', async () => {
       // oidc-provider's ReplayDetection.unique calls find(id) and saves when it finds nothing.
       const replay = new Adapter('ReplayDetection');
       const found = await Promise.all(Array.from({ length: 20 }, () => replay.find('jti-hash-1')));
       assert.equal(found.filter((f) => f === undefined).length, 1);
       for (const f of found.filter(Boolean)) assert.equal(f?.kind, 'ReplayDetection');
+      // The claim already protects for 300 s: a save asking for less writes nothing more.
       await replay.upsert(
         'jti-hash-1',
         { jti: 'jti-hash-1', kind: 'ReplayDetection', iss: 'c1', exp: 0 },
         30,
       );
-      assert.equal((await replay.find('jti-hash-1'))?.iss, 'c1');
+      assert.ok(await replay.find('jti-hash-1'), 'still seen after the save');
+      const [row] = await db
+        .knex('oidc_artifacts')
+        .where({ model: 'ReplayDetection', id: 'jti-hash-1' });
+      assert.equal(new Date(row.expires_at).getTime(), clock.now() + 300_000);
+    });
+
+    test('replay detection: a save asking for longer than the claim extends the row', async () => {
+      const replay = new Adapter('ReplayDetection');
+      assert.equal(await replay.find('jti-hash-long'), undefined);
+      await replay.upsert(
+        'jti-hash-long',
+        { jti: 'jti-hash-long', kind: 'ReplayDetection', iss: 'c1', exp: 0 },
+        3600,
+      );
+      assert.equal((await replay.find('jti-hash-long'))?.iss, 'c1');
+      const [row] = await db
+        .knex('oidc_artifacts')
+        .where({ model: 'ReplayDetection', id: 'jti-hash-long' });
+      assert.equal(new Date(row.expires_at).getTime(), clock.now() + 3600_000);
     });
 
     test('revokeByGrantId deletes every artefact of that grant for the model, and nothing else', async () => {

@@ -1,0 +1,74 @@
+// Portcullis as production runs it: `portcullis migrate`, then `node bin/portcullis.js serve`
+// with NODE_ENV=production on the bench database, seeded beforehand through its own services.
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createApp } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import { createLogger } from '../../src/log.ts';
+import { freePort, runCommand, startServer } from '../processes.ts';
+import { seedPortcullis, type World } from '../world.ts';
+import type { Target } from './types.ts';
+
+const CLI = fileURLToPath(new URL('../../bin/portcullis.js', import.meta.url));
+
+export interface PortcullisOptions {
+  databaseUrl: string;
+  runDir: string;
+  logLevel: string;
+  poolMax: number | undefined;
+  /**
+   * Write V8 CPU profiles into runDir/profile-portcullis when the server stops (one per thread:
+   * the largest is the main thread; the other is tsx's module loader).
+   */
+  cpuProfile: boolean;
+}
+
+function serverEnv(options: PortcullisOptions, port: number): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NODE_ENV: 'production',
+    ISSUER: `http://127.0.0.1:${port}`,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DATABASE_URL: options.databaseUrl,
+    COOKIE_KEYS: randomBytes(32).toString('base64url'),
+    ENCRYPTION_KEYS: `bench:${randomBytes(32).toString('base64')}`,
+    LOG_LEVEL: options.logLevel,
+    NODE_NO_WARNINGS: '1',
+  };
+  if (options.poolMax) env.DATABASE_POOL_MAX = String(options.poolMax);
+  return env;
+}
+
+/** Migrates and seeds the bench database, then starts the server. */
+export async function startPortcullis(
+  options: PortcullisOptions,
+): Promise<{ target: Target; world: World }> {
+  const port = await freePort();
+  const env = serverEnv(options, port);
+  const logFile = join(options.runDir, 'portcullis.log');
+  await runCommand([CLI, 'migrate'], env, logFile);
+
+  const app = await createApp(loadConfig(env), { logger: createLogger('warn', process.stderr) });
+  let world: World;
+  try {
+    world = await seedPortcullis(app);
+  } finally {
+    await app.close();
+  }
+
+  const profile = options.cpuProfile
+    ? ['--cpu-prof', '--cpu-prof-dir', join(options.runDir, 'profile-portcullis')]
+    : [];
+  const server = await startServer({
+    name: 'portcullis',
+    args: [...profile, CLI, 'serve'],
+    env,
+    url: env.ISSUER!,
+    readyPath: '/readyz',
+    logFile,
+  });
+  return { target: { name: 'portcullis', server, issuer: env.ISSUER! }, world };
+}

@@ -1,0 +1,103 @@
+// What every target serves: two APIs (JWT and opaque tokens), a client_secret_basic client and a
+// private_key_jwt client, and one ES256 signing key. Portcullis is seeded through its own
+// services; the baseline receives the same key, client metadata and API table as static config.
+import { exportJWK, generateKeyPair, type JWK } from 'jose';
+import type { App } from '../src/app.ts';
+
+export interface ApiFixture {
+  identifier: string;
+  scope: string;
+  format: 'jwt' | 'opaque';
+  ttl: number;
+}
+
+export const JWT_API: ApiFixture = {
+  identifier: 'https://bench-jwt.api.example',
+  scope: 'bench:read',
+  format: 'jwt',
+  ttl: 300,
+};
+// Long enough that the introspection pool stays live for the whole run, growth included.
+export const OPAQUE_API: ApiFixture = {
+  identifier: 'https://bench-opaque.api.example',
+  scope: 'bench:read',
+  format: 'opaque',
+  ttl: 4 * 3600,
+};
+
+export interface World {
+  apis: ApiFixture[];
+  /** client_credentials, client_secret_basic, allowed on both APIs. */
+  basic: { clientId: string; secret: string };
+  /** client_credentials, private_key_jwt (ES256), allowed on the JWT API. */
+  signed: { clientId: string; privateJwk: JWK & { kid: string } };
+  /** Private signing JWKs, the active one first (the baseline signs with the same key). */
+  signingJwks: JWK[];
+  /** Client metadata exactly as oidc-provider reads it from Portcullis (secrets opened). */
+  clientMetadata: Record<string, unknown>[];
+}
+
+/** Seeds APIs, clients and the signing key through Portcullis' services. */
+export async function seedPortcullis(app: App): Promise<World> {
+  const { catalogue, clients, signingKeys } = app.services;
+  for (const api of [JWT_API, OPAQUE_API]) {
+    await catalogue.create({
+      identifier: api.identifier,
+      name: `Bench ${api.format} API`,
+      tokenFormat: api.format,
+      accessTokenTtl: api.ttl,
+      scopes: [{ name: api.scope, description: 'Read bench data' }],
+    });
+  }
+  const basic = await clients.create(
+    {
+      name: 'Bench client_secret_basic',
+      grantTypes: ['client_credentials'],
+      authMethod: 'client_secret_basic',
+      apiAccess: {
+        [JWT_API.identifier]: [JWT_API.scope],
+        [OPAQUE_API.identifier]: [OPAQUE_API.scope],
+      },
+    },
+    'bench',
+  );
+
+  const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+  const kid = 'bench-client-key';
+  const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' };
+  const signed = await clients.create(
+    {
+      name: 'Bench private_key_jwt',
+      grantTypes: ['client_credentials'],
+      authMethod: 'private_key_jwt',
+      jwks: { keys: [publicJwk] },
+      apiAccess: { [JWT_API.identifier]: [JWT_API.scope] },
+    },
+    'bench',
+  );
+
+  await signingKeys.ensureActiveKey();
+  const ring = await signingKeys.loadRing();
+  if (!ring) throw new Error('Portcullis has no active signing key');
+  const clientMetadata: Record<string, unknown>[] = [];
+  for (const id of [basic.client.clientId, signed.client.clientId]) {
+    const metadata = await clients.providerMetadata(id);
+    if (!metadata) throw new Error(`client ${id} was not stored`);
+    clientMetadata.push(metadata);
+  }
+  return {
+    apis: [JWT_API, OPAQUE_API],
+    basic: { clientId: basic.client.clientId, secret: basic.secret! },
+    signed: {
+      clientId: signed.client.clientId,
+      privateJwk: { ...(await exportJWK(privateKey)), kid, alg: 'ES256' },
+    },
+    signingJwks: ring.jwks,
+    clientMetadata,
+  };
+}
+
+export const basicAuthorization = (world: World) =>
+  `Basic ${Buffer.from(
+    `${encodeURIComponent(world.basic.clientId)}:${encodeURIComponent(world.basic.secret)}`,
+  ).toString('base64')}`;
