@@ -120,7 +120,7 @@ export function loginPage(deps: InteractionDeps, steps: SecondFactorSteps) {
     try {
       const done = await deps.webauthn.authenticate(i.uid, JSON.parse(form.response ?? 'null'));
       const user = await deps.accounts.get(done.userId);
-      if (!user || user.status !== 'active')
+      if (user?.status !== 'active')
         throw new WebAuthnError('the account cannot sign in', 'verification');
       await deps.record({
         actor: { type: 'user', id: user.id },

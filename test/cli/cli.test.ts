@@ -230,6 +230,10 @@ describe('portcullis CLI', () => {
     const after = JSON.parse((await runCli(['keys', 'list', '--json'], env)).stdout);
     assert.deepEqual(after.map((k: { status: string }) => k.status).sort(), ['active', 'staged']);
     const reencrypt = await runCli(['keys', 'reencrypt', '--json'], env);
-    assert.deepEqual(JSON.parse(reencrypt.stdout), { signingKeys: 0, clientSecrets: 0, totpSeeds: 0 });
+    assert.deepEqual(JSON.parse(reencrypt.stdout), {
+      signingKeys: 0,
+      clientSecrets: 0,
+      totpSeeds: 0,
+    });
   });
 });

@@ -155,7 +155,9 @@ describe('portcullis user and role', () => {
       /no longer has the role payer/,
     );
     // Who changed which role, before and after, is in the audit log.
-    const granted = JSON.parse((await runCli(['audit', 'list', '--action', 'role.granted', '--json'], env)).stdout);
+    const granted = JSON.parse(
+      (await runCli(['audit', 'list', '--action', 'role.granted', '--json'], env)).stdout,
+    );
     const event = (granted.events ?? granted)[0];
     assert.equal(event.actor.type, 'admin');
     assert.match(event.actor.id, /^cli:/);

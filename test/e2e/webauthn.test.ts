@@ -169,7 +169,7 @@ describe('WebAuthn and passkeys in the browser', () => {
     assert.equal(tokens.scope, 'mandates:write');
     assert.equal(tokens.claims()?.acr, ACR_STRONG);
     assert.deepEqual(
-      (tokens.claims()?.amr as string[]).filter((m) => m === 'pwd' || m === 'mfa'),
+      (tokens.claims()!.amr as string[]).filter((m) => m === 'pwd' || m === 'mfa'),
       ['pwd', 'mfa'],
     );
   });

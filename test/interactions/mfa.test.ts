@@ -111,7 +111,7 @@ describe('second factors', () => {
       /<img src="data:image\/png;base64,/,
       'a QR code rendered on the server',
     );
-    const secret = /value="([A-Z2-7]+)" data-totp-secret/.exec(enrol.html)?.[1]!;
+    const secret = /value="([A-Z2-7]+)" data-totp-secret/.exec(enrol.html)![1]!;
     assert.match(secret, /^[A-Z2-7]{32}$/);
     secrets.push(secret);
     const wrong = await browser.submit(enrol, /\/enrol\/totp$/, { code: '000000' }, server.issuer);
@@ -335,7 +335,7 @@ describe('second factors', () => {
     const { page } = await authorize(browser, 'accounts:read');
     const csrf = /name="_csrf" value="([^"]+)"/.exec(
       page.html.slice(page.html.indexOf('/passkey"')),
-    )?.[1]!;
+    )![1]!;
     const action = /action="(\/interaction\/[^"]+)\/passkey"/.exec(page.html)![1]!;
     const options = await fetch(server.url(`${action}/passkey/options`), {
       method: 'POST',
