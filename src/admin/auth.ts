@@ -1,7 +1,5 @@
-// Who calls the admin API: a bearer access token (RFC 9068 JWT) issued by Portcullis for the
-// audience {ISSUER}/admin/v1, verified in process against the running key ring. A machine token
-// (client credentials) acts as its client; a person's token acts as that person, and only while
-// they are active, still hold a role granting the scope and signed in at level 2 or more.
+// Who calls the admin API: a JWT access token (RFC 9068) for {ISSUER}/admin/v1 checked against
+// the running key ring; a person's token also needs level 2, an active account and the role.
 import { createLocalJWKSet, type JWK, errors as joseErrors, jwtVerify } from 'jose';
 import type { Accounts } from '../accounts/accounts.ts';
 import type { KeyRing } from '../keys/signingKeys.ts';
@@ -148,6 +146,8 @@ export function createAdminAuth(deps: AuthDeps) {
       const token = bearerOf(authorization);
       const { jwks, algs } = keys();
       let payload: Record<string, unknown>;
+      // Checked against the system time, not the injected clock: oidc-provider stamps iat and
+      // exp with the system time.
       try {
         ({ payload } = await jwtVerify(token, jwks, {
           issuer: deps.issuer,

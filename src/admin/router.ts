@@ -63,14 +63,19 @@ function handle(route: AnyRoute, deps: RouterDeps): Koa.Middleware {
       try {
         deps.auth.requireScope(principal, route.scope);
       } catch (err) {
-        await deps.record({
-          actor: principal.actor,
-          action: 'admin_api.denied',
-          outcome: 'failure',
-          sourceIp: ctx.ip,
-          userAgent: ctx.get('user-agent').slice(0, 256) || undefined,
-          details: { method: ctx.method, route: route.path, scope: route.scope },
-        });
+        // The refusal stands even if it cannot be recorded.
+        await deps
+          .record({
+            actor: principal.actor,
+            action: 'admin_api.denied',
+            outcome: 'failure',
+            sourceIp: ctx.ip,
+            userAgent: ctx.get('user-agent').slice(0, 256) || undefined,
+            details: { method: ctx.method, route: route.path, scope: route.scope },
+          })
+          .catch((e: Error) =>
+            deps.logger.error({ err: { name: e.name, message: e.message } }, 'audit write failed'),
+          );
         throw err;
       }
     }

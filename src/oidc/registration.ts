@@ -1,9 +1,5 @@
-// Dynamic client registration (RFC 7591) and management (RFC 7592) under Portcullis' rules.
-// Registration needs an initial access token issued by an administrator; the token carries what
-// a client registered with it may access. A registration policy, attached to every such token
-// and inherited by the registration access token, applies the same client rules as the admin
-// API at registration and at every update, and gives the client exactly the API access the
-// administrator allowed, never what it asks for.
+// Dynamic client registration (RFC 7591/7592) with initial access tokens that carry what a
+// registered client may access; a policy on every token applies the admin API's client rules.
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { Knex } from 'knex';
