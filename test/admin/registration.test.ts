@@ -264,3 +264,28 @@ describe('dynamic client registration', () => {
     assert.deepEqual(await actions(), ['client.registered', 'client.updated', 'client.deleted']);
   });
 });
+
+describe('dynamic client registration switched off', () => {
+  test('DYNAMIC_REGISTRATION=false: no /reg, no initial access token routes, nothing in the document', async () => {
+    const server = await startTestServer({ env: { DYNAMIC_REGISTRATION: 'false' } });
+    try {
+      const api = adminApi(server);
+      const reg = await fetch(server.url('/reg'), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(REGISTRATION),
+      });
+      assert.equal(reg.status, 404);
+      const discovery = (await (
+        await fetch(server.url('/.well-known/openid-configuration'))
+      ).json()) as Record<string, unknown>;
+      assert.equal(discovery.registration_endpoint, undefined);
+      const doc = (await api.call('GET', '/openapi.json')).body;
+      assert.equal(doc.paths['/initial-access-tokens'], undefined);
+      const token = await api.machineToken(['admin:clients']);
+      assert.equal((await api.call('GET', '/initial-access-tokens', { token })).status, 404);
+    } finally {
+      await server.close();
+    }
+  });
+});
