@@ -7,6 +7,8 @@ import { createAccounts } from './accounts/accounts.ts';
 import { createAuthenticator } from './accounts/authenticate.ts';
 import { createPasswordHasher } from './accounts/passwords.ts';
 import { createRoles } from './accounts/roles.ts';
+import { ensureAdminApi } from './admin/adminApi.ts';
+import { adminApi } from './admin/api.ts';
 import { type AuditEventInput, createAuditLog } from './audit/log.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
@@ -44,6 +46,7 @@ import { buildConfiguration, maxSignedLifetime } from './oidc/configuration.ts';
 import { attachProviderEvents } from './oidc/events.ts';
 import { createGrantRegistry } from './oidc/grants.ts';
 import { createOidcRuntime, type OidcRuntime } from './oidc/provider.ts';
+import { createRegistration } from './oidc/registration.ts';
 
 // The package exports only its entry point, so the bundle is found next to it.
 const WEBAUTHN_BROWSER_BUNDLE = join(
@@ -161,6 +164,31 @@ export async function createApp(config: Config, deps: AppDeps) {
     },
   });
 
+  // The admin API is an API of the catalogue ({ISSUER}/admin/v1, level-2 scopes).
+  try {
+    const admin = await ensureAdminApi(
+      { catalogue, clients },
+      { issuer: config.issuer, accessTokenTtl: config.admin.tokenTtlSeconds },
+    );
+    if (admin.movedFrom)
+      logger.warn(
+        { from: admin.movedFrom, to: admin.identifier, clients: admin.clientsMoved },
+        'the issuer changed: the admin API and its clients moved to the new identifier',
+      );
+  } catch (err) {
+    logger.error(
+      { err: { message: (err as Error).message } },
+      'the admin API is unavailable: it could not be added to the API catalogue',
+    );
+  }
+  const registration = createRegistration({
+    knex,
+    clock,
+    catalogue,
+    idTokenAlg: config.keys.alg,
+    provider: () => runtime!.provider,
+  });
+
   // --- Protocol ------------------------------------------------------------------------------
   const adapterStore = {
     knex,
@@ -203,13 +231,20 @@ export async function createApp(config: Config, deps: AppDeps) {
         },
         findAccount,
         logoutPages: logout,
+        registration: { enabled: config.registration.enabled, policies: registration.policies },
         assurance: {
           acrValues: assurance.values,
           policy: assurancePolicy.policy,
           extraTokenClaims: assurancePolicy.extraTokenClaims,
         },
       }),
-    onBuild: (provider) => attachProviderEvents(provider, { logger, metrics, record }),
+    onBuild: (provider) =>
+      attachProviderEvents(provider, {
+        logger,
+        metrics,
+        record,
+        allowanceOf: registration.allowanceOf,
+      }),
   });
   const oidc = runtime;
   const bridge = createInteractionBridge(oidc, assurancePolicy);
@@ -276,6 +311,25 @@ export async function createApp(config: Config, deps: AppDeps) {
         progress,
         record,
       }),
+      adminApi({
+        issuer: config.issuer,
+        logger,
+        clockToleranceSeconds: config.clockToleranceSeconds,
+        ring: () => oidc.ring,
+        assurance,
+        record,
+        registrationEnabled: config.registration.enabled,
+        services: {
+          catalogue,
+          clients,
+          accounts,
+          roles,
+          factors,
+          grants,
+          audit,
+          registration,
+        },
+      }),
       ...(config.env === 'production'
         ? []
         : [
@@ -331,6 +385,7 @@ export async function createApp(config: Config, deps: AppDeps) {
       recoveryCodes,
       factors,
       audit,
+      registration,
     },
     record,
     oidc,

@@ -54,6 +54,12 @@ export interface Config {
     /** How recent (and at level 2 when the person has a second factor) a sign-in must be to change factors. */
     changeMaxAgeSeconds: number;
   };
+  admin: {
+    /** Lifetime of access tokens for the admin API (short: they cannot be revoked). */
+    tokenTtlSeconds: number;
+  };
+  /** Dynamic client registration (RFC 7591/7592), always with an initial access token. */
+  registration: { enabled: boolean };
   /** Messages about settings that were filled in for development (printed once at start). */
   warnings: string[];
 }
@@ -188,6 +194,8 @@ const schema = z.object({
     ),
   WEBAUTHN_RP_NAME: z.string().min(1).max(64).default('Portcullis'),
   FACTOR_CHANGE_MAX_AGE_SECONDS: int(30, 3600).default(300),
+  ADMIN_TOKEN_TTL_SECONDS: int(60, 3600).default(300),
+  DYNAMIC_REGISTRATION: bool.default(true),
 });
 
 /** OWASP's equivalent Argon2id settings (memory KiB, passes); anything at least one of them is fine. */
@@ -307,6 +315,8 @@ export function loadConfig(rawEnv: Env = process.env): Config {
       absoluteSeconds: env.SESSION_ABSOLUTE_SECONDS,
       idleSeconds: Math.min(env.SESSION_IDLE_SECONDS, env.SESSION_ABSOLUTE_SECONDS),
     },
+    admin: { tokenTtlSeconds: env.ADMIN_TOKEN_TTL_SECONDS },
+    registration: { enabled: env.DYNAMIC_REGISTRATION },
     warnings,
   };
 }

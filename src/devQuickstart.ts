@@ -9,7 +9,8 @@ export const DEMO_API = 'https://demo-api.portcullis.localhost';
 export async function runDevQuickstart(app: App): Promise<string | undefined> {
   const { catalogue, clients } = app.services;
   const issuer = app.config.issuer;
-  const existing = await clients.list();
+  // Clients Portcullis itself keeps (the account page's) do not make a setup "used".
+  const existing = (await clients.list()).filter((c) => c.createdBy !== 'system');
   let client = existing.find((c) => c.createdBy === 'quickstart');
   // Only on a fresh setup: once anyone has registered a client, the quickstart stays out of the way.
   if (!client && existing.length === 0) {

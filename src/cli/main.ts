@@ -1,5 +1,7 @@
 // The `portcullis` command line: every command has --help, and --json where it prints data.
 import { Command } from 'commander';
+import { registerAccessReviewCommand } from './commands/accessReview.ts';
+import { registerAdminCommands } from './commands/admin.ts';
 import { registerApiCommands } from './commands/apis.ts';
 import { registerAuditCommands } from './commands/audit.ts';
 import { registerClientCommands } from './commands/clients.ts';
@@ -18,6 +20,8 @@ registerClientCommands(program);
 registerKeyCommands(program);
 registerUserCommands(program);
 registerAuditCommands(program);
+registerAccessReviewCommand(program);
+registerAdminCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -59,6 +59,19 @@ export function createFactors({
   return {
     summary,
     assertRemovable,
+    /**
+     * An administrator's reset: every second factor and recovery code goes, so the person enrols
+     * again at their next sign-in that needs one. Returns what was removed.
+     */
+    async resetAll(
+      userId: string,
+    ): Promise<{ totp: boolean; credentials: number; recoveryCodes: number }> {
+      const totpRemoved = await totp.remove(userId);
+      const credentials = await webauthn.removeAll(userId);
+      const codes = await recoveryCodes.remove(userId);
+      return { totp: totpRemoved, credentials, recoveryCodes: codes };
+    },
+
     /** After the last factor is gone, the recovery codes go too (they recover a second factor). */
     async afterRemoval(userId: string): Promise<void> {
       if (!(await summary(userId)).hasSecondFactor) await recoveryCodes.remove(userId);

@@ -118,6 +118,9 @@ export function createMfaStore(knex: Knex) {
     async deleteCredential(userId: string, id: string): Promise<boolean> {
       return (await knex('webauthn_credentials').where({ user_id: userId, id }).delete()) > 0;
     },
+    async deleteCredentials(userId: string): Promise<number> {
+      return knex('webauthn_credentials').where({ user_id: userId }).delete();
+    },
 
     // --- Challenges ---------------------------------------------------------------------------
     async insertChallenge(row: {
@@ -167,8 +170,8 @@ export function createMfaStore(knex: Knex) {
         .first();
       return Number(row?.n ?? 0);
     },
-    async deleteRecoveryCodes(userId: string): Promise<void> {
-      await knex('recovery_codes').where({ user_id: userId }).delete();
+    async deleteRecoveryCodes(userId: string): Promise<number> {
+      return knex('recovery_codes').where({ user_id: userId }).delete();
     },
 
     // --- Login progress -----------------------------------------------------------------------

@@ -270,6 +270,8 @@ export function createWebAuthn({
     rename: (userId: string, id: string, name: string) =>
       store.renameCredential(userId, id, name.trim().slice(0, 64)),
     remove: (userId: string, id: string) => store.deleteCredential(userId, id),
+    /** Removes every credential of the person; returns how many there were. */
+    removeAll: (userId: string) => store.deleteCredentials(userId),
   };
 }
 

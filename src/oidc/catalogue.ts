@@ -1,6 +1,7 @@
 // The API catalogue: each API (resource server) with its identifier URI (the token audience and
 // RFC 8707 resource indicator), the scopes it defines, its token format and token lifetime.
 import { randomUUID } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import type { Knex } from 'knex';
 import { createTtlCache } from '../cache.ts';
 import type { Clock } from '../clock.ts';
@@ -119,6 +120,21 @@ export function createCatalogue({
 }) {
   const store = createCatalogueStore(knex);
   const cache = createTtlCache<Api | undefined>(clock, cacheSeconds * 1000);
+  /** APIs Portcullis itself defines (the admin API), and their scopes: reserved for them. */
+  const systemIds = new Set<string>();
+  const systemScopes = new Set<string>();
+
+  function assertNotSystem(id: string): void {
+    if (systemIds.has(id))
+      throw conflict('this API is managed by Portcullis itself and cannot be changed');
+  }
+
+  function assertScopesFree(scopes: ApiScope[]): void {
+    for (const s of scopes) {
+      if (systemScopes.has(s.name))
+        throw invalid(`scope "${s.name}" is reserved for Portcullis' own API`, 'scopes');
+    }
+  }
 
   async function find(where: { identifier: string } | { id: string }): Promise<Api | undefined> {
     const found = await store.findBy(where);
@@ -129,6 +145,7 @@ export function createCatalogue({
     async create(input: ApiInput): Promise<Api> {
       const identifier = validateApiIdentifier(input.identifier);
       const scopes = validateScopes(input.scopes);
+      assertScopesFree(scopes);
       const ttl = validateTtl(input.accessTokenTtl ?? 600);
       const format = input.tokenFormat ?? 'jwt';
       if (format !== 'jwt' && format !== 'opaque')
@@ -157,9 +174,11 @@ export function createCatalogue({
     },
 
     async update(id: string, patch: Partial<Omit<ApiInput, 'identifier'>>): Promise<Api> {
+      assertNotSystem(id);
       const existing = await find({ id });
       if (!existing) throw notFound('no such API');
       const scopes = patch.scopes ? validateScopes(patch.scopes) : undefined;
+      if (scopes) assertScopesFree(scopes);
       const rowPatch: Partial<ApiRow> = { updated_at: new Date(clock.now()) };
       if (patch.name !== undefined) rowPatch.name = patch.name.trim() || existing.identifier;
       if (patch.tokenFormat !== undefined) rowPatch.token_format = patch.tokenFormat;
@@ -175,6 +194,7 @@ export function createCatalogue({
     },
 
     async delete(id: string): Promise<Api> {
+      assertNotSystem(id);
       const existing = await find({ id });
       if (!existing || !(await store.delete(id))) throw notFound('no such API');
       cache.delete(existing.identifier);
@@ -189,6 +209,78 @@ export function createCatalogue({
     },
 
     get: (id: string) => find({ id }),
+
+    /** True for an API Portcullis itself defines. */
+    isSystem: (id: string) => systemIds.has(id),
+
+    /**
+     * Makes sure an API Portcullis itself relies on exists under this fixed id with exactly this
+     * definition, creating it or bringing it up to date (e.g. a new identifier after the issuer
+     * changed). From then on people cannot change or delete it, nor define its scopes elsewhere.
+     * Returns the identifier it had before when that changed.
+     */
+    async ensureSystemApi(
+      id: string,
+      input: ApiInput & { name: string },
+    ): Promise<{ api: Api; previousIdentifier: string | undefined }> {
+      const identifier = validateApiIdentifier(input.identifier);
+      const scopes = validateScopes(input.scopes);
+      const ttl = validateTtl(input.accessTokenTtl ?? 600);
+      const format = input.tokenFormat ?? 'jwt';
+      systemIds.add(id);
+      for (const s of scopes) systemScopes.add(s.name);
+      const existing = await find({ id });
+      const rows = scopes.map((s) => toScopeRow(id, s)).sort((a, b) => (a.name < b.name ? -1 : 1));
+      const now = new Date(clock.now());
+      if (!existing) {
+        const taken = await store.findBy({ identifier });
+        if (taken) throw conflict(`an API with identifier ${identifier} already exists`);
+        await store.insert(
+          {
+            id,
+            identifier,
+            name: input.name,
+            token_format: format,
+            access_token_ttl: ttl,
+            created_at: now,
+            updated_at: now,
+          },
+          rows,
+        );
+        return { api: (await find({ id }))!, previousIdentifier: undefined };
+      }
+      const same =
+        existing.identifier === identifier &&
+        existing.name === input.name &&
+        existing.tokenFormat === format &&
+        existing.accessTokenTtl === ttl &&
+        isDeepStrictEqual(
+          existing.scopes,
+          rows.map((r) => ({
+            name: r.name,
+            description: r.description,
+            requiredLevel: r.required_level,
+          })),
+        );
+      if (same) return { api: existing, previousIdentifier: undefined };
+      await store.update(
+        id,
+        {
+          identifier,
+          name: input.name,
+          token_format: format,
+          access_token_ttl: ttl,
+          updated_at: now,
+        },
+        rows,
+      );
+      cache.delete(existing.identifier);
+      cache.delete(identifier);
+      return {
+        api: (await find({ id }))!,
+        previousIdentifier: existing.identifier === identifier ? undefined : existing.identifier,
+      };
+    },
 
     /** Cached: read on every token request. */
     findByIdentifier(identifier: string): Promise<Api | undefined> {

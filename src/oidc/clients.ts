@@ -5,44 +5,26 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Knex } from 'knex';
 import { createTtlCache } from '../cache.ts';
 import type { Clock } from '../clock.ts';
-import { DomainError, invalid, notFound } from '../errors.ts';
+import { DomainError, notFound } from '../errors.ts';
 import type { Sealer } from '../keys/envelope.ts';
 import type { Catalogue } from './catalogue.ts';
+import {
+  type AuthMethod,
+  type ClientInput,
+  clientMetadata,
+  type GrantType,
+  SECRET_METHODS,
+} from './clientRules.ts';
 import { type ClientRow, createClientStore } from './clientStore.ts';
 
-export type GrantType = 'authorization_code' | 'client_credentials' | 'refresh_token';
-export type AuthMethod = 'private_key_jwt' | 'client_secret_basic' | 'client_secret_post' | 'none';
-
-export const GRANT_TYPES: readonly GrantType[] = [
-  'authorization_code',
-  'client_credentials',
-  'refresh_token',
-];
-export const AUTH_METHODS: readonly AuthMethod[] = [
-  'private_key_jwt',
-  'client_secret_basic',
-  'client_secret_post',
-  'none',
-];
-const SECRET_METHODS = new Set<AuthMethod>(['client_secret_basic', 'client_secret_post']);
-/** Scopes of OpenID Connect itself that every login client may ask for. */
-const OIDC_SCOPES = ['openid', 'profile', 'email'];
-
-/** What an administrator decides about a client. */
-export interface ClientInput {
-  name: string;
-  grantTypes: GrantType[];
-  redirectUris?: string[] | undefined;
-  postLogoutRedirectUris?: string[] | undefined;
-  authMethod: AuthMethod;
-  jwks?: { keys: Record<string, unknown>[] } | undefined;
-  jwksUri?: string | undefined;
-  /** API identifier -> the scopes of that API this client may ask for. */
-  apiAccess: Record<string, string[]>;
-  firstParty?: boolean | undefined;
-  /** Lowest assurance level a login for this client must reach (1-3; default 1). */
-  minAssuranceLevel?: 1 | 2 | 3 | undefined;
-}
+export {
+  AUTH_METHODS,
+  type AuthMethod,
+  type ClientInput,
+  GRANT_TYPES,
+  type GrantType,
+  validateRedirectUri,
+} from './clientRules.ts';
 
 /** A client as Portcullis shows it (never with its secret). */
 export interface ClientView {
@@ -60,22 +42,6 @@ export interface ClientView {
   createdBy: string;
   createdAt: Date;
   updatedAt: Date;
-}
-
-/** Checks one redirect URI: absolute, no fragment, https except on loopback. */
-export function validateRedirectUri(uri: string, field = 'redirectUris'): string {
-  const url = URL.parse(uri);
-  if (!url || uri.includes('#'))
-    throw invalid(`redirect URI ${uri} must be absolute and have no fragment`, field);
-  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
-    throw invalid(`redirect URI ${uri} must use https (http is allowed only on loopback)`, field);
-  }
-  return uri;
-}
-
-function unique<T>(values: T[]): T[] {
-  return [...new Set(values)];
 }
 
 export interface ClientRegistryOptions {
@@ -104,96 +70,10 @@ export function createClientRegistry(options: ClientRegistryOptions) {
     clientId: string,
     input: ClientInput,
   ): Promise<Record<string, unknown>> {
-    if (!input.name?.trim()) throw invalid('a client needs a name', 'name');
-    const grantTypes = unique(input.grantTypes);
-    if (grantTypes.length === 0)
-      throw invalid('a client needs at least one grant type', 'grantTypes');
-    for (const g of grantTypes) {
-      if (!GRANT_TYPES.includes(g))
-        throw invalid(`unknown grant type ${g} (allowed: ${GRANT_TYPES.join(', ')})`, 'grantTypes');
-    }
-    if (!AUTH_METHODS.includes(input.authMethod)) {
-      throw invalid(
-        `unknown authentication method ${input.authMethod} (allowed: ${AUTH_METHODS.join(', ')})`,
-        'authMethod',
-      );
-    }
-    const login = grantTypes.includes('authorization_code');
-    if (grantTypes.includes('refresh_token') && !login) {
-      throw invalid('refresh_token needs the authorization_code grant', 'grantTypes');
-    }
-    if (input.authMethod === 'none' && grantTypes.includes('client_credentials')) {
-      throw invalid(
-        'a public client (no authentication) cannot use client_credentials',
-        'grantTypes',
-      );
-    }
-    const redirectUris = unique(input.redirectUris ?? []).map((u) => validateRedirectUri(u));
-    const postLogout = unique(input.postLogoutRedirectUris ?? []).map((u) =>
-      validateRedirectUri(u, 'postLogoutRedirectUris'),
-    );
-    if (login && redirectUris.length === 0)
-      throw invalid('authorization_code clients need at least one redirect URI', 'redirectUris');
-    if (!login && (redirectUris.length || postLogout.length)) {
-      throw invalid(
-        'redirect URIs only make sense with the authorization_code grant',
-        'redirectUris',
-      );
-    }
-    if (input.authMethod === 'private_key_jwt' && !input.jwks && !input.jwksUri) {
-      throw invalid('private_key_jwt needs a JWKS or a JWKS URI', 'jwks');
-    }
-    if (input.authMethod !== 'private_key_jwt' && (input.jwks || input.jwksUri)) {
-      throw invalid('a JWKS is only used with private_key_jwt', 'jwks');
-    }
-    if (input.jwks && input.jwksUri) throw invalid('give a JWKS or a JWKS URI, not both', 'jwks');
-    if (input.jwksUri && URL.parse(input.jwksUri)?.protocol !== 'https:')
-      throw invalid('the JWKS URI must use https', 'jwksUri');
-
-    const apiAccess: Record<string, string[]> = {};
-    for (const [identifier, scopes] of Object.entries(input.apiAccess)) {
-      const api = await catalogue.findByIdentifier(identifier);
-      if (!api) throw invalid(`no API with identifier ${identifier} is registered`, 'apiAccess');
-      const defined = new Set(api.scopes.map((s) => s.name));
-      const requested = unique(scopes);
-      for (const s of requested) {
-        if (!defined.has(s))
-          throw invalid(`API ${identifier} does not define the scope ${s}`, 'apiAccess');
-      }
-      if (requested.length === 0)
-        throw invalid(`choose at least one scope of ${identifier}`, 'apiAccess');
-      apiAccess[identifier] = requested.sort();
-    }
-    if (!login && Object.keys(apiAccess).length === 0) {
-      throw invalid('a client_credentials client needs access to at least one API', 'apiAccess');
-    }
-
-    // `scope` holds the OpenID Connect scopes only; API scopes are governed by api_access.
-    const scope = unique([
-      ...(login ? OIDC_SCOPES : []),
-      ...(grantTypes.includes('refresh_token') ? ['offline_access'] : []),
-    ]);
-    const metadata: Record<string, unknown> = {
+    return {
       client_id: clientId,
-      client_name: input.name.trim(),
-      grant_types: grantTypes,
-      response_types: login ? ['code'] : [],
-      redirect_uris: redirectUris,
-      post_logout_redirect_uris: postLogout,
-      token_endpoint_auth_method: input.authMethod,
-      id_token_signed_response_alg: options.idTokenAlg,
-      scope: scope.join(' ') || undefined,
-      api_access: apiAccess,
-      first_party: input.firstParty ?? false,
-      min_assurance_level: input.minAssuranceLevel ?? 1,
+      ...(await clientMetadata(input, { catalogue, idTokenAlg: options.idTokenAlg })),
     };
-    if (![1, 2, 3].includes(metadata.min_assurance_level as number)) {
-      throw invalid('the minimum assurance level must be 1, 2 or 3', 'minAssuranceLevel');
-    }
-    if (input.jwks) metadata.jwks = input.jwks;
-    if (input.jwksUri) metadata.jwks_uri = input.jwksUri;
-    for (const key of Object.keys(metadata)) if (metadata[key] === undefined) delete metadata[key];
-    return metadata;
   }
 
   function toView(row: ClientRow): ClientView {
@@ -285,6 +165,24 @@ export function createClientRegistry(options: ClientRegistryOptions) {
       }
       const wanted = await toMetadata(clientId, input);
       if (!isDeepStrictEqual(wanted, existing.metadata)) await this.update(clientId, input);
+    },
+
+    /**
+     * Moves every client's access from one API identifier to another (the admin API's
+     * identifier follows the issuer). Returns how many clients changed.
+     */
+    async renameApiAccess(from: string, to: string): Promise<number> {
+      let changed = 0;
+      for (const row of await store.list()) {
+        const access = (row.metadata.api_access ?? {}) as Record<string, string[]>;
+        if (!access[from]) continue;
+        const { [from]: scopes, ...rest } = access;
+        const metadata = { ...row.metadata, api_access: { ...rest, [to]: scopes } };
+        await store.update(row.client_id, { metadata, updated_at: new Date(clock.now()) });
+        cache.delete(row.client_id);
+        changed++;
+      }
+      return changed;
     },
 
     async rotateSecret(clientId: string): Promise<string> {

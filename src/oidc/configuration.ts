@@ -20,6 +20,14 @@ export interface ConfigurationParts {
     confirm(ctx: Koa.Context, form: string, clientName: string | undefined): void;
     done(ctx: Koa.Context, clientName: string | undefined): void;
   };
+  /** Dynamic registration (RFC 7591/7592) with initial access tokens, and its policies. */
+  registration: {
+    enabled: boolean;
+    policies: Record<
+      string,
+      (ctx: KoaContextWithOIDC, properties: Record<string, unknown>) => Promise<void>
+    >;
+  };
   /** Assurance levels: acr values, the login policy with step-up, token claims. */
   assurance: {
     acrValues: string[];
@@ -159,6 +167,19 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
         ),
       },
       claimsParameter: { enabled: true },
+      // RFC 7591 only with an initial access token from an administrator: its policy applies
+      // the admin API's client rules and the API access the administrator allowed. RFC 7592
+      // lets a registered client read, change (under the same policy) and delete itself.
+      registration: {
+        enabled: parts.registration.enabled,
+        initialAccessToken: true,
+        policies: parts.registration.policies as never,
+        issueRegistrationAccessToken: true,
+      },
+      registrationManagement: {
+        enabled: parts.registration.enabled,
+        rotateRegistrationAccessToken: true,
+      },
       resourceIndicators: createResourceIndicators(parts.resources) as never,
     },
 

@@ -30,12 +30,17 @@ interface EventDeps {
   logger: Logger;
   metrics: Metrics;
   record: (event: AuditEventInput) => Promise<void>;
+  /** The id of the initial access token a registration used (src/oidc/registration.ts). */
+  allowanceOf?: (ctx: object) => string | undefined;
 }
 
 const origin = (ctx: KoaContextWithOIDC | undefined) =>
   ctx ? { sourceIp: ctx.ip, userAgent: ctx.get('user-agent').slice(0, 256) || undefined } : {};
 
-export function attachProviderEvents(provider: Provider, { logger, metrics, record }: EventDeps) {
+export function attachProviderEvents(
+  provider: Provider,
+  { logger, metrics, record, allowanceOf }: EventDeps,
+) {
   const on = (event: string, listener: Listener) =>
     (provider.on as (e: string, l: Listener) => void)(event, listener);
   // Listeners cannot delay the response; a failed audit write is logged, never thrown.
@@ -108,6 +113,25 @@ export function attachProviderEvents(provider: Provider, { logger, metrics, reco
       details: { client: ctx.oidc.client?.clientId },
     });
   });
+
+  // Dynamic registration (RFC 7591 / 7592): a client registering, changing or deleting itself.
+  for (const [event, action] of [
+    ['registration_create.success', 'client.registered'],
+    ['registration_update.success', 'client.updated'],
+    ['registration_delete.success', 'client.deleted'],
+  ] as const) {
+    on(event, (ctx: KoaContextWithOIDC, client: { clientId: string }) => {
+      const allowance = action === 'client.registered' ? allowanceOf?.(ctx) : undefined;
+      audit({
+        actor: { type: 'client', id: client.clientId },
+        action,
+        target: { type: 'client', id: client.clientId },
+        outcome: 'success',
+        ...origin(ctx),
+        details: { via: 'registration', ...(allowance ? { initialAccess: allowance } : {}) },
+      });
+    });
+  }
 
   for (const event of ERROR_EVENTS) {
     on(event, (ctx: KoaContextWithOIDC, err: { error?: string; error_description?: string }) => {

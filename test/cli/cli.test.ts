@@ -211,9 +211,10 @@ describe('portcullis CLI', () => {
     const after = JSON.parse((await runCli(['client', 'list', '--json'], env)).stdout).length;
     assert.equal(after, before);
     const apis = JSON.parse((await runCli(['api', 'list', '--json'], env)).stdout);
+    // The admin API ({ISSUER}/admin/v1) is always in the catalogue.
     assert.deepEqual(
       apis.map((a: { identifier: string }) => a.identifier),
-      ['https://cards.api.example'],
+      ['http://localhost:3000/admin/v1', 'https://cards.api.example'],
     );
     // Commander reports a missing option itself, also with a non-zero exit.
     const missing = await runCli(['api', 'create', '--identifier', 'https://x.example'], env);

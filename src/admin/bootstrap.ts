@@ -1,0 +1,110 @@
+// The first administrator: a role granting every admin scope, a person holding it, and a client
+// for automation (client credentials, every admin scope). Everything is checked before anything
+// is written, and what was written is undone if a later step fails.
+import type { Accounts, User } from '../accounts/accounts.ts';
+import { validateEmail } from '../accounts/accounts.ts';
+import { checkPassword } from '../accounts/passwordPolicy.ts';
+import type { Role, Roles } from '../accounts/roles.ts';
+import { conflict } from '../errors.ts';
+import type { ClientRegistry, ClientView } from '../oidc/clients.ts';
+import { ADMIN_SCOPES, adminApiIdentifier } from './adminApi.ts';
+
+export const ADMIN_ROLE = 'administrator';
+export const AUTOMATION_CLIENT_NAME = 'Portcullis automation';
+
+export interface BootstrapServices {
+  accounts: Accounts;
+  roles: Roles;
+  clients: ClientRegistry;
+}
+
+export interface BootstrapResult {
+  user: User;
+  role: Role;
+  /** The role before, when it existed already (--force). */
+  roleBefore: Role | undefined;
+  client: ClientView;
+  clientSecret: string;
+}
+
+/** A role that already makes someone an administrator: the named one, or one with every admin scope. */
+export async function existingAdministratorRole(roles: Roles): Promise<Role | undefined> {
+  const all = await roles.list();
+  return all.find(
+    (r) => r.name === ADMIN_ROLE || ADMIN_SCOPES.every((s) => r.scopes.includes(s)),
+  ) as Role | undefined;
+}
+
+/** Refuses (DomainError conflict) when an administrator exists already, unless `force`. */
+export async function assertBootstrapAllowed(roles: Roles, force: boolean): Promise<void> {
+  const existing = await existingAdministratorRole(roles);
+  if (existing && !force) {
+    throw conflict(
+      `an administrator role (${existing.name}) already exists: run with --force to add another administrator`,
+    );
+  }
+}
+
+export async function bootstrapAdmin(
+  services: BootstrapServices,
+  input: {
+    issuer: string;
+    email: string;
+    name?: string | undefined;
+    password: string;
+    force: boolean;
+  },
+): Promise<BootstrapResult> {
+  const { accounts, roles, clients } = services;
+  await assertBootstrapAllowed(roles, input.force);
+  const email = validateEmail(input.email);
+  checkPassword(input.password, { email, name: input.name ?? '' });
+  if (await accounts.get(email))
+    throw conflict('a user with this email address already exists', 'email');
+
+  const undo: (() => Promise<unknown>)[] = [];
+  try {
+    const { client, secret } = await clients.create(
+      {
+        name: AUTOMATION_CLIENT_NAME,
+        grantTypes: ['client_credentials'],
+        authMethod: 'client_secret_basic',
+        apiAccess: { [adminApiIdentifier(input.issuer)]: [...ADMIN_SCOPES] },
+      },
+      'bootstrap',
+    );
+    undo.push(() => clients.delete(client.clientId));
+
+    const roleBefore = await roles.get(ADMIN_ROLE);
+    let role: Role;
+    if (roleBefore) {
+      const scopes = [...new Set([...roleBefore.scopes, ...ADMIN_SCOPES])];
+      role = (await roles.update(ADMIN_ROLE, { scopes })).after;
+      undo.push(() => roles.update(ADMIN_ROLE, { scopes: roleBefore.scopes }));
+    } else {
+      role = await roles.create({
+        name: ADMIN_ROLE,
+        description: 'Every admin API scope',
+        scopes: [...ADMIN_SCOPES],
+      });
+      undo.push(() => roles.delete(ADMIN_ROLE));
+    }
+
+    const user = await accounts.create({
+      email,
+      name: input.name,
+      password: input.password,
+      roles: [ADMIN_ROLE],
+    });
+    return {
+      user,
+      role: { ...role, members: role.members + 1 },
+      roleBefore,
+      client,
+      clientSecret: secret!,
+    };
+  } catch (err) {
+    for (const step of undo.reverse()) await step().catch(() => undefined);
+    throw err;
+  }
+}

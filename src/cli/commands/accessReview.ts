@@ -1,0 +1,57 @@
+// `portcullis access-review`: who holds which scopes through their roles, when they last signed
+// in, and which granted scopes went unused, as a table or JSON.
+import type { Command } from 'commander';
+import { accessReview } from '../../audit/accessReview.ts';
+import { withApp } from '../context.ts';
+import { CliError, print, printTable } from '../output.ts';
+
+export function registerAccessReviewCommand(program: Command): void {
+  program
+    .command('access-review')
+    .description(
+      'every user with their roles, the scopes those grant, last sign-in, and granted scopes not used lately',
+    )
+    .option(
+      '--unused-days <n>',
+      'a scope is unused when no token carried it for this many days',
+      '90',
+    )
+    .option('--json', 'print as JSON')
+    .action(async (opts: { unusedDays: string; json?: boolean }) => {
+      const days = Number(opts.unusedDays);
+      if (!/^\d+$/.test(opts.unusedDays) || days < 1 || days > 3650)
+        throw new CliError('--unused-days must be a whole number from 1 to 3650');
+      await withApp(async (app) => {
+        const { accounts, roles, audit } = app.services;
+        const review = await accessReview(
+          { accounts, roles, audit, clock: app.clock },
+          { unusedDays: days },
+        );
+        print(
+          opts.json,
+          {
+            generatedAt: review.generatedAt.toISOString(),
+            since: review.since.toISOString(),
+            unusedDays: review.unusedDays,
+            users: review.users.map((u) => ({
+              ...u,
+              lastLoginAt: u.lastLoginAt?.toISOString() ?? null,
+            })),
+          },
+          () => {
+            printTable(
+              review.users.map((u) => ({
+                ...u,
+                last_login: u.lastLoginAt ?? 'never',
+                unused: u.unusedScopes,
+              })),
+              ['email', 'status', 'roles', 'scopes', 'last_login', 'unused'],
+            );
+            process.stdout.write(
+              `unused: granted scopes no token carried since ${review.since.toISOString()} (${days} days)\n`,
+            );
+          },
+        );
+      });
+    });
+}

@@ -1,0 +1,186 @@
+// The rules every client obeys however it is registered (CLI, admin API, dynamic registration):
+// grant types, authentication method, redirect URIs, keys and API access, turned into the
+// oidc-provider metadata Portcullis stores. One function, so no path can register a looser client.
+import { invalid } from '../errors.ts';
+import type { Catalogue } from './catalogue.ts';
+
+export type GrantType = 'authorization_code' | 'client_credentials' | 'refresh_token';
+export type AuthMethod = 'private_key_jwt' | 'client_secret_basic' | 'client_secret_post' | 'none';
+
+export const GRANT_TYPES: readonly GrantType[] = [
+  'authorization_code',
+  'client_credentials',
+  'refresh_token',
+];
+export const AUTH_METHODS: readonly AuthMethod[] = [
+  'private_key_jwt',
+  'client_secret_basic',
+  'client_secret_post',
+  'none',
+];
+export const SECRET_METHODS = new Set<AuthMethod>(['client_secret_basic', 'client_secret_post']);
+/** Scopes of OpenID Connect itself that every login client may ask for. */
+export const LOGIN_SCOPES = ['openid', 'profile', 'email'];
+/** JWK members that only a private or symmetric key has. */
+const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
+
+/** What an administrator decides about a client. */
+export interface ClientInput {
+  name: string;
+  grantTypes: GrantType[];
+  redirectUris?: string[] | undefined;
+  postLogoutRedirectUris?: string[] | undefined;
+  authMethod: AuthMethod;
+  jwks?: { keys: Record<string, unknown>[] } | undefined;
+  jwksUri?: string | undefined;
+  /** API identifier -> the scopes of that API this client may ask for. */
+  apiAccess: Record<string, string[]>;
+  firstParty?: boolean | undefined;
+  /** Lowest assurance level a login for this client must reach (1-3; default 1). */
+  minAssuranceLevel?: 1 | 2 | 3 | undefined;
+}
+
+/** Checks one redirect URI: absolute, no fragment, https except on loopback. */
+export function validateRedirectUri(uri: string, field = 'redirectUris'): string {
+  const url = typeof uri === 'string' ? URL.parse(uri) : null;
+  if (!url || uri.includes('#'))
+    throw invalid(`redirect URI ${uri} must be absolute and have no fragment`, field);
+  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+    throw invalid(`redirect URI ${uri} must use https (http is allowed only on loopback)`, field);
+  }
+  return uri;
+}
+
+const unique = <T>(values: T[]): T[] => [...new Set(values)];
+
+function checkGrantsAndMethod(input: ClientInput): GrantType[] {
+  const grantTypes = unique(input.grantTypes ?? []);
+  if (grantTypes.length === 0)
+    throw invalid('a client needs at least one grant type', 'grantTypes');
+  for (const g of grantTypes) {
+    if (!GRANT_TYPES.includes(g))
+      throw invalid(`unknown grant type ${g} (allowed: ${GRANT_TYPES.join(', ')})`, 'grantTypes');
+  }
+  if (!AUTH_METHODS.includes(input.authMethod)) {
+    throw invalid(
+      `unknown authentication method ${input.authMethod} (allowed: ${AUTH_METHODS.join(', ')})`,
+      'authMethod',
+    );
+  }
+  if (grantTypes.includes('refresh_token') && !grantTypes.includes('authorization_code')) {
+    throw invalid('refresh_token needs the authorization_code grant', 'grantTypes');
+  }
+  if (input.authMethod === 'none' && grantTypes.includes('client_credentials')) {
+    throw invalid(
+      'a public client (no authentication) cannot use client_credentials',
+      'grantTypes',
+    );
+  }
+  return grantTypes;
+}
+
+function checkRedirects(input: ClientInput, login: boolean) {
+  const redirectUris = unique(input.redirectUris ?? []).map((u) => validateRedirectUri(u));
+  const postLogout = unique(input.postLogoutRedirectUris ?? []).map((u) =>
+    validateRedirectUri(u, 'postLogoutRedirectUris'),
+  );
+  if (login && redirectUris.length === 0)
+    throw invalid('authorization_code clients need at least one redirect URI', 'redirectUris');
+  if (!login && (redirectUris.length || postLogout.length)) {
+    throw invalid(
+      'redirect URIs only make sense with the authorization_code grant',
+      'redirectUris',
+    );
+  }
+  return { redirectUris, postLogout };
+}
+
+function checkKeys(input: ClientInput): void {
+  if (input.authMethod === 'private_key_jwt' && !input.jwks && !input.jwksUri) {
+    throw invalid('private_key_jwt needs a JWKS or a JWKS URI', 'jwks');
+  }
+  if (input.authMethod !== 'private_key_jwt' && (input.jwks || input.jwksUri)) {
+    throw invalid('a JWKS is only used with private_key_jwt', 'jwks');
+  }
+  if (input.jwks && input.jwksUri) throw invalid('give a JWKS or a JWKS URI, not both', 'jwks');
+  if (input.jwksUri && URL.parse(input.jwksUri)?.protocol !== 'https:')
+    throw invalid('the JWKS URI must use https', 'jwksUri');
+  if (input.jwks) {
+    if (!Array.isArray(input.jwks.keys) || input.jwks.keys.length === 0)
+      throw invalid('a JWKS needs at least one key', 'jwks');
+    for (const key of input.jwks.keys) {
+      if (PRIVATE_JWK_MEMBERS.some((m) => m in key))
+        throw invalid("a JWKS holds the client's public keys only", 'jwks');
+    }
+  }
+}
+
+/** API identifier -> scopes, each API registered and each scope one it defines. */
+export async function checkApiAccess(
+  catalogue: Catalogue,
+  access: Record<string, string[]>,
+): Promise<Record<string, string[]>> {
+  const apiAccess: Record<string, string[]> = {};
+  for (const [identifier, scopes] of Object.entries(access)) {
+    const api = await catalogue.findByIdentifier(identifier);
+    if (!api) throw invalid(`no API with identifier ${identifier} is registered`, 'apiAccess');
+    const defined = new Set(api.scopes.map((s) => s.name));
+    const requested = unique(scopes);
+    for (const s of requested) {
+      if (!defined.has(s))
+        throw invalid(`API ${identifier} does not define the scope ${s}`, 'apiAccess');
+    }
+    if (requested.length === 0)
+      throw invalid(`choose at least one scope of ${identifier}`, 'apiAccess');
+    apiAccess[identifier] = requested.sort();
+  }
+  return apiAccess;
+}
+
+/**
+ * Validates a client definition and returns the oidc-provider metadata it is stored as (without
+ * client_id and secret). Throws DomainError('invalid_input') naming the field at fault.
+ */
+export async function clientMetadata(
+  input: ClientInput,
+  deps: { catalogue: Catalogue; idTokenAlg: string },
+): Promise<Record<string, unknown>> {
+  if (typeof input.name !== 'string' || !input.name.trim())
+    throw invalid('a client needs a name', 'name');
+  const grantTypes = checkGrantsAndMethod(input);
+  const login = grantTypes.includes('authorization_code');
+  const { redirectUris, postLogout } = checkRedirects(input, login);
+  checkKeys(input);
+  const apiAccess = await checkApiAccess(deps.catalogue, input.apiAccess ?? {});
+  if (!login && Object.keys(apiAccess).length === 0) {
+    throw invalid('a client_credentials client needs access to at least one API', 'apiAccess');
+  }
+  const level = input.minAssuranceLevel ?? 1;
+  if (![1, 2, 3].includes(level)) {
+    throw invalid('the minimum assurance level must be 1, 2 or 3', 'minAssuranceLevel');
+  }
+
+  // `scope` holds the OpenID Connect scopes only; API scopes are governed by api_access.
+  const scope = unique([
+    ...(login ? LOGIN_SCOPES : []),
+    ...(grantTypes.includes('refresh_token') ? ['offline_access'] : []),
+  ]);
+  const metadata: Record<string, unknown> = {
+    client_name: input.name.trim(),
+    grant_types: grantTypes,
+    response_types: login ? ['code'] : [],
+    redirect_uris: redirectUris,
+    post_logout_redirect_uris: postLogout,
+    token_endpoint_auth_method: input.authMethod,
+    id_token_signed_response_alg: deps.idTokenAlg,
+    scope: scope.join(' ') || undefined,
+    api_access: apiAccess,
+    first_party: input.firstParty ?? false,
+    min_assurance_level: level,
+  };
+  if (input.jwks) metadata.jwks = input.jwks;
+  if (input.jwksUri) metadata.jwks_uri = input.jwksUri;
+  for (const key of Object.keys(metadata)) if (metadata[key] === undefined) delete metadata[key];
+  return metadata;
+}
