@@ -29,13 +29,14 @@ export interface LoadSummary {
   firstUnexpected?: { status: number; body: string };
 }
 
-async function loadSteps(ref: GeneratorRef): Promise<Step[]> {
+async function loadSteps(ref: GeneratorRef): Promise<{ steps: Step[]; finish?: () => void }> {
   const mod = (await import(`./requests/${ref.module}.ts`)) as { steps: StepsFactory<unknown> };
-  return mod.steps(ref.options);
+  const built = mod.steps(ref.options);
+  return Array.isArray(built) ? { steps: built } : built;
 }
 
 export async function runJob(job: LoadJob): Promise<LoadSummary> {
-  const steps = await loadSteps(job.generator);
+  const { steps, finish } = await loadSteps(job.generator);
   let unexpected = 0;
   let firstUnexpected: LoadSummary['firstUnexpected'];
   const requests = steps.map((step) => {
@@ -73,6 +74,7 @@ export async function runJob(job: LoadJob): Promise<LoadSummary> {
     requests: requests as never,
     timeout: 10,
   });
+  finish?.();
   const statusCodes: Record<string, number> = {};
   for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) {
     statusCodes[code] = Number((stat as { count: number | string }).count);

@@ -104,11 +104,20 @@ export function compareWithBaseline(
     const f = figuresOf(rounds, t);
     if (f) figures[t] = f;
   }
+  const mine = figures.portcullis;
+  // Against a ceiling: operations (whole logins) per second over the ceiling's operations.
   const ratio =
-    figures.portcullis && figures.baseline
-      ? figures.portcullis.rps / figures.baseline.rps
-      : undefined;
-  const pairs = pairRatios(rounds);
+    mine && ceiling !== undefined
+      ? mine.rps / mine.steps / ceiling
+      : mine && figures.baseline
+        ? mine.rps / figures.baseline.rps
+        : undefined;
+  const pairs =
+    ceiling !== undefined
+      ? rounds
+          .filter((r) => r.target === 'portcullis')
+          .map((r) => r.summary.rps / r.summary.steps / ceiling)
+      : pairRatios(rounds);
   return {
     label,
     title,
@@ -194,6 +203,14 @@ export function tableRows(reports: ScenarioReport[]): string[][] {
         first ? ratioCell(r) : '',
         first ? goalCell(r) : '',
       ]);
+      if (first && r.ceiling !== undefined) {
+        rows.push([
+          '',
+          'argon2 ceiling',
+          `(${fmt(r.ceiling, 1)} ops/s)`,
+          ...HEADER.slice(3).map(() => ''),
+        ]);
+      }
     }
   }
   return rows;
@@ -244,7 +261,8 @@ export function markdown(record: RunRecord): string {
     '',
     'req/s and p50 are means over rounds; p99 is the worst round; RSS the highest VmRSS of the ' +
       'server process during its measured rounds; ratio = Portcullis / reference, with the ' +
-      'lowest–highest single-round-pair ratio in brackets; failed counts unexpected responses and ' +
+      'lowest–highest single-round-pair ratio in brackets (against a ceiling: operations per ' +
+      'second, i.e. whole sign-ins, over Argon2 verifications per second); failed counts unexpected responses and ' +
       'socket errors, warm-ups included; CPU µs/req is the CPU time (user + system) of the server ' +
       "process per response, plus that of Portcullis' PostgreSQL backends (db).",
     '',

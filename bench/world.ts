@@ -2,7 +2,9 @@
 // private_key_jwt client, and one ES256 signing key. Portcullis is seeded through its own
 // services; the baseline receives the same key, client metadata and API table as static config.
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
+import type { Argon2Params } from '../src/accounts/passwords.ts';
 import type { App } from '../src/app.ts';
+import { type People, type PeopleCounts, seedPeople } from './people.ts';
 
 export interface ApiFixture {
   identifier: string;
@@ -35,10 +37,14 @@ export interface World {
   signingJwks: JWK[];
   /** Client metadata exactly as oidc-provider reads it from Portcullis (secrets opened). */
   clientMetadata: Record<string, unknown>[];
+  /** Users and the web-app client of the login and refresh scenarios (JWT API, bench:read). */
+  people: People;
+  /** Portcullis' Argon2 parameters (the login scenarios' ceiling is measured with them). */
+  argon2: Argon2Params;
 }
 
-/** Seeds APIs, clients and the signing key through Portcullis' services. */
-export async function seedPortcullis(app: App): Promise<World> {
+/** Seeds APIs, clients, users and the signing key through Portcullis' services. */
+export async function seedPortcullis(app: App, counts: PeopleCounts): Promise<World> {
   const { catalogue, clients, signingKeys } = app.services;
   for (const api of [JWT_API, OPAQUE_API]) {
     await catalogue.create({
@@ -76,11 +82,13 @@ export async function seedPortcullis(app: App): Promise<World> {
     'bench',
   );
 
+  const people = await seedPeople(app, JWT_API, counts);
+
   await signingKeys.ensureActiveKey();
   const ring = await signingKeys.loadRing();
   if (!ring) throw new Error('Portcullis has no active signing key');
   const clientMetadata: Record<string, unknown>[] = [];
-  for (const id of [basic.client.clientId, signed.client.clientId]) {
+  for (const id of [basic.client.clientId, signed.client.clientId, people.client.clientId]) {
     const metadata = await clients.providerMetadata(id);
     if (!metadata) throw new Error(`client ${id} was not stored`);
     clientMetadata.push(metadata);
@@ -94,10 +102,16 @@ export async function seedPortcullis(app: App): Promise<World> {
     },
     signingJwks: ring.jwks,
     clientMetadata,
+    people,
+    argon2: app.config.passwords.argon2,
   };
 }
 
-export const basicAuthorization = (world: World) =>
-  `Basic ${Buffer.from(
-    `${encodeURIComponent(world.basic.clientId)}:${encodeURIComponent(world.basic.secret)}`,
-  ).toString('base64')}`;
+const basic = (clientId: string, secret: string) =>
+  `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+
+export const basicAuthorization = (world: World) => basic(world.basic.clientId, world.basic.secret);
+
+/** The web-app client of the login and refresh scenarios. */
+export const loginClientAuthorization = (world: World) =>
+  basic(world.people.client.clientId, world.people.client.secret);

@@ -106,7 +106,7 @@ export async function createApp(config: Config, deps: AppDeps) {
     params: config.passwords.argon2,
     pepper: config.passwords.pepper,
   });
-  const accounts = createAccounts({ knex, clock, hasher });
+  const accounts = createAccounts({ knex, clock, hasher, prepared: db.kind === 'postgres' });
   const roles = createRoles({
     knex,
     clock,

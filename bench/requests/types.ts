@@ -37,8 +37,12 @@ export function expectation({ status, bodyIncludes }: Expectation): Step['check'
 
 /** A generator: `module` names a file in bench/requests/ whose `steps` export builds the steps. */
 export interface GeneratorRef {
-  module: 'form' | 'clientAssertion' | 'tokenPool';
+  module: 'form' | 'clientAssertion' | 'tokenPool' | 'login' | 'refreshChain';
   options: { expect: Expectation };
 }
 
-export type StepsFactory<O> = (options: O) => Step[];
+/**
+ * Builds the steps; a stateful generator also returns `finish`, called when its run ends, to keep
+ * state for the next load process (a token queue, a position in a user pool).
+ */
+export type StepsFactory<O> = (options: O) => Step[] | { steps: Step[]; finish(): void };

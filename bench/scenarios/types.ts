@@ -13,6 +13,8 @@ export interface ScenarioEnv {
   say(message: string): void;
   /** Per-run memo (e.g. a token pool seeded once per target and reused by the growth reruns). */
   memo: Map<string, unknown>;
+  /** This run's directory (logs, profiles, generator state files). */
+  runDir: string;
   /** Pids of the PostgreSQL backends serving Portcullis (CPU accounting). */
   backendPids: () => Promise<number[]>;
 }

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
+import type { PeopleCounts } from '../people.ts';
 import { freePort, runCommand, startServer } from '../processes.ts';
 import { seedPortcullis, type World } from '../world.ts';
 import type { Target } from './types.ts';
@@ -22,6 +23,7 @@ export interface PortcullisOptions {
    * the largest is the main thread; the other is tsx's module loader).
    */
   cpuProfile: boolean;
+  people: PeopleCounts;
 }
 
 function serverEnv(options: PortcullisOptions, port: number): NodeJS.ProcessEnv {
@@ -54,7 +56,7 @@ export async function startPortcullis(
   const app = await createApp(loadConfig(env), { logger: createLogger('warn', process.stderr) });
   let world: World;
   try {
-    world = await seedPortcullis(app);
+    world = await seedPortcullis(app, options.people);
   } finally {
     await app.close();
   }

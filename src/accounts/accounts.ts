@@ -51,10 +51,12 @@ export interface AccountsOptions {
   knex: Knex;
   clock: Clock;
   hasher: PasswordHasher;
+  /** Named prepared statements for the hot lookups (real PostgreSQL only; see db/prepared.ts). */
+  prepared?: boolean;
 }
 
-export function createAccounts({ knex, clock, hasher }: AccountsOptions) {
-  const store = createAccountStore(knex);
+export function createAccounts({ knex, clock, hasher, prepared }: AccountsOptions) {
+  const store = createAccountStore(knex, { prepared: prepared ?? false });
   const throttle = createThrottleStore(knex);
 
   async function withRoles(rows: UserRow[]): Promise<User[]> {
@@ -65,6 +67,15 @@ export function createAccounts({ knex, clock, hasher }: AccountsOptions) {
         roles.filter((x) => x.user_id === r.id).map((x) => x.name),
       ),
     );
+  }
+
+  /** A user by id with every scope their roles grant, in one query. */
+  async function withScopes(id: string): Promise<{ user: User; scopes: string[] } | undefined> {
+    if (!UUID.test(id)) return undefined;
+    const row = await store.findUserWithAccess(id);
+    if (!row) return undefined;
+    const { role_names, role_scopes, ...user } = row;
+    return { user: toUser(user, role_names), scopes: role_scopes };
   }
 
   /** A user by email or id; an id that is not a UUID simply finds no one. */
@@ -139,9 +150,12 @@ export function createAccounts({ knex, clock, hasher }: AccountsOptions) {
     },
 
     async get(idOrEmail: string): Promise<User | undefined> {
+      if (!idOrEmail.includes('@')) return (await withScopes(idOrEmail))?.user;
       const row = await findRow(idOrEmail);
       return row ? (await withRoles([row]))[0] : undefined;
     },
+
+    withScopes,
 
     /** Case-insensitive search over email and name, with offset pagination. */
     async search(

@@ -1,5 +1,6 @@
 // SQL for users, roles, role_scopes and user_roles; only src/accounts/ touches these tables.
 import type { Knex } from 'knex';
+import { statement, statementRunner } from '../db/prepared.ts';
 
 export type UserStatus = 'active' | 'locked' | 'disabled';
 
@@ -24,8 +25,30 @@ export interface RoleRow {
   updated_at: Date;
 }
 
-export function createAccountStore(knex: Knex) {
+/** A user with the names of their roles and every scope those roles grant. */
+export type UserWithAccess = UserRow & { role_names: string[]; role_scopes: string[] };
+
+/**
+ * The lookup of every token request and page that names a person: the user, their roles and
+ * their roles' scopes in one statement (three lookups otherwise).
+ */
+const USER_WITH_ACCESS = statement(
+  'accounts_user_with_access',
+  `select u.*,
+     array(select r.name from user_roles ur join roles r on r.id = ur.role_id
+           where ur.user_id = u.id order by r.name) as role_names,
+     array(select distinct rs.scope from user_roles ur join role_scopes rs on rs.role_id = ur.role_id
+           where ur.user_id = u.id) as role_scopes
+   from users u where u.id = ?`,
+);
+
+export function createAccountStore(knex: Knex, options: { prepared?: boolean } = {}) {
+  const run = statementRunner(knex, { prepared: options.prepared ?? false });
   return {
+    async findUserWithAccess(id: string): Promise<UserWithAccess | undefined> {
+      const { rows } = await run<UserWithAccess>(USER_WITH_ACCESS, [id]);
+      return rows[0];
+    },
     async insertUser(row: UserRow, roleIds: string[], now: Date): Promise<void> {
       await knex.transaction(async (trx) => {
         await trx('users').insert(row);

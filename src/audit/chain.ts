@@ -27,10 +27,12 @@ export function canonicalJson(value: unknown): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(object[k])}`).join(',')}}`;
 }
 
-/** SHA-256 (hex) of the canonical JSON of the event's fields in a fixed order. */
-export function hashEvent(row: Omit<AuditRow, 'hash'>): string {
-  const fields = [
-    row.seq,
+/**
+ * The canonical JSON of an event's own fields (everything between seq and prev_hash), without
+ * the enclosing brackets: the part of the hashed text that does not depend on the chain.
+ */
+export function eventBody(row: EventFields): string {
+  const json = canonicalJson([
     row.occurred_at.toISOString(),
     row.actor_type,
     row.actor_id,
@@ -41,7 +43,21 @@ export function hashEvent(row: Omit<AuditRow, 'hash'>): string {
     row.user_agent,
     row.outcome,
     row.details,
-    row.prev_hash,
-  ];
-  return createHash('sha256').update(canonicalJson(fields)).digest('hex');
+  ]);
+  return json.slice(1, -1);
+}
+
+/**
+ * SHA-256 (hex) of canonicalJson([seq, ...fields, prev_hash]). The database function
+ * audit_append (migrations/202611291100) builds the same text from `body`: keep them equal.
+ */
+export function chainHash(seq: number, body: string, prevHash: string): string {
+  return createHash('sha256')
+    .update(`[${JSON.stringify(seq)},${body},${JSON.stringify(prevHash)}]`)
+    .digest('hex');
+}
+
+/** The hash an event row must carry. */
+export function hashEvent(row: Omit<AuditRow, 'hash'>): string {
+  return chainHash(row.seq, eventBody(row), row.prev_hash);
 }

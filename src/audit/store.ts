@@ -1,11 +1,8 @@
 // SQL for audit_events and audit_chain_head; only the audit log touches these tables.
 import type { Knex } from 'knex';
-import type { AuditRow } from './chain.ts';
-import type { ActorType } from './event.ts';
+import { type AuditRow, eventBody } from './chain.ts';
+import type { ActorType, EventFields } from './event.ts';
 import type { ChainHead } from './verify.ts';
-
-/** Any constant works as long as nothing else in the database locks on it ("pcau"). */
-const AUDIT_LOCK_ID = 0x70636175;
 
 export interface RowFilter {
   since?: Date;
@@ -19,6 +16,8 @@ export interface RowFilter {
   after?: number;
 }
 
+const HEAD_MISSING = 'the audit chain head is missing: run "portcullis audit verify"';
+
 type DbRow = Omit<AuditRow, 'seq'> & { seq: number | string };
 
 // pg is told to parse bigint as a number (src/db/connect.ts); this keeps seq a number regardless.
@@ -27,31 +26,24 @@ const fromDb = (row: DbRow): AuditRow => ({ ...row, seq: Number(row.seq) });
 export function createAuditStore(knex: Knex) {
   return {
     /**
-     * Appends events in one transaction: `build` turns the current head into the new rows, in
-     * chain order. It runs inside the transaction, so it must not query the database (the
-     * embedded database has one connection, held by this transaction: a query elsewhere would
-     * wait for ever).
+     * Appends events, in order, in one statement: the database function audit_append takes the
+     * chain head's row lock, hashes each event onto the one before and moves the head, so
+     * appenders of every instance form one chain. All of the batch is written or none of it.
      */
-    async append(build: (head: ChainHead) => AuditRow[]): Promise<void> {
-      await knex.transaction(
-        async (trx) => {
-          // Serialises appenders across every pool and every instance: each reads the head only
-          // once the previous appender has committed, so seqs never collide and every prev_hash
-          // is the hash of the event just before. Released by commit or rollback, never leaked.
-          await trx.raw('select pg_advisory_xact_lock(?)', [AUDIT_LOCK_ID]);
-          const head = await trx('audit_chain_head').where({ id: 1 }).first('seq', 'hash');
-          if (!head)
-            throw new Error('the audit chain head is missing: run "portcullis audit verify"');
-          const rows = build({ seq: Number(head.seq), hash: head.hash });
-          const last = rows[rows.length - 1];
-          if (!last) return;
-          await trx('audit_events').insert(rows);
-          await trx('audit_chain_head').where({ id: 1 }).update({ seq: last.seq, hash: last.hash });
-        },
-        // Read committed takes a new snapshot per statement, so the head read after the lock is
-        // the latest one. Under repeatable read the snapshot would predate the lock wait.
-        { isolationLevel: 'read committed' },
-      );
+    async append(events: EventFields[]): Promise<void> {
+      if (events.length === 0) return;
+      const payload = events.map((e) => ({
+        ...e,
+        occurred_at: e.occurred_at.toISOString(),
+        body: eventBody(e),
+      }));
+      try {
+        await knex.raw('select audit_append(?::jsonb)', [JSON.stringify(payload)]);
+      } catch (err) {
+        // knex prefixes the SQL; the function's own message is the one to report.
+        if (String((err as Error).message).includes(HEAD_MISSING)) throw new Error(HEAD_MISSING);
+        throw err;
+      }
     },
 
     /**

@@ -14,7 +14,8 @@ const DRIFT_STEPS = 1;
 
 export type TotpCheck = 'ok' | 'invalid' | 'replayed' | 'none';
 
-const sealContext = (userId: string) => `totp:${userId}`;
+/** What a seed is sealed to (its owner), so a sealed seed cannot be moved to another account. */
+export const totpSealContext = (userId: string) => `totp:${userId}`;
 
 function codeAt(secret: string, step: number): string {
   return generateSync({
@@ -82,7 +83,7 @@ export function createTotp({
       await store.insertTotp({
         id,
         user_id: user.id,
-        secret_sealed: sealer.seal(secret, sealContext(user.id)),
+        secret_sealed: sealer.seal(secret, totpSealContext(user.id)),
         last_used_step: null,
         created_at: new Date(clock.now()),
         confirmed_at: null,
@@ -97,7 +98,7 @@ export function createTotp({
       return present(
         enrolmentId,
         user.email,
-        sealer.openString(pending.secret_sealed, sealContext(user.id)),
+        sealer.openString(pending.secret_sealed, totpSealContext(user.id)),
       );
     },
 
@@ -106,7 +107,7 @@ export function createTotp({
       const pending = await store.pendingTotp(userId, enrolmentId);
       if (!pending) return false;
       const step = matchingStep(
-        sealer.openString(pending.secret_sealed, sealContext(userId)),
+        sealer.openString(pending.secret_sealed, totpSealContext(userId)),
         normalizeCode(code),
         clock.now(),
       );
@@ -119,7 +120,7 @@ export function createTotp({
       const row = await store.confirmedTotp(userId);
       if (!row) return 'none';
       const step = matchingStep(
-        sealer.openString(row.secret_sealed, sealContext(userId)),
+        sealer.openString(row.secret_sealed, totpSealContext(userId)),
         normalizeCode(code),
         clock.now(),
       );

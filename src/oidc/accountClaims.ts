@@ -6,10 +6,13 @@ import type { Api } from './catalogue.ts';
 
 export function createFindAccount(accounts: Accounts): FindAccount {
   return async (_ctx, sub) => {
-    const user = await accounts.get(sub);
-    if (user?.status !== 'active') return undefined;
+    const found = await accounts.withScopes(sub);
+    if (found?.user.status !== 'active') return undefined;
+    const { user, scopes } = found;
     return {
       accountId: user.id,
+      // Read by narrowToRoles in the same request, so a token request looks the person up once.
+      roleScopes: scopes,
       async claims(_use, scope) {
         const scopes = new Set((scope ?? '').split(' '));
         return {
@@ -28,9 +31,11 @@ export function createFindAccount(accounts: Accounts): FindAccount {
  */
 export function narrowToRoles(accounts: Accounts) {
   return async (ctx: KoaContextWithOIDC, _api: Api, scopes: string[]): Promise<string[]> => {
-    const accountId = ctx.oidc.entities?.Account?.accountId;
-    if (ctx.oidc.route !== 'token' || !accountId) return scopes;
-    const allowed = new Set(await accounts.scopesOf(accountId));
+    const account = ctx.oidc.entities?.Account as
+      | { accountId: string; roleScopes?: string[] }
+      | undefined;
+    if (ctx.oidc.route !== 'token' || !account?.accountId) return scopes;
+    const allowed = new Set(account.roleScopes ?? (await accounts.scopesOf(account.accountId)));
     return scopes.filter((s) => allowed.has(s));
   };
 }
