@@ -1,9 +1,8 @@
 // Password rules per NIST SP 800-63B: 8 to 256 characters after NFKC normalisation (one code
 // point is one character), no composition rules, no truncation, and no common or easily guessed
 // password (zxcvbn's dictionaries plus the person's own email and name), refused with the reason.
-import { ZxcvbnFactory } from '@zxcvbn-ts/core';
-import * as common from '@zxcvbn-ts/language-common';
-import * as en from '@zxcvbn-ts/language-en';
+import { createRequire } from 'node:module';
+import type { ZxcvbnFactory } from '@zxcvbn-ts/core';
 import { invalid } from '../errors.ts';
 
 export const MIN_PASSWORD_LENGTH = 8;
@@ -14,9 +13,17 @@ const MIN_SCORE = 3;
 /** The form every password is hashed and compared in. */
 export const normalizePassword = (password: string) => password.normalize('NFKC');
 
+// The dictionaries take some 50 MB once loaded: a server that only verifies passwords (every
+// sign-in) never needs them, so they load on the first password set, synchronously.
+const require = createRequire(import.meta.url);
 let zxcvbn: ZxcvbnFactory | undefined;
 function estimator(): ZxcvbnFactory {
-  zxcvbn ??= new ZxcvbnFactory({
+  if (zxcvbn) return zxcvbn;
+  const { ZxcvbnFactory: Factory } = require('@zxcvbn-ts/core') as typeof import('@zxcvbn-ts/core');
+  const common =
+    require('@zxcvbn-ts/language-common') as typeof import('@zxcvbn-ts/language-common');
+  const en = require('@zxcvbn-ts/language-en') as typeof import('@zxcvbn-ts/language-en');
+  zxcvbn = new Factory({
     dictionary: { ...common.dictionary, ...en.dictionary },
     graphs: common.adjacencyGraphs,
     translations: en.translations,
