@@ -93,10 +93,7 @@ export function parseOptions(argv: string[], available: number[]): BenchOptions 
   }
   return {
     quick,
-    databaseUrl:
-      values['database-url'] ??
-      process.env.DATABASE_URL ??
-      DEFAULT_DATABASE_URL,
+    databaseUrl: values['database-url'] ?? process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL,
     scenarios,
     rounds: Math.max(1, positive('rounds', values.rounds, quick ? 1 : 3)),
     seconds: Math.max(1, positive('duration', values.duration, quick ? 3 : 15)),

@@ -3,10 +3,6 @@
 import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { createAccounts } from './accounts/accounts.ts';
-import { createAuthenticator } from './accounts/authenticate.ts';
-import { createPasswordHasher } from './accounts/passwords.ts';
-import { createRoles } from './accounts/roles.ts';
 import { ensureAdminApi } from './admin/adminApi.ts';
 import { adminApi } from './admin/api.ts';
 import { type AuditEventInput, createAuditLog } from './audit/log.ts';
@@ -27,26 +23,17 @@ import { logoutPages } from './interactions/logout.ts';
 import { interactionRoutes } from './interactions/routes.ts';
 import { createJobs } from './jobs.ts';
 import { createSealer } from './keys/envelope.ts';
-import { createSigningKeys } from './keys/signingKeys.ts';
 import type { Logger } from './log.ts';
-import { createAssurance } from './mfa/assurance.ts';
-import { createFactors } from './mfa/factors.ts';
-import { createLoginProgress } from './mfa/loginProgress.ts';
-import { createRecoveryCodes } from './mfa/recoveryCodes.ts';
-import { createTotp } from './mfa/totp.ts';
-import { createWebAuthn } from './mfa/webauthn.ts';
 import { createFindAccount, narrowToRoles } from './oidc/accountClaims.ts';
 import { createArtifactAdapter, sweepExpired } from './oidc/adapter.ts';
-import { createAssurancePolicy } from './oidc/assurancePolicy.ts';
 import { createInteractionBridge } from './oidc/bridge.ts';
-import { createCatalogue } from './oidc/catalogue.ts';
 import { createClientAdapter } from './oidc/clientAdapter.ts';
 import { createClientRegistry } from './oidc/clients.ts';
-import { buildConfiguration, maxSignedLifetime } from './oidc/configuration.ts';
+import { buildConfiguration } from './oidc/configuration.ts';
 import { attachProviderEvents } from './oidc/events.ts';
-import { createGrantRegistry } from './oidc/grants.ts';
 import { createOidcRuntime, type OidcRuntime } from './oidc/provider.ts';
 import { createRegistration } from './oidc/registration.ts';
+import { createDomainServices } from './services.ts';
 
 // The package exports only its entry point, so the bundle is found next to it.
 const WEBAUTHN_BROWSER_BUNDLE = join(
@@ -93,57 +80,30 @@ export async function createApp(config: Config, deps: AppDeps) {
   };
 
   // --- Domain services -----------------------------------------------------------------------
-  const catalogue = createCatalogue({ knex, clock, cacheSeconds: config.cacheSeconds });
-  const signingKeys = createSigningKeys({
+  const services = createDomainServices({
+    config,
     knex,
+    prepared: db.kind === 'postgres',
     sealer,
     clock,
-    alg: config.keys.alg,
-    activationDelaySeconds: config.keys.activationDelaySeconds,
-    maxSignedTokenLifetime: async () => maxSignedLifetime(await catalogue.maxJwtAccessTokenTtl()),
+    logger,
   });
-  const hasher = createPasswordHasher({
-    params: config.passwords.argon2,
-    pepper: config.passwords.pepper,
-  });
-  const accounts = createAccounts({ knex, clock, hasher, prepared: db.kind === 'postgres' });
-  const roles = createRoles({
-    knex,
-    clock,
-    knownScopes: async () =>
-      new Set((await catalogue.list()).flatMap((api) => api.scopes.map((s) => s.name))),
-  });
-  const authenticator = createAuthenticator({
-    knex,
-    clock,
-    hasher,
-    policy: config.signIn,
-    background: (task) => {
-      task.catch((err: Error) =>
-        logger.warn(
-          { err: { name: err.name, message: err.message } },
-          'password hash upgrade failed',
-        ),
-      );
-    },
-  });
-  const grants = createGrantRegistry({ knex, clock });
-  const assurance = createAssurance(config.mfa.acr);
-  const totp = createTotp({ knex, sealer, clock, issuer: config.mfa.rpName });
-  const webauthn = createWebAuthn({
-    knex,
-    clock,
-    issuer: config.issuer,
-    rpName: config.mfa.rpName,
-  });
-  const recoveryCodes = createRecoveryCodes({ knex, clock });
-  const factors = createFactors({ totp, webauthn, recoveryCodes, requireMfa: config.mfa.required });
-  const progress = createLoginProgress({ knex, clock });
-  const assurancePolicy = createAssurancePolicy({
-    assurance,
+  const {
     catalogue,
-    requireMfa: config.mfa.required,
-  });
+    signingKeys,
+    hasher,
+    accounts,
+    roles,
+    authenticator,
+    grants,
+    assurance,
+    totp,
+    webauthn,
+    recoveryCodes,
+    factors,
+    progress,
+    assurancePolicy,
+  } = services;
 
   // The provider validates client metadata; it exists once the runtime is built below.
   let runtime: OidcRuntime | undefined;

@@ -97,8 +97,11 @@ export function loginPage(deps: InteractionDeps, steps: SecondFactorSteps) {
       return show(ctx, i, { email, status: 401, error: GENERIC_SIGN_IN_ERROR });
     }
 
-    // The password is right; the next page asks for whatever else this login needs.
-    await deps.progress.save(i.uid, { userId: result.user.id, amr: ['pwd'], level: 1 });
+    // The password is right. When the request needs no more, the login ends here (one redirect
+    // fewer); otherwise the next page asks for what else it needs.
+    const progress = { userId: result.user.id, amr: ['pwd'], level: 1 as const };
+    if (i.assurance.required <= 1) return steps.finish(ctx, i, progress);
+    await deps.progress.save(i.uid, progress);
     seeOther(ctx, `/interaction/${i.uid}`);
   }
 

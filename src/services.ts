@@ -1,0 +1,112 @@
+// The domain services every part of the server shares (accounts, roles, second factors, the
+// API catalogue, signing keys, grants), built from Config over one database. Only app.ts calls it.
+import type { Knex } from 'knex';
+import { createAccounts } from './accounts/accounts.ts';
+import { createAuthenticator } from './accounts/authenticate.ts';
+import { createPasswordHasher } from './accounts/passwords.ts';
+import { createRoles } from './accounts/roles.ts';
+import type { Clock } from './clock.ts';
+import type { Config } from './config.ts';
+import type { Sealer } from './keys/envelope.ts';
+import { createSigningKeys } from './keys/signingKeys.ts';
+import type { Logger } from './log.ts';
+import { createAssurance } from './mfa/assurance.ts';
+import { createFactors } from './mfa/factors.ts';
+import { createLoginProgress } from './mfa/loginProgress.ts';
+import { createRecoveryCodes } from './mfa/recoveryCodes.ts';
+import { createTotp } from './mfa/totp.ts';
+import { createWebAuthn } from './mfa/webauthn.ts';
+import { createAssurancePolicy } from './oidc/assurancePolicy.ts';
+import { createCatalogue } from './oidc/catalogue.ts';
+import { maxSignedLifetime } from './oidc/configuration.ts';
+import { createGrantRegistry } from './oidc/grants.ts';
+
+export interface ServiceDeps {
+  config: Config;
+  knex: Knex;
+  /** Named prepared statements for hot lookups (real PostgreSQL only; see db/prepared.ts). */
+  prepared: boolean;
+  sealer: Sealer;
+  clock: Clock;
+  logger: Logger;
+}
+
+export function createDomainServices({
+  config,
+  knex,
+  prepared,
+  sealer,
+  clock,
+  logger,
+}: ServiceDeps) {
+  const catalogue = createCatalogue({ knex, clock, cacheSeconds: config.cacheSeconds });
+  const signingKeys = createSigningKeys({
+    knex,
+    sealer,
+    clock,
+    alg: config.keys.alg,
+    activationDelaySeconds: config.keys.activationDelaySeconds,
+    maxSignedTokenLifetime: async () => maxSignedLifetime(await catalogue.maxJwtAccessTokenTtl()),
+  });
+  const hasher = createPasswordHasher({
+    params: config.passwords.argon2,
+    pepper: config.passwords.pepper,
+  });
+  const accounts = createAccounts({ knex, clock, hasher, prepared });
+  const roles = createRoles({
+    knex,
+    clock,
+    knownScopes: async () =>
+      new Set((await catalogue.list()).flatMap((api) => api.scopes.map((s) => s.name))),
+  });
+  const authenticator = createAuthenticator({
+    knex,
+    clock,
+    hasher,
+    policy: config.signIn,
+    background: (task) => {
+      task.catch((err: Error) =>
+        logger.warn(
+          { err: { name: err.name, message: err.message } },
+          'password hash upgrade failed',
+        ),
+      );
+    },
+  });
+  const grants = createGrantRegistry({ knex, clock });
+  const assurance = createAssurance(config.mfa.acr);
+  const totp = createTotp({ knex, sealer, clock, issuer: config.mfa.rpName });
+  const webauthn = createWebAuthn({
+    knex,
+    clock,
+    issuer: config.issuer,
+    rpName: config.mfa.rpName,
+  });
+  const recoveryCodes = createRecoveryCodes({ knex, clock });
+  const factors = createFactors({ totp, webauthn, recoveryCodes, requireMfa: config.mfa.required });
+  const progress = createLoginProgress({ knex, clock });
+  const assurancePolicy = createAssurancePolicy({
+    assurance,
+    catalogue,
+    requireMfa: config.mfa.required,
+  });
+
+  return {
+    catalogue,
+    signingKeys,
+    hasher,
+    accounts,
+    roles,
+    authenticator,
+    grants,
+    assurance,
+    totp,
+    webauthn,
+    recoveryCodes,
+    factors,
+    progress,
+    assurancePolicy,
+  };
+}
+
+export type DomainServices = ReturnType<typeof createDomainServices>;
