@@ -10,6 +10,7 @@ import {
   type ActorType,
   type AuditEvent,
   type AuditEventInput,
+  type EventFields,
   prepareEvent,
 } from './event.ts';
 import { createAuditStore, type RowFilter } from './store.ts';
@@ -101,6 +102,10 @@ export function createAuditLog({ knex, clock, batchSize = DEFAULT_BATCH }: Audit
     async record(event: AuditEventInput): Promise<void> {
       await append(prepareEvent(event, new Date(clock.now())));
     },
+
+    /** `record` in two steps, for a caller that also logs the event as stored (secrets out). */
+    prepare: (event: AuditEventInput): EventFields => prepareEvent(event, new Date(clock.now())),
+    append: (fields: EventFields): Promise<void> => append(fields),
 
     /** Walks the whole chain in batches and reports the first event at fault, if any. */
     verify(): Promise<VerifyResult> {

@@ -3,6 +3,7 @@
 import type Koa from 'koa';
 import { DomainError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { CLIENT_CLOSED_REQUEST, isClientAbort } from './clientClosed.ts';
 import type { Views } from './views.ts';
 
 export function errorHandler(logger: Logger, views: Views): Koa.Middleware {
@@ -10,6 +11,10 @@ export function errorHandler(logger: Logger, views: Views): Koa.Middleware {
     try {
       await next();
     } catch (err) {
+      if (isClientAbort(err)) {
+        ctx.status = CLIENT_CLOSED_REQUEST;
+        return;
+      }
       const e = (
         err instanceof DomainError
           ? { ...domainStatus(err), message: err.message, name: err.name }

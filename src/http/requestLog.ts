@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type Koa from 'koa';
 import type { Logger } from '../log.ts';
+import { CLIENT_CLOSED_REQUEST, clientClosed } from './clientClosed.ts';
 import type { Metrics } from './metrics.ts';
 
 /** A low-cardinality name for the route: the provider's endpoint name or the router's pattern. */
@@ -27,10 +28,13 @@ export function requestLog(logger: Logger, metrics: Metrics): Koa.Middleware {
       await next();
     } finally {
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-      const status = ctx.status;
+      // A 5xx answered to a client that had already gone (oidc-provider renders an aborted body
+      // read as server_error) is logged as what it was.
+      const status =
+        ctx.status >= 500 && clientClosed(ctx.req) ? CLIENT_CLOSED_REQUEST : ctx.status;
       const route = routeOf(ctx);
       metrics.observe(ctx.method, route, status, seconds);
-      const level = status >= 500 ? 'error' : 'info';
+      const level = status >= 500 && status !== CLIENT_CLOSED_REQUEST ? 'error' : 'info';
       access[level]({
         reqId: id,
         method: ctx.method,

@@ -6,6 +6,7 @@ import type { Knex } from 'knex';
 import { errors } from 'oidc-provider';
 import type { Clock } from '../clock.ts';
 import { statement, statementRunner } from '../db/prepared.ts';
+import { grantKey, recall, remember, sessionKey } from './prefetch.ts';
 
 type Payload = Record<string, unknown>;
 
@@ -47,6 +48,23 @@ export interface AdapterStore {
   clockToleranceSeconds: number;
   /** Named prepared statements (real PostgreSQL only; see db/prepared.ts). */
   prepared?: boolean;
+}
+
+/**
+ * Rows matching `where`, then (for a row of `owner`) its Grant and, if it expires with a
+ * session, that Session: one statement for what the provider always reads next.
+ */
+function withCompanions(owner: string, where: string): string {
+  return `with t as (
+      select model, payload, consumed_at, grant_id from oidc_artifacts where ${where})
+    select model, payload, consumed_at, 'self' as part from t
+    union all
+    select g.model, g.payload, g.consumed_at, 'grant' from t join oidc_artifacts g
+      on t.model = '${owner}' and g.model = 'Grant' and g.id = t.grant_id
+    union all
+    select s.model, s.payload, s.consumed_at, 'session' from t join oidc_artifacts s
+      on t.model = '${owner}' and t.payload->>'expiresWithSession' = 'true'
+      and s.model = 'Session' and s.session_uid = t.payload->>'sessionUid'`;
 }
 
 /** Every statement of the request path, prepared once per pooled connection. */
@@ -92,13 +110,23 @@ const SQL = {
     'oidc_artifact_revoke_grant',
     'delete from oidc_artifacts where model = ? and grant_id = ?',
   ),
-  /** By the number of token models asked for at once (1 to 3). */
+  /**
+   * By the number of token models asked for at once (1 to 3). A refresh token comes with its
+   * Grant and, when bound to a session, its Session (`part`): see prefetch.ts.
+   */
   findTokens: [1, 2, 3].map((n) =>
     statement(
       `oidc_token_find_${n}`,
-      `select model, payload, consumed_at from oidc_artifacts
-       where model in (${Array.from({ length: n }, () => '?').join(', ')}) and id = ?`,
+      withCompanions(
+        'RefreshToken',
+        `model in (${Array.from({ length: n }, () => '?').join(', ')}) and id = ?`,
+      ),
     ),
+  ),
+  /** An authorization code with its Grant and Session, as findTokens. */
+  findCode: statement(
+    'oidc_code_find',
+    withCompanions('AuthorizationCode', "model = 'AuthorizationCode' and id = ?"),
   ),
 };
 
@@ -142,6 +170,29 @@ interface Row {
   consumed_at: Date | null;
   id?: string;
   model?: string;
+  /** findTokens and findCode: 'self', or the 'grant' / 'session' of the token. */
+  part?: 'self' | 'grant' | 'session';
+}
+
+/** Keeps the Grant and Session that came with a token for the lookups that follow. */
+function rememberCompanions(list: Row[], clone: boolean): void {
+  for (const row of list) {
+    if (row.part !== 'grant' && row.part !== 'session') continue;
+    const key =
+      row.part === 'grant'
+        ? typeof row.payload.jti === 'string'
+          ? grantKey(row.payload.jti)
+          : undefined
+        : typeof row.payload.uid === 'string'
+          ? sessionKey(row.payload.uid)
+          : undefined;
+    if (key) {
+      remember(key, {
+        payload: clone ? structuredClone(row.payload) : row.payload,
+        consumed_at: row.consumed_at,
+      });
+    }
+  }
 }
 
 /**
@@ -189,7 +240,8 @@ export function createArtifactAdapter(store: AdapterStore) {
     const first = !batch.models.includes(model);
     if (first) batch.models.push(model);
     return batch.found.then((list) => {
-      const row = list.find((r) => r.model === model);
+      const row = list.find((r) => r.model === model && r.part === 'self');
+      if (row && model === 'RefreshToken') rememberCompanions(list, !first);
       return row && !first ? { ...row, payload: structuredClone(row.payload) } : row;
     });
   }
@@ -239,7 +291,14 @@ export function createArtifactAdapter(store: AdapterStore) {
         const row = await findTokenRow(this.model, this.key(id));
         return row ? fromStored(this.model, id, row.payload, row.consumed_at) : undefined;
       }
-      const [row] = await rows(SQL.find, [this.model, this.key(id)]);
+      if (this.model === 'AuthorizationCode') {
+        const list = await rows(SQL.findCode, [this.key(id)]);
+        const row = list.find((r) => r.part === 'self');
+        if (row) rememberCompanions(list, false);
+        return row ? fromStored(this.model, id, row.payload, row.consumed_at) : undefined;
+      }
+      const ahead = this.model === 'Grant' ? recall(grantKey(id)) : undefined;
+      const [row] = ahead ? [ahead] : await rows(SQL.find, [this.model, this.key(id)]);
       return row ? fromStored(this.model, id, row.payload, row.consumed_at) : undefined;
     }
 
@@ -269,7 +328,8 @@ export function createArtifactAdapter(store: AdapterStore) {
     async findByUid(uid: string): Promise<Payload | undefined> {
       // The session id is not stored, so the provider gets the session without it; it only reads
       // such a session (to check it still exists), never saves it.
-      const [row] = await rows(SQL.findByUid, [uid]);
+      const ahead = recall(sessionKey(uid));
+      const [row] = ahead ? [ahead] : await rows(SQL.findByUid, [uid]);
       return row ? fromStored(this.model, undefined, row.payload, row.consumed_at) : undefined;
     }
 

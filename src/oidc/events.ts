@@ -4,6 +4,7 @@
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { AuditEventInput } from '../audit/log.ts';
+import { isClientAbort } from '../http/clientClosed.ts';
 import type { Metrics } from '../http/metrics.ts';
 import type { Logger } from '../log.ts';
 
@@ -148,6 +149,8 @@ export function attachProviderEvents(
     });
   }
   on('server_error', (ctx: KoaContextWithOIDC, err: Error) => {
+    // The client closed the connection while its request body was being read: not a fault.
+    if (isClientAbort(err)) return;
     logger.error(
       {
         reqId: ctx?.state?.requestId,

@@ -1,5 +1,7 @@
 // Operations endpoints and HTTP hygiene: health, readiness, metrics, security headers, proxies.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
@@ -72,5 +74,48 @@ describe('operations', () => {
     } finally {
       await proxied.close();
     }
+  });
+});
+
+describe('a client that closes its connection mid-request', () => {
+  const logs: string[] = [];
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ logs });
+  });
+  after(() => server.close());
+
+  /** Sends the headers and half the body of a form POST, then closes the connection. */
+  async function abandon(path: string): Promise<void> {
+    const { port } = new URL(server.issuer);
+    const socket = connect(Number(port), '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write(
+      `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n` +
+        'Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\ngrant_type=cl',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+
+  test('is logged at info level, never as a server error', async () => {
+    await abandon('/token');
+    await abandon('/interaction/some-uid/login');
+    const lines = logs.map((l) => JSON.parse(l) as Record<string, unknown>);
+    // oidc-provider answers an unreadable body itself; Portcullis' pages log "client closed".
+    for (const [path, status] of [
+      ['/token', 400],
+      ['/interaction/some-uid/login', 499],
+    ] as const) {
+      const line = lines.find((l) => l.path === path);
+      assert.ok(line, `no request line for ${path}`);
+      assert.equal(line.status, status);
+      assert.equal(line.level, 'info');
+    }
+    assert.deepEqual(
+      lines.filter((l) => l.level === 'error'),
+      [],
+    );
   });
 });

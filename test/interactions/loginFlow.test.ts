@@ -218,6 +218,32 @@ describe('authorization code flow', () => {
     assert.ok(left > 1700 && left <= 1800, `idle limit of 30 minutes, got ${left}s`);
   });
 
+  test('a refresh token bound to the browser session stops working when the session is gone', async () => {
+    const { redirect, verifier } = await login();
+    const rp = await bank.rp();
+    const tokens = await oidc.authorizationCodeGrant(
+      rp,
+      redirect!,
+      { pkceCodeVerifier: verifier, expectedState: redirect!.searchParams.get('state')! },
+      { resource: BANK_API },
+    );
+    // Refreshing reads the token, its grant and its session in one statement: while the
+    // session lives, a refresh works.
+    const next = await oidc.refreshTokenGrant(rp, tokens.refresh_token!, { resource: BANK_API });
+    assert.ok(next.access_token);
+    // The session ends (as the sweep deletes an expired one): the token is refused.
+    const { session_uid } = await server.db
+      .knex('oidc_artifacts')
+      .where({ model: 'Session', account_id: bank.alice.id })
+      .orderBy('expires_at', 'desc')
+      .first('session_uid');
+    await server.db.knex('oidc_artifacts').where({ model: 'Session', session_uid }).delete();
+    await assert.rejects(oidc.refreshTokenGrant(rp, next.refresh_token!, { resource: BANK_API }), {
+      error: 'invalid_grant',
+      error_description: 'grant request is invalid',
+    });
+  });
+
   test('RP-initiated logout ends the server-side session', async () => {
     const browser = new HttpBrowser();
     const { redirect, verifier } = await login(browser);
