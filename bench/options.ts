@@ -14,6 +14,8 @@ export const DEFAULT_DATABASE_URL = existsSync(`${SOCKET_DIR}/.s.PGSQL.5432`)
 
 export interface BenchOptions {
   quick: boolean;
+  /** Every scenario with the default settings: the run that bench/results/latest.md shows. */
+  full: boolean;
   databaseUrl: string;
   scenarios: number[];
   rounds: number;
@@ -91,8 +93,18 @@ export function parseOptions(argv: string[], available: number[]): BenchOptions 
     if (!available.includes(n))
       throw new Error(`--scenarios: ${n} is not built (available: ${available.join(', ')})`);
   }
+  const shaping = [
+    'scenarios',
+    'rounds',
+    'duration',
+    'warmup',
+    'connections',
+    'pool',
+    'growth-rows',
+  ];
   return {
     quick,
+    full: !quick && shaping.every((k) => values[k as keyof typeof values] === undefined),
     databaseUrl: values['database-url'] ?? process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL,
     scenarios,
     rounds: Math.max(1, positive('rounds', values.rounds, quick ? 1 : 3)),

@@ -278,16 +278,21 @@ export function markdown(record: RunRecord): string {
   ].join('\n');
 }
 
-/** Writes <stamp>.json, <stamp>.md and latest.md (full runs) under `dir`; returns the paths. */
-export function writeResults(dir: string, record: RunRecord): string[] {
+/**
+ * Writes <stamp>.json and <stamp>.md under `dir`, and latest.md for a full run (every scenario,
+ * default settings). Quick and partial runs (a subset, other rounds or durations) are prefixed
+ * `quick-` / `partial-` (git ignores both) and never replace latest.md. Returns the paths.
+ */
+export function writeResults(dir: string, record: RunRecord, full: boolean): string[] {
   mkdirSync(dir, { recursive: true });
   const stamp = record.startedAt.replace(/[:.]/g, '-');
-  const base = join(dir, `${record.quick ? 'quick-' : ''}${stamp}`);
+  const prefix = record.quick ? 'quick-' : full ? '' : 'partial-';
+  const base = join(dir, `${prefix}${stamp}`);
   const md = markdown(record);
   writeFileSync(`${base}.json`, `${JSON.stringify(record, null, 2)}\n`);
   writeFileSync(`${base}.md`, md);
   const written = [`${base}.json`, `${base}.md`];
-  if (!record.quick) {
+  if (full && !record.quick) {
     writeFileSync(join(dir, 'latest.md'), md);
     written.push(join(dir, 'latest.md'));
   }

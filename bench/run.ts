@@ -247,7 +247,8 @@ async function main(): Promise<number> {
     const record = await bench(options, db, runDir);
     const rows = tableRows(record.reports);
     process.stdout.write(`\n${textTable(rows)}\n\n`);
-    for (const path of writeResults(join(BENCH_DIR, 'results'), record)) say(`wrote ${path}`);
+    for (const path of writeResults(join(BENCH_DIR, 'results'), record, options.full))
+      say(`wrote ${path}`);
     if (failed.length > 0) {
       process.stderr.write(`\nFailed requests:\n${failed.map((f) => `  - ${f}`).join('\n')}\n`);
       return 1;
