@@ -55,6 +55,9 @@ export interface AccountsOptions {
   prepared?: boolean;
 }
 
+/** A PHC-format Argon2id hash: $argon2id$v=19$m=…,p=…,t=…$salt$hash (parameters in any order). */
+const ARGON2ID_HASH = /^\$argon2id\$v=19\$[mpt]=\d+(,[mpt]=\d+){2}\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
+
 export function createAccounts({ knex, clock, hasher, prepared }: AccountsOptions) {
   const store = createAccountStore(knex, { prepared: prepared ?? false });
   const throttle = createThrottleStore(knex);
@@ -138,6 +141,60 @@ export function createAccounts({ knex, clock, hasher, prepared }: AccountsOption
         throw err;
       }
       return (await withRoles([row]))[0]!;
+    },
+
+    /**
+     * Imports people whose passwords are already Argon2id hashes (moving from another server, or
+     * thousands of test users sharing one hash): no password is seen, so the policy cannot be
+     * checked; a hash weaker than configured is upgraded at the person's next sign-in. All are
+     * written or none. Returns the new users' ids and emails, in the order given.
+     */
+    async importUsers(
+      people: { email: string; name?: string | undefined; passwordHash: string }[],
+      roleNames: string[] = [],
+    ): Promise<{ id: string; email: string }[]> {
+      const seen = new Set<string>();
+      const now = new Date(clock.now());
+      const rows: UserRow[] = people.map((p, i) => {
+        const email = validateEmail(p.email);
+        const name = (p.name ?? '').trim();
+        if (name.length > 200)
+          throw invalid(`person ${i + 1}: a name has at most 200 characters`, 'name');
+        if (!ARGON2ID_HASH.test(p.passwordHash))
+          throw invalid(
+            `person ${i + 1}: the password hash is not an Argon2id hash`,
+            'passwordHash',
+          );
+        if (seen.has(email.toLowerCase()))
+          throw conflict(`${email} appears twice in the import`, 'email');
+        seen.add(email.toLowerCase());
+        return {
+          id: randomUUID(),
+          email,
+          name,
+          password_hash: p.passwordHash,
+          status: 'active',
+          email_verified: false,
+          created_at: now,
+          updated_at: now,
+          password_changed_at: now,
+          last_login_at: null,
+        };
+      });
+      const roleIds: string[] = [];
+      for (const roleName of new Set(roleNames)) {
+        const role = await store.findRoleByName(roleName);
+        if (!role) throw invalid(`no role named ${roleName}`, 'roles');
+        roleIds.push(role.id);
+      }
+      try {
+        await store.insertUsers(rows, roleIds, now);
+      } catch (err) {
+        if ((err as { code?: string }).code === '23505')
+          throw conflict('a user with one of these email addresses already exists', 'email');
+        throw err;
+      }
+      return rows.map((r) => ({ id: r.id, email: r.email }));
     },
 
     async setPassword(idOrEmail: string, password: string): Promise<User> {

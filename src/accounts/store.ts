@@ -49,6 +49,19 @@ export function createAccountStore(knex: Knex, options: { prepared?: boolean } =
       const { rows } = await run<UserWithAccess>(USER_WITH_ACCESS, [id]);
       return rows[0];
     },
+    /** Inserts many users with the same roles in one transaction, a thousand rows at a time. */
+    async insertUsers(rows: UserRow[], roleIds: string[], now: Date): Promise<void> {
+      await knex.transaction(async (trx) => {
+        for (let start = 0; start < rows.length; start += 1000) {
+          const batch = rows.slice(start, start + 1000);
+          await trx('users').insert(batch);
+          const links = batch.flatMap((u) =>
+            roleIds.map((role_id) => ({ user_id: u.id, role_id, granted_at: now })),
+          );
+          if (links.length) await trx('user_roles').insert(links);
+        }
+      });
+    },
     async insertUser(row: UserRow, roleIds: string[], now: Date): Promise<void> {
       await knex.transaction(async (trx) => {
         await trx('users').insert(row);

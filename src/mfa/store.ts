@@ -52,6 +52,13 @@ export function createMfaStore(knex: Knex) {
         await trx('totp_authenticators').insert(row);
       });
     },
+    /** Inserts confirmed authenticators in one transaction (an import). */
+    async insertConfirmedTotps(rows: TotpRow[]): Promise<void> {
+      await knex.transaction(async (trx) => {
+        for (let start = 0; start < rows.length; start += 1000)
+          await trx('totp_authenticators').insert(rows.slice(start, start + 1000));
+      });
+    },
     /** Confirms a pending authenticator (replacing a confirmed one) at `step`; false if gone. */
     async confirmTotp(userId: string, id: string, step: number, now: Date): Promise<boolean> {
       return knex.transaction(async (trx) => {

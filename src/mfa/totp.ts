@@ -6,6 +6,7 @@ import type { Knex } from 'knex';
 import { generateSecret, generateSync, generateURI } from 'otplib';
 import QRCode from 'qrcode';
 import type { Clock } from '../clock.ts';
+import { conflict, invalid } from '../errors.ts';
 import type { Sealer } from '../keys/envelope.ts';
 import { createMfaStore } from './store.ts';
 
@@ -15,7 +16,7 @@ const DRIFT_STEPS = 1;
 export type TotpCheck = 'ok' | 'invalid' | 'replayed' | 'none';
 
 /** What a seed is sealed to (its owner), so a sealed seed cannot be moved to another account. */
-export const totpSealContext = (userId: string) => `totp:${userId}`;
+const totpSealContext = (userId: string) => `totp:${userId}`;
 
 function codeAt(secret: string, step: number): string {
   return generateSync({
@@ -39,6 +40,9 @@ function matchingStep(secret: string, code: string, now: number): number | undef
   }
   return found;
 }
+
+/** A base32 seed of at least 80 bits (RFC 4226 asks for 128, authenticator apps accept 80). */
+const BASE32_SEED = /^[A-Z2-7]{16,}=*$/;
 
 export const normalizeCode = (code: string) => code.replace(/[\s-]/g, '');
 
@@ -126,6 +130,38 @@ export function createTotp({
       );
       if (step === undefined) return 'invalid';
       return (await store.useTotpStep(row.id, step)) ? 'ok' : 'replayed';
+    },
+
+    /**
+     * Imports authenticators whose seeds are known (moving from another server, or test users),
+     * confirmed as they are: each seed is sealed to its person like an enrolled one. All or none;
+     * a person who already has a confirmed authenticator makes the whole import fail.
+     */
+    async importConfirmed(entries: { userId: string; secret: string }[]): Promise<number> {
+      const now = new Date(clock.now());
+      const rows = entries.map((e, i) => {
+        const secret = e.secret.replace(/\s/g, '').toUpperCase();
+        if (!BASE32_SEED.test(secret))
+          throw invalid(`entry ${i + 1}: a seed is 16 or more base32 characters`, 'secret');
+        return {
+          id: randomUUID(),
+          user_id: e.userId,
+          secret_sealed: sealer.seal(secret, totpSealContext(e.userId)),
+          last_used_step: null,
+          created_at: now,
+          confirmed_at: now,
+        };
+      });
+      try {
+        await store.insertConfirmedTotps(rows);
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (code === '23505')
+          throw conflict('one of these people already has an authenticator app', 'userId');
+        if (code === '23503') throw invalid('one of these people does not exist', 'userId');
+        throw err;
+      }
+      return rows.length;
     },
 
     async has(userId: string): Promise<boolean> {
