@@ -56,7 +56,8 @@ export interface AccountsOptions {
 }
 
 /** A PHC-format Argon2id hash: $argon2id$v=19$m=…,p=…,t=…$salt$hash (parameters in any order). */
-const ARGON2ID_HASH = /^\$argon2id\$v=19\$[mpt]=\d+(,[mpt]=\d+){2}\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
+const ARGON2ID_HASH =
+  /^\$argon2id\$v=19\$[mpt]=\d+(,[mpt]=\d+){2}\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
 
 export function createAccounts({ knex, clock, hasher, prepared }: AccountsOptions) {
   const store = createAccountStore(knex, { prepared: prepared ?? false });
