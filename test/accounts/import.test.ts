@@ -154,4 +154,19 @@ describe('importing people', () => {
     assert.equal(await apps(), before);
     assert.equal(await totp.has(hal!.id), false);
   });
+
+  test('a seed for someone who does not exist imports none', async () => {
+    const { accounts, totp } = server.app.services;
+    const [ivy] = await accounts.importUsers([{ email: 'ivy@example.com', passwordHash: hash }]);
+    const before = await apps();
+    await assert.rejects(
+      totp.importConfirmed([
+        { userId: ivy!.id, secret: SEED },
+        { userId: '00000000-0000-4000-8000-000000000000', secret: SEED },
+      ]),
+      { code: 'invalid_input', field: 'userId', message: 'one of these people does not exist' },
+    );
+    assert.equal(await apps(), before);
+    assert.equal(await totp.has(ivy!.id), false);
+  });
 });

@@ -25,6 +25,20 @@ describe('authorization code flow', () => {
       extra,
     });
 
+  /** Signs in (the browser keeps the session) and redeems the code with openid-client. */
+  const signIn = async (browser = new HttpBrowser()) => {
+    const { redirect, verifier } = await login(browser);
+    assert.ok(redirect, 'redirected back to the client');
+    const rp = await bank.rp();
+    const tokens = await oidc.authorizationCodeGrant(
+      rp,
+      redirect,
+      { pkceCodeVerifier: verifier, expectedState: redirect.searchParams.get('state')! },
+      { resource: BANK_API },
+    );
+    return { rp, tokens };
+  };
+
   const redeem = async (code: string, verifier: string) =>
     fetch(server.url('/token'), {
       method: 'POST',
@@ -148,14 +162,7 @@ describe('authorization code flow', () => {
   });
 
   test('a replayed refresh token revokes its grant', async () => {
-    const { redirect, verifier } = await login();
-    const rp = await bank.rp();
-    const tokens = await oidc.authorizationCodeGrant(
-      rp,
-      redirect!,
-      { pkceCodeVerifier: verifier, expectedState: redirect!.searchParams.get('state')! },
-      { resource: BANK_API },
-    );
+    const { rp, tokens } = await signIn();
     const grantsOf = () =>
       server.db
         .knex('oidc_artifacts')
@@ -219,14 +226,7 @@ describe('authorization code flow', () => {
   });
 
   test('a refresh token bound to the browser session stops working when the session is gone', async () => {
-    const { redirect, verifier } = await login();
-    const rp = await bank.rp();
-    const tokens = await oidc.authorizationCodeGrant(
-      rp,
-      redirect!,
-      { pkceCodeVerifier: verifier, expectedState: redirect!.searchParams.get('state')! },
-      { resource: BANK_API },
-    );
+    const { rp, tokens } = await signIn();
     // Refreshing reads the token, its grant and its session in one statement: while the
     // session lives, a refresh works.
     const next = await oidc.refreshTokenGrant(rp, tokens.refresh_token!, { resource: BANK_API });
@@ -246,14 +246,7 @@ describe('authorization code flow', () => {
 
   test('RP-initiated logout ends the server-side session', async () => {
     const browser = new HttpBrowser();
-    const { redirect, verifier } = await login(browser);
-    const rp = await bank.rp();
-    const tokens = await oidc.authorizationCodeGrant(
-      rp,
-      redirect!,
-      { pkceCodeVerifier: verifier, expectedState: redirect!.searchParams.get('state')! },
-      { resource: BANK_API },
-    );
+    const { rp, tokens } = await signIn(browser);
     const sessionsBefore = await server.db
       .knex('oidc_artifacts')
       .where({ model: 'Session', account_id: bank.alice.id })
@@ -286,14 +279,7 @@ describe('authorization code flow', () => {
 
   test('the account page lists what was allowed, and revoking ends the grant and its tokens', async () => {
     const browser = new HttpBrowser();
-    const { redirect, verifier } = await login(browser);
-    const rp = await bank.rp();
-    const tokens = await oidc.authorizationCodeGrant(
-      rp,
-      redirect!,
-      { pkceCodeVerifier: verifier, expectedState: redirect!.searchParams.get('state')! },
-      { resource: BANK_API },
-    );
+    const { rp, tokens } = await signIn(browser);
     const page = await browser.open(server.url('/account'));
     assert.match(page.html, /Signed in as <strong>alice@example.com<\/strong>/);
     assert.match(page.html, /Budget Planner/);
