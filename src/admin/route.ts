@@ -1,7 +1,9 @@
 // One admin API route as data: method, path, scope, the zod schemas of its path parameters,
 // query, body and response, a summary, and its handler. The Koa router and the OpenAPI document
 // are both built from a list of these, so neither can mention a route the other lacks.
+
 import type { z } from 'zod';
+import type { AuditAction } from '../audit/kinds.ts';
 import type { AdminScope } from './adminApi.ts';
 import type { Principal } from './auth.ts';
 
@@ -16,7 +18,7 @@ export interface RouteInput<P, Q, B> {
   principal: Principal;
   /** Records a change by this caller in the audit log (after it is made). */
   audit(
-    action: string,
+    action: AuditAction,
     target: { type: string; id: string } | undefined,
     details?: Record<string, unknown>,
   ): Promise<void>;

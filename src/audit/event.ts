@@ -1,6 +1,7 @@
 // What an audit event is: the input callers give, the event readers get, and the checks and
-// clean-up (validation, secret redaction, text sanitising) an input goes through before it is hashed.
+// clean-up (validation, the details its kind allows, text sanitising) before it is hashed.
 import { invalid } from '../errors.ts';
+import { AUDIT_KINDS, type AuditAction, type AuditKinds } from './kinds.ts';
 
 export const ACTOR_TYPES = ['user', 'client', 'admin', 'system'] as const;
 export type ActorType = (typeof ACTOR_TYPES)[number];
@@ -8,14 +9,14 @@ export const OUTCOMES = ['success', 'failure'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
 /**
- * One security event as a caller records it. Callers must not put secrets in it (passwords,
- * tokens, codes, keys, cookies): `details` keys that look secret are redacted as a safety net,
- * but a secret under an innocent key, or inside a string value, would be kept for good.
+ * One security event as a caller records it. Its action must be a kind listed in kinds.ts, and
+ * only the `details` keys listed for that kind are stored: never put a secret (password, token,
+ * code, key, cookie) in a listed one, or in the target or actor.
  */
 export interface AuditEventInput {
   actor: { type: ActorType; id?: string };
-  /** A dotted, lower-case name: `login.failure`, `client.created`. */
-  action: string;
+  /** A kind of event listed in kinds.ts: `login.failure`, `client.created`. */
+  action: AuditAction;
   target?: { type: string; id: string };
   outcome: Outcome;
   sourceIp?: string;
@@ -53,8 +54,6 @@ export interface EventFields {
 }
 
 const ACTION = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/;
-const SECRET_KEY = /password|secret|token|code|otp|seed|assertion|cookie|authorization/i;
-export const REDACTED = '[redacted]';
 const MAX_ID = 256;
 const MAX_USER_AGENT = 512;
 const MAX_DETAILS_BYTES = 16 * 1024;
@@ -71,23 +70,24 @@ export function sanitiseText(value: string): string {
     .replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
 }
 
-/** Replaces the value of every secret-looking key, at any depth, and sanitises all text. */
-export function redact(value: unknown): unknown {
+/** Plain JSON with every string (keys included) sanitised, at any depth. */
+function sanitise(value: unknown): unknown {
   if (typeof value === 'string') return sanitiseText(value);
   if (value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map(redact);
+  if (Array.isArray(value)) return value.map(sanitise);
   // fromEntries defines own properties, so even a "__proto__" key stays plain data.
-  return Object.fromEntries(
-    Object.entries(value).map(([key, v]) => [
-      sanitiseText(key),
-      SECRET_KEY.test(key) ? REDACTED : redact(v),
-    ]),
-  );
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [sanitiseText(k), sanitise(v)]));
 }
 
-/** `details` as plain JSON (what jsonb gives back), redacted, within the size limit. */
-function prepareDetails(details: Record<string, unknown> | undefined): Record<string, unknown> {
-  if (details === undefined) return {};
+/**
+ * `details` as plain JSON (what jsonb gives back), keeping only the keys its kind allows, within
+ * the size limit. Returns the names of the keys left out, for the caller to report.
+ */
+function prepareDetails(
+  details: Record<string, unknown> | undefined,
+  allowed: readonly string[],
+): { details: Record<string, unknown>; dropped: string[] } {
+  if (details === undefined) return { details: {}, dropped: [] };
   if (details === null || typeof details !== 'object' || Array.isArray(details))
     throw invalid('audit details must be an object', 'details');
   let json: string;
@@ -96,10 +96,16 @@ function prepareDetails(details: Record<string, unknown> | undefined): Record<st
   } catch {
     throw invalid('audit details must be JSON (no cycles or BigInt values)', 'details');
   }
-  const cleaned = redact(JSON.parse(json)) as Record<string, unknown>;
+  const kept: Record<string, unknown> = {};
+  const dropped: string[] = [];
+  for (const [key, value] of Object.entries(JSON.parse(json) as Record<string, unknown>)) {
+    if (allowed.includes(key)) kept[key] = value;
+    else dropped.push(sanitiseText(key));
+  }
+  const cleaned = sanitise(kept) as Record<string, unknown>;
   if (Buffer.byteLength(JSON.stringify(cleaned)) > MAX_DETAILS_BYTES)
     throw invalid(`audit details must be at most ${MAX_DETAILS_BYTES} bytes of JSON`, 'details');
-  return cleaned;
+  return { details: cleaned, dropped };
 }
 
 function optionalText(value: string | undefined, field: string, max: number): string | null {
@@ -110,12 +116,22 @@ function optionalText(value: string | undefined, field: string, max: number): st
   return text;
 }
 
-/** Validates and cleans an input into the columns it is stored as; throws DomainError. */
-export function prepareEvent(input: AuditEventInput, occurredAt: Date): EventFields {
+/**
+ * Validates and cleans an input into the columns it is stored as; throws DomainError. `dropped`
+ * names the details its kind does not allow, which were left out.
+ */
+export function prepareEvent(
+  input: AuditEventInput,
+  occurredAt: Date,
+  kinds: AuditKinds = AUDIT_KINDS,
+): { fields: EventFields; dropped: string[] } {
   if (!ACTOR_TYPES.includes(input.actor?.type))
     throw invalid(`actor type must be one of ${ACTOR_TYPES.join(', ')}`, 'actor');
   if (typeof input.action !== 'string' || !ACTION.test(input.action) || input.action.length > 100)
     throw invalid('action must be a dotted lower-case name such as login.failure', 'action');
+  const allowed = Object.hasOwn(kinds, input.action) ? kinds[input.action] : undefined;
+  if (!allowed)
+    throw invalid(`${input.action} is not a kind of event the audit log records`, 'action');
   if (!OUTCOMES.includes(input.outcome))
     throw invalid(`outcome must be one of ${OUTCOMES.join(', ')}`, 'outcome');
   if (input.target !== undefined && (!input.target?.type || !input.target.id))
@@ -123,7 +139,8 @@ export function prepareEvent(input: AuditEventInput, occurredAt: Date): EventFie
   // The user agent is sent by anyone: it is cut to length rather than refused.
   const userAgent =
     typeof input.userAgent === 'string' ? input.userAgent.slice(0, MAX_USER_AGENT) : undefined;
-  return {
+  const { details, dropped } = prepareDetails(input.details, allowed);
+  const fields: EventFields = {
     occurred_at: occurredAt,
     actor_type: input.actor.type,
     actor_id: optionalText(input.actor.id, 'actor id', MAX_ID),
@@ -133,6 +150,7 @@ export function prepareEvent(input: AuditEventInput, occurredAt: Date): EventFie
     source_ip: optionalText(input.sourceIp, 'source IP', MAX_ID),
     user_agent: optionalText(userAgent, 'user agent', MAX_USER_AGENT),
     outcome: input.outcome,
-    details: prepareDetails(input.details),
+    details,
   };
+  return { fields, dropped };
 }

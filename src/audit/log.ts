@@ -13,6 +13,7 @@ import {
   type EventFields,
   prepareEvent,
 } from './event.ts';
+import { AUDIT_KINDS, type AuditKinds } from './kinds.ts';
 import { createAuditStore, type RowFilter } from './store.ts';
 import { type VerifyResult, verifyChain } from './verify.ts';
 
@@ -46,6 +47,8 @@ export interface AuditLogDeps {
   clock: Clock;
   /** Rows per query when verifying or exporting (default 1000; tests use small ones). */
   batchSize?: number;
+  /** The kinds of event recorded and the details each may carry (default: kinds.ts). */
+  kinds?: AuditKinds;
 }
 
 const DEFAULT_LIMIT = 100;
@@ -87,7 +90,12 @@ function rowFilter(filter: Omit<AuditQuery, 'limit'>): RowFilter {
   return { since, until, actorType, actorId, action, targetType, targetId, after };
 }
 
-export function createAuditLog({ knex, clock, batchSize = DEFAULT_BATCH }: AuditLogDeps) {
+export function createAuditLog({
+  knex,
+  clock,
+  batchSize = DEFAULT_BATCH,
+  kinds = AUDIT_KINDS,
+}: AuditLogDeps) {
   const store = createAuditStore(knex);
   const append = createAppender(store);
 
@@ -100,11 +108,15 @@ export function createAuditLog({ knex, clock, batchSize = DEFAULT_BATCH }: Audit
      * yours for ever.
      */
     async record(event: AuditEventInput): Promise<void> {
-      await append(prepareEvent(event, new Date(clock.now())));
+      await append(prepareEvent(event, new Date(clock.now()), kinds).fields);
     },
 
-    /** `record` in two steps, for a caller that also logs the event as stored (secrets out). */
-    prepare: (event: AuditEventInput): EventFields => prepareEvent(event, new Date(clock.now())),
+    /**
+     * `record` in two steps, for a caller that also logs the event as stored; `dropped` names
+     * the details its kind does not allow (left out: worth a warning, a call site is wrong).
+     */
+    prepare: (event: AuditEventInput): { fields: EventFields; dropped: string[] } =>
+      prepareEvent(event, new Date(clock.now()), kinds),
     append: (fields: EventFields): Promise<void> => append(fields),
 
     /** Walks the whole chain in batches and reports the first event at fault, if any. */

@@ -1,7 +1,9 @@
 // What every CLI command needs: the configuration, a logger on stderr, and the app (services
 // over the database) opened for the command and closed after it.
+
 import { userInfo } from 'node:os';
 import type { App } from '../app.ts';
+import type { AuditAction } from '../audit/kinds.ts';
 import { type Config, loadConfig } from '../config.ts';
 import { checkDatabase, connectDatabase, type Database } from '../db/connect.ts';
 import { migrateLatest, pendingMigrations } from '../db/migrate.ts';
@@ -69,7 +71,7 @@ export function cliActor(): { type: 'admin'; id: string } {
 /** Records a change made from the command line. */
 export function auditChange(
   app: App,
-  action: string,
+  action: AuditAction,
   target: { type: string; id: string } | undefined,
   details: Record<string, unknown> = {},
 ): Promise<void> {

@@ -1,7 +1,9 @@
 // Managing second factors from the account page: add an authenticator app or a security key /
 // passkey, remove one, regenerate recovery codes. Every change needs a recent sign-in: within
 // FACTOR_CHANGE_MAX_AGE_SECONDS, and at level 2 or more once the person has a second factor.
+
 import type Koa from 'koa';
+import type { AuditAction } from '../audit/kinds.ts';
 import { DomainError } from '../errors.ts';
 import { WebAuthnError } from '../mfa/webauthn.ts';
 import type { BrowserSession } from '../oidc/bridge.ts';
@@ -64,7 +66,7 @@ export function accountFactorPages(
   async function record(
     ctx: Koa.Context,
     s: BrowserSession,
-    action: string,
+    action: AuditAction,
     details: Record<string, unknown>,
   ) {
     await deps.record({

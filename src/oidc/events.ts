@@ -107,7 +107,7 @@ export function attachProviderEvents(
     const accountId = (ctx.oidc.entities.Session as { accountId?: string } | undefined)?.accountId;
     audit({
       actor: { type: 'user', id: accountId },
-      action: 'logout',
+      action: 'logout.success',
       target: accountId ? { type: 'user', id: accountId } : undefined,
       outcome: 'success',
       ...origin(ctx),

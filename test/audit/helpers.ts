@@ -2,7 +2,21 @@
 // Tests change the tables with knex directly, as an intruder with database access would.
 import type { Knex } from 'knex';
 import { GENESIS_HASH } from '../../src/audit/chain.ts';
+import type { AuditKinds } from '../../src/audit/kinds.ts';
 import type { AuditLog } from '../../src/audit/log.ts';
+
+/**
+ * The kinds of event the chain's own tests record (createAuditLog({ kinds })): what the chain
+ * does is the same for any kind, so these carry made-up details that exercise it.
+ */
+export const TEST_KINDS: AuditKinds = {
+  'login.success': ['n', 'reason', 'tags', 'blob'],
+  'login.failure': ['n', 'reason', 'tags', 'username', 'k\uDC00', 'emoji'],
+  'client.created': ['name', 'grants'],
+  'key.rotated': [],
+  'token.issued': ['n'],
+  'grant.revoked': ['n'],
+};
 
 /** Empties the chain (as a fresh migration leaves it). */
 export async function resetChain(knex: Knex): Promise<void> {

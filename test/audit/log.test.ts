@@ -3,11 +3,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { GENESIS_HASH, hashEvent } from '../../src/audit/chain.ts';
+import { AUDIT_KINDS } from '../../src/audit/kinds.ts';
 import { type AuditEventInput, type AuditLog, createAuditLog } from '../../src/audit/log.ts';
 import { manualClock } from '../../src/clock.ts';
 import { DomainError } from '../../src/errors.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { recordEvents, resetChain, row, tables } from './helpers.ts';
+import { recordEvents, resetChain, row, TEST_KINDS, tables } from './helpers.ts';
 
 const T0 = Date.parse('2026-11-01T09:00:00.000Z');
 
@@ -18,7 +19,7 @@ describe('audit log', () => {
 
   before(async () => {
     db = await createTestDatabase();
-    audit = createAuditLog({ knex: db.knex, clock, batchSize: 4 });
+    audit = createAuditLog({ knex: db.knex, clock, batchSize: 4, kinds: TEST_KINDS });
   });
   after(async () => {
     await db.drop();
@@ -36,7 +37,7 @@ describe('audit log', () => {
       details: { name: 'Payments job', grants: ['client_credentials'] },
     });
     clock.advance(1500);
-    await audit.record({ actor: { type: 'system' }, action: 'keys.rotated', outcome: 'success' });
+    await audit.record({ actor: { type: 'system' }, action: 'key.rotated', outcome: 'success' });
 
     const { events, head } = await tables(db.knex);
     assert.equal(events.length, 2);
@@ -70,42 +71,43 @@ describe('audit log', () => {
     assert.deepEqual(await audit.verify(), { ok: true, count: 2 });
   });
 
-  test('secret-looking detail keys are redacted at any depth, before hashing', async () => {
+  test('only the details its kind allows are stored; the others are named, never kept', async () => {
     await resetChain(db.knex);
-    await audit.record({
+    // The real kinds of kinds.ts: a sign-in failure keeps its reason, method and client only.
+    const real = createAuditLog({ knex: db.knex, clock });
+    const event: AuditEventInput = {
       actor: { type: 'user', id: 'bob' },
       action: 'login.failure',
       outcome: 'failure',
       details: {
+        reason: 'wrong_password',
+        method: 'password',
+        client: 'c1',
         password: 'hunter2',
-        newPassword: 'hunter3',
-        client_secret: 's3cr3t',
-        headers: { Authorization: 'Bearer abc.def', Cookie: 'sid=xyz', accept: 'text/html' },
-        attempts: [{ otp: '123456', method: 'totp' }, { recoveryCode: 'AAAA-BBBB' }],
-        refresh_token: { nested: 'rt-value' },
-        seedPhrase: 'alpha beta',
-        assertion: 'eyJhbGciOi',
-        reason: 'bad password',
-        count: 3,
+        headers: { Authorization: 'Bearer abc.def' },
+        attempt: { otp: '123456' },
+        note: 'innocent-looking key, secret value s3cr3t',
       },
-    });
+    };
+    assert.deepEqual(real.prepare(event).dropped, ['password', 'headers', 'attempt', 'note']);
+    await real.record(event);
     const stored = await row(db.knex, 1);
     assert.deepEqual(stored.details, {
-      password: '[redacted]',
-      newPassword: '[redacted]',
-      client_secret: '[redacted]',
-      headers: { Authorization: '[redacted]', Cookie: '[redacted]', accept: 'text/html' },
-      attempts: [{ otp: '[redacted]', method: 'totp' }, { recoveryCode: '[redacted]' }],
-      refresh_token: '[redacted]',
-      seedPhrase: '[redacted]',
-      assertion: '[redacted]',
-      reason: 'bad password',
-      count: 3,
+      reason: 'wrong_password',
+      method: 'password',
+      client: 'c1',
     });
     const raw = JSON.stringify(await tables(db.knex));
-    for (const secret of ['hunter2', 's3cr3t', 'abc.def', 'sid=xyz', '123456', 'AAAA', 'rt-value'])
+    for (const secret of ['hunter2', 'abc.def', '123456', 's3cr3t'])
       assert.ok(!raw.includes(secret), `${secret} must not be stored`);
     assert.deepEqual(await audit.verify(), { ok: true, count: 1 });
+  });
+
+  test('every kind the audit log records lists its details, and is a dotted lower-case name', () => {
+    for (const [action, details] of Object.entries(AUDIT_KINDS)) {
+      assert.match(action, /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/, action);
+      assert.ok(Array.isArray(details), action);
+    }
   });
 
   test('text PostgreSQL would refuse or change is stored as U+FFFD and still verifies', async () => {
@@ -146,14 +148,19 @@ describe('audit log', () => {
         'actor type must be one of user, client, admin, system',
       ],
       [
-        { action: 'Login Failure' },
+        { action: 'Login Failure' as 'login.failure' },
         'action',
         'action must be a dotted lower-case name such as login.failure',
       ],
       [
-        { action: 'login' },
+        { action: 'login' as 'login.failure' },
         'action',
         'action must be a dotted lower-case name such as login.failure',
+      ],
+      [
+        { action: 'login.maybe' as 'login.failure' },
+        'action',
+        'login.maybe is not a kind of event the audit log records',
       ],
       [{ outcome: 'maybe' as 'success' }, 'outcome', 'outcome must be one of success, failure'],
       [{ target: { type: 'client', id: '' } }, 'target', 'a target needs both a type and an id'],

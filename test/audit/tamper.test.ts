@@ -6,7 +6,7 @@ import { GENESIS_HASH, hashEvent } from '../../src/audit/chain.ts';
 import { type AuditLog, createAuditLog } from '../../src/audit/log.ts';
 import { systemClock } from '../../src/clock.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { recordEvents, resetChain, row } from './helpers.ts';
+import { recordEvents, resetChain, row, TEST_KINDS } from './helpers.ts';
 
 // A small batch size puts batch boundaries inside the chain: verify must look across them.
 const BATCH = 7;
@@ -43,7 +43,12 @@ describe('audit chain tampering', () => {
 
   before(async () => {
     db = await createTestDatabase();
-    audit = createAuditLog({ knex: db.knex, clock: systemClock, batchSize: BATCH });
+    audit = createAuditLog({
+      knex: db.knex,
+      clock: systemClock,
+      batchSize: BATCH,
+      kinds: TEST_KINDS,
+    });
   });
   after(async () => {
     await db.drop();
@@ -226,7 +231,7 @@ describe('audit chain tampering', () => {
       message: `audit chain broken: its head record is missing, so events after #${COUNT} may have been deleted`,
     });
     await assert.rejects(
-      audit.record({ actor: { type: 'system' }, action: 'test.event', outcome: 'success' }),
+      audit.record({ actor: { type: 'system' }, action: 'key.rotated', outcome: 'success' }),
       { message: 'the audit chain head is missing: run "portcullis audit verify"' },
     );
     assert.equal(Number((await knex()('audit_events').count({ n: '*' }))[0]!.n), COUNT);

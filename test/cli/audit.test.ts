@@ -7,7 +7,7 @@ import { createAuditLog } from '../../src/audit/log.ts';
 import { manualClock } from '../../src/clock.ts';
 import { connectDatabase } from '../../src/db/connect.ts';
 import { migrateLatest } from '../../src/db/migrate.ts';
-import { recordEvents } from '../audit/helpers.ts';
+import { recordEvents, TEST_KINDS } from '../audit/helpers.ts';
 import { assertOneLineError, cliEnv, runCli } from '../support/cli.ts';
 import type { TestDatabase } from '../support/db.ts';
 
@@ -65,7 +65,9 @@ describe('portcullis audit', () => {
 
     await withDatabase(async (knex) => {
       const clock = manualClock(T0);
-      await recordEvents(createAuditLog({ knex, clock }), 6, () => clock.advance(60_000));
+      await recordEvents(createAuditLog({ knex, clock, kinds: TEST_KINDS }), 6, () =>
+        clock.advance(60_000),
+      );
     });
     const intact = await runCli(['audit', 'verify'], env);
     assert.deepEqual(intact, { code: 0, stdout: 'audit chain intact: 6 events\n', stderr: '' });

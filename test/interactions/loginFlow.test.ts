@@ -269,6 +269,23 @@ describe('authorization code flow', () => {
       .where({ model: 'Session', account_id: bank.alice.id })
       .count('* as n');
     assert.equal(Number(sessionsAfter[0]!.n), Number(sessionsBefore[0]!.n) - 1);
+    // The logout is in the audit log (it never was while its action name broke the pattern).
+    const { audit } = server.app.services;
+    let logouts = await audit.query({ action: 'logout.success' });
+    for (let i = 0; i < 50 && logouts.events.length === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      logouts = await audit.query({ action: 'logout.success' });
+    }
+    assert.deepEqual(
+      logouts.events.map((e) => ({ actor: e.actor, outcome: e.outcome, details: e.details })),
+      [
+        {
+          actor: { type: 'user', id: bank.alice.id },
+          outcome: 'success',
+          details: { client: bank.client.id },
+        },
+      ],
+    );
     // The next authorization asks for the password again.
     const next = await browser.open(
       `${server.issuer}/auth?${new URLSearchParams({ client_id: bank.client.id, response_type: 'code', redirect_uri: REDIRECT_URI, scope: 'openid', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' })}`,

@@ -1,6 +1,8 @@
 // /roles: named sets of API scopes, and who has them. Every change is audited with the role or
 // the user's roles before and after.
+
 import type { Role as RoleModel } from '../../accounts/roles.ts';
+import type { AuditAction } from '../../audit/kinds.ts';
 import { notFound } from '../../errors.ts';
 import type { AdminContext } from '../context.ts';
 import { type AnyRoute, defineRoute } from '../route.ts';
@@ -36,7 +38,7 @@ export function roleRoutes({ services }: AdminContext): AnyRoute[] {
     }: {
       params: { name: string; userId: string };
       audit: (
-        a: string,
+        a: AuditAction,
         t: { type: string; id: string },
         d: Record<string, unknown>,
       ) => Promise<void>;

@@ -106,11 +106,19 @@ export function registerUserCommands(program: Command): void {
       });
     });
 
-  for (const [name, description] of [
-    ['lock', 'lock an account: it cannot sign in until unlocked'],
-    ['unlock', 'unlock an account (also lifts a temporary lock from failed sign-ins)'],
-    ['disable', 'disable an account: no sign-in, and its tokens stop being refreshed'],
-    ['enable', 'enable a disabled account'],
+  for (const [name, action, description] of [
+    ['lock', 'user.locked', 'lock an account: it cannot sign in until unlocked'],
+    [
+      'unlock',
+      'user.unlocked',
+      'unlock an account (also lifts a temporary lock from failed sign-ins)',
+    ],
+    [
+      'disable',
+      'user.disabled',
+      'disable an account: no sign-in, and its tokens stop being refreshed',
+    ],
+    ['enable', 'user.enabled', 'enable a disabled account'],
   ] as const) {
     user
       .command(name)
@@ -122,7 +130,7 @@ export function registerUserCommands(program: Command): void {
           const updated = await app.services.accounts[name](email);
           await auditChange(
             app,
-            `user.${name === 'enable' ? 'enabled' : `${name}ed`}`,
+            action,
             { type: 'user', id: updated.id },
             {
               before: before?.status,
