@@ -40,3 +40,21 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
     destination ?? pino.destination({ dest: 1, sync: false }),
   );
 }
+
+/**
+ * What may be logged of an unexpected error: its class name, a short machine code (a PostgreSQL
+ * SQLSTATE, a Node errno) and where it was thrown. Not its message, which may quote input.
+ */
+export function errorFacts(err: unknown): { name: string; errorCode?: string; at?: string } {
+  const e = (err ?? {}) as { name?: unknown; code?: unknown; stack?: unknown };
+  const name = typeof e.name === 'string' ? e.name.slice(0, 64) : 'Error';
+  const errorCode =
+    typeof e.code === 'string' && /^[A-Za-z0-9_]{1,32}$/.test(e.code) ? e.code : undefined;
+  // The first frame of the stack: "file:line:column", the function name and path only.
+  const frame =
+    typeof e.stack === 'string'
+      ? /\n\s+at (?:.*? \()?(.*?:\d+:\d+)\)?/.exec(e.stack)?.[1]
+      : undefined;
+  const at = frame?.replace(/^file:\/\//, '').slice(-160);
+  return { name, ...(errorCode ? { errorCode } : {}), ...(at ? { at } : {}) };
+}

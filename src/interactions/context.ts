@@ -5,6 +5,7 @@ import type { Authenticator } from '../accounts/authenticate.ts';
 import type { AuditEventInput } from '../audit/log.ts';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
+import { PageError } from '../http/pageError.ts';
 import type { Views } from '../http/views.ts';
 import type { Logger } from '../log.ts';
 import type { Assurance } from '../mfa/assurance.ts';
@@ -59,12 +60,12 @@ export function jsonError(
   ctx.body = { error, error_description: description };
 }
 
-export class CsrfError extends Error {
+/** A form without the CSRF token of its login or session: refused, nothing changes. */
+export class CsrfError extends PageError {
   override name = 'CsrfError';
-  readonly status = 403;
-  readonly expose = true;
   constructor() {
     super(
+      403,
       'This form has expired or did not come from this site. Go back, reload the page and try again.',
     );
   }

@@ -2,6 +2,7 @@
 // the pending interaction, finish or abort it, record consent, read the browser's session.
 // Keeps oidc-provider inside src/oidc/: pages see plain objects only.
 import type Koa from 'koa';
+import { DomainError } from '../errors.ts';
 import type { Level } from '../mfa/assurance.ts';
 import type { AssurancePolicy } from './assurancePolicy.ts';
 import type { OidcRuntime } from './provider.ts';
@@ -56,11 +57,12 @@ export interface ConsentDecision {
   rejectResourceScopes: Record<string, string[]>;
 }
 
-export class InteractionNotFound extends Error {
+/** The browser has no such sign-in request (expired, or from another browser); says what to do. */
+export class InteractionNotFound extends DomainError {
   override name = 'InteractionNotFound';
-  /** Shown to the user as a 400 page by the web layer's error handler. */
-  readonly status = 400;
-  readonly expose = true;
+  constructor(message: string) {
+    super('invalid_input', message);
+  }
 }
 
 function summarize(client: Record<string, unknown> | undefined, clientId: string): ClientSummary {
