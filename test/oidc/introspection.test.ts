@@ -236,6 +236,31 @@ describe('introspection rights', () => {
     }
   });
 
+  test('the catalogue itself refuses a resource server that is not a registered client; nothing is written', async () => {
+    const { catalogue } = server.app.services;
+    const ghost = 'no-such-client';
+    await assert.rejects(
+      catalogue.create({
+        identifier: 'https://ghost.api.example',
+        scopes: [{ name: 'ghost:read', description: 'Read ghosts' }],
+        resourceServers: [cardsRs.id, ghost],
+      }),
+      { name: 'DomainError', message: `no client ${ghost}`, field: 'resourceServers/1' },
+    );
+    assert.equal(await catalogue.findByIdentifier('https://ghost.api.example'), undefined);
+    const before = await catalogue.get(accountsId);
+    await assert.rejects(catalogue.changeResourceServers(accountsId, { add: [ghost] }), {
+      name: 'DomainError',
+      message: `no client ${ghost}`,
+      field: 'resourceServers/0',
+    });
+    await assert.rejects(catalogue.update(accountsId, { resourceServers: [ghost] }), {
+      name: 'DomainError',
+      message: `no client ${ghost}`,
+    });
+    assert.deepEqual(await catalogue.get(accountsId), before);
+  });
+
   test('a resource server taken off the API loses access at once; put back, it sees again', async () => {
     const { catalogue } = server.app.services;
     const accountsApi = await as(accountsRs);
