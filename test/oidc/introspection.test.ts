@@ -236,6 +236,27 @@ describe('introspection rights', () => {
     }
   });
 
+  test("a resource server's introspection reads the API from the catalogue cache, not the database", async () => {
+    const { knex } = server.app.db;
+    const accountsApi = await as(accountsRs);
+    const catalogueReads = async () => {
+      const statements: string[] = [];
+      const listen = (q: { sql: string }) => statements.push(q.sql);
+      knex.on('query', listen);
+      try {
+        assert.equal((await introspect(accountsApi, alice.access)).active, true);
+      } finally {
+        knex.off('query', listen);
+      }
+      return statements.filter((sql) => /"?\bapi(s|_scopes|_resource_servers)\b"?/.test(sql));
+    };
+    // A change drops this instance's entry: the next introspection loads it once...
+    await server.app.services.catalogue.update(accountsId, { resourceServers: [accountsRs.id] });
+    assert.ok((await catalogueReads()).length > 0, 'the first introspection loads the API');
+    // ...and the ones after it find it cached.
+    assert.deepEqual(await catalogueReads(), []);
+  });
+
   test('the catalogue itself refuses a resource server that is not a registered client; nothing is written', async () => {
     const { catalogue } = server.app.services;
     const ghost = 'no-such-client';
