@@ -106,12 +106,19 @@ const ScopeInput = z.strictObject({
   description: z.string().trim().min(1).max(500),
   requiredLevel: level.default(1),
 });
+const resourceServers = z
+  .array(z.string().min(1).max(128))
+  .max(50)
+  .describe(
+    "client ids of the resource servers that may introspect this API's tokens (confidential clients)",
+  );
 export const ApiCreate = z.strictObject({
   identifier: z.string().min(1).max(2000).describe('the token audience and RFC 8707 resource'),
   name: z.string().trim().max(200).optional(),
   tokenFormat: z.enum(['jwt', 'opaque']).default('jwt'),
   accessTokenTtl: z.int().min(60).max(86400).default(600),
   scopes: z.array(ScopeInput).min(1).max(200),
+  resourceServers: resourceServers.default([]),
 });
 export const ApiUpdate = z
   .strictObject({
@@ -119,6 +126,7 @@ export const ApiUpdate = z
     tokenFormat: z.enum(['jwt', 'opaque']).optional(),
     accessTokenTtl: z.int().min(60).max(86400).optional(),
     scopes: z.array(ScopeInput).min(1).max(200).optional().describe('replaces every scope'),
+    resourceServers: resourceServers.optional().describe('replaces every resource server'),
   })
   .refine((v) => Object.keys(v).length > 0, 'change at least one field');
 export const Api = z.object({
@@ -128,6 +136,9 @@ export const Api = z.object({
   tokenFormat: z.enum(['jwt', 'opaque']),
   accessTokenTtl: z.int(),
   scopes: z.array(z.object({ name: z.string(), description: z.string(), requiredLevel: z.int() })),
+  resourceServers: z
+    .array(z.string())
+    .describe("client ids allowed to introspect the API's tokens besides each token's own client"),
   system: z.boolean().describe('defined by Portcullis itself (the admin API): read-only'),
   createdAt: time,
   updatedAt: time,

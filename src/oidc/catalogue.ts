@@ -1,12 +1,18 @@
 // The API catalogue: each API (resource server) with its identifier URI (the token audience and
-// RFC 8707 resource indicator), the scopes it defines, its token format and token lifetime.
+// RFC 8707 resource indicator), the scopes it defines, its token format and token lifetime, and
+// the clients that may introspect its tokens (its resource servers, RFC 7662 section 4).
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { Knex } from 'knex';
 import { createTtlCache } from '../cache.ts';
 import type { Clock } from '../clock.ts';
 import { conflict, invalid, notFound } from '../errors.ts';
-import { type ApiRow, type ApiScopeRow, createCatalogueStore } from './catalogueStore.ts';
+import {
+  type ApiRow,
+  type ApiScopeRow,
+  createCatalogueStore,
+  missingClientOf,
+} from './catalogueStore.ts';
 
 export interface ApiScope {
   name: string;
@@ -22,6 +28,8 @@ export interface Api {
   tokenFormat: 'jwt' | 'opaque';
   accessTokenTtl: number;
   scopes: ApiScope[];
+  /** Client ids allowed to introspect this API's tokens, sorted. */
+  resourceServers: string[];
   createdAt: Date;
   updatedAt: Date;
 }
@@ -32,6 +40,8 @@ export interface ApiInput {
   tokenFormat?: 'jwt' | 'opaque' | undefined;
   accessTokenTtl?: number | undefined;
   scopes: ApiScope[];
+  /** Client ids allowed to introspect this API's tokens (default none). */
+  resourceServers?: string[] | undefined;
 }
 
 /** Scope names oidc-provider or OpenID Connect already give a meaning to. */
@@ -46,6 +56,8 @@ export const RESERVED_SCOPES = new Set([
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/;
 export const MIN_TTL = 60;
 export const MAX_TTL = 24 * 3600;
+export const MAX_RESOURCE_SERVERS = 50;
+const CLIENT_ID = /^[\x21-\x7E]{1,128}$/;
 
 export function validateApiIdentifier(identifier: string): string {
   const url = URL.parse(identifier);
@@ -75,6 +87,64 @@ export function validateScopes(scopes: ApiScope[]): ApiScope[] {
   return scopes;
 }
 
+/** Client ids named as an API's resource servers: well formed, each once; returned sorted. */
+export function validateResourceServers(clientIds: string[]): string[] {
+  if (!Array.isArray(clientIds))
+    throw invalid('resource servers are a list of client ids', 'resourceServers');
+  if (clientIds.length > MAX_RESOURCE_SERVERS)
+    throw invalid(`at most ${MAX_RESOURCE_SERVERS} resource servers per API`, 'resourceServers');
+  const seen = new Set<string>();
+  for (const [i, id] of clientIds.entries()) {
+    if (typeof id !== 'string' || !CLIENT_ID.test(id))
+      throw invalid('a resource server is named by its client id', `resourceServers/${i}`);
+    if (seen.has(id)) throw invalid(`client ${id} is listed twice`, `resourceServers/${i}`);
+    seen.add(id);
+  }
+  return [...seen].sort();
+}
+
+/** What the catalogue needs to know of a client named as a resource server. */
+export type ResourceServerLookup = (
+  clientId: string,
+) => Promise<{ authMethod: string } | undefined>;
+
+/**
+ * Checks that every client named as a resource server is registered and can authenticate: a
+ * public client cannot prove who calls in its name, so it can never introspect others' tokens.
+ * Callers that have the client registry check with it before they change the catalogue (the
+ * database refuses unknown clients anyway; this names the one at fault and refuses public ones).
+ */
+export async function checkResourceServerClients(
+  clientIds: string[],
+  lookup: ResourceServerLookup,
+): Promise<void> {
+  for (const [i, id] of clientIds.entries()) {
+    const client = await lookup(id);
+    if (!client) throw invalid(`no client ${id}`, `resourceServers/${i}`);
+    if (client.authMethod === 'none') {
+      throw invalid(
+        `client ${id} is public (it authenticates with no secret or key), so it cannot be a resource server`,
+        `resourceServers/${i}`,
+      );
+    }
+  }
+}
+
+/** Runs a catalogue write; a resource server that is not a registered client becomes a clear error. */
+async function refusingUnknownClients<T>(clientIds: string[], write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    const missing = missingClientOf(err);
+    if (missing === undefined) throw err;
+    const at = clientIds.indexOf(missing);
+    throw invalid(
+      missing ? `no client ${missing}` : 'a resource server is not a registered client',
+      at >= 0 ? `resourceServers/${at}` : 'resourceServers',
+    );
+  }
+}
+
 function validateTtl(ttl: number): number {
   if (!Number.isInteger(ttl) || ttl < MIN_TTL || ttl > MAX_TTL) {
     throw invalid(
@@ -92,7 +162,7 @@ const toScopeRow = (apiId: string, s: ApiScope): ApiScopeRow => ({
   required_level: s.requiredLevel ?? 1,
 });
 
-function toApi(row: ApiRow, scopes: ApiScopeRow[]): Api {
+function toApi(row: ApiRow, scopes: ApiScopeRow[], resourceServers: string[]): Api {
   return {
     id: row.id,
     identifier: row.identifier,
@@ -104,6 +174,7 @@ function toApi(row: ApiRow, scopes: ApiScopeRow[]): Api {
       description: s.description,
       requiredLevel: s.required_level as 1 | 2 | 3,
     })),
+    resourceServers,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -138,7 +209,7 @@ export function createCatalogue({
 
   async function find(where: { identifier: string } | { id: string }): Promise<Api | undefined> {
     const found = await store.findBy(where);
-    return found ? toApi(found.api, found.scopes) : undefined;
+    return found ? toApi(found.api, found.scopes, found.resourceServers) : undefined;
   }
 
   return {
@@ -150,6 +221,7 @@ export function createCatalogue({
       const format = input.tokenFormat ?? 'jwt';
       if (format !== 'jwt' && format !== 'opaque')
         throw invalid('token format must be jwt or opaque', 'tokenFormat');
+      const resourceServers = validateResourceServers(input.resourceServers ?? []);
       if (await store.findBy({ identifier }))
         throw conflict(`an API with identifier ${identifier} already exists`, 'identifier');
       const now = new Date(clock.now());
@@ -162,14 +234,18 @@ export function createCatalogue({
         created_at: now,
         updated_at: now,
       };
-      await store.insert(
-        row,
-        scopes.map((s) => toScopeRow(row.id, s)),
+      await refusingUnknownClients(input.resourceServers ?? [], () =>
+        store.insert(
+          row,
+          scopes.map((s) => toScopeRow(row.id, s)),
+          resourceServers,
+        ),
       );
       cache.delete(identifier);
       return toApi(
         row,
         scopes.map((s) => toScopeRow(row.id, s)),
+        resourceServers,
       );
     },
 
@@ -179,18 +255,45 @@ export function createCatalogue({
       if (!existing) throw notFound('no such API');
       const scopes = patch.scopes ? validateScopes(patch.scopes) : undefined;
       if (scopes) assertScopesFree(scopes);
+      const resourceServers =
+        patch.resourceServers !== undefined
+          ? validateResourceServers(patch.resourceServers)
+          : undefined;
       const rowPatch: Partial<ApiRow> = { updated_at: new Date(clock.now()) };
       if (patch.name !== undefined) rowPatch.name = patch.name.trim() || existing.identifier;
       if (patch.tokenFormat !== undefined) rowPatch.token_format = patch.tokenFormat;
       if (patch.accessTokenTtl !== undefined)
         rowPatch.access_token_ttl = validateTtl(patch.accessTokenTtl);
-      await store.update(
-        id,
-        rowPatch,
-        scopes?.map((s) => toScopeRow(id, s)),
+      await refusingUnknownClients(patch.resourceServers ?? [], () =>
+        store.update(
+          id,
+          rowPatch,
+          scopes?.map((s) => toScopeRow(id, s)),
+          resourceServers,
+        ),
       );
       cache.delete(existing.identifier);
       return (await find({ id }))!;
+    },
+
+    /**
+     * Adds and removes resource servers of one API (adding one already there, or removing one
+     * that is not, changes nothing). Returns the API and its resource servers before the change.
+     */
+    async changeResourceServers(
+      id: string,
+      change: { add?: string[]; remove?: string[] },
+    ): Promise<{ api: Api; before: string[] }> {
+      assertNotSystem(id);
+      const add = validateResourceServers(change.add ?? []);
+      const remove = validateResourceServers(change.remove ?? []);
+      const changed = await refusingUnknownClients(change.add ?? [], () =>
+        store.changeResourceServers(id, { add, remove, updatedAt: new Date(clock.now()) }),
+      );
+      if (!changed) throw notFound('no such API');
+      const api = (await find({ id }))!;
+      cache.delete(api.identifier);
+      return { api, before: changed.before };
     },
 
     async delete(id: string): Promise<Api> {
@@ -202,10 +305,13 @@ export function createCatalogue({
     },
 
     async list(): Promise<Api[]> {
-      const { apis, scopes } = await store.list();
+      const { apis, scopes, resourceServers } = await store.list();
       const byApi = new Map<string, ApiScopeRow[]>();
       for (const s of scopes) byApi.set(s.api_id, [...(byApi.get(s.api_id) ?? []), s]);
-      return apis.map((a) => toApi(a, byApi.get(a.id) ?? []));
+      const rsByApi = new Map<string, string[]>();
+      for (const r of resourceServers)
+        rsByApi.set(r.api_id, [...(rsByApi.get(r.api_id) ?? []), r.client_id]);
+      return apis.map((a) => toApi(a, byApi.get(a.id) ?? [], rsByApi.get(a.id) ?? []));
     },
 
     get: (id: string) => find({ id }),
@@ -282,7 +388,7 @@ export function createCatalogue({
       };
     },
 
-    /** Cached: read on every token request. */
+    /** Cached: read on every token request and every introspection by a resource server. */
     findByIdentifier(identifier: string): Promise<Api | undefined> {
       return cache.get(identifier, () => find({ identifier }));
     },

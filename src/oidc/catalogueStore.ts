@@ -1,4 +1,4 @@
-// SQL for the apis and api_scopes tables; only the catalogue touches them.
+// SQL for the apis, api_scopes and api_resource_servers tables; only the catalogue touches them.
 import type { Knex } from 'knex';
 
 export interface ApiRow {
@@ -19,35 +19,82 @@ export interface ApiScopeRow {
   required_level: number;
 }
 
+/** A client allowed to introspect the API's tokens (one of its resource servers). */
+export interface ApiResourceServerRow {
+  api_id: string;
+  client_id: string;
+}
+
+export interface StoredApi {
+  api: ApiRow;
+  scopes: ApiScopeRow[];
+  resourceServers: string[];
+}
+
+const CLIENT_FK = 'api_resource_servers_client_fk';
+
+/**
+ * When `err` is the refusal of a resource server that is not a registered client (the foreign
+ * key), the client id PostgreSQL names ('' when it names none); undefined for any other error.
+ */
+export function missingClientOf(err: unknown): string | undefined {
+  const e = err as { code?: string; constraint?: string; detail?: string } | null;
+  if (e?.code !== '23503' || e.constraint !== CLIENT_FK) return undefined;
+  return /\(client_id\)=\((.*)\) is not present/.exec(e.detail ?? '')?.[1] ?? '';
+}
+
+const rsRows = (apiId: string, clientIds: string[]): ApiResourceServerRow[] =>
+  clientIds.map((client_id) => ({ api_id: apiId, client_id }));
+
 export function createCatalogueStore(knex: Knex) {
+  const resourceServersOf = async (apiId: string, db: Knex = knex): Promise<string[]> =>
+    (
+      await db<ApiResourceServerRow>('api_resource_servers')
+        .where({ api_id: apiId })
+        .orderBy('client_id')
+        .select('client_id')
+    ).map((r) => r.client_id);
+
   return {
-    async list(): Promise<{ apis: ApiRow[]; scopes: ApiScopeRow[] }> {
-      const [apis, scopes] = await Promise.all([
+    async list(): Promise<{
+      apis: ApiRow[];
+      scopes: ApiScopeRow[];
+      resourceServers: ApiResourceServerRow[];
+    }> {
+      const [apis, scopes, resourceServers] = await Promise.all([
         knex<ApiRow>('apis').select('*').orderBy('identifier'),
         knex<ApiScopeRow>('api_scopes').select('*').orderBy('name'),
+        knex<ApiResourceServerRow>('api_resource_servers').select('*').orderBy('client_id'),
       ]);
-      return { apis, scopes };
+      return { apis, scopes, resourceServers };
     },
-    async findBy(
-      where: { identifier: string } | { id: string },
-    ): Promise<{ api: ApiRow; scopes: ApiScopeRow[] } | undefined> {
+    async findBy(where: { identifier: string } | { id: string }): Promise<StoredApi | undefined> {
       const api = await knex<ApiRow>('apis').where(where).first();
       if (!api) return undefined;
-      const scopes = await knex<ApiScopeRow>('api_scopes')
-        .where({ api_id: api.id })
-        .orderBy('name');
-      return { api, scopes };
+      const [scopes, resourceServers] = await Promise.all([
+        knex<ApiScopeRow>('api_scopes').where({ api_id: api.id }).orderBy('name'),
+        resourceServersOf(api.id),
+      ]);
+      return { api, scopes, resourceServers };
     },
-    async insert(api: ApiRow, scopes: ApiScopeRow[]): Promise<void> {
+    async insert(
+      api: ApiRow,
+      scopes: ApiScopeRow[],
+      resourceServers: string[] = [],
+    ): Promise<void> {
       await knex.transaction(async (trx) => {
         await trx('apis').insert(api);
         if (scopes.length) await trx('api_scopes').insert(scopes);
+        if (resourceServers.length)
+          await trx('api_resource_servers').insert(rsRows(api.id, resourceServers));
       });
     },
+    /** Changes the API's row; scopes and resource servers, when given, are replaced whole. */
     async update(
       id: string,
       patch: Partial<ApiRow>,
       scopes: ApiScopeRow[] | undefined,
+      resourceServers?: string[],
     ): Promise<void> {
       await knex.transaction(async (trx) => {
         await trx('apis').where({ id }).update(patch);
@@ -55,6 +102,39 @@ export function createCatalogueStore(knex: Knex) {
           await trx('api_scopes').where({ api_id: id }).delete();
           if (scopes.length) await trx('api_scopes').insert(scopes);
         }
+        if (resourceServers) {
+          await trx('api_resource_servers').where({ api_id: id }).delete();
+          if (resourceServers.length)
+            await trx('api_resource_servers').insert(rsRows(id, resourceServers));
+        }
+      });
+    },
+    /**
+     * Adds and removes resource servers of one API in one transaction; returns the list before
+     * and after (the API row is locked, so concurrent changes of one API apply one after another).
+     */
+    async changeResourceServers(
+      id: string,
+      change: { add: string[]; remove: string[]; updatedAt: Date },
+    ): Promise<{ before: string[]; after: string[] } | undefined> {
+      return knex.transaction(async (trx) => {
+        const locked = await trx('apis').where({ id }).forUpdate().first('id');
+        if (!locked) return undefined;
+        const before = await resourceServersOf(id, trx);
+        if (change.remove.length)
+          await trx('api_resource_servers')
+            .where({ api_id: id })
+            .whereIn('client_id', change.remove)
+            .delete();
+        if (change.add.length)
+          await trx('api_resource_servers')
+            .insert(rsRows(id, change.add))
+            .onConflict(['api_id', 'client_id'])
+            .ignore();
+        const after = await resourceServersOf(id, trx);
+        if (after.join(' ') !== before.join(' '))
+          await trx('apis').where({ id }).update({ updated_at: change.updatedAt });
+        return { before, after };
       });
     },
     async delete(id: string): Promise<boolean> {

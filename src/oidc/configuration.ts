@@ -140,9 +140,18 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true,
-        // Confidential clients (resource servers) may introspect any token; a public client only its own.
-        allowedPolicy: async (ctx: KoaContextWithOIDC, client, token) =>
-          client.clientAuthMethod !== 'none' || token.clientId === ctx.oidc.client?.clientId,
+        // RFC 7662 section 4: every client learns about its own tokens (public ones included);
+        // an API's declared resource servers about that API's access tokens (the cached catalogue
+        // entry, no query of its own); nobody else about anything: { active: false }. Refresh
+        // tokens, and access tokens for no API (userinfo), stay with the client they were issued to.
+        allowedPolicy: async (_ctx: KoaContextWithOIDC, client, token) => {
+          if (token.clientId === client.clientId) return true;
+          if (token.kind === 'RefreshToken' || client.clientAuthMethod === 'none') return false;
+          const audience = (token as { aud?: unknown }).aud;
+          if (typeof audience !== 'string') return false;
+          const api = await parts.resources.catalogue.findByIdentifier(audience);
+          return api?.resourceServers.includes(client.clientId) ?? false;
+        },
       },
       revocation: {
         enabled: true,

@@ -170,6 +170,122 @@ describe('admin API: APIs, audit events and the OpenAPI document', () => {
     );
   });
 
+  test('resource servers: declared at creation, replaced by PATCH, shown, audited; a deleted client drops out', async () => {
+    const { clients, catalogue } = server.app.services;
+    const backend = await api.machineClient(['admin:audit'], 'Payments backend');
+    const other = await api.machineClient(['admin:audit'], 'Fraud checks');
+    const created = await api.call('POST', '/apis', {
+      token: apis,
+      body: {
+        identifier: 'https://payments.api.example',
+        scopes: [{ name: 'payments:read', description: 'See payments' }],
+        resourceServers: [other.id, backend.id],
+      },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.deepEqual(created.body.resourceServers, [backend.id, other.id].sort());
+    const id = created.body.id;
+    assert.deepEqual((await api.call('GET', `/apis/${id}`, { token: apis })).body, created.body);
+    const createdEvent = (
+      await server.app.services.audit.query({ action: 'api.created' })
+    ).events.at(-1)!;
+    assert.deepEqual(createdEvent.details.resourceServers, [backend.id, other.id].sort());
+
+    const changed = await api.call('PATCH', `/apis/${id}`, {
+      token: apis,
+      body: { resourceServers: [backend.id] },
+    });
+    assert.equal(changed.status, 200);
+    assert.deepEqual(changed.body.resourceServers, [backend.id]);
+    assert.equal(changed.body.scopes.length, 1, 'the scopes stay');
+    const updated = (await server.app.services.audit.query({ action: 'api.updated' })).events.at(
+      -1,
+    )!;
+    const details = updated.details as Record<string, { resourceServers: string[] }>;
+    assert.deepEqual(details.before!.resourceServers, [backend.id, other.id].sort());
+    assert.deepEqual(details.after!.resourceServers, [backend.id]);
+
+    await clients.delete(backend.id);
+    const listed = (await api.call('GET', '/apis', { token: apis })).body.apis.find(
+      (a: { id: string }) => a.id === id,
+    );
+    assert.deepEqual(listed.resourceServers, []);
+    assert.deepEqual((await catalogue.get(id))?.resourceServers, []);
+
+    const self = (await api.call('GET', `/apis/${ADMIN_API_ID}`, { token: apis })).body;
+    assert.deepEqual(self.resourceServers, [], 'nobody introspects the admin API');
+  });
+
+  test('bad resource servers are refused naming the field; nothing is written', async () => {
+    const { catalogue, clients } = server.app.services;
+    const backend = await api.machineClient(['admin:audit'], 'Loans backend');
+    const { client: publicApp } = await clients.create({
+      name: 'Loans app',
+      grantTypes: ['authorization_code'],
+      redirectUris: ['https://loans.example/cb'],
+      authMethod: 'none',
+      apiAccess: {},
+    });
+    const scopes = [{ name: 'loans:read', description: 'See loans' }];
+    const identifier = 'https://loans.api.example';
+    const apisBefore = await catalogue.list();
+    const eventsBefore = (await server.app.services.audit.query({ limit: 500 })).events.length;
+    const cases: [unknown, string, string][] = [
+      [[backend.id, 'no-such-client'], '#/resourceServers/1', 'no client no-such-client'],
+      [
+        [publicApp.clientId],
+        '#/resourceServers/0',
+        `client ${publicApp.clientId} is public (it authenticates with no secret or key), so it cannot be a resource server`,
+      ],
+      [[backend.id, backend.id], '#/resourceServers/1', `client ${backend.id} is listed twice`],
+      [[''], '#/resourceServers/0', 'Too small: expected string to have >=1 characters'],
+      ['everyone', '#/resourceServers', 'Invalid input: expected array, received string'],
+    ];
+    for (const [resourceServers, pointer, detail] of cases) {
+      const reply = await api.call('POST', '/apis', {
+        token: apis,
+        body: { identifier, scopes, resourceServers },
+      });
+      assertProblem(reply, 400, 'validation');
+      assert.deepEqual(reply.body.errors, [{ pointer, detail }], JSON.stringify(resourceServers));
+    }
+    assert.deepEqual(await catalogue.list(), apisBefore, 'no API was created');
+
+    const created = await api.call('POST', '/apis', {
+      token: apis,
+      body: { identifier, scopes, resourceServers: [backend.id] },
+    });
+    assert.equal(created.status, 201);
+    const id = created.body.id;
+    const stored = await catalogue.get(id);
+    for (const [resourceServers, pointer, detail] of cases) {
+      const reply = await api.call('PATCH', `/apis/${id}`, {
+        token: apis,
+        body: { resourceServers },
+      });
+      assertProblem(reply, 400, 'validation');
+      assert.deepEqual(reply.body.errors, [{ pointer, detail }]);
+    }
+    assert.deepEqual(await catalogue.get(id), stored, 'the API is unchanged');
+    const reply = await api.call('PATCH', `/apis/${ADMIN_API_ID}`, {
+      token: apis,
+      body: { resourceServers: [backend.id] },
+    });
+    assertProblem(
+      reply,
+      409,
+      'conflict',
+      'this API is managed by Portcullis itself and cannot be changed',
+    );
+    assert.deepEqual((await catalogue.get(ADMIN_API_ID))?.resourceServers, []);
+    const events = (await server.app.services.audit.query({ limit: 500 })).events;
+    assert.deepEqual(
+      events.slice(eventsBefore).map((e) => e.action),
+      ['api.created'],
+      'only the one good change was recorded',
+    );
+  });
+
   test('the OpenAPI document is valid OpenAPI 3.1 and lists every route of the router', async () => {
     const reply = await api.call('GET', '/openapi.json');
     assert.equal(reply.status, 200);

@@ -1,6 +1,7 @@
-// /apis: the API catalogue, each API with its scopes. The admin API itself is listed, read-only.
+// /apis: the API catalogue, each API with its scopes and resource servers (the clients that may
+// introspect its tokens). The admin API itself is listed, read-only.
 import { notFound } from '../../errors.ts';
-import type { Api as ApiModel } from '../../oidc/catalogue.ts';
+import { type Api as ApiModel, checkResourceServerClients } from '../../oidc/catalogue.ts';
 import type { AdminContext } from '../context.ts';
 import { type AnyRoute, defineRoute, iso } from '../route.ts';
 import { Api, ApiCreate, ApiIdParams, ApiList, ApiUpdate } from '../schemas.ts';
@@ -9,7 +10,10 @@ const TAG = 'APIs';
 const SCOPE = 'admin:apis';
 
 export function apiRoutes({ services }: AdminContext): AnyRoute[] {
-  const { catalogue } = services;
+  const { catalogue, clients } = services;
+  /** Resource servers must be registered confidential clients; the field at fault is named. */
+  const checkClients = (ids: string[] | undefined) =>
+    checkResourceServerClients(ids ?? [], (id) => clients.get(id));
   const apiJson = (a: ApiModel) => ({
     ...a,
     scopes: a.scopes.map((s) => ({ ...s, requiredLevel: s.requiredLevel ?? 1 })),
@@ -23,6 +27,7 @@ export function apiRoutes({ services }: AdminContext): AnyRoute[] {
     format: a.tokenFormat,
     lifetime: a.accessTokenTtl,
     scopes: a.scopes.map((s) => ({ ...s })),
+    resourceServers: a.resourceServers,
   });
 
   return [
@@ -40,7 +45,7 @@ export function apiRoutes({ services }: AdminContext): AnyRoute[] {
       method: 'post',
       path: '/apis',
       operationId: 'createApi',
-      summary: 'Register an API with its scopes',
+      summary: 'Register an API with its scopes and resource servers',
       tag: TAG,
       scope: SCOPE,
       body: ApiCreate,
@@ -48,6 +53,7 @@ export function apiRoutes({ services }: AdminContext): AnyRoute[] {
       status: 201,
       errors: [409],
       async handler({ body, audit }) {
+        await checkClients(body.resourceServers);
         const created = await catalogue.create(body);
         await audit('api.created', { type: 'api', id: created.identifier }, describe(created));
         return apiJson(created);
@@ -73,7 +79,8 @@ export function apiRoutes({ services }: AdminContext): AnyRoute[] {
       method: 'patch',
       path: '/apis/{apiId}',
       operationId: 'updateApi',
-      summary: 'Change an API: its name, token format, token lifetime or scopes (replaced whole)',
+      summary:
+        'Change an API: its name, token format, token lifetime, scopes or resource servers (lists replaced whole)',
       tag: TAG,
       scope: SCOPE,
       params: ApiIdParams,
@@ -83,6 +90,7 @@ export function apiRoutes({ services }: AdminContext): AnyRoute[] {
       async handler({ params, body, audit }) {
         const before = await catalogue.get(params.apiId);
         if (!before) throw notFound('no such API');
+        if (!catalogue.isSystem(params.apiId)) await checkClients(body.resourceServers);
         const after = await catalogue.update(params.apiId, body);
         await audit(
           'api.updated',

@@ -1,6 +1,14 @@
-// `portcullis api create|list|delete`: the API catalogue.
+// `portcullis api create|list|show|delete` and `api resource-server add|remove`: the API
+// catalogue, and which clients may introspect each API's tokens.
 import type { Command } from 'commander';
-import type { Api, ApiScope } from '../../oidc/catalogue.ts';
+import type { App } from '../../app.ts';
+import { DomainError } from '../../errors.ts';
+import {
+  type Api,
+  type ApiScope,
+  checkResourceServerClients,
+  validateResourceServers,
+} from '../../oidc/catalogue.ts';
 import { auditChange, withApp } from '../context.ts';
 import { CliError, print, printTable } from '../output.ts';
 
@@ -27,6 +35,30 @@ export function applyLevels(scopes: ApiScope[], levels: string[]): ApiScope[] {
   }
   return scopes;
 }
+
+/**
+ * Refuses client ids that are malformed, repeated, unknown or public before anything is written,
+ * with `label` (the option they came from, if any) in front of the message.
+ */
+async function checkClients(app: App, clientIds: string[], label?: string): Promise<void> {
+  try {
+    validateResourceServers(clientIds);
+    await checkResourceServerClients(clientIds, (id) => app.services.clients.get(id));
+  } catch (err) {
+    if (!(err instanceof DomainError)) throw err;
+    const hint = err.message.startsWith('no client ') ? ' (see "portcullis client list")' : '';
+    throw new CliError(`${label ? `${label}: ` : ''}${err.message}${hint}`);
+  }
+}
+
+async function findApi(app: App, identifier: string): Promise<Api> {
+  const found = await app.services.catalogue.findByIdentifier(identifier);
+  if (!found)
+    throw new CliError(`no API with identifier ${identifier} (see "portcullis api list")`);
+  return found;
+}
+
+const listed = (ids: string[]) => (ids.length ? ids.join(', ') : '(none)');
 
 const apiJson = (a: Api) => ({
   ...a,
@@ -55,6 +87,11 @@ export function registerApiCommands(program: Command): void {
     )
     .option('--format <format>', 'access token format: jwt or opaque', 'jwt')
     .option('--ttl <seconds>', 'access token lifetime in seconds', '600')
+    .option(
+      '--resource-server <client-id>',
+      "a confidential client allowed to introspect this API's tokens (repeat; default none)",
+      collect,
+    )
     .option('--json', 'print the result as JSON')
     .action(
       async (opts: {
@@ -64,30 +101,36 @@ export function registerApiCommands(program: Command): void {
         level?: string[];
         format: string;
         ttl: string;
+        resourceServer?: string[];
         json?: boolean;
       }) => {
         if (opts.format !== 'jwt' && opts.format !== 'opaque')
           throw new CliError('--format must be jwt or opaque');
         if (!/^\d+$/.test(opts.ttl)) throw new CliError('--ttl must be a whole number of seconds');
         const scopes = applyLevels(opts.scope.map(parseScopeArg), opts.level ?? []);
+        const resourceServers = opts.resourceServer ?? [];
         await withApp(async (app) => {
+          await checkClients(app, resourceServers, '--resource-server');
           const created = await app.services.catalogue.create({
             identifier: opts.identifier,
             name: opts.name,
             tokenFormat: opts.format as 'jwt' | 'opaque',
             accessTokenTtl: Number(opts.ttl),
             scopes,
+            resourceServers,
           });
           await auditChange(
             app,
             'api.created',
             { type: 'api', id: created.identifier },
-            { scopes: created.scopes },
+            { scopes: created.scopes, resourceServers: created.resourceServers },
           );
           print(opts.json, apiJson(created), () => {
             process.stdout.write(
               `created API ${created.identifier} with scopes ${created.scopes.map((s) => s.name).join(', ')}\n`,
             );
+            if (created.resourceServers.length)
+              process.stdout.write(`resource servers: ${listed(created.resourceServers)}\n`);
           });
         });
       },
@@ -107,8 +150,85 @@ export function registerApiCommands(program: Command): void {
               scopes: a.scopes.map((s) => s.name),
               ttl: a.accessTokenTtl,
               format: a.tokenFormat,
+              resource_servers: a.resourceServers,
             })),
-            ['identifier', 'name', 'format', 'ttl', 'scopes'],
+            ['identifier', 'name', 'format', 'ttl', 'scopes', 'resource_servers'],
+          ),
+        );
+      });
+    });
+
+  api
+    .command('show')
+    .description('show one API: its scopes, the level each needs, and its resource servers')
+    .requiredOption('--identifier <uri>', 'the API identifier URI')
+    .option('--json', 'print as JSON')
+    .action(async (opts: { identifier: string; json?: boolean }) => {
+      await withApp(async (app) => {
+        const found = await findApi(app, opts.identifier);
+        print(opts.json, apiJson(found), () => {
+          const line = (k: string, v: string) => process.stdout.write(`${k.padEnd(18)}${v}\n`);
+          line('identifier', found.identifier);
+          line('name', found.name);
+          line('format', found.tokenFormat);
+          line('ttl', String(found.accessTokenTtl));
+          for (const s of found.scopes)
+            line('scope', `${s.name} (level ${s.requiredLevel ?? 1}): ${s.description}`);
+          line('resource servers', listed(found.resourceServers));
+        });
+      });
+    });
+
+  const resourceServer = api
+    .command('resource-server')
+    .description(
+      "declare which clients may introspect an API's tokens (its resource servers); " +
+        'every client may always introspect its own tokens',
+    );
+
+  resourceServer
+    .command('add')
+    .description("allow confidential clients to introspect this API's access tokens")
+    .requiredOption('--identifier <uri>', 'the API identifier URI')
+    .argument('<client-id...>', 'the clients (see "portcullis client list")')
+    .option('--json', 'print the API as JSON')
+    .action(async (clientIds: string[], opts: { identifier: string; json?: boolean }) => {
+      await withApp(async (app) => {
+        const found = await findApi(app, opts.identifier);
+        await checkClients(app, clientIds);
+        const { api: changed, before } = await app.services.catalogue.changeResourceServers(
+          found.id,
+          { add: clientIds },
+        );
+        await recordChange(app, changed, before);
+        print(opts.json, apiJson(changed), () =>
+          process.stdout.write(
+            `resource servers of ${changed.identifier}: ${listed(changed.resourceServers)}\n`,
+          ),
+        );
+      });
+    });
+
+  resourceServer
+    .command('remove')
+    .description("stop clients introspecting this API's tokens (they keep seeing their own)")
+    .requiredOption('--identifier <uri>', 'the API identifier URI')
+    .argument('<client-id...>', 'the clients')
+    .option('--json', 'print the API as JSON')
+    .action(async (clientIds: string[], opts: { identifier: string; json?: boolean }) => {
+      await withApp(async (app) => {
+        const found = await findApi(app, opts.identifier);
+        const absent = clientIds.find((id) => !found.resourceServers.includes(id));
+        if (absent)
+          throw new CliError(`client ${absent} is not a resource server of ${found.identifier}`);
+        const { api: changed, before } = await app.services.catalogue.changeResourceServers(
+          found.id,
+          { remove: clientIds },
+        );
+        await recordChange(app, changed, before);
+        print(opts.json, apiJson(changed), () =>
+          process.stdout.write(
+            `resource servers of ${changed.identifier}: ${listed(changed.resourceServers)}\n`,
           ),
         );
       });
@@ -127,9 +247,20 @@ export function registerApiCommands(program: Command): void {
           app,
           'api.deleted',
           { type: 'api', id: found.identifier },
-          { scopes: found.scopes.map((s) => s.name) },
+          { scopes: found.scopes.map((s) => s.name), resourceServers: found.resourceServers },
         );
         process.stdout.write(`deleted API ${opts.identifier}\n`);
       });
     });
+}
+
+/** Records a change of an API's resource servers (nothing when nothing changed). */
+async function recordChange(app: App, api: Api, before: string[]): Promise<void> {
+  if (before.join(' ') === api.resourceServers.join(' ')) return;
+  await auditChange(
+    app,
+    'api.updated',
+    { type: 'api', id: api.identifier },
+    { before: { resourceServers: before }, after: { resourceServers: api.resourceServers } },
+  );
 }
