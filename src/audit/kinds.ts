@@ -37,9 +37,9 @@ export const AUDIT_KINDS = {
   // Administration (admin API and CLI).
   'admin_api.denied': ['method', 'route', 'scope'],
   'admin.bootstrapped': [...CHANGE, 'forced'],
-  'api.created': [...CHANGE, 'name', 'format', 'lifetime', 'scopes'],
+  'api.created': [...CHANGE, 'name', 'format', 'lifetime', 'scopes', 'resourceServers'],
   'api.updated': [...CHANGE, 'before', 'after'],
-  'api.deleted': [...CHANGE, 'name', 'format', 'lifetime', 'scopes'],
+  'api.deleted': [...CHANGE, 'name', 'format', 'lifetime', 'scopes', 'resourceServers'],
   'client.created': [
     ...CHANGE,
     'name',
