@@ -25,7 +25,7 @@ import { createJobs } from './jobs.ts';
 import { createSealer } from './keys/envelope.ts';
 import type { Logger } from './log.ts';
 import { createFindAccount, narrowToRoles } from './oidc/accountClaims.ts';
-import { createArtifactAdapter, sweepExpired } from './oidc/adapter.ts';
+import { createArtifactAdapter } from './oidc/adapter.ts';
 import { createInteractionBridge } from './oidc/bridge.ts';
 import { createClientAdapter } from './oidc/clientAdapter.ts';
 import { createClientRegistry } from './oidc/clients.ts';
@@ -110,6 +110,7 @@ export async function createApp(config: Config, deps: AppDeps) {
     accounts,
     roles,
     authenticator,
+    artifacts,
     grants,
     assurance,
     totp,
@@ -157,7 +158,7 @@ export async function createApp(config: Config, deps: AppDeps) {
     );
   }
   const registration = createRegistration({
-    knex,
+    artifacts,
     clock,
     catalogue,
     idTokenAlg: config.keys.alg,
@@ -165,13 +166,7 @@ export async function createApp(config: Config, deps: AppDeps) {
   });
 
   // --- Protocol ------------------------------------------------------------------------------
-  const adapterStore = {
-    knex,
-    clock,
-    clockToleranceSeconds: config.clockToleranceSeconds,
-    prepared: db.kind === 'postgres',
-  };
-  const ArtifactAdapter = createArtifactAdapter(adapterStore);
+  const ArtifactAdapter = createArtifactAdapter({ artifacts, clock });
   const clientAdapter = createClientAdapter(clients);
   const adapter = (model: string) =>
     model === 'Client' ? clientAdapter : new ArtifactAdapter(model);
@@ -331,8 +326,8 @@ export async function createApp(config: Config, deps: AppDeps) {
     return next ? oidc.useRing(next) : false;
   }
   async function sweep(): Promise<number> {
-    const artifacts = await sweepExpired(adapterStore, config.sweep.batchSize);
-    return artifacts + (await authenticator.sweep()) + (await progress.sweep());
+    const expired = await artifacts.sweepExpired(config.sweep.batchSize);
+    return expired + (await authenticator.sweep()) + (await progress.sweep());
   }
 
   let server: Server | undefined;

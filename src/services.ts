@@ -1,5 +1,6 @@
 // The domain services every part of the server shares (accounts, roles, second factors, the
-// API catalogue, signing keys, grants), built from Config over one database. Only app.ts calls it.
+// API catalogue, signing keys, grants and the artefact store under them), built from Config over
+// one database. Only app.ts calls it.
 import type { Knex } from 'knex';
 import { createAccounts } from './accounts/accounts.ts';
 import { createAuthenticator } from './accounts/authenticate.ts';
@@ -16,6 +17,7 @@ import { createLoginProgress } from './mfa/loginProgress.ts';
 import { createRecoveryCodes } from './mfa/recoveryCodes.ts';
 import { createTotp } from './mfa/totp.ts';
 import { createWebAuthn } from './mfa/webauthn.ts';
+import { createArtifactStore } from './oidc/artifactStore.ts';
 import { createAssurancePolicy } from './oidc/assurancePolicy.ts';
 import { createCatalogue } from './oidc/catalogue.ts';
 import { maxSignedLifetime } from './oidc/configuration.ts';
@@ -52,6 +54,14 @@ export function createDomainServices({
     params: config.passwords.argon2,
     pepper: config.passwords.pepper,
   });
+  // The one owner of oidc_artifacts: the adapter, grants and registration all use this store.
+  const artifacts = createArtifactStore({
+    knex,
+    clock,
+    clockToleranceSeconds: config.clockToleranceSeconds,
+    prepared,
+  });
+  const grants = createGrantRegistry({ artifacts });
   const accounts = createAccounts({ knex, clock, hasher, prepared });
   const roles = createRoles({
     knex,
@@ -73,7 +83,6 @@ export function createDomainServices({
       );
     },
   });
-  const grants = createGrantRegistry({ knex, clock });
   const assurance = createAssurance(config.mfa.acr);
   const totp = createTotp({ knex, sealer, clock, issuer: config.mfa.rpName });
   const webauthn = createWebAuthn({
@@ -98,6 +107,7 @@ export function createDomainServices({
     accounts,
     roles,
     authenticator,
+    artifacts,
     grants,
     assurance,
     totp,

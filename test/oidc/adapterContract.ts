@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { manualClock } from '../../src/clock.ts';
-import { createArtifactAdapter, hashId, sweepExpired } from '../../src/oidc/adapter.ts';
+import { createArtifactAdapter, hashId } from '../../src/oidc/adapter.ts';
+import { type ArtifactStore, createArtifactStore } from '../../src/oidc/artifactStore.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 
 export function adapterContract(kind: 'postgres' | 'embedded') {
@@ -10,17 +11,18 @@ export function adapterContract(kind: 'postgres' | 'embedded') {
     let db: TestDatabase;
     const clock = manualClock(Date.UTC(2026, 0, 1));
     let Adapter: ReturnType<typeof createArtifactAdapter>;
-    const store = () => ({
-      knex: db.knex,
-      clock,
-      clockToleranceSeconds: 15,
-      prepared: kind === 'postgres',
-    });
+    let artifacts: ArtifactStore;
     const rowsOf = (model: string) => db.knex('oidc_artifacts').where({ model }).select('*');
 
     before(async () => {
       db = await createTestDatabase(kind);
-      Adapter = createArtifactAdapter(store());
+      artifacts = createArtifactStore({
+        knex: db.knex,
+        clock,
+        clockToleranceSeconds: 15,
+        prepared: kind === 'postgres',
+      });
+      Adapter = createArtifactAdapter({ artifacts, clock });
     });
     after(() => db.drop());
 
@@ -251,9 +253,9 @@ export function adapterContract(kind: 'postgres' | 'embedded') {
         await cc.find('cc-0'),
         'expired rows are still returned: the provider checks expiry',
       );
-      assert.equal(await sweepExpired(store(), 10), 0);
+      assert.equal(await artifacts.sweepExpired(10), 0);
       clock.advance(10_000);
-      assert.equal(await sweepExpired(store(), 10), 25);
+      assert.equal(await artifacts.sweepExpired(10), 25);
       assert.equal(await cc.find('cc-0'), undefined);
       assert.ok(await cc.find('cc-long'));
     });
@@ -294,6 +296,7 @@ export function adapterContract(kind: 'postgres' | 'embedded') {
         'session_uid',
         'user_code',
         'account_id, model',
+        'client_id',
         'expires_at',
       ]) {
         assert.match(indexes, new RegExp(`\\(${column}\\)`), `index on (${column})`);
