@@ -138,6 +138,8 @@ export async function createApp(config: Config, deps: AppDeps) {
         throw invalid(e.error_description ?? e.message ?? 'invalid client metadata');
       }
     },
+    // A deleted client's tokens stop working (CLI, admin API and RFC 7592 deletion alike).
+    revokeIssued: (clientId) => grants.revokeAllOfClient(clientId),
   });
 
   // The admin API is an API of the catalogue ({ISSUER}/admin/v1, level-2 scopes).

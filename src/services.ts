@@ -2,7 +2,7 @@
 // API catalogue, signing keys, grants and the artefact store under them), built from Config over
 // one database. Only app.ts calls it.
 import type { Knex } from 'knex';
-import { createAccounts } from './accounts/accounts.ts';
+import { type Accounts, createAccounts } from './accounts/accounts.ts';
 import { createAuthenticator } from './accounts/authenticate.ts';
 import { createPasswordHasher } from './accounts/passwords.ts';
 import { createRoles } from './accounts/roles.ts';
@@ -21,7 +21,7 @@ import { createArtifactStore } from './oidc/artifactStore.ts';
 import { createAssurancePolicy } from './oidc/assurancePolicy.ts';
 import { createCatalogue } from './oidc/catalogue.ts';
 import { maxSignedLifetime } from './oidc/configuration.ts';
-import { createGrantRegistry } from './oidc/grants.ts';
+import { createGrantRegistry, type GrantRegistry } from './oidc/grants.ts';
 
 export interface ServiceDeps {
   config: Config;
@@ -31,6 +31,21 @@ export interface ServiceDeps {
   sealer: Sealer;
   clock: Clock;
   logger: Logger;
+}
+
+/**
+ * Accounts whose password change ends every session, grant and token of the person: whoever
+ * knew the old password may hold those (accounts/ knows nothing of oidc, so it is composed here).
+ * The result carries how many were ended, for the caller's audit event.
+ */
+function endingSessionsOnPasswordChange(accounts: Accounts, grants: GrantRegistry) {
+  return {
+    ...accounts,
+    async setPassword(idOrEmail: string, password: string) {
+      const user = await accounts.setPassword(idOrEmail, password);
+      return { ...user, sessionsEnded: await grants.revokeAll(user.id) };
+    },
+  };
 }
 
 export function createDomainServices({
@@ -62,7 +77,10 @@ export function createDomainServices({
     prepared,
   });
   const grants = createGrantRegistry({ artifacts });
-  const accounts = createAccounts({ knex, clock, hasher, prepared });
+  const accounts = endingSessionsOnPasswordChange(
+    createAccounts({ knex, clock, hasher, prepared }),
+    grants,
+  );
   const roles = createRoles({
     knex,
     clock,

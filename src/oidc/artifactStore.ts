@@ -289,6 +289,21 @@ export function createArtifactStore(options: ArtifactStoreOptions) {
       });
     },
 
+    /**
+     * Every grant of a client (every person's) with what was issued from it, and every other
+     * artefact issued to the client (client credentials tokens, registration access tokens,
+     * pushed requests); returns the rows deleted.
+     */
+    async revokeClient(clientId: string): Promise<number> {
+      return knex.transaction(async (trx) => {
+        const grantIds = (await trx('oidc_artifacts')
+          .where({ model: 'Grant', client_id: clientId })
+          .pluck('id')) as string[];
+        const deleted = await deleteGrants(trx, grantIds);
+        return deleted + (await trx('oidc_artifacts').where({ client_id: clientId }).delete());
+      });
+    },
+
     // --- Registration allowances: a row beside its initial access token, under the same key ---
 
     allowances: {

@@ -53,6 +53,13 @@ export function createGrantRegistry({ artifacts }: { artifacts: ArtifactStore })
 
     /** Ends every session and revokes every grant and token of an account ("sign out everywhere"). */
     revokeAll: (accountId: string): Promise<number> => artifacts.revokeAccount(accountId),
+
+    /**
+     * Revokes everything issued to a client, for everyone: its grants and their tokens and
+     * codes, its client credentials tokens, registration access tokens and pushed requests.
+     * Called when the client is deleted. Returns the rows deleted.
+     */
+    revokeAllOfClient: (clientId: string): Promise<number> => artifacts.revokeClient(clientId),
   };
 }
 
