@@ -187,6 +187,7 @@ export async function createApp(config: Config, deps: AppDeps) {
     configure: (keyRing) =>
       buildConfiguration({
         config,
+        clock,
         ring: keyRing,
         adapter,
         views,
