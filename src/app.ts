@@ -25,7 +25,7 @@ import { createJobs } from './jobs.ts';
 import { createSealer } from './keys/envelope.ts';
 import type { Logger } from './log.ts';
 import { createFindAccount, narrowToRoles } from './oidc/accountClaims.ts';
-import { createArtifactAdapter, sweepExpired } from './oidc/adapter.ts';
+import { createArtifactAdapter } from './oidc/adapter.ts';
 import { createInteractionBridge } from './oidc/bridge.ts';
 import { createClientAdapter } from './oidc/clientAdapter.ts';
 import { createClientRegistry } from './oidc/clients.ts';
@@ -115,6 +115,7 @@ export async function createApp(config: Config, deps: AppDeps) {
     accounts,
     roles,
     authenticator,
+    artifacts,
     grants,
     assurance,
     totp,
@@ -142,6 +143,8 @@ export async function createApp(config: Config, deps: AppDeps) {
         throw invalid(e.error_description ?? e.message ?? 'invalid client metadata');
       }
     },
+    // A deleted client's tokens stop working (CLI, admin API and RFC 7592 deletion alike).
+    revokeIssued: (clientId) => grants.revokeAllOfClient(clientId),
   });
 
   // The admin API is an API of the catalogue ({ISSUER}/admin/v1, level-2 scopes).
@@ -162,7 +165,7 @@ export async function createApp(config: Config, deps: AppDeps) {
     );
   }
   const registration = createRegistration({
-    knex,
+    artifacts,
     clock,
     catalogue,
     idTokenAlg: config.keys.alg,
@@ -170,13 +173,7 @@ export async function createApp(config: Config, deps: AppDeps) {
   });
 
   // --- Protocol ------------------------------------------------------------------------------
-  const adapterStore = {
-    knex,
-    clock,
-    clockToleranceSeconds: config.clockToleranceSeconds,
-    prepared: db.kind === 'postgres',
-  };
-  const ArtifactAdapter = createArtifactAdapter(adapterStore);
+  const ArtifactAdapter = createArtifactAdapter({ artifacts, clock });
   const clientAdapter = createClientAdapter(clients);
   const adapter = (model: string) =>
     model === 'Client' ? clientAdapter : new ArtifactAdapter(model);
@@ -195,6 +192,7 @@ export async function createApp(config: Config, deps: AppDeps) {
     configure: (keyRing) =>
       buildConfiguration({
         config,
+        clock,
         ring: keyRing,
         adapter,
         views,
@@ -336,8 +334,8 @@ export async function createApp(config: Config, deps: AppDeps) {
     return next ? oidc.useRing(next) : false;
   }
   async function sweep(): Promise<number> {
-    const artifacts = await sweepExpired(adapterStore, config.sweep.batchSize);
-    return artifacts + (await authenticator.sweep()) + (await progress.sweep());
+    const expired = await artifacts.sweepExpired(config.sweep.batchSize);
+    return expired + (await authenticator.sweep()) + (await progress.sweep());
   }
 
   let server: Server | undefined;

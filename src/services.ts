@@ -1,7 +1,8 @@
 // The domain services every part of the server shares (accounts, roles, second factors, the
-// API catalogue, signing keys, grants), built from Config over one database. Only app.ts calls it.
+// API catalogue, signing keys, grants and the artefact store under them), built from Config over
+// one database. Only app.ts calls it.
 import type { Knex } from 'knex';
-import { createAccounts } from './accounts/accounts.ts';
+import { type Accounts, createAccounts } from './accounts/accounts.ts';
 import { createAuthenticator } from './accounts/authenticate.ts';
 import { createPasswordHasher } from './accounts/passwords.ts';
 import { createRoles } from './accounts/roles.ts';
@@ -16,10 +17,11 @@ import { createLoginProgress } from './mfa/loginProgress.ts';
 import { createRecoveryCodes } from './mfa/recoveryCodes.ts';
 import { createTotp } from './mfa/totp.ts';
 import { createWebAuthn } from './mfa/webauthn.ts';
+import { createArtifactStore } from './oidc/artifactStore.ts';
 import { createAssurancePolicy } from './oidc/assurancePolicy.ts';
 import { createCatalogue } from './oidc/catalogue.ts';
 import { maxSignedLifetime } from './oidc/configuration.ts';
-import { createGrantRegistry } from './oidc/grants.ts';
+import { createGrantRegistry, type GrantRegistry } from './oidc/grants.ts';
 
 export interface ServiceDeps {
   config: Config;
@@ -29,6 +31,21 @@ export interface ServiceDeps {
   sealer: Sealer;
   clock: Clock;
   logger: Logger;
+}
+
+/**
+ * Accounts whose password change ends every session, grant and token of the person: whoever
+ * knew the old password may hold those (accounts/ knows nothing of oidc, so it is composed here).
+ * The result carries how many were ended, for the caller's audit event.
+ */
+function endingSessionsOnPasswordChange(accounts: Accounts, grants: GrantRegistry) {
+  return {
+    ...accounts,
+    async setPassword(idOrEmail: string, password: string) {
+      const user = await accounts.setPassword(idOrEmail, password);
+      return { ...user, sessionsEnded: await grants.revokeAll(user.id) };
+    },
+  };
 }
 
 export function createDomainServices({
@@ -52,7 +69,18 @@ export function createDomainServices({
     params: config.passwords.argon2,
     pepper: config.passwords.pepper,
   });
-  const accounts = createAccounts({ knex, clock, hasher, prepared });
+  // The one owner of oidc_artifacts: the adapter, grants and registration all use this store.
+  const artifacts = createArtifactStore({
+    knex,
+    clock,
+    clockToleranceSeconds: config.clockToleranceSeconds,
+    prepared,
+  });
+  const grants = createGrantRegistry({ artifacts });
+  const accounts = endingSessionsOnPasswordChange(
+    createAccounts({ knex, clock, hasher, prepared }),
+    grants,
+  );
   const roles = createRoles({
     knex,
     clock,
@@ -73,7 +101,6 @@ export function createDomainServices({
       );
     },
   });
-  const grants = createGrantRegistry({ knex, clock });
   const assurance = createAssurance(config.mfa.acr);
   const totp = createTotp({ knex, sealer, clock, issuer: config.mfa.rpName });
   const webauthn = createWebAuthn({
@@ -98,6 +125,7 @@ export function createDomainServices({
     accounts,
     roles,
     authenticator,
+    artifacts,
     grants,
     assurance,
     totp,

@@ -54,6 +54,8 @@ export interface ClientRegistryOptions {
   idTokenAlg: string;
   /** Full validation by the protocol library; throws DomainError('invalid_input') on bad metadata. */
   validateMetadata: (metadata: Record<string, unknown>) => Promise<void>;
+  /** Revokes every grant, token and code issued to a client; called once it is deleted. */
+  revokeIssued: (clientId: string) => Promise<unknown>;
 }
 
 export function createClientRegistry(options: ClientRegistryOptions) {
@@ -202,6 +204,7 @@ export function createClientRegistry(options: ClientRegistryOptions) {
     async delete(clientId: string): Promise<void> {
       if (!(await store.delete(clientId))) throw notFound(`no client ${clientId}`);
       cache.delete(clientId);
+      await options.revokeIssued(clientId);
     },
 
     async get(clientId: string): Promise<ClientView | undefined> {
@@ -249,6 +252,7 @@ export function createClientRegistry(options: ClientRegistryOptions) {
     async deleteProviderMetadata(clientId: string): Promise<void> {
       await store.delete(clientId);
       cache.delete(clientId);
+      await options.revokeIssued(clientId);
     },
 
     async reencrypt(): Promise<number> {

@@ -3,6 +3,7 @@
 import { hkdfSync } from 'node:crypto';
 import type Koa from 'koa';
 import type { Configuration, FindAccount, KoaContextWithOIDC } from 'oidc-provider';
+import { type Clock, epochSeconds } from '../clock.ts';
 import type { Config } from '../config.ts';
 import type { Views } from '../http/views.ts';
 import type { KeyRing } from '../keys/signingKeys.ts';
@@ -10,6 +11,8 @@ import { createResourceIndicators, type ResourceOptions } from './resources.ts';
 
 export interface ConfigurationParts {
   config: Config;
+  /** The injected clock: session lifetimes are measured with it. */
+  clock: Clock;
   ring: KeyRing;
   adapter: (model: string) => unknown;
   views: Views;
@@ -205,7 +208,7 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
         const { idleSeconds, absoluteSeconds } = config.sessions;
         const loginTs = (session as { loginTs?: number }).loginTs;
         if (!loginTs) return idleSeconds;
-        const left = loginTs + absoluteSeconds - Math.floor(Date.now() / 1000);
+        const left = loginTs + absoluteSeconds - epochSeconds(parts.clock);
         return Math.max(1, Math.min(idleSeconds, left));
       },
       // Refresh tokens expire absolutely: a rotated token keeps its predecessor's end.

@@ -1,7 +1,6 @@
-// What a person has authorised, read from the artefacts table: their grants, and revocation of
-// a client's grants together with every token and code issued from them.
-import type { Knex } from 'knex';
-import type { Clock } from '../clock.ts';
+// What a person has authorised, read from the artefact store: their grants, and revocation of
+// grants together with every session, token and code issued from them.
+import type { ArtifactStore } from './artifactStore.ts';
 
 export interface GrantSummary {
   grantId: string;
@@ -22,14 +21,11 @@ interface GrantPayload {
   exp?: number;
 }
 
-export function createGrantRegistry({ knex, clock }: { knex: Knex; clock: Clock }) {
+export function createGrantRegistry({ artifacts }: { artifacts: ArtifactStore }) {
   return {
     /** Live grants of an account, newest first. */
     async list(accountId: string): Promise<GrantSummary[]> {
-      const rows = (await knex('oidc_artifacts')
-        .where({ model: 'Grant', account_id: accountId })
-        .where((q) => q.whereNull('expires_at').orWhere('expires_at', '>', new Date(clock.now())))
-        .select('id', 'payload')) as { id: string; payload: GrantPayload }[];
+      const rows = (await artifacts.grantsOf(accountId)) as { id: string; payload: GrantPayload }[];
       return rows
         .map(({ id, payload }) => ({
           grantId: id,
@@ -52,34 +48,18 @@ export function createGrantRegistry({ knex, clock }: { knex: Knex; clock: Clock 
      * artefact issued from those grants (access and refresh tokens, codes). Returns how many
      * grants were revoked (0 when there was none).
      */
-    async revokeClient(accountId: string, clientId: string): Promise<number> {
-      return knex.transaction(async (trx) => {
-        const grantIds = (await trx('oidc_artifacts')
-          .where({ model: 'Grant', account_id: accountId })
-          .whereRaw("payload->>'clientId' = ?", [clientId])
-          .pluck('id')) as string[];
-        if (grantIds.length === 0) return 0;
-        await trx('oidc_artifacts')
-          .whereIn('grant_id', grantIds)
-          .orWhere((q) => q.where('model', 'Grant').whereIn('id', grantIds))
-          .delete();
-        return grantIds.length;
-      });
-    },
+    revokeClient: (accountId: string, clientId: string): Promise<number> =>
+      artifacts.revokeAccountClient(accountId, clientId),
 
     /** Ends every session and revokes every grant and token of an account ("sign out everywhere"). */
-    async revokeAll(accountId: string): Promise<number> {
-      return knex.transaction(async (trx) => {
-        const grantIds = (await trx('oidc_artifacts')
-          .where({ model: 'Grant', account_id: accountId })
-          .pluck('id')) as string[];
-        let deleted = 0;
-        if (grantIds.length)
-          deleted += await trx('oidc_artifacts').whereIn('grant_id', grantIds).delete();
-        deleted += await trx('oidc_artifacts').where({ account_id: accountId }).delete();
-        return deleted;
-      });
-    },
+    revokeAll: (accountId: string): Promise<number> => artifacts.revokeAccount(accountId),
+
+    /**
+     * Revokes everything issued to a client, for everyone: its grants and their tokens and
+     * codes, its client credentials tokens, registration access tokens and pushed requests.
+     * Called when the client is deleted. Returns the rows deleted.
+     */
+    revokeAllOfClient: (clientId: string): Promise<number> => artifacts.revokeClient(clientId),
   };
 }
 

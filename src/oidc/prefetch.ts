@@ -1,8 +1,8 @@
 // Rows read ahead for the request in progress. A refresh token or authorization code is always
 // followed, in the same request, by a lookup of its Grant and (when bound to a browser session)
-// of its Session: the adapter fetches both in the token's own query and keeps them here, so the
-// two lookups that follow cost no round trip. Keyed by oidc-provider's request context: a row
-// read ahead for one request is never served to another, and each is served once.
+// of its Session: the artefact store reads both in the token's own query and the adapter keeps
+// them here, so the two lookups that follow cost no round trip. Keyed by oidc-provider's request
+// context: a row read ahead for one request is never served to another, and each is served once.
 import Provider from 'oidc-provider';
 
 export interface PrefetchedRow {

@@ -2,12 +2,12 @@
 // registered client may access; a policy on every token applies the admin API's client rules.
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import type { Knex } from 'knex';
 import type Provider from 'oidc-provider';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Clock } from '../clock.ts';
 import { DomainError, invalid } from '../errors.ts';
 import { hashId } from './adapter.ts';
+import type { ArtifactStore } from './artifactStore.ts';
 import type { Catalogue } from './catalogue.ts';
 import {
   type AuthMethod,
@@ -17,7 +17,6 @@ import {
   type GrantType,
   SECRET_METHODS,
 } from './clientRules.ts';
-import { type AllowancePayload, createRegistrationStore } from './registrationStore.ts';
 
 export const REGISTRATION_POLICY = 'portcullis';
 export const MIN_ALLOWANCE_SECONDS = 60;
@@ -30,6 +29,22 @@ export interface AllowanceInput {
   expiresInSeconds: number;
   singleUse: boolean;
   createdBy: string;
+}
+
+/**
+ * What a client registered with an initial access token may access: stored in the artefact
+ * store beside its token, under the same key (the SHA-256 of the token), so it expires and is
+ * swept with it and no usable token is stored.
+ */
+interface AllowancePayload {
+  id: string;
+  description: string;
+  apiAccess: Record<string, string[]>;
+  minAssuranceLevel: 1 | 2 | 3;
+  singleUse: boolean;
+  createdBy: string;
+  createdAt: string;
+  expiresAt: string;
 }
 
 export interface Allowance {
@@ -103,7 +118,7 @@ interface Decided {
 }
 
 export interface RegistrationDeps {
-  knex: Knex;
+  artifacts: ArtifactStore;
   clock: Clock;
   catalogue: Catalogue;
   idTokenAlg: string;
@@ -113,7 +128,7 @@ export interface RegistrationDeps {
 
 export function createRegistration(deps: RegistrationDeps) {
   const { clock, catalogue } = deps;
-  const store = createRegistrationStore(deps.knex);
+  const store = deps.artifacts.allowances;
   /** The allowance each registration request used, for its audit event. */
   const used = new WeakMap<object, string>();
 
@@ -188,7 +203,7 @@ export function createRegistration(deps: RegistrationDeps) {
     let decided: Decided;
     let current: Record<string, unknown> | undefined;
     if (iat?.jti) {
-      allowance = await store.find(hashId(iat.jti), new Date(clock.now()));
+      allowance = await store.find<AllowancePayload>(hashId(iat.jti));
       if (!allowance) throw new errors.InvalidToken('initial access token not found');
       decided = {
         api_access: allowance.apiAccess,
@@ -261,13 +276,12 @@ export function createRegistration(deps: RegistrationDeps) {
         createdAt: new Date(now).toISOString(),
         expiresAt: new Date(now + seconds * 1000).toISOString(),
       };
-      await store.insert(hashId(token), payload);
+      await store.insert(hashId(token), payload, new Date(payload.expiresAt));
       return { token, allowance: toAllowance(payload) };
     },
 
     /** Initial access tokens not yet expired (or used, when single use), without their values. */
-    list: async (): Promise<Allowance[]> =>
-      (await store.list(new Date(clock.now()))).map(toAllowance),
+    list: async (): Promise<Allowance[]> => (await store.list<AllowancePayload>()).map(toAllowance),
 
     /** Revokes an initial access token by its id; false when there is none. */
     revoke: (id: string): Promise<boolean> => store.revoke(id),

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { manualClock } from '../../src/clock.ts';
-import { createArtifactAdapter, hashId, sweepExpired } from '../../src/oidc/adapter.ts';
+import { createArtifactAdapter, hashId } from '../../src/oidc/adapter.ts';
+import { type ArtifactStore, createArtifactStore } from '../../src/oidc/artifactStore.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 
 export function adapterContract(kind: 'postgres' | 'embedded') {
@@ -10,17 +11,18 @@ export function adapterContract(kind: 'postgres' | 'embedded') {
     let db: TestDatabase;
     const clock = manualClock(Date.UTC(2026, 0, 1));
     let Adapter: ReturnType<typeof createArtifactAdapter>;
-    const store = () => ({
-      knex: db.knex,
-      clock,
-      clockToleranceSeconds: 15,
-      prepared: kind === 'postgres',
-    });
+    let artifacts: ArtifactStore;
     const rowsOf = (model: string) => db.knex('oidc_artifacts').where({ model }).select('*');
 
     before(async () => {
       db = await createTestDatabase(kind);
-      Adapter = createArtifactAdapter(store());
+      artifacts = createArtifactStore({
+        knex: db.knex,
+        clock,
+        clockToleranceSeconds: 15,
+        prepared: kind === 'postgres',
+      });
+      Adapter = createArtifactAdapter({ artifacts, clock });
     });
     after(() => db.drop());
 
@@ -147,6 +149,50 @@ export function adapterContract(kind: 'postgres' | 'embedded') {
       }
     });
 
+    test('a consume lost to a simultaneous one revokes the grant and what was issued from it', async () => {
+      const grant = new Adapter('Grant');
+      const code = new Adapter('AuthorizationCode');
+      const at = new Adapter('AccessToken');
+      await grant.upsert('g-reused', { jti: 'g-reused', kind: 'Grant', clientId: 'c1' }, 60);
+      await grant.upsert('g-other', { jti: 'g-other', kind: 'Grant', clientId: 'c1' }, 60);
+      await code.upsert('code-reused', { kind: 'AuthorizationCode', grantId: 'g-reused' }, 60);
+      await at.upsert('at-reused', { kind: 'AccessToken', grantId: 'g-reused' }, 60);
+      await at.upsert('at-other', { kind: 'AccessToken', grantId: 'g-other' }, 60);
+      const results = await Promise.allSettled(
+        Array.from({ length: 10 }, () => code.consume('code-reused')),
+      );
+      assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+      for (const r of results.filter((r) => r.status === 'rejected'))
+        assert.equal((r as PromiseRejectedResult).reason.error, 'invalid_grant');
+      assert.equal(await grant.find('g-reused'), undefined);
+      assert.equal(await code.find('code-reused'), undefined);
+      assert.equal(await at.find('at-reused'), undefined);
+      assert.ok(await grant.find('g-other'), 'other grants are untouched');
+      assert.ok(await at.find('at-other'));
+    });
+
+    test('of several revocations of one reused grant, exactly one is told it revoked it', async () => {
+      const grant = new Adapter('Grant');
+      const rt = new Adapter('RefreshToken');
+      await grant.upsert('g-once', { jti: 'g-once', kind: 'Grant', clientId: 'c1' }, 60);
+      await rt.upsert('rt-once', { kind: 'RefreshToken', grantId: 'g-once' }, 60);
+      await rt.consume('rt-once');
+      const told = await Promise.all(
+        Array.from({ length: 5 }, () =>
+          artifacts.revokeReusedGrant('RefreshToken', hashId('rt-once')),
+        ),
+      );
+      assert.deepEqual(told.filter(Boolean), ['g-once']);
+      // An artefact never consumed is no proof of reuse: nothing is revoked for it.
+      await grant.upsert('g-fresh', { jti: 'g-fresh', kind: 'Grant', clientId: 'c1' }, 60);
+      await rt.upsert('rt-fresh', { kind: 'RefreshToken', grantId: 'g-fresh' }, 60);
+      assert.equal(
+        await artifacts.revokeReusedGrant('RefreshToken', hashId('rt-fresh')),
+        undefined,
+      );
+      assert.ok(await grant.find('g-fresh'));
+    });
+
     test('finds of one token value by several token models at once each get their own row', async () => {
       // Introspection asks AccessToken, ClientCredentials and RefreshToken for the same value at
       // once; the adapter answers them with one query.
@@ -251,9 +297,9 @@ export function adapterContract(kind: 'postgres' | 'embedded') {
         await cc.find('cc-0'),
         'expired rows are still returned: the provider checks expiry',
       );
-      assert.equal(await sweepExpired(store(), 10), 0);
+      assert.equal(await artifacts.sweepExpired(10), 0);
       clock.advance(10_000);
-      assert.equal(await sweepExpired(store(), 10), 25);
+      assert.equal(await artifacts.sweepExpired(10), 25);
       assert.equal(await cc.find('cc-0'), undefined);
       assert.ok(await cc.find('cc-long'));
     });
@@ -294,6 +340,7 @@ export function adapterContract(kind: 'postgres' | 'embedded') {
         'session_uid',
         'user_code',
         'account_id, model',
+        'client_id',
         'expires_at',
       ]) {
         assert.match(indexes, new RegExp(`\\(${column}\\)`), `index on (${column})`);

@@ -101,8 +101,15 @@ export function registerUserCommands(program: Command): void {
       const password = await readPassword({ confirm: true });
       await withApp(async (app) => {
         const changed = await app.services.accounts.setPassword(email, password);
-        await auditChange(app, 'user.password_set', { type: 'user', id: changed.id });
-        process.stdout.write(`password changed for ${email}\n`);
+        await auditChange(
+          app,
+          'user.password_set',
+          { type: 'user', id: changed.id },
+          { revoked: changed.sessionsEnded },
+        );
+        process.stdout.write(
+          `password changed for ${email}; every session, grant and token of theirs was ended\n`,
+        );
       });
     });
 
