@@ -77,7 +77,7 @@ export const AUDIT_KINDS = {
   'role.granted': [...CHANGE, 'role', 'before', 'after'],
   'role.revoked': [...CHANGE, 'role', 'before', 'after'],
   'user.created': [...CHANGE, 'email', 'roles'],
-  'user.password_set': [...CHANGE],
+  'user.password_set': [...CHANGE, 'revoked'],
   'user.locked': [...CHANGE, 'before', 'after'],
   'user.unlocked': [...CHANGE, 'before', 'after'],
   'user.disabled': [...CHANGE, 'before', 'after'],
