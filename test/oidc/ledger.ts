@@ -1,6 +1,6 @@
 // A small fixture for token lifecycle tests: an API with opaque tokens (so introspection says
 // whether a token still works), a person allowed it, a first-party web client with refresh
-// tokens, a resource server that introspects, and plain HTTP calls to the protocol endpoints.
+// tokens, a resource server declared for the API that introspects its tokens, and plain HTTP calls to the protocol endpoints.
 import assert from 'node:assert/strict';
 import { HttpBrowser, loginForCode } from '../support/browserless.ts';
 import { PASSWORD } from '../support/fixtures.ts';
@@ -22,7 +22,7 @@ export interface Ledger {
 
 export async function seedLedger(server: TestServer, email = 'lena@example.com'): Promise<Ledger> {
   const { catalogue, clients, accounts, roles } = server.app.services;
-  await catalogue.create({
+  const api = await catalogue.create({
     identifier: LEDGER,
     name: 'Ledger',
     tokenFormat: 'opaque',
@@ -45,6 +45,8 @@ export async function seedLedger(server: TestServer, email = 'lena@example.com')
     authMethod: 'client_secret_basic',
     apiAccess: { [LEDGER]: ['ledger:read'] },
   });
+  // The Ledger API's backend may introspect its tokens.
+  await catalogue.changeResourceServers(api.id, { add: [rs.client.clientId] });
   return {
     person: { id: person.id, email: person.email },
     app: { id: app.client.clientId, secret: app.secret! },
@@ -109,7 +111,7 @@ export async function codeFor(
   server: TestServer,
   ledger: Ledger,
   { resource = true }: { resource?: boolean } = {},
-): Promise<{ code: string; verifier: string; browser: HttpBrowser }> {
+): Promise<{ code: string; verifier: string; browser: HttpBrowser; resource: boolean }> {
   const browser = new HttpBrowser();
   const { code, verifier, page } = await loginForCode(browser, {
     issuer: server.issuer,
@@ -121,23 +123,29 @@ export async function codeFor(
     password: PASSWORD,
   });
   assert.ok(code, `signed in and got a code: ${page.status} ${page.html.slice(0, 300)}`);
-  return { code, verifier, browser };
+  return { code, verifier, browser, resource };
 }
 
 export const redeem = (
   server: TestServer,
   ledger: Ledger,
-  { code, verifier }: { code: string; verifier: string },
+  { code, verifier, resource = true }: { code: string; verifier: string; resource?: boolean },
 ) =>
   post(server, '/token', ledger.app, {
     grant_type: 'authorization_code',
     code,
     code_verifier: verifier,
     redirect_uri: LEDGER_REDIRECT,
+    // Naming the resource gets the ledger's access token (without it, one for userinfo).
+    ...(resource ? { resource: LEDGER } : {}),
   });
 
 export const refresh = (server: TestServer, ledger: Ledger, refreshToken: string) =>
-  post(server, '/token', ledger.app, { grant_type: 'refresh_token', refresh_token: refreshToken });
+  post(server, '/token', ledger.app, {
+    grant_type: 'refresh_token',
+    refresh_token: refreshToken,
+    resource: LEDGER,
+  });
 
 /** Signs in and redeems the code: the person's tokens for the ledger (or for userinfo). */
 export async function signIn(
