@@ -147,13 +147,18 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
         // an API's declared resource servers about that API's access tokens (the cached catalogue
         // entry, no query of its own); nobody else about anything: { active: false }. Refresh
         // tokens, and access tokens for no API (userinfo), stay with the client they were issued to.
-        allowedPolicy: async (_ctx: KoaContextWithOIDC, client, token) => {
+        allowedPolicy: async (ctx: KoaContextWithOIDC, client, token) => {
           if (token.clientId === client.clientId) return true;
           if (token.kind === 'RefreshToken' || client.clientAuthMethod === 'none') return false;
           const audience = (token as { aud?: unknown }).aud;
           if (typeof audience !== 'string') return false;
           const api = await parts.resources.catalogue.findByIdentifier(audience);
-          return api?.resourceServers.includes(client.clientId) ?? false;
+          if (!api?.resourceServers.includes(client.clientId)) return false;
+          // A token whose client is gone is no one's (and the library would fail on it).
+          return (
+            typeof token.clientId === 'string' &&
+            (await ctx.oidc.provider.Client.find(token.clientId)) !== undefined
+          );
         },
       },
       revocation: {
