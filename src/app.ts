@@ -12,7 +12,7 @@ import { connectDatabase, type Database } from './db/connect.ts';
 import { pendingMigrations } from './db/migrate.ts';
 import { DEMO_API } from './devQuickstart.ts';
 import { invalid } from './errors.ts';
-import { createMetrics } from './http/metrics.ts';
+import { createMetrics, createMetricsApp } from './http/metrics.ts';
 import { createHttpApp } from './http/server.ts';
 import { extraStaticFile } from './http/staticFiles.ts';
 import { createViews } from './http/views.ts';
@@ -184,7 +184,6 @@ export async function createApp(config: Config, deps: AppDeps) {
   const logout = logoutPages(views);
   runtime = createOidcRuntime({
     issuer: config.issuer,
-    trustProxy: config.trustProxy,
     logger,
     ring,
     configure: (keyRing) =>
@@ -245,10 +244,12 @@ export async function createApp(config: Config, deps: AppDeps) {
   let migrationsCurrent = false;
   const koa = createHttpApp({
     issuer: config.issuer,
-    trustProxy: config.trustProxy,
+    trustedProxies: config.trustedProxies,
     cookieKeys: config.cookieKeys,
     logger,
     metrics,
+    // With METRICS_PORT, /metrics lives on its own listener only (see listen()).
+    metricsToken: config.metrics.port === undefined ? config.metrics.token : undefined,
     views,
     readiness: [
       { name: 'database', check: async () => void (await knex.raw('select 1')) },
@@ -336,6 +337,7 @@ export async function createApp(config: Config, deps: AppDeps) {
   }
 
   let server: Server | undefined;
+  let metricsServer: Server | undefined;
   return {
     config,
     koa,
@@ -353,12 +355,21 @@ export async function createApp(config: Config, deps: AppDeps) {
     async listen(port = config.port, host = config.host): Promise<number> {
       jobs.every(config.keys.refreshSeconds, 'keys', refreshKeys);
       jobs.every(config.sweep.intervalSeconds, 'sweep', sweep);
-      server = koa.listen(port, host);
-      server.keepAliveTimeout = 65_000;
-      await new Promise<void>((resolve, reject) => {
-        server!.once('listening', resolve);
-        server!.once('error', reject);
-      });
+      try {
+        server = koa.listen(port, host);
+        server.keepAliveTimeout = 65_000;
+        await listening(server);
+        if (config.metrics.port !== undefined) {
+          const metricsApp = createMetricsApp(metrics, config.metrics.token, logger);
+          metricsServer = metricsApp.listen(config.metrics.port, config.metrics.host);
+          await listening(metricsServer);
+        }
+      } catch (err) {
+        // Nothing half-started stays behind (a listener would keep the process alive).
+        jobs.stop();
+        await Promise.all([stopListening(server), stopListening(metricsServer)]);
+        throw err;
+      }
       const address = server.address();
       return typeof address === 'object' && address ? address.port : port;
     },
@@ -366,12 +377,23 @@ export async function createApp(config: Config, deps: AppDeps) {
     /** Stops accepting, lets requests in flight finish, then closes the pool. */
     async close(): Promise<void> {
       jobs.stop();
-      if (server) {
-        const closing = new Promise<void>((resolve) => server!.close(() => resolve()));
-        server.closeIdleConnections();
-        await closing;
-      }
+      await Promise.all([stopListening(server), stopListening(metricsServer)]);
       if (!deps.db) await db.close();
     },
   };
+}
+
+function listening(server: Server): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+}
+
+/** Stops accepting and resolves once requests in flight have finished. */
+async function stopListening(server: Server | undefined): Promise<void> {
+  if (!server?.listening) return;
+  const closing = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  await closing;
 }
