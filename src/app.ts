@@ -21,7 +21,8 @@ import { createCsrf } from './interactions/csrf.ts';
 import { demoRoutes } from './interactions/demo.ts';
 import { logoutPages } from './interactions/logout.ts';
 import { interactionRoutes } from './interactions/routes.ts';
-import { createJobs } from './jobs.ts';
+import { createJobs, oneAtATime } from './jobs.ts';
+import { type KeyChangeListener, listenForKeyChanges } from './keys/changeNotices.ts';
 import { createSealer } from './keys/envelope.ts';
 import type { Logger } from './log.ts';
 import { createFindAccount, narrowToRoles } from './oidc/accountClaims.ts';
@@ -326,11 +327,13 @@ export async function createApp(config: Config, deps: AppDeps) {
   });
 
   // --- Background work -----------------------------------------------------------------------
-  async function refreshKeys(): Promise<boolean> {
+  // From the poll and from change notices: never two at once, so an older read of the ring
+  // cannot land after a newer one (and bring a revoked key back).
+  const refreshKeys = oneAtATime(async (): Promise<boolean> => {
     await signingKeys.ensureActiveKey();
     const next = await signingKeys.loadRing();
     return next ? oidc.useRing(next) : false;
-  }
+  });
   async function sweep(): Promise<number> {
     const artifacts = await sweepExpired(adapterStore, config.sweep.batchSize);
     return artifacts + (await authenticator.sweep()) + (await progress.sweep());
@@ -338,6 +341,7 @@ export async function createApp(config: Config, deps: AppDeps) {
 
   let server: Server | undefined;
   let metricsServer: Server | undefined;
+  let keyChanges: KeyChangeListener | undefined;
   return {
     config,
     koa,
@@ -355,6 +359,15 @@ export async function createApp(config: Config, deps: AppDeps) {
     async listen(port = config.port, host = config.host): Promise<number> {
       jobs.every(config.keys.refreshSeconds, 'keys', refreshKeys);
       jobs.every(config.sweep.intervalSeconds, 'sweep', sweep);
+      // Key-ring changes reach this instance at once (PostgreSQL only; the poll above stays).
+      if (db.listenConnection) {
+        keyChanges = listenForKeyChanges({
+          connection: db.listenConnection,
+          onChange: refreshKeys,
+          logger,
+        });
+        await keyChanges.ready;
+      }
       try {
         server = koa.listen(port, host);
         server.keepAliveTimeout = 65_000;
@@ -367,7 +380,11 @@ export async function createApp(config: Config, deps: AppDeps) {
       } catch (err) {
         // Nothing half-started stays behind (a listener would keep the process alive).
         jobs.stop();
-        await Promise.all([stopListening(server), stopListening(metricsServer)]);
+        await Promise.all([
+          stopListening(server),
+          stopListening(metricsServer),
+          keyChanges?.stop(),
+        ]);
         throw err;
       }
       const address = server.address();
@@ -377,7 +394,7 @@ export async function createApp(config: Config, deps: AppDeps) {
     /** Stops accepting, lets requests in flight finish, then closes the pool. */
     async close(): Promise<void> {
       jobs.stop();
-      await Promise.all([stopListening(server), stopListening(metricsServer)]);
+      await Promise.all([stopListening(server), stopListening(metricsServer), keyChanges?.stop()]);
       if (!deps.db) await db.close();
     },
   };
