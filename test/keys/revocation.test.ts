@@ -235,6 +235,11 @@ describe('revoking a signing key', () => {
       await cli('keys', 'revoke', 'no-such-kid'),
       'there is no signing key with kid "no-such-kid"',
     );
+    // Key ids are base64url: one may begin with "-" and is still a key id, not an option.
+    assertOneLineError(
+      await cli('keys', 'revoke', '-Zm9vYmFy', '--json'),
+      'there is no signing key with kid "-Zm9vYmFy"',
+    );
     const revokedKid = Object.keys(before).find((kid) => before[kid]!.startsWith('revoked'))!;
     assertOneLineError(
       await cli('keys', 'revoke', revokedKid),

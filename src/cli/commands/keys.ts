@@ -70,6 +70,8 @@ export function registerKeyCommands(program: Command): void {
       'revoke a compromised signing key: unpublished and no longer trusted at once on every instance; if it signs now, a new key signs instead',
     )
     .option('--json', 'print as JSON')
+    // A kid is base64url and may begin with "-": taken as the kid, not refused as an option.
+    .allowUnknownOption()
     .action(async (kid: string, opts: { json?: boolean }) => {
       await withApp(async (app) => {
         const { key, wasActive, replacement } = await app.services.signingKeys.revoke(kid);
