@@ -13,7 +13,7 @@ import { pendingMigrations } from './db/migrate.ts';
 import { DEMO_API } from './devQuickstart.ts';
 import { invalid } from './errors.ts';
 import { createMetrics, createMetricsApp } from './http/metrics.ts';
-import { createHttpApp } from './http/server.ts';
+import { createHttpApp, listening, stopListening } from './http/server.ts';
 import { extraStaticFile } from './http/staticFiles.ts';
 import { createViews } from './http/views.ts';
 import { ACCOUNT_CLIENT_ID, accountCallbackUrl } from './interactions/account.ts';
@@ -398,19 +398,4 @@ export async function createApp(config: Config, deps: AppDeps) {
       if (!deps.db) await db.close();
     },
   };
-}
-
-function listening(server: Server): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
-}
-
-/** Stops accepting and resolves once requests in flight have finished. */
-async function stopListening(server: Server | undefined): Promise<void> {
-  if (!server?.listening) return;
-  const closing = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
-  await closing;
 }

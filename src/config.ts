@@ -1,8 +1,8 @@
 // Environment variables -> one typed, validated Config. Every variable, its default and its
 // meaning is listed here and in .env.example; production refuses settings that are unsafe.
-import { isIP } from 'node:net';
 import { z } from 'zod';
 import { loadOrCreateDevSecrets } from './devSecrets.ts';
+import { parseAddressRange, type TrustedProxies } from './http/clientAddress.ts';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -14,23 +14,6 @@ export interface EncryptionKey {
   id: string;
   key: Buffer;
 }
-
-/** An address or CIDR range of TRUSTED_PROXIES, as node:net's BlockList takes it. */
-export interface AddressRange {
-  address: string;
-  prefix: number;
-  family: 'ipv4' | 'ipv6';
-}
-
-/**
- * Which forwarded headers to believe: none; those of a chain of `hops` proxies (the client is
- * the address that many entries from the right of X-Forwarded-For); or those passed on by peers
- * whose addresses are in `entries` (the client is the right-most address not among them).
- */
-export type TrustedProxies =
-  | { kind: 'none' }
-  | { kind: 'hops'; hops: number }
-  | { kind: 'addresses'; entries: string[] };
 
 export interface Config {
   env: 'development' | 'test' | 'production';
@@ -156,22 +139,6 @@ const encryptionKeys = z.string().transform((value, ctx): EncryptionKey[] => {
   }
   return keys;
 });
-
-/** Parses `10.0.0.0/8`, `127.0.0.1`, `fd00::/8` or `::1`; undefined when it is none of those. */
-export function parseAddressRange(entry: string): AddressRange | undefined {
-  const slash = entry.indexOf('/');
-  const address = slash === -1 ? entry : entry.slice(0, slash);
-  const version = isIP(address);
-  if (version === 0) return undefined;
-  const bits = version === 4 ? 32 : 128;
-  let prefix = bits;
-  if (slash !== -1) {
-    const digits = entry.slice(slash + 1);
-    if (!/^\d{1,3}$/.test(digits) || Number(digits) > bits) return undefined;
-    prefix = Number(digits);
-  }
-  return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
-}
 
 const MAX_PROXY_HOPS = 10;
 const trustedProxies = z.string().transform((value, ctx): TrustedProxies => {

@@ -2,7 +2,39 @@
 // as TRUSTED_PROXIES vouches for them, so the sign-in limit and the audit log see the real client.
 import { BlockList, isIP } from 'node:net';
 import type Koa from 'koa';
-import { parseAddressRange, type TrustedProxies } from '../config.ts';
+
+/** An address or CIDR range of TRUSTED_PROXIES, as node:net's BlockList takes it. */
+export interface AddressRange {
+  address: string;
+  prefix: number;
+  family: 'ipv4' | 'ipv6';
+}
+
+/**
+ * Which forwarded headers to believe: none; those of a chain of `hops` proxies (the client is
+ * the address that many entries from the right of X-Forwarded-For); or those passed on by peers
+ * whose addresses are in `entries` (the client is the right-most address not among them).
+ */
+export type TrustedProxies =
+  | { kind: 'none' }
+  | { kind: 'hops'; hops: number }
+  | { kind: 'addresses'; entries: string[] };
+
+/** Parses `10.0.0.0/8`, `127.0.0.1`, `fd00::/8` or `::1`; undefined when it is none of those. */
+export function parseAddressRange(entry: string): AddressRange | undefined {
+  const slash = entry.indexOf('/');
+  const address = slash === -1 ? entry : entry.slice(0, slash);
+  const version = isIP(address);
+  if (version === 0) return undefined;
+  const bits = version === 4 ? 32 : 128;
+  let prefix = bits;
+  if (slash !== -1) {
+    const digits = entry.slice(slash + 1);
+    if (!/^\d{1,3}$/.test(digits) || Number(digits) > bits) return undefined;
+    prefix = Number(digits);
+  }
+  return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
+}
 
 const FORWARDED_HEADERS = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host'];
 

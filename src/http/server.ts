@@ -1,10 +1,10 @@
 // The Koa application: the client's address, request log and metrics, security headers, error
 // pages, static assets, operations endpoints, Portcullis' own pages, then the protocol last.
+import type { Server } from 'node:http';
 import Router from '@koa/router';
 import Koa from 'koa';
-import type { TrustedProxies } from '../config.ts';
 import type { Logger } from '../log.ts';
-import { createClientAddress } from './clientAddress.ts';
+import { createClientAddress, type TrustedProxies } from './clientAddress.ts';
 import { errorHandler } from './errors.ts';
 import { healthz, type ReadinessCheck, readyz } from './health.ts';
 import { type Metrics, metricsEndpoint } from './metrics.ts';
@@ -50,4 +50,20 @@ export function createHttpApp(parts: HttpParts): Koa {
   for (const router of parts.routers) koa.use(router.routes()).use(router.allowedMethods());
   koa.use(parts.protocol);
   return koa;
+}
+
+/** Resolves once `server` listens; rejects when it cannot (the port is taken, say). */
+export function listening(server: Server): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+}
+
+/** Stops accepting and resolves once requests in flight have finished. */
+export async function stopListening(server: Server | undefined): Promise<void> {
+  if (!server?.listening) return;
+  const closing = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  await closing;
 }
