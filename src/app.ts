@@ -12,8 +12,8 @@ import { connectDatabase, type Database } from './db/connect.ts';
 import { pendingMigrations } from './db/migrate.ts';
 import { DEMO_API } from './devQuickstart.ts';
 import { invalid } from './errors.ts';
-import { createMetrics } from './http/metrics.ts';
-import { createHttpApp } from './http/server.ts';
+import { createMetrics, createMetricsApp } from './http/metrics.ts';
+import { createHttpApp, listening, stopListening } from './http/server.ts';
 import { extraStaticFile } from './http/staticFiles.ts';
 import { createViews } from './http/views.ts';
 import { ACCOUNT_CLIENT_ID, accountCallbackUrl } from './interactions/account.ts';
@@ -21,7 +21,8 @@ import { createCsrf } from './interactions/csrf.ts';
 import { demoRoutes } from './interactions/demo.ts';
 import { logoutPages } from './interactions/logout.ts';
 import { interactionRoutes } from './interactions/routes.ts';
-import { createJobs } from './jobs.ts';
+import { createJobs, oneAtATime } from './jobs.ts';
+import { type KeyChangeListener, listenForKeyChanges } from './keys/changeNotices.ts';
 import { createSealer } from './keys/envelope.ts';
 import type { Logger } from './log.ts';
 import { createFindAccount, narrowToRoles } from './oidc/accountClaims.ts';
@@ -186,7 +187,6 @@ export async function createApp(config: Config, deps: AppDeps) {
   const logout = logoutPages(views);
   runtime = createOidcRuntime({
     issuer: config.issuer,
-    trustProxy: config.trustProxy,
     logger,
     ring,
     configure: (keyRing) =>
@@ -248,10 +248,12 @@ export async function createApp(config: Config, deps: AppDeps) {
   let migrationsCurrent = false;
   const koa = createHttpApp({
     issuer: config.issuer,
-    trustProxy: config.trustProxy,
+    trustedProxies: config.trustedProxies,
     cookieKeys: config.cookieKeys,
     logger,
     metrics,
+    // With METRICS_PORT, /metrics lives on its own listener only (see listen()).
+    metricsToken: config.metrics.port === undefined ? config.metrics.token : undefined,
     views,
     readiness: [
       { name: 'database', check: async () => void (await knex.raw('select 1')) },
@@ -328,17 +330,21 @@ export async function createApp(config: Config, deps: AppDeps) {
   });
 
   // --- Background work -----------------------------------------------------------------------
-  async function refreshKeys(): Promise<boolean> {
+  // From the poll and from change notices: never two at once, so an older read of the ring
+  // cannot land after a newer one (and bring a revoked key back).
+  const refreshKeys = oneAtATime(async (): Promise<boolean> => {
     await signingKeys.ensureActiveKey();
     const next = await signingKeys.loadRing();
     return next ? oidc.useRing(next) : false;
-  }
+  });
   async function sweep(): Promise<number> {
     const expired = await artifacts.sweepExpired(config.sweep.batchSize);
     return expired + (await authenticator.sweep()) + (await progress.sweep());
   }
 
   let server: Server | undefined;
+  let metricsServer: Server | undefined;
+  let keyChanges: KeyChangeListener | undefined;
   return {
     config,
     koa,
@@ -356,12 +362,34 @@ export async function createApp(config: Config, deps: AppDeps) {
     async listen(port = config.port, host = config.host): Promise<number> {
       jobs.every(config.keys.refreshSeconds, 'keys', refreshKeys);
       jobs.every(config.sweep.intervalSeconds, 'sweep', sweep);
-      server = koa.listen(port, host);
-      server.keepAliveTimeout = 65_000;
-      await new Promise<void>((resolve, reject) => {
-        server!.once('listening', resolve);
-        server!.once('error', reject);
-      });
+      // Key-ring changes reach this instance at once (PostgreSQL only; the poll above stays).
+      if (db.listenConnection) {
+        keyChanges = listenForKeyChanges({
+          connection: db.listenConnection,
+          onChange: refreshKeys,
+          logger,
+        });
+        await keyChanges.ready;
+      }
+      try {
+        server = koa.listen(port, host);
+        server.keepAliveTimeout = 65_000;
+        await listening(server);
+        if (config.metrics.port !== undefined) {
+          const metricsApp = createMetricsApp(metrics, config.metrics.token, logger);
+          metricsServer = metricsApp.listen(config.metrics.port, config.metrics.host);
+          await listening(metricsServer);
+        }
+      } catch (err) {
+        // Nothing half-started stays behind (a listener would keep the process alive).
+        jobs.stop();
+        await Promise.all([
+          stopListening(server),
+          stopListening(metricsServer),
+          keyChanges?.stop(),
+        ]);
+        throw err;
+      }
       const address = server.address();
       return typeof address === 'object' && address ? address.port : port;
     },
@@ -369,11 +397,7 @@ export async function createApp(config: Config, deps: AppDeps) {
     /** Stops accepting, lets requests in flight finish, then closes the pool. */
     async close(): Promise<void> {
       jobs.stop();
-      if (server) {
-        const closing = new Promise<void>((resolve) => server!.close(() => resolve()));
-        server.closeIdleConnections();
-        await closing;
-      }
+      await Promise.all([stopListening(server), stopListening(metricsServer), keyChanges?.stop()]);
       if (!deps.db) await db.close();
     },
   };

@@ -2,6 +2,7 @@
 // meaning is listed here and in .env.example; production refuses settings that are unsafe.
 import { z } from 'zod';
 import { loadOrCreateDevSecrets } from './devSecrets.ts';
+import { parseAddressRange, type TrustedProxies } from './http/clientAddress.ts';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -19,7 +20,12 @@ export interface Config {
   issuer: string;
   port: number;
   host: string;
-  trustProxy: boolean;
+  trustedProxies: TrustedProxies;
+  /**
+   * /metrics: with a token it needs `Authorization: Bearer <token>`; with a port it is served
+   * there (on `host`) only. With neither it is not served.
+   */
+  metrics: { token: string | undefined; port: number | undefined; host: string };
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   database: { url: string | undefined; poolMax: number; dataDir: string };
   dataDir: string;
@@ -134,6 +140,32 @@ const encryptionKeys = z.string().transform((value, ctx): EncryptionKey[] => {
   return keys;
 });
 
+const MAX_PROXY_HOPS = 10;
+const trustedProxies = z.string().transform((value, ctx): TrustedProxies => {
+  const fail = (message: string) => {
+    ctx.addIssue({ code: 'custom', message });
+    return z.NEVER;
+  };
+  const expected = `must be a number of proxies (1 to ${MAX_PROXY_HOPS}) or a comma-separated list of IP addresses and CIDR ranges (e.g. 10.0.0.0/8,127.0.0.1)`;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) {
+    const hops = Number(trimmed);
+    if (hops < 1 || hops > MAX_PROXY_HOPS)
+      return fail(
+        `${expected}: "${trimmed}" is not a number of proxies from 1 to ${MAX_PROXY_HOPS}`,
+      );
+    return { kind: 'hops', hops };
+  }
+  const entries = value.split(',').map((e) => e.trim());
+  for (const entry of entries) {
+    const range = parseAddressRange(entry);
+    if (!range) return fail(`${expected}: "${entry}" is not an IP address or CIDR range`);
+    if (range.prefix === 0)
+      return fail(`must not trust every address ("${entry}"): name the proxies`);
+  }
+  return { kind: 'addresses', entries };
+});
+
 /** Each variable: its schema and its default (a string, as it would be written in the environment). */
 const schema = z.object({
   NODE_ENV: z
@@ -142,7 +174,10 @@ const schema = z.object({
   ISSUER: httpUrl.optional(),
   PORT: int(0, 65535).default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
-  TRUST_PROXY: bool.default(false),
+  TRUSTED_PROXIES: trustedProxies.optional(),
+  METRICS_TOKEN: z.string().min(32, 'must be at least 32 characters (a random secret)').optional(),
+  METRICS_PORT: int(1, 65535).optional(),
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   LOG_LEVEL: z
     .enum(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
@@ -210,6 +245,7 @@ const argon2MeetsOwasp = (memory: number, time: number) =>
   OWASP_ARGON2_MINIMUMS.some(([m, t]) => memory >= m && time >= t);
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '::1']);
 
 function emptyToUndefined(env: Env): Env {
   const out: Env = {};
@@ -219,13 +255,24 @@ function emptyToUndefined(env: Env): Env {
 
 /** Parses the environment; throws ConfigError with one line naming the variable and the problem. */
 export function loadConfig(rawEnv: Env = process.env): Config {
-  const parsed = schema.safeParse(emptyToUndefined(rawEnv));
+  const cleaned = emptyToUndefined(rawEnv);
+  // TRUST_PROXY=true believed the left-most (client-chosen) X-Forwarded-For entry: refuse it
+  // rather than silently trust nothing, so a deployment behind a proxy notices.
+  if (cleaned.TRUST_PROXY !== undefined) {
+    throw new ConfigError(
+      'Invalid configuration: TRUST_PROXY is no longer supported: set TRUSTED_PROXIES to the number of proxies in front of Portcullis (e.g. 1) or to their addresses (e.g. 10.0.0.0/8,127.0.0.1)',
+    );
+  }
+  const parsed = schema.safeParse(cleaned);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const name = String(issue.path[0] ?? 'environment');
     throw new ConfigError(`Invalid configuration: ${name} ${issue.message}`);
   }
   const env = parsed.data;
+  if (env.METRICS_PORT !== undefined && env.METRICS_PORT === env.PORT) {
+    throw new ConfigError('Invalid configuration: METRICS_PORT must differ from PORT');
+  }
   const production = env.NODE_ENV === 'production';
   const issuer = env.ISSUER ?? `http://localhost:${env.PORT}`;
   const warnings: string[] = [];
@@ -243,6 +290,15 @@ export function loadConfig(rawEnv: Env = process.env): Config {
       problems.push('DATABASE_URL must be set (the embedded database is for development only)');
     if (env.KEYS_ACTIVATION_DELAY_SECONDS < env.JWKS_MAX_AGE_SECONDS) {
       problems.push('KEYS_ACTIVATION_DELAY_SECONDS must not be shorter than JWKS_MAX_AGE_SECONDS');
+    }
+    if (
+      env.METRICS_PORT !== undefined &&
+      !env.METRICS_TOKEN &&
+      !LOOPBACK_HOSTS.has(env.METRICS_HOST)
+    ) {
+      problems.push(
+        'METRICS_HOST is not a loopback address: set METRICS_TOKEN too, or metrics are open to the network',
+      );
     }
     if (!argon2MeetsOwasp(env.ARGON2_MEMORY_KIB, env.ARGON2_TIME_COST)) {
       problems.push(
@@ -273,7 +329,8 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     issuer,
     port: env.PORT,
     host: env.HOST,
-    trustProxy: env.TRUST_PROXY,
+    trustedProxies: env.TRUSTED_PROXIES ?? { kind: 'none' },
+    metrics: { token: env.METRICS_TOKEN, port: env.METRICS_PORT, host: env.METRICS_HOST },
     logLevel: env.LOG_LEVEL,
     database: { url: env.DATABASE_URL, poolMax: env.DATABASE_POOL_MAX, dataDir: env.DATA_DIR },
     dataDir: env.DATA_DIR,

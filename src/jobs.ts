@@ -32,3 +32,29 @@ export function createJobs(logger: Logger) {
     },
   };
 }
+
+/**
+ * `task`, run one call at a time: a call while it runs gets a run that starts once it is over
+ * (calls meanwhile share that one). So a caller that learnt of a change sees it, and an older
+ * run never finishes after a newer one.
+ */
+export function oneAtATime<T>(task: () => Promise<T>): () => Promise<T> {
+  let running: Promise<T> | undefined;
+  let queued: Promise<T> | undefined;
+  const start = (): Promise<T> => {
+    running = task().finally(() => {
+      running = undefined;
+    });
+    return running;
+  };
+  const settle = () => undefined;
+  return () => {
+    if (queued) return queued;
+    if (!running) return start();
+    queued = running.then(settle, settle).then(() => {
+      queued = undefined;
+      return start();
+    });
+    return queued;
+  };
+}

@@ -38,7 +38,8 @@ describe('configuration', () => {
     assert.equal(config.host, '127.0.0.1');
     assert.equal(config.database.url, undefined);
     assert.equal(config.keys.alg, 'ES256');
-    assert.equal(config.trustProxy, false);
+    assert.deepEqual(config.trustedProxies, { kind: 'none' });
+    assert.deepEqual(config.metrics, { token: undefined, port: undefined, host: '127.0.0.1' });
     // Outside production, missing keys are generated once and kept under DATA_DIR (0600).
     assert.equal(config.warnings.length, 2);
     const file = join(dir, 'dev-secrets.json');
@@ -63,7 +64,6 @@ describe('configuration', () => {
       { ISSUER: 'ftp://x' },
       'Invalid configuration: ISSUER must be an absolute http(s) origin such as https://auth.example.com (no path, query or fragment)',
     );
-    rejects({ TRUST_PROXY: 'yes' }, 'Invalid configuration: TRUST_PROXY must be true or false');
     rejects(
       { DATABASE_URL: 'mysql://x' },
       'Invalid configuration: DATABASE_URL must be a postgres:// or postgresql:// URL',
@@ -104,6 +104,88 @@ describe('configuration', () => {
     assert.equal(
       loadConfig({ ...production, ISSUER: 'http://127.0.0.1:3000' }).issuer,
       'http://127.0.0.1:3000',
+    );
+  });
+
+  test('TRUST_PROXY is gone: setting it stops the start and says what to use', () => {
+    for (const value of ['true', 'false', '1']) {
+      rejects(
+        { TRUST_PROXY: value },
+        'Invalid configuration: TRUST_PROXY is no longer supported: set TRUSTED_PROXIES to the number of proxies in front of Portcullis (e.g. 1) or to their addresses (e.g. 10.0.0.0/8,127.0.0.1)',
+      );
+    }
+  });
+
+  test('TRUSTED_PROXIES: a hop count, or addresses and CIDR ranges (IPv4 and IPv6)', () => {
+    assert.deepEqual(loadConfig({ ...production, TRUSTED_PROXIES: '1' }).trustedProxies, {
+      kind: 'hops',
+      hops: 1,
+    });
+    assert.deepEqual(
+      loadConfig({
+        ...production,
+        TRUSTED_PROXIES: ' 10.0.0.0/8, 127.0.0.1 ,fd00::/8,::1, 192.168.1.7/32',
+      }).trustedProxies,
+      {
+        kind: 'addresses',
+        entries: ['10.0.0.0/8', '127.0.0.1', 'fd00::/8', '::1', '192.168.1.7/32'],
+      },
+    );
+    const entry = (v: string) =>
+      `Invalid configuration: TRUSTED_PROXIES must be a number of proxies (1 to 10) or a comma-separated list of IP addresses and CIDR ranges (e.g. 10.0.0.0/8,127.0.0.1): ${v}`;
+    rejects({ TRUSTED_PROXIES: '0' }, entry('"0" is not a number of proxies from 1 to 10'));
+    rejects({ TRUSTED_PROXIES: '11' }, entry('"11" is not a number of proxies from 1 to 10'));
+    rejects(
+      { TRUSTED_PROXIES: 'proxy.internal' },
+      entry('"proxy.internal" is not an IP address or CIDR range'),
+    );
+    rejects(
+      { TRUSTED_PROXIES: '10.0.0.0/33' },
+      entry('"10.0.0.0/33" is not an IP address or CIDR range'),
+    );
+    rejects(
+      { TRUSTED_PROXIES: '10.0.0.1,,10.0.0.2' },
+      entry('"" is not an IP address or CIDR range'),
+    );
+    rejects(
+      { TRUSTED_PROXIES: 'fd00::/129' },
+      entry('"fd00::/129" is not an IP address or CIDR range'),
+    );
+    rejects(
+      { TRUSTED_PROXIES: '10.0.0.0/8,0.0.0.0/0' },
+      'Invalid configuration: TRUSTED_PROXIES must not trust every address ("0.0.0.0/0"): name the proxies',
+    );
+    rejects(
+      { TRUSTED_PROXIES: '::/0' },
+      'Invalid configuration: TRUSTED_PROXIES must not trust every address ("::/0"): name the proxies',
+    );
+  });
+
+  test('METRICS_TOKEN, METRICS_PORT and METRICS_HOST', () => {
+    const token = 'a'.repeat(32);
+    assert.deepEqual(
+      loadConfig({
+        ...production,
+        METRICS_TOKEN: token,
+        METRICS_PORT: '9464',
+        METRICS_HOST: '0.0.0.0',
+      }).metrics,
+      { token, port: 9464, host: '0.0.0.0' },
+    );
+    rejects(
+      { METRICS_TOKEN: 'a'.repeat(31) },
+      'Invalid configuration: METRICS_TOKEN must be at least 32 characters (a random secret)',
+    );
+    rejects(
+      { ...production, METRICS_PORT: '9464', METRICS_HOST: '0.0.0.0' },
+      'Refusing to start in production: METRICS_HOST is not a loopback address: set METRICS_TOKEN too, or metrics are open to the network',
+    );
+    assert.equal(loadConfig({ ...production, METRICS_PORT: '9464' }).metrics.host, '127.0.0.1');
+    rejects({ METRICS_PORT: 'nine' }, 'Invalid configuration: METRICS_PORT must be a whole number');
+    rejects({ METRICS_PORT: '0' }, 'Invalid configuration: METRICS_PORT must be at least 1');
+    rejects(
+      { PORT: '3000', METRICS_PORT: '3000' },
+      'Invalid configuration: METRICS_PORT must differ from PORT',
     );
   });
 });

@@ -18,6 +18,11 @@ export interface Database {
   kind: 'postgres' | 'embedded';
   /** A short description that never contains credentials. */
   describe: string;
+  /**
+   * Settings for a connection of its own that LISTENs for notices (PostgreSQL only: the embedded
+   * database's socket delivers a notice to the connection that sent it, not to listeners).
+   */
+  listenConnection?: pg.ClientConfig;
   close(): Promise<void>;
 }
 
@@ -83,6 +88,7 @@ export async function connectDatabase(options: DatabaseOptions): Promise<Databas
       knex,
       kind: 'postgres',
       describe: `postgres://${url.hostname}:${url.port || 5432}${url.pathname}`,
+      listenConnection: { connectionString: options.url },
       close: () => knex.destroy(),
     };
   }

@@ -1,8 +1,10 @@
-// The Koa application: request log and metrics, security headers, error pages, static assets,
-// operations endpoints, Portcullis' own pages, then the protocol (oidc-provider) last.
+// The Koa application: the client's address, request log and metrics, security headers, error
+// pages, static assets, operations endpoints, Portcullis' own pages, then the protocol last.
+import type { Server } from 'node:http';
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from '../log.ts';
+import { createClientAddress, type TrustedProxies } from './clientAddress.ts';
 import { errorHandler } from './errors.ts';
 import { healthz, type ReadinessCheck, readyz } from './health.ts';
 import { type Metrics, metricsEndpoint } from './metrics.ts';
@@ -13,11 +15,14 @@ import type { Views } from './views.ts';
 
 export interface HttpParts {
   issuer: string;
-  trustProxy: boolean;
+  /** Whose X-Forwarded-* headers to believe (TRUSTED_PROXIES). */
+  trustedProxies: TrustedProxies;
   /** Signs cookies; oidc-provider's cookies are set through this app's context. */
   cookieKeys: string[];
   logger: Logger;
   metrics: Metrics;
+  /** /metrics on this listener, behind this bearer token; undefined: not served here. */
+  metricsToken: string | undefined;
   views: Views;
   readiness: ReadinessCheck[];
   /** Portcullis' own routes, in order. */
@@ -29,7 +34,9 @@ export interface HttpParts {
 }
 
 export function createHttpApp(parts: HttpParts): Koa {
-  const koa = new Koa({ proxy: parts.trustProxy, keys: parts.cookieKeys });
+  const client = createClientAddress(parts.trustedProxies);
+  const koa = new Koa({ proxy: client.proxy, keys: parts.cookieKeys });
+  koa.use(client.middleware);
   koa.use(requestLog(parts.logger, parts.metrics));
   koa.use(securityHeaders({ https: parts.issuer.startsWith('https:') }));
   koa.use(errorHandler(parts.logger, parts.views));
@@ -38,9 +45,25 @@ export function createHttpApp(parts: HttpParts): Koa {
   const ops = new Router();
   ops.get('/healthz', healthz);
   ops.get('/readyz', readyz(parts.readiness));
-  ops.get('/metrics', metricsEndpoint(parts.metrics));
+  if (parts.metricsToken) ops.get('/metrics', metricsEndpoint(parts.metrics, parts.metricsToken));
   koa.use(ops.routes());
   for (const router of parts.routers) koa.use(router.routes()).use(router.allowedMethods());
   koa.use(parts.protocol);
   return koa;
+}
+
+/** Resolves once `server` listens; rejects when it cannot (the port is taken, say). */
+export function listening(server: Server): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+}
+
+/** Stops accepting and resolves once requests in flight have finished. */
+export async function stopListening(server: Server | undefined): Promise<void> {
+  if (!server?.listening) return;
+  const closing = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  await closing;
 }

@@ -1,9 +1,11 @@
-// The signing-key ring: generates keys, stages rotations and tells which key signs now.
-// State is derived from timestamps in the database, so every instance agrees without talking.
+// The signing-key ring: generates keys, stages rotations, revokes keys and tells which key signs
+// now. State is derived from timestamps in the database, so every instance agrees without
+// talking; a change is also announced (LISTEN/NOTIFY) so instances need not wait for their poll.
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { Knex } from 'knex';
 import type { Clock } from '../clock.ts';
 import type { SigningAlg } from '../config.ts';
+import { conflict, notFound } from '../errors.ts';
 import type { Sealer } from './envelope.ts';
 import { createSigningKeyStore, type SigningKeyRow } from './store.ts';
 
@@ -13,9 +15,10 @@ export interface SigningKey {
   createdAt: Date;
   activatesAt: Date;
   retiresAt: Date | null;
+  revokedAt: Date | null;
 }
 
-export type KeyStatus = 'active' | 'staged' | 'previous' | 'retired';
+export type KeyStatus = 'active' | 'staged' | 'previous' | 'retired' | 'revoked';
 
 /** What the provider needs: private JWKs, the signing key first, and a fingerprint of the set. */
 export interface KeyRing {
@@ -51,10 +54,11 @@ async function generate(
 }
 
 export function keyStatus(
-  key: Pick<SigningKey, 'kid' | 'activatesAt' | 'retiresAt'>,
+  key: Pick<SigningKey, 'kid' | 'activatesAt' | 'retiresAt' | 'revokedAt'>,
   activeKid: string | undefined,
   now: number,
 ): KeyStatus {
+  if (key.revokedAt) return 'revoked';
   if (key.retiresAt && key.retiresAt.getTime() <= now) return 'retired';
   if (key.kid === activeKid) return 'active';
   if (key.activatesAt.getTime() > now) return 'staged';
@@ -66,6 +70,7 @@ function pickActive(rows: SigningKeyRow[], alg: string, now: number): SigningKey
   return rows.find(
     (r) =>
       r.alg === alg &&
+      !r.revoked_at &&
       r.activates_at.getTime() <= now &&
       (!r.retires_at || r.retires_at.getTime() > now),
   );
@@ -85,10 +90,31 @@ export function createSigningKeys(options: SigningKeysOptions) {
       created_at: new Date(clock.now()),
       activates_at: activatesAt,
       retires_at: null,
+      revoked_at: null,
     };
     await store.insert(db, row);
     return toKey(row);
   }
+
+  /**
+   * A new key signing from `activatesAt`; every other key still without a retirement time
+   * retires once everything it may have signed has expired.
+   */
+  async function stageNew(
+    trx: Knex.Transaction,
+    activatesAt: Date,
+    lifetime: number,
+  ): Promise<{ key: SigningKey; retiresPreviousAt: Date }> {
+    const key = await insertNew(trx, activatesAt);
+    const retiresPreviousAt = new Date(activatesAt.getTime() + lifetime * 1000);
+    await store.scheduleRetirement(trx, key.kid, retiresPreviousAt);
+    return { key, retiresPreviousAt };
+  }
+
+  const withStatus = (key: SigningKey, activeKid: string | undefined, now: number) => ({
+    ...key,
+    status: keyStatus(key, activeKid, now),
+  });
 
   return {
     /** Makes sure a key of the configured algorithm signs now; creates one on first start. */
@@ -97,11 +123,10 @@ export function createSigningKeys(options: SigningKeysOptions) {
       if (pickActive(await store.published(new Date(now)), alg, now)) return { created: undefined };
       return knex.transaction(async (trx) => {
         await store.lock(trx);
-        const rows = (await store.all(trx)).filter(
-          (r) => !r.retires_at || r.retires_at.getTime() > now,
-        );
-        if (pickActive(rows, alg, now)) return { created: undefined };
-        return { created: await insertNew(trx, new Date(now)) };
+        if (pickActive(await store.all(trx), alg, now)) return { created: undefined };
+        const created = await insertNew(trx, new Date(now));
+        await store.notifyChange(trx, `created:${created.kid}`);
+        return { created };
       });
     },
 
@@ -118,11 +143,56 @@ export function createSigningKeys(options: SigningKeysOptions) {
       const lifetime = await options.maxSignedTokenLifetime();
       return knex.transaction(async (trx) => {
         await store.lock(trx);
-        const activatesAt = new Date(clock.now() + delay * 1000);
-        const key = await insertNew(trx, activatesAt);
-        const retiresPreviousAt = new Date(activatesAt.getTime() + lifetime * 1000);
-        await store.scheduleRetirement(trx, key.kid, retiresPreviousAt);
-        return { key, retiresPreviousAt };
+        const staged = await stageNew(trx, new Date(clock.now() + delay * 1000), lifetime);
+        await store.notifyChange(trx, `staged:${staged.key.kid}`);
+        return staged;
+      });
+    },
+
+    /**
+     * Revokes a key (compromised): unpublished and untrusted at once, on every instance that
+     * hears the notice. When it was the signing key, a new key signs from now on (the server is
+     * never without one) and the others retire as after `rotate --now`. When it was a staged
+     * key, the signing key it was to replace keeps signing (its retirement is called off).
+     */
+    async revoke(kid: string): Promise<{
+      key: SigningKey & { status: KeyStatus };
+      wasActive: boolean;
+      replacement: (SigningKey & { status: KeyStatus }) | undefined;
+    }> {
+      const lifetime = await options.maxSignedTokenLifetime();
+      return knex.transaction(async (trx) => {
+        await store.lock(trx);
+        const now = clock.now();
+        const rows = await store.all(trx);
+        const row = rows.find((r) => r.kid === kid);
+        if (!row) throw notFound(`there is no signing key with kid "${kid}"`);
+        if (row.revoked_at) throw conflict(`the signing key ${kid} is already revoked`);
+        const wasActive = pickActive(rows, alg, now)?.kid === kid;
+        row.revoked_at = new Date(now);
+        await store.markRevoked(trx, kid, row.revoked_at);
+
+        let replacement: SigningKey | undefined;
+        const active = pickActive(rows, alg, now);
+        if (wasActive || !active) {
+          replacement = (await stageNew(trx, new Date(now), lifetime)).key;
+        } else if (active.retires_at) {
+          const successor = rows.some(
+            (r) =>
+              !r.revoked_at &&
+              r.alg === alg &&
+              r.activates_at.getTime() > active.activates_at.getTime() &&
+              (!r.retires_at || r.retires_at.getTime() > r.activates_at.getTime()),
+          );
+          if (!successor) await store.clearRetirement(trx, active.kid);
+        }
+        await store.notifyChange(trx, `revoked:${kid}`);
+        const activeKid = replacement?.kid ?? active?.kid;
+        return {
+          key: withStatus(toKey(row), activeKid, now),
+          wasActive,
+          replacement: replacement && withStatus(replacement, activeKid, now),
+        };
       });
     },
 
@@ -130,7 +200,7 @@ export function createSigningKeys(options: SigningKeysOptions) {
       const now = clock.now();
       const rows = await store.all();
       const activeKid = pickActive(rows, alg, now)?.kid;
-      return rows.map((r) => ({ ...toKey(r), status: keyStatus(toKey(r), activeKid, now) }));
+      return rows.map((r) => withStatus(toKey(r), activeKid, now));
     },
 
     /** The ring the provider signs and publishes with, or undefined when no key is active. */
@@ -166,6 +236,7 @@ function toKey(r: SigningKeyRow): SigningKey {
     createdAt: r.created_at,
     activatesAt: r.activates_at,
     retiresAt: r.retires_at,
+    revokedAt: r.revoked_at,
   };
 }
 

@@ -20,7 +20,6 @@ export interface OidcRuntime {
 
 export interface OidcRuntimeOptions {
   issuer: string;
-  trustProxy: boolean;
   logger: Logger;
   ring: KeyRing;
   configure: (ring: KeyRing) => Configuration;
@@ -31,7 +30,8 @@ export interface OidcRuntimeOptions {
 export function createOidcRuntime(options: OidcRuntimeOptions): OidcRuntime {
   const build = (ring: KeyRing) => {
     const provider = new Provider(options.issuer, options.configure(ring));
-    provider.proxy = options.trustProxy;
+    // Mounted in Portcullis' Koa app, the provider reads ctx.ip, protocol and host through that
+    // app's context, settled by src/http/clientAddress.ts: its own `proxy` setting is unused.
     options.onBuild?.(provider);
     return { provider, ring, handler: compose(provider.middleware as Koa.Middleware[]) };
   };

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { startTestServer, type TestServer } from '../support/server.ts';
+import { freePort, startTestServer, type TestServer } from '../support/server.ts';
 
 describe('operations', () => {
   let server: TestServer;
@@ -27,15 +27,10 @@ describe('operations', () => {
     });
   });
 
-  test('/metrics exposes process, request and token metrics', async () => {
-    await fetch(server.url('/.well-known/openid-configuration'));
-    const text = await (await fetch(server.url('/metrics'))).text();
-    assert.match(text, /process_cpu_user_seconds_total/);
-    assert.match(
-      text,
-      /portcullis_http_request_duration_seconds_count\{method="GET",route="discovery",status="200"\} \d+/,
-    );
-    assert.match(text, /# TYPE portcullis_tokens_issued_total counter/);
+  test('/metrics is not served on the main listener unless METRICS_TOKEN is set', async () => {
+    const res = await fetch(server.url('/metrics'));
+    assert.equal(res.status, 404);
+    assert.doesNotMatch(await res.text(), /process_cpu_user_seconds_total/);
   });
 
   test('every response carries the security headers', async () => {
@@ -60,20 +55,139 @@ describe('operations', () => {
     assert.doesNotMatch(html, /\bat .*\.ts:\d+/);
   });
 
-  test('forwarded headers are ignored unless TRUST_PROXY is set', async () => {
+  test('forwarded headers are ignored unless TRUSTED_PROXIES is set', async () => {
     const headers = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'auth.example.com' };
     const discovery = async (url: string) =>
       (await (await fetch(url, { headers })).json()) as { token_endpoint: string };
     const direct = await discovery(server.url('/.well-known/openid-configuration'));
     assert.equal(direct.token_endpoint, `${server.issuer}/token`);
 
-    const proxied = await startTestServer({ env: { TRUST_PROXY: 'true' } });
+    const proxied = await startTestServer({ env: { TRUSTED_PROXIES: '1' } });
     try {
       const meta = await discovery(proxied.url('/.well-known/openid-configuration'));
       assert.equal(meta.token_endpoint, 'https://auth.example.com/token');
     } finally {
       await proxied.close();
     }
+  });
+});
+
+const METRICS_TOKEN = 'metrics-scraper-token-0123456789abcdef';
+
+/** What every metrics scrape must show: process, request and token metrics. */
+async function assertMetrics(res: Response): Promise<void> {
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
+  const text = await res.text();
+  assert.match(text, /process_cpu_user_seconds_total/);
+  assert.match(
+    text,
+    /portcullis_http_request_duration_seconds_count\{method="GET",route="discovery",status="200"\} \d+/,
+  );
+  assert.match(text, /# TYPE portcullis_tokens_issued_total counter/);
+}
+
+/** A refusal of /metrics: exact status, challenge and body, and no metric in it. */
+async function assertRefused(
+  res: Response,
+  challenge: string,
+  body: { error: string; error_description: string },
+): Promise<void> {
+  assert.equal(res.status, 401);
+  assert.equal(res.headers.get('www-authenticate'), challenge);
+  assert.equal(res.headers.get('cache-control'), 'no-store');
+  assert.deepEqual(await res.json(), body);
+}
+
+const MISSING = { error: 'unauthorized', error_description: 'a bearer token is required' };
+const WRONG = { error: 'invalid_token', error_description: 'the bearer token is not valid' };
+const BARE_CHALLENGE = 'Bearer realm="portcullis-metrics"';
+const INVALID_CHALLENGE = 'Bearer realm="portcullis-metrics", error="invalid_token"';
+
+describe('/metrics with METRICS_TOKEN', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ env: { METRICS_TOKEN } });
+  });
+  after(() => server.close());
+
+  test('is refused without the bearer token, or with another one', async () => {
+    const metrics = server.url('/metrics');
+    await assertRefused(await fetch(metrics), BARE_CHALLENGE, MISSING);
+    await assertRefused(
+      await fetch(metrics, { headers: { authorization: 'Basic bWV0cmljczpzZWNyZXQ=' } }),
+      BARE_CHALLENGE,
+      MISSING,
+    );
+    for (const wrong of [
+      'wrong',
+      `${METRICS_TOKEN}x`,
+      METRICS_TOKEN.slice(0, -1),
+      METRICS_TOKEN.toUpperCase(),
+    ]) {
+      await assertRefused(
+        await fetch(metrics, { headers: { authorization: `Bearer ${wrong}` } }),
+        INVALID_CHALLENGE,
+        WRONG,
+      );
+    }
+  });
+
+  test('is served with the bearer token', async () => {
+    await fetch(server.url('/.well-known/openid-configuration'));
+    await assertMetrics(
+      await fetch(server.url('/metrics'), {
+        headers: { authorization: `Bearer ${METRICS_TOKEN}` },
+      }),
+    );
+  });
+});
+
+describe('/metrics on METRICS_PORT', () => {
+  let server: TestServer;
+  let metricsUrl: (path: string) => string;
+  let protectedServer: TestServer;
+  let protectedUrl: (path: string) => string;
+  before(async () => {
+    const port = await freePort();
+    server = await startTestServer({ env: { METRICS_PORT: String(port) } });
+    metricsUrl = (path) => `http://127.0.0.1:${port}${path}`;
+    const other = await freePort();
+    protectedServer = await startTestServer({
+      env: { METRICS_PORT: String(other), METRICS_TOKEN },
+    });
+    protectedUrl = (path) => `http://127.0.0.1:${other}${path}`;
+  });
+  after(async () => {
+    await server.close();
+    await protectedServer.close();
+  });
+
+  test('a listener of its own serves /metrics and nothing else; the main one does not', async () => {
+    await fetch(server.url('/.well-known/openid-configuration'));
+    await assertMetrics(await fetch(metricsUrl('/metrics')));
+    for (const path of ['/healthz', '/.well-known/openid-configuration', '/jwks', '/']) {
+      assert.equal((await fetch(metricsUrl(path))).status, 404, path);
+    }
+    assert.equal((await fetch(server.url('/metrics'))).status, 404);
+  });
+
+  test('with METRICS_TOKEN as well, that listener wants the token', async () => {
+    await fetch(protectedServer.url('/.well-known/openid-configuration'));
+    await assertRefused(await fetch(protectedUrl('/metrics')), BARE_CHALLENGE, MISSING);
+    await assertMetrics(
+      await fetch(protectedUrl('/metrics'), {
+        headers: { authorization: `Bearer ${METRICS_TOKEN}` },
+      }),
+    );
+    assert.equal(
+      (
+        await fetch(protectedServer.url('/metrics'), {
+          headers: { authorization: `Bearer ${METRICS_TOKEN}` },
+        })
+      ).status,
+      404,
+    );
   });
 });
 

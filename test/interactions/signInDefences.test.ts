@@ -63,7 +63,7 @@ describe('sign-in defences', () => {
   before(async () => {
     server = await startTestServer({
       clock,
-      env: { TRUST_PROXY: 'true', IP_FAILURE_LIMIT: '1000' },
+      env: { TRUSTED_PROXIES: '1', IP_FAILURE_LIMIT: '1000' },
     });
     bank = await seedBank(server);
     const { accounts } = server.app.services;
@@ -215,7 +215,7 @@ describe('per-address limit', () => {
   let server: TestServer;
   let bank: Bank;
   before(async () => {
-    server = await startTestServer({ env: { TRUST_PROXY: 'true', IP_FAILURE_LIMIT: '3' } });
+    server = await startTestServer({ env: { TRUSTED_PROXIES: '1', IP_FAILURE_LIMIT: '3' } });
     bank = await seedBank(server);
   });
   after(() => server.close());

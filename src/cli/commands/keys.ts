@@ -1,4 +1,4 @@
-// `portcullis keys list|rotate|reencrypt`: the signing-key ring and secrets at rest.
+// `portcullis keys list|rotate|revoke|reencrypt`: the signing-key ring and secrets at rest.
 import type { Command } from 'commander';
 import { auditChange, withApp } from '../context.ts';
 import { print, printTable } from '../output.ts';
@@ -14,7 +14,14 @@ export function registerKeyCommands(program: Command): void {
       await withApp(async (app) => {
         const list = await app.services.signingKeys.list();
         print(opts.json, list, () =>
-          printTable(list as never, ['kid', 'alg', 'status', 'activatesAt', 'retiresAt']),
+          printTable(list as never, [
+            'kid',
+            'alg',
+            'status',
+            'activatesAt',
+            'retiresAt',
+            'revokedAt',
+          ]),
         );
       });
     });
@@ -26,7 +33,7 @@ export function registerKeyCommands(program: Command): void {
     )
     .option(
       '--now',
-      'sign with the new key at once (for a compromised key; relying parties must refetch JWKS)',
+      'sign with the new key at once (the old keys stay published and trusted until what they signed expires: for a compromised key use keys revoke)',
     )
     .option('--json', 'print as JSON')
     .action(async (opts: { now?: boolean; json?: boolean }) => {
@@ -52,6 +59,40 @@ export function registerKeyCommands(program: Command): void {
           process.stdout.write(
             `previous keys stay published until ${retiresPreviousAt.toISOString()}\n`,
           );
+        });
+      });
+    });
+
+  keys
+    .command('revoke')
+    .argument('<kid>', 'the key to revoke (see keys list)')
+    .description(
+      'revoke a compromised signing key: unpublished and no longer trusted at once on every instance; if it signs now, a new key signs instead',
+    )
+    .option('--json', 'print as JSON')
+    // A kid is base64url and may begin with "-": taken as the kid, not refused as an option.
+    .allowUnknownOption()
+    .action(async (kid: string, opts: { json?: boolean }) => {
+      await withApp(async (app) => {
+        const { key, wasActive, replacement } = await app.services.signingKeys.revoke(kid);
+        await auditChange(
+          app,
+          'key.revoked',
+          { type: 'signing_key', id: key.kid },
+          {
+            alg: key.alg,
+            wasActive,
+            ...(replacement ? { replacedBy: replacement.kid } : {}),
+          },
+        );
+        print(opts.json, { ...key, replacement }, () => {
+          process.stdout.write(
+            `revoked key ${key.kid} (${key.alg}): no longer published, tokens it signed are refused\n`,
+          );
+          if (replacement)
+            process.stdout.write(
+              `new key ${replacement.kid} (${replacement.alg}) signs from now on; relying parties fetch it from the JWKS\n`,
+            );
         });
       });
     });
