@@ -85,6 +85,7 @@ export const AUDIT_KINDS = {
   'user.factors_reset': [...CHANGE, 'removed'],
   'user.sessions_revoked': [...CHANGE, 'revoked'],
   'key.rotated': [...CHANGE, 'alg', 'activatesAt', 'retiresPreviousAt', 'immediately'],
+  'key.revoked': [...CHANGE, 'alg', 'wasActive', 'replacedBy'],
   'secrets.reencrypted': [
     ...CHANGE,
     'signingKeysMoved',
