@@ -136,7 +136,8 @@ export function createAdminAuth(deps: AuthDeps) {
       throw insufficientAuthentication(deps.assurance.values.slice(ADMIN_LEVEL - 1));
     const user = await deps.accounts.get(userId);
     if (user?.status !== 'active') throw invalidToken('the account of this token is not active');
-    const held = new Set(await deps.accounts.scopesOf(userId));
+    // Held on the admin API: a role's scope of the same name on another API counts for nothing.
+    const held = new Set((await deps.accounts.scopesOf(userId))[deps.audience] ?? []);
     return new Set([...scopes].filter((s) => held.has(s)));
   }
 

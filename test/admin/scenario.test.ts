@@ -50,7 +50,10 @@ describe('admin bootstrap, the admin API end to end, access review and audit ver
     bootstrap = JSON.parse(result.stdout);
     const out = JSON.parse(result.stdout);
     assert.deepEqual(out.user.roles, ['administrator']);
-    assert.deepEqual(out.role, { name: 'administrator', scopes: [...ADMIN_SCOPES] });
+    assert.deepEqual(out.role, {
+      name: 'administrator',
+      scopes: { 'http://localhost:3000/admin/v1': [...ADMIN_SCOPES] },
+    });
     assert.match(out.clientSecret, /^[\w-]{43}$/);
     assert.equal(out.audience, 'http://localhost:3000/admin/v1');
     const list = JSON.parse((await runCli(['client', 'list', '--json'], env)).stdout);
@@ -179,11 +182,15 @@ describe('admin bootstrap, the admin API end to end, access review and audit ver
     assert.equal(review.unusedDays, 30);
     const alice = review.users.find((u: { email: string }) => u.email === 'alice@example.com');
     assert.deepEqual(alice.roles, ['customer']);
-    assert.deepEqual(alice.scopes, ['accounts:read', 'payments:write']);
-    assert.deepEqual(alice.unusedScopes, ['payments:write'], 'accounts:read was in a token');
+    assert.deepEqual(alice.scopes, { [BANK_API]: ['accounts:read', 'payments:write'] });
+    assert.deepEqual(
+      alice.unusedScopes,
+      { [BANK_API]: ['payments:write'] },
+      'accounts:read was in a token',
+    );
     assert.ok(alice.lastLoginAt);
     const root = review.users.find((u: { email: string }) => u.email === 'root@example.com');
-    assert.deepEqual(root.unusedScopes, [...ADMIN_SCOPES]);
+    assert.deepEqual(root.unusedScopes, { 'http://localhost:3000/admin/v1': [...ADMIN_SCOPES] });
     assert.equal(root.lastLoginAt, null);
     assertOneLineError(
       await runCli(['access-review', '--unused-days', 'soon'], env),

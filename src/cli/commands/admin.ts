@@ -1,6 +1,6 @@
 // `portcullis admin bootstrap`: the first administrator and a client for automating the admin API.
 import type { Command } from 'commander';
-import { ADMIN_SCOPES, adminApiIdentifier } from '../../admin/adminApi.ts';
+import { adminApiIdentifier } from '../../admin/adminApi.ts';
 import { assertBootstrapAllowed, bootstrapAdmin } from '../../admin/bootstrap.ts';
 import { auditChange, withApp } from '../context.ts';
 import { print } from '../output.ts';
@@ -29,7 +29,7 @@ export function registerAdminCommands(program: Command): void {
       await withApp(async (app) => {
         const { roles, accounts, clients } = app.services;
         // Refuse before asking for a password that would not be used.
-        await assertBootstrapAllowed(roles, opts.force === true);
+        await assertBootstrapAllowed(roles, app.config.issuer, opts.force === true);
         const password = await readPassword({ confirm: true });
         const result = await bootstrapAdmin(
           { roles, accounts, clients },
@@ -82,7 +82,11 @@ export function registerAdminCommands(program: Command): void {
           {
             user: { id: user.id, email: user.email, roles: user.roles },
             role: { name: role.name, scopes: role.scopes },
-            client: { clientId: client.clientId, name: client.name, scopes: [...ADMIN_SCOPES] },
+            client: {
+              clientId: client.clientId,
+              name: client.name,
+              scopes: client.apiAccess[audience] ?? [],
+            },
             clientSecret,
             tokenEndpoint,
             audience,
@@ -90,7 +94,9 @@ export function registerAdminCommands(program: Command): void {
           () => {
             const out = (line: string) => process.stdout.write(`${line}\n`);
             out(`administrator: ${user.email} (${user.id}), role ${role.name}`);
-            out('admin client for automation (client credentials, every admin scope):');
+            out(
+              `admin client for automation (client credentials): ${(client.apiAccess[audience] ?? []).join(' ')}`,
+            );
             out(`client_id:     ${client.clientId}`);
             out(`client_secret: ${clientSecret}`);
             out(`token:         POST ${tokenEndpoint} with resource=${audience}`);
