@@ -5,8 +5,21 @@
 // Existing rows named a bare scope, honoured on every API defining that name: each becomes one
 // row per API that defines the name, which keeps today's effective access exactly. A bare name
 // no API defines granted nothing, and is dropped.
-
+//
+// The admin API gains the scope admin:grant-admin (handing out admin scopes needs it). A role
+// that already holds every other admin scope could hand them all out until now; it is given
+// admin:grant-admin so that such administrators keep what they could do. No one else gets it.
 import type { Knex } from 'knex';
+
+/** src/admin/adminApi.ts ADMIN_API_ID: the admin API's fixed id in the catalogue. */
+const ADMIN_API_ID = '00000000-0000-4000-8000-00000000ad01';
+const MANAGEMENT_SCOPES = [
+  'admin:apis',
+  'admin:audit',
+  'admin:clients',
+  'admin:roles',
+  'admin:users',
+];
 
 export async function up(knex: Knex): Promise<void> {
   await knex.raw('alter table role_scopes drop constraint role_scopes_pkey');
@@ -31,6 +44,26 @@ export async function up(knex: Knex): Promise<void> {
      foreign key (api_id, scope) references api_scopes (api_id, name) on delete cascade`,
   );
   await knex.raw('create index role_scopes_api_scope_idx on role_scopes (api_id, scope)');
+
+  // admin:grant-admin for the roles holding every other admin scope (see above). The admin API
+  // row exists once a server has started; its definition is kept in place at every start.
+  await knex.raw(
+    `insert into api_scopes (api_id, name, description, required_level)
+     select id, 'admin:grant-admin', 'Hand out admin API scopes you hold (to clients, registration tokens and roles)', 2
+     from apis where id = ?
+     on conflict (api_id, name) do nothing`,
+    [ADMIN_API_ID],
+  );
+  await knex.raw(
+    `insert into role_scopes (role_id, api_id, scope)
+     select rs.role_id, rs.api_id, 'admin:grant-admin'
+     from role_scopes rs
+     where rs.api_id = ? and rs.scope in (${MANAGEMENT_SCOPES.map(() => '?').join(', ')})
+     group by rs.role_id, rs.api_id
+     having count(distinct rs.scope) = ?
+     on conflict do nothing`,
+    [ADMIN_API_ID, ...MANAGEMENT_SCOPES, MANAGEMENT_SCOPES.length],
+  );
 }
 
 export async function down(knex: Knex): Promise<void> {

@@ -1,13 +1,14 @@
-// The first administrator: a role granting every admin scope, a person holding it, and a client
-// for automation (client credentials, every admin scope). Everything is checked before anything
-// is written, and what was written is undone if a later step fails.
+// The first administrator: a role granting every admin scope (admin:grant-admin included), a
+// person holding it, and a client for automation (client credentials, every admin scope but
+// admin:grant-admin unless asked for). Everything is checked before anything is written, and
+// what was written is undone if a later step fails.
 import type { Accounts, User } from '../accounts/accounts.ts';
 import { validateEmail } from '../accounts/accounts.ts';
 import { checkPassword } from '../accounts/passwordPolicy.ts';
 import type { Role, Roles } from '../accounts/roles.ts';
 import { conflict } from '../errors.ts';
 import type { ClientRegistry, ClientView } from '../oidc/clients.ts';
-import { ADMIN_SCOPES, adminApiIdentifier } from './adminApi.ts';
+import { ADMIN_SCOPES, adminApiIdentifier, MANAGEMENT_SCOPES } from './adminApi.ts';
 
 export const ADMIN_ROLE = 'administrator';
 export const AUTOMATION_CLIENT_NAME = 'Portcullis automation';
@@ -29,7 +30,7 @@ export interface BootstrapResult {
 
 /**
  * A role that already makes someone an administrator: the named one, or one with every admin
- * scope on the admin API of this issuer.
+ * scope (admin:grant-admin aside) on the admin API of this issuer.
  */
 export async function existingAdministratorRole(
   roles: Roles,
@@ -38,7 +39,7 @@ export async function existingAdministratorRole(
   const audience = adminApiIdentifier(issuer);
   const all = await roles.list();
   return all.find(
-    (r) => r.name === ADMIN_ROLE || ADMIN_SCOPES.every((s) => r.scopes[audience]?.includes(s)),
+    (r) => r.name === ADMIN_ROLE || MANAGEMENT_SCOPES.every((s) => r.scopes[audience]?.includes(s)),
   );
 }
 
@@ -64,6 +65,8 @@ export async function bootstrapAdmin(
     name?: string | undefined;
     password: string;
     force: boolean;
+    /** Give the automation client admin:grant-admin too (off by default). */
+    clientGrantAdmin?: boolean | undefined;
   },
 ): Promise<BootstrapResult> {
   const { accounts, roles, clients } = services;
@@ -81,7 +84,9 @@ export async function bootstrapAdmin(
         name: AUTOMATION_CLIENT_NAME,
         grantTypes: ['client_credentials'],
         authMethod: 'client_secret_basic',
-        apiAccess: { [audience]: [...ADMIN_SCOPES] },
+        apiAccess: {
+          [audience]: input.clientGrantAdmin ? [...ADMIN_SCOPES] : [...MANAGEMENT_SCOPES],
+        },
       },
       'bootstrap',
     );

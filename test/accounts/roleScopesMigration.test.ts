@@ -1,5 +1,6 @@
 // The migration to per-API role scopes keeps today's effective access (a bare name becomes one
-// pair per API defining it), and from then on an API's deletion, or a scope's removal from it, takes the scope from every role.
+// pair per API defining it), gives admin:grant-admin only to full administrator roles, and from
+// then on an API's deletion, or a scope's removal from it, takes the scope from every role.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { down, up } from '../../migrations/202612010001_role_scopes_per_api.ts';
@@ -77,6 +78,14 @@ describe('migration 202612010001: role scopes per API', () => {
       `${B} write`,
       `${C} read`,
     ]);
+  });
+
+  test('only a role holding every other admin scope gets admin:grant-admin', async () => {
+    assert.deepEqual(
+      await rows(ROLE.admin),
+      [...ADMIN_FIVE, 'admin:grant-admin'].sort().map((s) => `${ADMIN_API_ID} ${s}`),
+    );
+    assert.deepEqual(await rows(ROLE.partial), [`${ADMIN_API_ID} admin:roles`]);
   });
 
   test("removing a scope from an API, or deleting the API, takes it from roles; the API's other scopes stay", async () => {

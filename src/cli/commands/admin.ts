@@ -11,6 +11,7 @@ interface BootstrapOptions {
   name?: string;
   json?: boolean;
   force?: boolean;
+  clientGrantAdmin?: boolean;
 }
 
 export function registerAdminCommands(program: Command): void {
@@ -24,6 +25,10 @@ export function registerAdminCommands(program: Command): void {
     .requiredOption('--email <email>', "the administrator's email address")
     .option('--name <name>', "the administrator's name")
     .option('--force', 'run even though an administrator role exists (adds another administrator)')
+    .option(
+      '--client-grant-admin',
+      'also give the automation client admin:grant-admin, so it can hand out the admin scopes it holds',
+    )
     .option('--json', 'print the result as JSON')
     .action(async (opts: BootstrapOptions) => {
       await withApp(async (app) => {
@@ -39,6 +44,7 @@ export function registerAdminCommands(program: Command): void {
             name: opts.name,
             password,
             force: opts.force === true,
+            clientGrantAdmin: opts.clientGrantAdmin === true,
           },
         );
         const { user, role, roleBefore, client, clientSecret } = result;
@@ -73,6 +79,7 @@ export function registerAdminCommands(program: Command): void {
           {
             client: client.clientId,
             forced: opts.force === true,
+            clientGrantAdmin: opts.clientGrantAdmin === true,
           },
         );
         const audience = adminApiIdentifier(app.config.issuer);
