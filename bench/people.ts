@@ -31,7 +31,10 @@ export async function seedPeople(
   counts: PeopleCounts,
 ): Promise<People> {
   const { accounts, roles, clients, totp, hasher } = app.services;
-  const role = await roles.create({ name: 'bench-reader', scopes: [api.scope] });
+  const role = await roles.create({
+    name: 'bench-reader',
+    scopes: { [api.identifier]: [api.scope] },
+  });
   const created = await clients.create(
     {
       name: 'Bench web app',

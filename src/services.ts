@@ -84,8 +84,12 @@ export function createDomainServices({
   const roles = createRoles({
     knex,
     clock,
-    knownScopes: async () =>
-      new Set((await catalogue.list()).flatMap((api) => api.scopes.map((s) => s.name))),
+    apis: async () =>
+      (await catalogue.list()).map((api) => ({
+        id: api.id,
+        identifier: api.identifier,
+        scopes: api.scopes.map((s) => s.name),
+      })),
   });
   const authenticator = createAuthenticator({
     knex,

@@ -6,6 +6,7 @@ import type { Clock } from '../clock.ts';
 import { conflict, invalid, notFound } from '../errors.ts';
 import { checkPassword, normalizePassword } from './passwordPolicy.ts';
 import type { PasswordHasher } from './passwords.ts';
+import { type ApiScopes, toApiScopes } from './roles.ts';
 import { createAccountStore, type UserRow, type UserStatus } from './store.ts';
 import { createThrottleStore } from './throttleStore.ts';
 
@@ -73,8 +74,8 @@ export function createAccounts({ knex, clock, hasher, prepared }: AccountsOption
     );
   }
 
-  /** A user by id with every scope their roles grant, in one query. */
-  async function withScopes(id: string): Promise<{ user: User; scopes: string[] } | undefined> {
+  /** A user by id with every scope their roles grant (by API identifier), in one query. */
+  async function withScopes(id: string): Promise<{ user: User; scopes: ApiScopes } | undefined> {
     if (!UUID.test(id)) return undefined;
     const row = await store.findUserWithAccess(id);
     if (!row) return undefined;
@@ -246,8 +247,9 @@ export function createAccounts({ knex, clock, hasher, prepared }: AccountsOption
       };
     },
 
-    /** Every scope the user's roles grant. */
-    scopesOf: (userId: string) => store.scopesOfUser(userId),
+    /** Every scope the user's roles grant, by API identifier. */
+    scopesOf: async (userId: string): Promise<ApiScopes> =>
+      toApiScopes(await store.scopesOfUser(userId)),
   };
 }
 

@@ -25,20 +25,37 @@ export interface RoleRow {
   updated_at: Date;
 }
 
-/** A user with the names of their roles and every scope those roles grant. */
-export type UserWithAccess = UserRow & { role_names: string[]; role_scopes: string[] };
+/** One scope a role grants: the API (its id in the catalogue) and a scope that API defines. */
+export interface RoleScopeRow {
+  api_id: string;
+  scope: string;
+}
+
+/**
+ * A user with the names of their roles and every scope those roles grant, by API identifier
+ * (API identifier -> scopes of that API).
+ */
+export type UserWithAccess = UserRow & {
+  role_names: string[];
+  role_scopes: Record<string, string[]>;
+};
 
 /**
  * The lookup of every token request and page that names a person: the user, their roles and
- * their roles' scopes in one statement (three lookups otherwise).
+ * their roles' scopes per API in one statement (three lookups otherwise).
  */
 const USER_WITH_ACCESS = statement(
   'accounts_user_with_access',
   `select u.*,
      array(select r.name from user_roles ur join roles r on r.id = ur.role_id
            where ur.user_id = u.id order by r.name) as role_names,
-     array(select distinct rs.scope from user_roles ur join role_scopes rs on rs.role_id = ur.role_id
-           where ur.user_id = u.id) as role_scopes
+     coalesce((select json_object_agg(x.identifier, x.scopes)
+               from (select a.identifier, array_agg(distinct rs.scope order by rs.scope) as scopes
+                     from user_roles ur
+                     join role_scopes rs on rs.role_id = ur.role_id
+                     join apis a on a.id = rs.api_id
+                     where ur.user_id = u.id
+                     group by a.identifier) x), '{}'::json) as role_scopes
    from users u where u.id = ?`,
 );
 
@@ -98,11 +115,11 @@ export function createAccountStore(knex: Knex, options: { prepared?: boolean } =
       return (await knex('users').where({ id }).update(patch)) > 0;
     },
 
-    async insertRole(row: RoleRow, scopes: string[]): Promise<void> {
+    async insertRole(row: RoleRow, scopes: RoleScopeRow[]): Promise<void> {
       await knex.transaction(async (trx) => {
         await trx('roles').insert(row);
         if (scopes.length)
-          await trx('role_scopes').insert(scopes.map((scope) => ({ role_id: row.id, scope })));
+          await trx('role_scopes').insert(scopes.map((s) => ({ role_id: row.id, ...s })));
       });
     },
     findRoleByName: (name: string): Promise<RoleRow | undefined> =>
@@ -112,24 +129,30 @@ export function createAccountStore(knex: Knex, options: { prepared?: boolean } =
     async updateRole(
       id: string,
       patch: Partial<RoleRow>,
-      scopes: string[] | undefined,
+      scopes: RoleScopeRow[] | undefined,
     ): Promise<void> {
       await knex.transaction(async (trx) => {
         await trx('roles').where({ id }).update(patch);
         if (scopes) {
           await trx('role_scopes').where({ role_id: id }).delete();
           if (scopes.length)
-            await trx('role_scopes').insert(scopes.map((scope) => ({ role_id: id, scope })));
+            await trx('role_scopes').insert(scopes.map((s) => ({ role_id: id, ...s })));
         }
       });
     },
     async deleteRole(id: string): Promise<boolean> {
       return (await knex('roles').where({ id }).delete()) > 0;
     },
-    async listRoles(): Promise<(RoleRow & { scopes: string[]; members: number })[]> {
+    /** Every role with its scopes (by API identifier) and number of members. */
+    async listRoles(): Promise<
+      (RoleRow & { scopes: { identifier: string; scope: string }[]; members: number })[]
+    > {
       const [roles, scopes, members] = await Promise.all([
         knex<RoleRow>('roles').select('*').orderBy('name'),
-        knex('role_scopes').select('role_id', 'scope').orderBy('scope'),
+        knex('role_scopes')
+          .join('apis', 'apis.id', 'role_scopes.api_id')
+          .select('role_scopes.role_id', 'apis.identifier', 'role_scopes.scope')
+          .orderBy(['apis.identifier', 'role_scopes.scope']),
         knex('user_roles')
           .select('role_id')
           .count<{ role_id: string; count: string | number }[]>('* as count')
@@ -137,14 +160,11 @@ export function createAccountStore(knex: Knex, options: { prepared?: boolean } =
       ]);
       return roles.map((r) => ({
         ...r,
-        scopes: scopes.filter((s) => s.role_id === r.id).map((s) => s.scope as string),
+        scopes: scopes
+          .filter((s) => s.role_id === r.id)
+          .map((s) => ({ identifier: s.identifier as string, scope: s.scope as string })),
         members: Number(members.find((m) => m.role_id === r.id)?.count ?? 0),
       }));
-    },
-    async roleScopes(roleId: string): Promise<string[]> {
-      return (await knex('role_scopes').where({ role_id: roleId }).orderBy('scope')).map(
-        (r) => r.scope as string,
-      );
     },
     /** Returns false when the user already had the role. */
     async grantRole(userId: string, roleId: string, now: Date): Promise<boolean> {
@@ -166,13 +186,13 @@ export function createAccountStore(knex: Knex, options: { prepared?: boolean } =
         .select('user_roles.user_id', 'roles.name')
         .orderBy('roles.name');
     },
-    /** Every scope any role of the user grants. */
-    async scopesOfUser(userId: string): Promise<string[]> {
-      const rows = await knex('user_roles')
+    /** Every scope any role of the user grants, as (API identifier, scope) pairs. */
+    async scopesOfUser(userId: string): Promise<{ identifier: string; scope: string }[]> {
+      return knex('user_roles')
         .join('role_scopes', 'role_scopes.role_id', 'user_roles.role_id')
+        .join('apis', 'apis.id', 'role_scopes.api_id')
         .where('user_roles.user_id', userId)
-        .distinct('role_scopes.scope');
-      return rows.map((r) => r.scope as string);
+        .distinct('apis.identifier', 'role_scopes.scope');
     },
   };
 }

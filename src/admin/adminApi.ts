@@ -1,5 +1,5 @@
 // The admin API as an API of the catalogue: its identifier (the audience of its tokens) is
-// {ISSUER}/admin/v1, its five scopes each need a level-2 sign-in. Kept in place at every start.
+// {ISSUER}/admin/v1, its scopes each need a level-2 sign-in. Kept in place at every start.
 import type { ApiScope, Catalogue } from '../oidc/catalogue.ts';
 import type { ClientRegistry } from '../oidc/clients.ts';
 
@@ -11,15 +11,26 @@ export const ADMIN_SCOPES = [
   'admin:apis',
   'admin:audit',
   'admin:clients',
+  'admin:grant-admin',
   'admin:roles',
   'admin:users',
 ] as const;
 export type AdminScope = (typeof ADMIN_SCOPES)[number];
 
+/**
+ * Needed, with each admin scope handed out, to put admin scopes on a client, an initial access
+ * token or a role, or to give someone a role carrying them: nobody hands out what they lack.
+ */
+export const GRANT_ADMIN: AdminScope = 'admin:grant-admin';
+/** Every admin scope but admin:grant-admin: what the automation client of a bootstrap gets. */
+export const MANAGEMENT_SCOPES = ADMIN_SCOPES.filter((s) => s !== GRANT_ADMIN);
+
 const DESCRIPTIONS: Record<AdminScope, string> = {
   'admin:apis': 'Manage the APIs and their scopes',
   'admin:audit': 'Read the audit log',
   'admin:clients': 'Manage client applications and registration tokens',
+  'admin:grant-admin':
+    'Hand out admin API scopes you hold (to clients, registration tokens and roles)',
   'admin:roles': 'Manage roles and who has them',
   'admin:users': 'Manage user accounts',
 };

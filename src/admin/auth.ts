@@ -1,10 +1,12 @@
 // Who calls the admin API: a JWT access token (RFC 9068) for {ISSUER}/admin/v1 checked against
 // the running key ring; a person's token also needs level 2, an active account and the role.
+// And what a caller may hand out: admin scopes only with admin:grant-admin, and only those held.
 import { createLocalJWKSet, type JWK, errors as joseErrors, jwtVerify } from 'jose';
 import type { Accounts } from '../accounts/accounts.ts';
 import type { KeyRing } from '../keys/signingKeys.ts';
 import type { Assurance } from '../mfa/assurance.ts';
 import type { ClientRegistry } from '../oidc/clients.ts';
+import { GRANT_ADMIN } from './adminApi.ts';
 import { Problem } from './problem.ts';
 
 export const REALM = 'portcullis-admin';
@@ -55,16 +57,44 @@ export function invalidToken(description: string): Problem {
   });
 }
 
-export function insufficientScope(scope: string): Problem {
-  return new Problem(
-    403,
-    'insufficient_scope',
-    'insufficient_scope',
-    `this request needs the scope ${scope}`,
-    {
+/** 403 insufficient_scope; the router records each as an `admin_api.denied` audit event. */
+export class InsufficientScope extends Problem {
+  constructor(
+    /** The scopes the caller lacks (named in WWW-Authenticate, space-separated). */
+    readonly missing: string[],
+    detail: string,
+    /** The admin scopes the request would have handed out, when that is why. */
+    readonly granting?: string[],
+  ) {
+    super(403, 'insufficient_scope', 'insufficient_scope', detail, {
       error: 'insufficient_scope',
-      headers: { 'WWW-Authenticate': challenge({ error: 'insufficient_scope', scope }) },
-    },
+      headers: {
+        'WWW-Authenticate': challenge({ error: 'insufficient_scope', scope: missing.join(' ') }),
+      },
+    });
+  }
+}
+
+export function insufficientScope(scope: string): InsufficientScope {
+  return new InsufficientScope([scope], `this request needs the scope ${scope}`);
+}
+
+/**
+ * Handing out admin scopes (on a client, an initial access token or a role, or by giving someone
+ * a role that carries them) needs admin:grant-admin and every scope handed out. Throws the 403
+ * naming what is missing; does nothing when no admin scope is handed out.
+ */
+export function requireGrantable(principal: Principal, adminScopes: Iterable<string>): void {
+  const granting = [...new Set(adminScopes)].sort();
+  if (granting.length === 0) return;
+  const missing = [GRANT_ADMIN, ...granting.filter((s) => s !== GRANT_ADMIN)].filter(
+    (s) => !principal.scopes.has(s),
+  );
+  if (missing.length === 0) return;
+  throw new InsufficientScope(
+    missing,
+    `handing out ${granting.join(', ')} needs the scope${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`,
+    granting,
   );
 }
 
@@ -136,7 +166,8 @@ export function createAdminAuth(deps: AuthDeps) {
       throw insufficientAuthentication(deps.assurance.values.slice(ADMIN_LEVEL - 1));
     const user = await deps.accounts.get(userId);
     if (user?.status !== 'active') throw invalidToken('the account of this token is not active');
-    const held = new Set(await deps.accounts.scopesOf(userId));
+    // Held on the admin API: a role's scope of the same name on another API counts for nothing.
+    const held = new Set((await deps.accounts.scopesOf(userId))[deps.audience] ?? []);
     return new Set([...scopes].filter((s) => held.has(s)));
   }
 

@@ -1,13 +1,14 @@
-// The first administrator: a role granting every admin scope, a person holding it, and a client
-// for automation (client credentials, every admin scope). Everything is checked before anything
-// is written, and what was written is undone if a later step fails.
+// The first administrator: a role granting every admin scope (admin:grant-admin included), a
+// person holding it, and a client for automation (client credentials, every admin scope but
+// admin:grant-admin unless asked for). Everything is checked before anything is written, and
+// what was written is undone if a later step fails.
 import type { Accounts, User } from '../accounts/accounts.ts';
 import { validateEmail } from '../accounts/accounts.ts';
 import { checkPassword } from '../accounts/passwordPolicy.ts';
 import type { Role, Roles } from '../accounts/roles.ts';
 import { conflict } from '../errors.ts';
 import type { ClientRegistry, ClientView } from '../oidc/clients.ts';
-import { ADMIN_SCOPES, adminApiIdentifier } from './adminApi.ts';
+import { ADMIN_SCOPES, adminApiIdentifier, MANAGEMENT_SCOPES } from './adminApi.ts';
 
 export const ADMIN_ROLE = 'administrator';
 export const AUTOMATION_CLIENT_NAME = 'Portcullis automation';
@@ -27,17 +28,28 @@ export interface BootstrapResult {
   clientSecret: string;
 }
 
-/** A role that already makes someone an administrator: the named one, or one with every admin scope. */
-export async function existingAdministratorRole(roles: Roles): Promise<Role | undefined> {
+/**
+ * A role that already makes someone an administrator: the named one, or one with every admin
+ * scope (admin:grant-admin aside) on the admin API of this issuer.
+ */
+export async function existingAdministratorRole(
+  roles: Roles,
+  issuer: string,
+): Promise<Role | undefined> {
+  const audience = adminApiIdentifier(issuer);
   const all = await roles.list();
   return all.find(
-    (r) => r.name === ADMIN_ROLE || ADMIN_SCOPES.every((s) => r.scopes.includes(s)),
-  ) as Role | undefined;
+    (r) => r.name === ADMIN_ROLE || MANAGEMENT_SCOPES.every((s) => r.scopes[audience]?.includes(s)),
+  );
 }
 
 /** Refuses (DomainError conflict) when an administrator exists already, unless `force`. */
-export async function assertBootstrapAllowed(roles: Roles, force: boolean): Promise<void> {
-  const existing = await existingAdministratorRole(roles);
+export async function assertBootstrapAllowed(
+  roles: Roles,
+  issuer: string,
+  force: boolean,
+): Promise<void> {
+  const existing = await existingAdministratorRole(roles, issuer);
   if (existing && !force) {
     throw conflict(
       `an administrator role (${existing.name}) already exists: run with --force to add another administrator`,
@@ -53,10 +65,13 @@ export async function bootstrapAdmin(
     name?: string | undefined;
     password: string;
     force: boolean;
+    /** Give the automation client admin:grant-admin too (off by default). */
+    clientGrantAdmin?: boolean | undefined;
   },
 ): Promise<BootstrapResult> {
   const { accounts, roles, clients } = services;
-  await assertBootstrapAllowed(roles, input.force);
+  const audience = adminApiIdentifier(input.issuer);
+  await assertBootstrapAllowed(roles, input.issuer, input.force);
   const email = validateEmail(input.email);
   checkPassword(input.password, { email, name: input.name ?? '' });
   if (await accounts.get(email))
@@ -69,7 +84,9 @@ export async function bootstrapAdmin(
         name: AUTOMATION_CLIENT_NAME,
         grantTypes: ['client_credentials'],
         authMethod: 'client_secret_basic',
-        apiAccess: { [adminApiIdentifier(input.issuer)]: [...ADMIN_SCOPES] },
+        apiAccess: {
+          [audience]: input.clientGrantAdmin ? [...ADMIN_SCOPES] : [...MANAGEMENT_SCOPES],
+        },
       },
       'bootstrap',
     );
@@ -78,14 +95,17 @@ export async function bootstrapAdmin(
     const roleBefore = await roles.get(ADMIN_ROLE);
     let role: Role;
     if (roleBefore) {
-      const scopes = [...new Set([...roleBefore.scopes, ...ADMIN_SCOPES])];
+      const scopes = {
+        ...roleBefore.scopes,
+        [audience]: [...new Set([...(roleBefore.scopes[audience] ?? []), ...ADMIN_SCOPES])],
+      };
       role = (await roles.update(ADMIN_ROLE, { scopes })).after;
       undo.push(() => roles.update(ADMIN_ROLE, { scopes: roleBefore.scopes }));
     } else {
       role = await roles.create({
         name: ADMIN_ROLE,
         description: 'Every admin API scope',
-        scopes: [...ADMIN_SCOPES],
+        scopes: { [audience]: [...ADMIN_SCOPES] },
       });
       undo.push(() => roles.delete(ADMIN_ROLE));
     }

@@ -14,7 +14,7 @@ const STATUS_TEXT: Record<number, string> = {
   204: 'No content',
   400: 'The request is not valid (problem details name each field at fault)',
   401: 'No access token, or an invalid one (see WWW-Authenticate)',
-  403: 'The access token lacks the scope this operation needs (insufficient_scope)',
+  403: 'The access token lacks the scope this operation needs, or admin:grant-admin and each admin scope the request hands out (insufficient_scope)',
   404: 'Not found',
   409: 'Conflict with the current state',
   413: 'Request body too large',

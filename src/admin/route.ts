@@ -1,7 +1,6 @@
 // One admin API route as data: method, path, scope, the zod schemas of its path parameters,
 // query, body and response, a summary, and its handler. The Koa router and the OpenAPI document
 // are both built from a list of these, so neither can mention a route the other lacks.
-
 import type { z } from 'zod';
 import type { AuditAction } from '../audit/kinds.ts';
 import type { AdminScope } from './adminApi.ts';

@@ -8,7 +8,7 @@ import type { z } from 'zod';
 import type { AuditEventInput } from '../audit/log.ts';
 import type { Logger } from '../log.ts';
 import { ADMIN_BASE_PATH } from './adminApi.ts';
-import type { AdminAuth, Principal } from './auth.ts';
+import { type AdminAuth, InsufficientScope, type Principal } from './auth.ts';
 import { fieldProblems, problemHandler, problems } from './problem.ts';
 import type { AnyRoute } from './route.ts';
 
@@ -55,6 +55,31 @@ function validate<S extends z.ZodType>(
 }
 
 function handle(route: AnyRoute, deps: RouterDeps): Koa.Middleware {
+  /** Records a refused scope (the route's, or admin scopes a request would hand out), then throws. */
+  async function denied(ctx: Koa.Context, principal: Principal, err: unknown): Promise<never> {
+    if (err instanceof InsufficientScope) {
+      // The refusal stands even if it cannot be recorded.
+      await deps
+        .record({
+          actor: principal.actor,
+          action: 'admin_api.denied',
+          outcome: 'failure',
+          sourceIp: ctx.ip,
+          userAgent: ctx.get('user-agent').slice(0, 256) || undefined,
+          details: {
+            method: ctx.method,
+            route: route.path,
+            scope: err.missing.join(' '),
+            ...(err.granting ? { granting: err.granting } : {}),
+          },
+        })
+        .catch((e: Error) =>
+          deps.logger.error({ err: { name: e.name, message: e.message } }, 'audit write failed'),
+        );
+    }
+    throw err;
+  }
+
   return async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     let principal: Principal | undefined;
@@ -63,20 +88,7 @@ function handle(route: AnyRoute, deps: RouterDeps): Koa.Middleware {
       try {
         deps.auth.requireScope(principal, route.scope);
       } catch (err) {
-        // The refusal stands even if it cannot be recorded.
-        await deps
-          .record({
-            actor: principal.actor,
-            action: 'admin_api.denied',
-            outcome: 'failure',
-            sourceIp: ctx.ip,
-            userAgent: ctx.get('user-agent').slice(0, 256) || undefined,
-            details: { method: ctx.method, route: route.path, scope: route.scope },
-          })
-          .catch((e: Error) =>
-            deps.logger.error({ err: { name: e.name, message: e.message } }, 'audit write failed'),
-          );
-        throw err;
+        await denied(ctx, principal, err);
       }
     }
     const params = validate(route.params, { ...ctx.params }, 'path');
@@ -86,26 +98,28 @@ function handle(route: AnyRoute, deps: RouterDeps): Koa.Middleware {
         Object.keys(ctx.query).map((parameter) => ({ parameter, detail: 'unknown parameter' })),
       );
     const body = route.body ? validate(route.body, await readJson(ctx), 'body') : undefined;
-    const result = await route.handler({
-      params,
-      query,
-      body,
-      principal: principal!,
-      audit: (action, target, details = {}) =>
-        deps.record({
-          actor: principal!.actor,
-          action,
-          target,
-          outcome: 'success',
-          sourceIp: ctx.ip,
-          userAgent: ctx.get('user-agent').slice(0, 256) || undefined,
-          details: {
-            ...details,
-            via: 'admin-api',
-            ...(principal?.kind === 'person' ? { client: principal.clientId } : {}),
-          },
-        }),
-    });
+    const result = await route
+      .handler({
+        params,
+        query,
+        body,
+        principal: principal!,
+        audit: (action, target, details = {}) =>
+          deps.record({
+            actor: principal!.actor,
+            action,
+            target,
+            outcome: 'success',
+            sourceIp: ctx.ip,
+            userAgent: ctx.get('user-agent').slice(0, 256) || undefined,
+            details: {
+              ...details,
+              via: 'admin-api',
+              ...(principal?.kind === 'person' ? { client: principal.clientId } : {}),
+            },
+          }),
+      })
+      .catch((err: unknown) => (principal ? denied(ctx, principal, err) : Promise.reject(err)));
     ctx.status = route.status ?? (route.response ? 200 : 204);
     if (route.response) {
       // Only what the schema documents leaves; a mismatch is a server bug, never sent.

@@ -201,21 +201,35 @@ export const SessionsRevoked = z.object({
 const roleName = z.string().min(1).max(64);
 export const RoleParams = z.strictObject({ name: roleName });
 export const RoleMemberParams = z.strictObject({ name: roleName, userId: z.uuid() });
+/** API identifier -> scopes of that API: a role's scopes are (API, scope) pairs. */
+const roleScopes = z
+  .record(z.string().min(1).max(2000), z.array(scopeName).max(200))
+  .describe('API identifier -> the scopes of that API the role grants');
+/** What a role's scopes may be given as: the map, or names each defined by exactly one API. */
+const roleScopesInput = z.union([
+  roleScopes,
+  z
+    .array(z.string().min(1).max(2200))
+    .max(200)
+    .describe(
+      'scope names, each defined by exactly one API (or "API-identifier scope"); kept for older callers',
+    ),
+]);
 export const RoleCreate = z.strictObject({
   name: roleName,
   description: z.string().max(500).optional(),
-  scopes: z.array(scopeName).max(200),
+  scopes: roleScopesInput,
 });
 export const RoleUpdate = z
   .strictObject({
     description: z.string().max(500).optional(),
-    scopes: z.array(scopeName).max(200).optional().describe('replaces every scope'),
+    scopes: roleScopesInput.optional().describe('replaces every scope'),
   })
   .refine((v) => Object.keys(v).length > 0, 'change at least one field');
 export const Role = z.object({
   name: z.string(),
   description: z.string(),
-  scopes: z.array(z.string()),
+  scopes: roleScopes,
   members: z.int(),
 });
 export const RoleList = z.object({ roles: z.array(Role) });

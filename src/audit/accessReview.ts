@@ -1,8 +1,9 @@
-// Access review: every user with their roles, the scopes those roles grant, their last sign-in,
-// and which granted scopes no token issued to them carried within the review period (read from
-// the audit log's token.issued events). Built on the services, not on other modules' tables.
+// Access review: every user with their roles, the scopes those roles grant on each API, their
+// last sign-in, and which granted scopes no token issued to them for that API carried within the
+// review period (read from the audit log's token.issued events). Built on the services, not on
+// other modules' tables.
 import type { Accounts } from '../accounts/accounts.ts';
-import type { Roles } from '../accounts/roles.ts';
+import { type ApiScopes, type Roles, toApiScopes } from '../accounts/roles.ts';
 import type { Clock } from '../clock.ts';
 import type { AuditLog } from './log.ts';
 
@@ -12,11 +13,11 @@ export interface AccessReviewEntry {
   name: string;
   status: string;
   roles: string[];
-  /** Every scope the user's roles grant. */
-  scopes: string[];
+  /** Every scope the user's roles grant: API identifier -> scopes of that API. */
+  scopes: ApiScopes;
   lastLoginAt: Date | null;
-  /** Granted scopes that no token issued to the user carried in the period. */
-  unusedScopes: string[];
+  /** Granted scopes that no token issued to the user for their API carried in the period. */
+  unusedScopes: ApiScopes;
 }
 
 export interface AccessReview {
@@ -29,7 +30,9 @@ export interface AccessReview {
 
 const PAGE = 500;
 
-/** User id -> scopes their tokens carried since `since`. */
+const pair = (identifier: string, scope: string) => `${identifier} ${scope}`;
+
+/** User id -> (API identifier, scope) pairs their tokens carried since `since`. */
 async function usedScopes(audit: AuditLog, since: Date): Promise<Map<string, Set<string>>> {
   const used = new Map<string, Set<string>>();
   let after: number | undefined;
@@ -42,10 +45,13 @@ async function usedScopes(audit: AuditLog, since: Date): Promise<Map<string, Set
       ...(after !== undefined ? { after } : {}),
     });
     for (const event of page.events) {
-      const scope = event.details.scope;
+      const { scope, audience } = event.details;
       if (!event.target || typeof scope !== 'string') continue;
+      const audiences = (Array.isArray(audience) ? audience : [audience]).filter(
+        (a): a is string => typeof a === 'string',
+      );
       const set = used.get(event.target.id) ?? new Set<string>();
-      for (const s of scope.split(' ')) if (s) set.add(s);
+      for (const a of audiences) for (const s of scope.split(' ')) if (s) set.add(pair(a, s));
       used.set(event.target.id, set);
     }
     if (page.next === undefined) return used;
@@ -66,7 +72,11 @@ export async function accessReview(
   for (let offset = 0; ; offset += PAGE) {
     const page = await services.accounts.search({ limit: PAGE, offset });
     for (const u of page.users) {
-      const scopes = [...new Set(u.roles.flatMap((r) => roleScopes.get(r) ?? []))].sort();
+      const pairs = u.roles.flatMap((r) =>
+        Object.entries(roleScopes.get(r) ?? {}).flatMap(([identifier, scopes]) =>
+          scopes.map((scope) => ({ identifier, scope })),
+        ),
+      );
       const usedByUser = used.get(u.id) ?? new Set<string>();
       users.push({
         userId: u.id,
@@ -74,9 +84,11 @@ export async function accessReview(
         name: u.name,
         status: u.status,
         roles: u.roles,
-        scopes,
+        scopes: toApiScopes(pairs),
         lastLoginAt: u.lastLoginAt,
-        unusedScopes: scopes.filter((s) => !usedByUser.has(s)),
+        unusedScopes: toApiScopes(
+          pairs.filter((p) => !usedByUser.has(pair(p.identifier, p.scope))),
+        ),
       });
     }
     if (offset + PAGE >= page.total || page.users.length === 0) break;

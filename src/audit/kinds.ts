@@ -35,8 +35,8 @@ export const AUDIT_KINDS = {
   'client.registered': ['via', 'initialAccess'],
 
   // Administration (admin API and CLI).
-  'admin_api.denied': ['method', 'route', 'scope'],
-  'admin.bootstrapped': [...CHANGE, 'forced'],
+  'admin_api.denied': ['method', 'route', 'scope', 'granting'],
+  'admin.bootstrapped': [...CHANGE, 'forced', 'clientGrantAdmin'],
   'api.created': [...CHANGE, 'name', 'format', 'lifetime', 'scopes', 'resourceServers'],
   'api.updated': [...CHANGE, 'before', 'after'],
   'api.deleted': [...CHANGE, 'name', 'format', 'lifetime', 'scopes', 'resourceServers'],

@@ -1,6 +1,5 @@
 // What every CLI command needs: the configuration, a logger on stderr, and the app (services
 // over the database) opened for the command and closed after it.
-
 import { userInfo } from 'node:os';
 import type { App } from '../app.ts';
 import type { AuditAction } from '../audit/kinds.ts';

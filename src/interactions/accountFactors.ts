@@ -1,7 +1,6 @@
 // Managing second factors from the account page: add an authenticator app or a security key /
 // passkey, remove one, regenerate recovery codes. Every change needs a recent sign-in: within
 // FACTOR_CHANGE_MAX_AGE_SECONDS, and at level 2 or more once the person has a second factor.
-
 import type Koa from 'koa';
 import type { AuditAction } from '../audit/kinds.ts';
 import { DomainError } from '../errors.ts';

@@ -1,7 +1,9 @@
 // The consent page: which application asks for what, per API, in words people read. A person
-// can only grant scopes their roles allow; the rest is refused (and not asked for again).
+// can only grant, on an API, the scopes their roles give on that API; the rest is refused (and
+// not asked for again).
 // First-party clients skip the page: the same decision is made without asking.
 import type Koa from 'koa';
+import type { ApiScopes } from '../accounts/roles.ts';
 import {
   type ConsentDecision,
   InteractionNotFound,
@@ -24,17 +26,21 @@ interface ConsentDetails {
   missingResourceScopes?: Record<string, string[]>;
 }
 
-/** What will be granted and refused, given what the person's roles allow. */
+/**
+ * What will be granted and refused, given what the person's roles allow on each API (API
+ * identifier -> scopes): a scope is granted on an API only when a role gives it on that API.
+ */
 export function decideConsent(
   details: ConsentDetails,
-  roleScopes: Set<string>,
+  roleScopes: ApiScopes,
 ): ConsentDecision & { unavailable: string[] } {
   const grantResourceScopes: Record<string, string[]> = {};
   const rejectResourceScopes: Record<string, string[]> = {};
   const unavailable: string[] = [];
   for (const [resource, scopes] of Object.entries(details.missingResourceScopes ?? {})) {
-    grantResourceScopes[resource] = scopes.filter((s) => roleScopes.has(s));
-    rejectResourceScopes[resource] = scopes.filter((s) => !roleScopes.has(s));
+    const held = new Set((Object.hasOwn(roleScopes, resource) && roleScopes[resource]) || []);
+    grantResourceScopes[resource] = scopes.filter((s) => held.has(s));
+    rejectResourceScopes[resource] = scopes.filter((s) => !held.has(s));
     unavailable.push(...rejectResourceScopes[resource]);
   }
   return {
@@ -51,7 +57,7 @@ export function consentPage(deps: InteractionDeps) {
   const { views, csrf, accounts, catalogue } = deps;
 
   async function decision(i: PendingInteraction) {
-    const roleScopes = new Set(await accounts.scopesOf(i.session!.accountId));
+    const roleScopes = await accounts.scopesOf(i.session!.accountId);
     return decideConsent(i.prompt.details as ConsentDetails, roleScopes);
   }
 
@@ -67,7 +73,9 @@ export function consentPage(deps: InteractionDeps) {
         how,
         scopes: d.grantOidcScopes,
         resources: d.grantResourceScopes,
-        refused: d.unavailable,
+        refused: Object.fromEntries(
+          Object.entries(d.rejectResourceScopes).filter(([, scopes]) => scopes.length > 0),
+        ),
       },
     });
     await deps.bridge.finishConsent(ctx, i, d);

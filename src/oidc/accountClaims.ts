@@ -2,6 +2,7 @@
 // disabled or locked, which also stops its refresh tokens) and its claims, by scope.
 import type { FindAccount, KoaContextWithOIDC } from 'oidc-provider';
 import type { Accounts } from '../accounts/accounts.ts';
+import type { ApiScopes } from '../accounts/roles.ts';
 import type { Api } from './catalogue.ts';
 
 export function createFindAccount(accounts: Accounts): FindAccount {
@@ -26,16 +27,18 @@ export function createFindAccount(accounts: Accounts): FindAccount {
 }
 
 /**
- * At the token endpoint a person's token carries only scopes one of their roles grants: a role
- * taken away after consent takes effect at the next token. Client credentials have no person.
+ * At the token endpoint a person's token for an API carries only scopes one of their roles grants
+ * on that API (a role for another API's scope of the same name counts for nothing): a role taken
+ * away after consent takes effect at the next token. Client credentials have no person.
  */
 export function narrowToRoles(accounts: Accounts) {
-  return async (ctx: KoaContextWithOIDC, _api: Api, scopes: string[]): Promise<string[]> => {
+  return async (ctx: KoaContextWithOIDC, api: Api, scopes: string[]): Promise<string[]> => {
     const account = ctx.oidc.entities?.Account as
-      | { accountId: string; roleScopes?: string[] }
+      | { accountId: string; roleScopes?: ApiScopes }
       | undefined;
     if (ctx.oidc.route !== 'token' || !account?.accountId) return scopes;
-    const allowed = new Set(account.roleScopes ?? (await accounts.scopesOf(account.accountId)));
+    const held = account.roleScopes ?? (await accounts.scopesOf(account.accountId));
+    const allowed = new Set(held[api.identifier] ?? []);
     return scopes.filter((s) => allowed.has(s));
   };
 }

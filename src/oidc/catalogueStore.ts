@@ -99,8 +99,19 @@ export function createCatalogueStore(knex: Knex) {
       await knex.transaction(async (trx) => {
         await trx('apis').where({ id }).update(patch);
         if (scopes) {
-          await trx('api_scopes').where({ api_id: id }).delete();
-          if (scopes.length) await trx('api_scopes').insert(scopes);
+          // Only removed scopes are deleted: role scopes cascade from the rows that go.
+          await trx('api_scopes')
+            .where({ api_id: id })
+            .whereNotIn(
+              'name',
+              scopes.map((s) => s.name),
+            )
+            .delete();
+          if (scopes.length)
+            await trx('api_scopes')
+              .insert(scopes)
+              .onConflict(['api_id', 'name'])
+              .merge(['description', 'required_level']);
         }
         if (resourceServers) {
           await trx('api_resource_servers').where({ api_id: id }).delete();

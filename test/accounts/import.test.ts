@@ -68,7 +68,7 @@ describe('importing people', () => {
     );
     const ann = await accounts.withScopes(imported[0]!.id);
     assert.deepEqual(ann?.user.roles, ['reader']);
-    assert.deepEqual(ann?.scopes, ['ledger:read']);
+    assert.deepEqual(ann?.scopes, { 'https://ledger.example': ['ledger:read'] });
   });
 
   test('an entry that is not an Argon2id hash imports nobody', async () => {

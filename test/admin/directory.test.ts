@@ -205,13 +205,17 @@ describe('admin API: users and roles', () => {
   test('roles: create, show, change scopes (before and after audited), delete', async () => {
     const created = await api.call('POST', '/roles', {
       token: roles,
-      body: { name: 'teller', description: 'Branch staff', scopes: ['accounts:read'] },
+      body: {
+        name: 'teller',
+        description: 'Branch staff',
+        scopes: { [BANK_API]: ['accounts:read'] },
+      },
     });
     assert.equal(created.status, 201);
     assert.deepEqual(created.body, {
       name: 'teller',
       description: 'Branch staff',
-      scopes: ['accounts:read'],
+      scopes: { [BANK_API]: ['accounts:read'] },
       members: 0,
     });
     assert.deepEqual((await api.call('GET', '/roles/teller', { token: roles })).body, created.body);
@@ -220,18 +224,19 @@ describe('admin API: users and roles', () => {
       listed.body.roles.map((r: { name: string }) => r.name),
       ['customer', 'teller'],
     );
+    // A list of names each defined by exactly one API is still accepted, and stored per API.
     const changed = await api.call('PATCH', '/roles/teller', {
       token: roles,
       body: { scopes: ['accounts:read', 'payments:write'] },
     });
-    assert.deepEqual(changed.body.scopes, ['accounts:read', 'payments:write']);
+    assert.deepEqual(changed.body.scopes, { [BANK_API]: ['accounts:read', 'payments:write'] });
     const event = await lastEvent('role.updated');
     assert.deepEqual(event?.details.before, {
-      scopes: ['accounts:read'],
+      scopes: { [BANK_API]: ['accounts:read'] },
       description: 'Branch staff',
     });
     assert.deepEqual(event?.details.after, {
-      scopes: ['accounts:read', 'payments:write'],
+      scopes: { [BANK_API]: ['accounts:read', 'payments:write'] },
       description: 'Branch staff',
     });
     assert.equal((await api.call('DELETE', '/roles/teller', { token: roles })).status, 204);
@@ -248,6 +253,34 @@ describe('admin API: users and roles', () => {
       () => api.call('POST', '/roles', { token: roles, body: { name: 'x', scopes: ['nope:x'] } }),
       (reply) =>
         assertProblem(reply, 400, 'validation', 'no registered API defines the scope nope:x'),
+    );
+    await refused(
+      () =>
+        api.call('POST', '/roles', {
+          token: roles,
+          body: { name: 'x', scopes: { 'https://nope.example': ['accounts:read'] } },
+        }),
+      (reply) =>
+        assertProblem(
+          reply,
+          400,
+          'validation',
+          'no API with identifier https://nope.example is registered',
+        ),
+    );
+    await refused(
+      () =>
+        api.call('POST', '/roles', {
+          token: roles,
+          body: { name: 'x', scopes: { [BANK_API]: ['ledger:read'] } },
+        }),
+      (reply) =>
+        assertProblem(
+          reply,
+          400,
+          'validation',
+          `the API ${BANK_API} does not define the scope ledger:read`,
+        ),
     );
     await refused(
       () => api.call('POST', '/roles', { token: roles, body: { name: 'customer', scopes: [] } }),

@@ -4,7 +4,7 @@
 // and `portcullis audit verify` — intact, then broken by a direct edit, naming the row.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ADMIN_SCOPES } from '../../src/admin/adminApi.ts';
+import { ADMIN_SCOPES, MANAGEMENT_SCOPES } from '../../src/admin/adminApi.ts';
 import { connectDatabase } from '../../src/db/connect.ts';
 import { HttpBrowser, loginForCode } from '../support/browserless.ts';
 import { assertOneLineError, cliEnv, runCli } from '../support/cli.ts';
@@ -50,7 +50,12 @@ describe('admin bootstrap, the admin API end to end, access review and audit ver
     bootstrap = JSON.parse(result.stdout);
     const out = JSON.parse(result.stdout);
     assert.deepEqual(out.user.roles, ['administrator']);
-    assert.deepEqual(out.role, { name: 'administrator', scopes: [...ADMIN_SCOPES] });
+    assert.deepEqual(out.role, {
+      name: 'administrator',
+      scopes: { 'http://localhost:3000/admin/v1': [...ADMIN_SCOPES] },
+    });
+    // The automation client may manage everything but cannot hand out admin scopes.
+    assert.deepEqual(out.client.scopes, [...MANAGEMENT_SCOPES]);
     assert.match(out.clientSecret, /^[\w-]{43}$/);
     assert.equal(out.audience, 'http://localhost:3000/admin/v1');
     const list = JSON.parse((await runCli(['client', 'list', '--json'], env)).stdout);
@@ -75,7 +80,7 @@ describe('admin bootstrap, the admin API end to end, access review and audit ver
     );
     assert.deepEqual([await count('users'), await count('clients')], [users, clients]);
     const forced = await runCli(
-      ['admin', 'bootstrap', '--email', 'two@example.com', '--force'],
+      ['admin', 'bootstrap', '--email', 'two@example.com', '--force', '--client-grant-admin'],
       env,
       PASSWORD,
     );
@@ -85,6 +90,14 @@ describe('admin bootstrap, the admin API end to end, access review and audit ver
       /^administrator: two@example.com \([0-9a-f-]{36}\), role administrator$/m,
     );
     assert.match(forced.stdout, /^client_secret: [\w-]{43}$/m);
+    // --client-grant-admin: this automation client may hand out the admin scopes it holds.
+    assert.match(
+      forced.stdout,
+      new RegExp(
+        `^admin client for automation \\(client credentials\\): ${ADMIN_SCOPES.join(' ')}$`,
+        'm',
+      ),
+    );
     assert.deepEqual([await count('users'), await count('clients')], [users + 1, clients + 1]);
   });
 
@@ -179,11 +192,15 @@ describe('admin bootstrap, the admin API end to end, access review and audit ver
     assert.equal(review.unusedDays, 30);
     const alice = review.users.find((u: { email: string }) => u.email === 'alice@example.com');
     assert.deepEqual(alice.roles, ['customer']);
-    assert.deepEqual(alice.scopes, ['accounts:read', 'payments:write']);
-    assert.deepEqual(alice.unusedScopes, ['payments:write'], 'accounts:read was in a token');
+    assert.deepEqual(alice.scopes, { [BANK_API]: ['accounts:read', 'payments:write'] });
+    assert.deepEqual(
+      alice.unusedScopes,
+      { [BANK_API]: ['payments:write'] },
+      'accounts:read was in a token',
+    );
     assert.ok(alice.lastLoginAt);
     const root = review.users.find((u: { email: string }) => u.email === 'root@example.com');
-    assert.deepEqual(root.unusedScopes, [...ADMIN_SCOPES]);
+    assert.deepEqual(root.unusedScopes, { 'http://localhost:3000/admin/v1': [...ADMIN_SCOPES] });
     assert.equal(root.lastLoginAt, null);
     assertOneLineError(
       await runCli(['access-review', '--unused-days', 'soon'], env),

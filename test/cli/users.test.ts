@@ -4,6 +4,9 @@ import { after, before, describe, test } from 'node:test';
 import { assertOneLineError, cliEnv, runCli } from '../support/cli.ts';
 import type { TestDatabase } from '../support/db.ts';
 
+const BANK = 'https://bank.api.example';
+const CARDS = 'https://cards.api.example';
+
 describe('portcullis user and role', () => {
   let db: TestDatabase | undefined;
   let env: Record<string, string>;
@@ -40,7 +43,7 @@ describe('portcullis user and role', () => {
       env,
     );
     assert.equal(created.code, 0, created.stderr);
-    assert.deepEqual(JSON.parse(created.stdout).scopes, ['accounts:read']);
+    assert.deepEqual(JSON.parse(created.stdout).scopes, { [BANK]: ['accounts:read'] });
     assertOneLineError(
       await runCli(['role', 'create', '--name', 'bad', '--scope', 'nope:x'], env),
       'scopes: no registered API defines the scope nope:x',
@@ -171,5 +174,67 @@ describe('portcullis user and role', () => {
         ['payer', 0],
       ],
     );
+  });
+
+  test("a scope two APIs define is named 'URI scope'; a bare name is refused naming both APIs", async () => {
+    const api = await runCli(
+      ['api', 'create', '--identifier', CARDS, '--scope', 'payments:write=Pay by card'],
+      env,
+    );
+    assert.equal(api.code, 0, api.stderr);
+    const before = JSON.parse((await runCli(['role', 'list', '--json'], env)).stdout);
+    assertOneLineError(
+      await runCli(['role', 'create', '--name', 'card-payer', '--scope', 'payments:write'], env),
+      `scopes: several APIs define the scope payments:write (${BANK}, ${CARDS}): name the API with it`,
+    );
+    assertOneLineError(
+      await runCli(
+        ['role', 'create', '--name', 'card-payer', '--scope', 'https://nope.example read'],
+        env,
+      ),
+      'scopes: no API with identifier https://nope.example is registered',
+    );
+    assertOneLineError(
+      await runCli(
+        ['role', 'create', '--name', 'card-payer', '--scope', `${CARDS} accounts:read`],
+        env,
+      ),
+      `scopes: the API ${CARDS} does not define the scope accounts:read`,
+    );
+    assert.deepEqual(
+      JSON.parse((await runCli(['role', 'list', '--json'], env)).stdout),
+      before,
+      'nothing written',
+    );
+
+    const created = await runCli(
+      [
+        'role',
+        'create',
+        '--name',
+        'card-payer',
+        '--scope',
+        `${CARDS} payments:write`,
+        '--scope',
+        'accounts:read',
+      ],
+      env,
+    );
+    assert.equal(created.code, 0, created.stderr);
+    assert.equal(
+      created.stdout,
+      `created role card-payer: ${BANK}: accounts:read; ${CARDS}: payments:write\n`,
+    );
+    const shown = await runCli(['role', 'show', 'card-payer', '--json'], env);
+    assert.deepEqual(JSON.parse(shown.stdout), {
+      id: JSON.parse(shown.stdout).id,
+      name: 'card-payer',
+      description: '',
+      scopes: { [BANK]: ['accounts:read'], [CARDS]: ['payments:write'] },
+      members: 0,
+    });
+    const human = await runCli(['role', 'show', 'card-payer'], env);
+    assert.match(human.stdout, new RegExp(`^  ${CARDS}  payments:write$`, 'm'));
+    assertOneLineError(await runCli(['role', 'show', 'ghost'], env), 'no role named ghost');
   });
 });

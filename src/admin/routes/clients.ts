@@ -1,7 +1,11 @@
 // /clients: OAuth clients. Create, list, show, replace, delete, and rotate a secret (shown once).
-// Clients Portcullis itself relies on (created by "system") are read-only here.
+// Clients Portcullis itself relies on (created by "system") are read-only here. A client with
+// admin API scopes is a privilege: creating, replacing or re-keying one needs admin:grant-admin
+// and each of its admin scopes (see auth.ts).
 import { conflict, notFound } from '../../errors.ts';
 import type { ClientView } from '../../oidc/clients.ts';
+import { adminApiIdentifier } from '../adminApi.ts';
+import { requireGrantable } from '../auth.ts';
 import type { AdminContext } from '../context.ts';
 import { type AnyRoute, defineRoute, iso } from '../route.ts';
 import {
@@ -34,8 +38,12 @@ const summary = (c: ClientView) => ({
   minAssuranceLevel: c.minAssuranceLevel,
 });
 
-export function clientRoutes({ services }: AdminContext): AnyRoute[] {
+export function clientRoutes({ issuer, services }: AdminContext): AnyRoute[] {
   const { clients } = services;
+  const audience = adminApiIdentifier(issuer);
+  /** The admin API scopes in an API access map. */
+  const adminScopesOf = (apiAccess: Record<string, string[]>) =>
+    Object.hasOwn(apiAccess, audience) ? (apiAccess[audience] ?? []) : [];
 
   async function editable(clientId: string): Promise<ClientView> {
     const found = await clients.get(clientId);
@@ -67,7 +75,8 @@ export function clientRoutes({ services }: AdminContext): AnyRoute[] {
       response: ClientSaved,
       status: 201,
       errors: [409],
-      async handler({ body, audit }) {
+      async handler({ body, principal, audit }) {
+        requireGrantable(principal, adminScopesOf(body.apiAccess));
         const { client, secret } = await clients.create(body, 'admin-api');
         await audit('client.created', { type: 'client', id: client.clientId }, summary(client));
         return { client: clientJson(client), clientSecret: secret ?? null };
@@ -101,8 +110,10 @@ export function clientRoutes({ services }: AdminContext): AnyRoute[] {
       body: ClientInput,
       response: ClientSaved,
       errors: [404, 409],
-      async handler({ params, body, audit }) {
+      async handler({ params, body, principal, audit }) {
         const before = await editable(params.clientId);
+        // The client as replaced holds these admin scopes, under whatever credentials it gets.
+        requireGrantable(principal, adminScopesOf(body.apiAccess));
         const { client, secret } = await clients.update(params.clientId, body);
         await audit(
           'client.updated',
@@ -138,8 +149,10 @@ export function clientRoutes({ services }: AdminContext): AnyRoute[] {
       params: ClientIdParams,
       response: ClientSecret,
       errors: [404, 409],
-      async handler({ params, audit }) {
-        await editable(params.clientId);
+      async handler({ params, principal, audit }) {
+        const client = await editable(params.clientId);
+        // A new secret hands its admin scopes to whoever reads it.
+        requireGrantable(principal, adminScopesOf(client.apiAccess));
         const secret = await clients.rotateSecret(params.clientId);
         await audit('client.secret_rotated', { type: 'client', id: params.clientId });
         return { clientId: params.clientId, clientSecret: secret };

@@ -1,7 +1,10 @@
 // /initial-access-tokens: tokens that let one party register a client through RFC 7591, each
-// with exactly the API access such a client gets. The token is shown once, stored hashed.
+// with exactly the API access such a client gets. The token is shown once, stored hashed. One
+// carrying admin API scopes needs admin:grant-admin and each of them (see auth.ts).
 import { notFound } from '../../errors.ts';
 import type { Allowance } from '../../oidc/registration.ts';
+import { adminApiIdentifier } from '../adminApi.ts';
+import { requireGrantable } from '../auth.ts';
 import type { AdminContext } from '../context.ts';
 import { type AnyRoute, defineRoute, iso } from '../route.ts';
 import {
@@ -49,6 +52,11 @@ export function initialAccessTokenRoutes({ issuer, services }: AdminContext): An
       response: InitialAccessTokenIssued,
       status: 201,
       async handler({ body, principal, audit }) {
+        const audience = adminApiIdentifier(issuer);
+        requireGrantable(
+          principal,
+          Object.hasOwn(body.apiAccess, audience) ? (body.apiAccess[audience] ?? []) : [],
+        );
         const { token, allowance } = await registration.issue({
           description: body.description,
           apiAccess: body.apiAccess,

@@ -1,9 +1,11 @@
-// /roles: named sets of API scopes, and who has them. Every change is audited with the role or
-// the user's roles before and after.
-
-import type { Role as RoleModel } from '../../accounts/roles.ts';
+// /roles: named sets of (API, scope) pairs, and who has them. Every change is audited with the
+// role or the user's roles before and after. Admin API scopes on a role, or a role carrying them
+// given to someone, need admin:grant-admin and each of those scopes (see auth.ts).
+import type { ApiScopes, Role as RoleModel } from '../../accounts/roles.ts';
 import type { AuditAction } from '../../audit/kinds.ts';
 import { notFound } from '../../errors.ts';
+import { adminApiIdentifier } from '../adminApi.ts';
+import { type Principal, requireGrantable } from '../auth.ts';
 import type { AdminContext } from '../context.ts';
 import { type AnyRoute, defineRoute } from '../route.ts';
 import {
@@ -21,8 +23,11 @@ const SCOPE = 'admin:roles';
 
 const roleJson = ({ id: _id, ...role }: RoleModel) => role;
 
-export function roleRoutes({ services }: AdminContext): AnyRoute[] {
+export function roleRoutes({ issuer, services }: AdminContext): AnyRoute[] {
   const { roles, accounts } = services;
+  const audience = adminApiIdentifier(issuer);
+  const adminScopesOf = (scopes: ApiScopes) =>
+    Object.hasOwn(scopes, audience) ? (scopes[audience] ?? []) : [];
 
   async function requireRole(name: string): Promise<RoleModel> {
     const found = await roles.get(name);
@@ -34,9 +39,11 @@ export function roleRoutes({ services }: AdminContext): AnyRoute[] {
   function membership(kind: 'grant' | 'revoke') {
     return async ({
       params,
+      principal,
       audit,
     }: {
       params: { name: string; userId: string };
+      principal: Principal;
       audit: (
         a: AuditAction,
         t: { type: string; id: string },
@@ -45,7 +52,9 @@ export function roleRoutes({ services }: AdminContext): AnyRoute[] {
     }) => {
       const user = await accounts.get(params.userId);
       if (!user) throw notFound(`no user ${params.userId}`);
-      await requireRole(params.name);
+      const role = await requireRole(params.name);
+      // Giving a role hands out its admin scopes; taking one away hands out nothing.
+      if (kind === 'grant') requireGrantable(principal, adminScopesOf(role.scopes));
       const changed = await roles[kind](user.email, params.name);
       const after = (await accounts.get(user.id))?.roles ?? [];
       if (changed) {
@@ -81,8 +90,10 @@ export function roleRoutes({ services }: AdminContext): AnyRoute[] {
       response: Role,
       status: 201,
       errors: [409],
-      async handler({ body, audit }) {
-        const created = await roles.create(body);
+      async handler({ body, principal, audit }) {
+        const scopes = await roles.resolve(body.scopes);
+        requireGrantable(principal, adminScopesOf(scopes));
+        const created = await roles.create({ ...body, scopes });
         await audit(
           'role.created',
           { type: 'role', id: created.name },
@@ -114,8 +125,17 @@ export function roleRoutes({ services }: AdminContext): AnyRoute[] {
       body: RoleUpdate,
       response: Role,
       errors: [404],
-      async handler({ params, body, audit }) {
-        const { before, after } = await roles.update(params.name, body);
+      async handler({ params, body, principal, audit }) {
+        const current = await requireRole(params.name);
+        const scopes = body.scopes ? await roles.resolve(body.scopes) : undefined;
+        if (scopes) {
+          const held = new Set(adminScopesOf(current.scopes));
+          requireGrantable(
+            principal,
+            adminScopesOf(scopes).filter((s) => !held.has(s)),
+          );
+        }
+        const { before, after } = await roles.update(params.name, { ...body, scopes });
         await audit(
           'role.updated',
           { type: 'role', id: params.name },

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { accessReview } from '../../audit/accessReview.ts';
 import { withApp } from '../context.ts';
 import { CliError, print, printTable } from '../output.ts';
+import { scopesText } from './roles.ts';
 
 export function registerAccessReviewCommand(program: Command): void {
   program
@@ -42,8 +43,9 @@ export function registerAccessReviewCommand(program: Command): void {
             printTable(
               review.users.map((u) => ({
                 ...u,
+                scopes: scopesText(u.scopes),
                 last_login: u.lastLoginAt ?? 'never',
-                unused: u.unusedScopes,
+                unused: scopesText(u.unusedScopes),
               })),
               ['email', 'status', 'roles', 'scopes', 'last_login', 'unused'],
             );

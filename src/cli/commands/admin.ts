@@ -1,6 +1,6 @@
 // `portcullis admin bootstrap`: the first administrator and a client for automating the admin API.
 import type { Command } from 'commander';
-import { ADMIN_SCOPES, adminApiIdentifier } from '../../admin/adminApi.ts';
+import { adminApiIdentifier } from '../../admin/adminApi.ts';
 import { assertBootstrapAllowed, bootstrapAdmin } from '../../admin/bootstrap.ts';
 import { auditChange, withApp } from '../context.ts';
 import { print } from '../output.ts';
@@ -11,6 +11,7 @@ interface BootstrapOptions {
   name?: string;
   json?: boolean;
   force?: boolean;
+  clientGrantAdmin?: boolean;
 }
 
 export function registerAdminCommands(program: Command): void {
@@ -24,12 +25,16 @@ export function registerAdminCommands(program: Command): void {
     .requiredOption('--email <email>', "the administrator's email address")
     .option('--name <name>', "the administrator's name")
     .option('--force', 'run even though an administrator role exists (adds another administrator)')
+    .option(
+      '--client-grant-admin',
+      'also give the automation client admin:grant-admin, so it can hand out the admin scopes it holds',
+    )
     .option('--json', 'print the result as JSON')
     .action(async (opts: BootstrapOptions) => {
       await withApp(async (app) => {
         const { roles, accounts, clients } = app.services;
         // Refuse before asking for a password that would not be used.
-        await assertBootstrapAllowed(roles, opts.force === true);
+        await assertBootstrapAllowed(roles, app.config.issuer, opts.force === true);
         const password = await readPassword({ confirm: true });
         const result = await bootstrapAdmin(
           { roles, accounts, clients },
@@ -39,6 +44,7 @@ export function registerAdminCommands(program: Command): void {
             name: opts.name,
             password,
             force: opts.force === true,
+            clientGrantAdmin: opts.clientGrantAdmin === true,
           },
         );
         const { user, role, roleBefore, client, clientSecret } = result;
@@ -73,6 +79,7 @@ export function registerAdminCommands(program: Command): void {
           {
             client: client.clientId,
             forced: opts.force === true,
+            clientGrantAdmin: opts.clientGrantAdmin === true,
           },
         );
         const audience = adminApiIdentifier(app.config.issuer);
@@ -82,7 +89,11 @@ export function registerAdminCommands(program: Command): void {
           {
             user: { id: user.id, email: user.email, roles: user.roles },
             role: { name: role.name, scopes: role.scopes },
-            client: { clientId: client.clientId, name: client.name, scopes: [...ADMIN_SCOPES] },
+            client: {
+              clientId: client.clientId,
+              name: client.name,
+              scopes: client.apiAccess[audience] ?? [],
+            },
             clientSecret,
             tokenEndpoint,
             audience,
@@ -90,7 +101,9 @@ export function registerAdminCommands(program: Command): void {
           () => {
             const out = (line: string) => process.stdout.write(`${line}\n`);
             out(`administrator: ${user.email} (${user.id}), role ${role.name}`);
-            out('admin client for automation (client credentials, every admin scope):');
+            out(
+              `admin client for automation (client credentials): ${(client.apiAccess[audience] ?? []).join(' ')}`,
+            );
             out(`client_id:     ${client.clientId}`);
             out(`client_secret: ${clientSecret}`);
             out(`token:         POST ${tokenEndpoint} with resource=${audience}`);

@@ -1,7 +1,6 @@
-// `portcullis user …` and `portcullis role …`: people, and the roles that grant them API scopes.
+// `portcullis user …`: the people who sign in (their roles: `portcullis role …`, roles.ts).
 import type { Command } from 'commander';
 import type { User } from '../../accounts/accounts.ts';
-import type { Role } from '../../accounts/roles.ts';
 import { auditChange, withApp } from '../context.ts';
 import { CliError, print, printTable } from '../output.ts';
 import { readPassword } from '../password.ts';
@@ -148,102 +147,4 @@ export function registerUserCommands(program: Command): void {
         });
       });
   }
-
-  const role = program.command('role').description('manage roles: named sets of API scopes');
-  const roleJson = (r: Role) => r;
-
-  role
-    .command('create')
-    .description('create a role granting API scopes')
-    .requiredOption('--name <name>', 'the role name')
-    .requiredOption('--scope <scope>', 'an API scope the role grants (repeat)', collect)
-    .option('--description <text>', 'what the role is for')
-    .option('--json', 'print the result as JSON')
-    .action(
-      async (opts: { name: string; scope: string[]; description?: string; json?: boolean }) => {
-        await withApp(async (app) => {
-          const created = await app.services.roles.create({
-            name: opts.name,
-            description: opts.description,
-            scopes: opts.scope,
-          });
-          await auditChange(
-            app,
-            'role.created',
-            { type: 'role', id: created.name },
-            { scopes: created.scopes },
-          );
-          print(opts.json, roleJson(created), () =>
-            process.stdout.write(`created role ${created.name}: ${created.scopes.join(', ')}\n`),
-          );
-        });
-      },
-    );
-
-  role
-    .command('list')
-    .description('list roles')
-    .option('--json', 'print as JSON')
-    .action(async (opts: { json?: boolean }) => {
-      await withApp(async (app) => {
-        const list = await app.services.roles.list();
-        print(opts.json, list, () =>
-          printTable(list as never, ['name', 'scopes', 'members', 'description']),
-        );
-      });
-    });
-
-  role
-    .command('grant')
-    .description('give a user a role')
-    .requiredOption('--user <email>', 'the user')
-    .requiredOption('--role <name>', 'the role')
-    .action(async (opts: { user: string; role: string }) => {
-      await withApp(async (app) => {
-        const before = (await app.services.accounts.get(opts.user))?.roles ?? [];
-        const changed = await app.services.roles.grant(opts.user, opts.role);
-        const after = (await app.services.accounts.get(opts.user))?.roles ?? [];
-        if (changed) {
-          const user = (await app.services.accounts.get(opts.user))!;
-          await auditChange(
-            app,
-            'role.granted',
-            { type: 'user', id: user.id },
-            { role: opts.role, before, after },
-          );
-        }
-        process.stdout.write(
-          changed
-            ? `${opts.user} now has the role ${opts.role}\n`
-            : `${opts.user} already had the role ${opts.role}\n`,
-        );
-      });
-    });
-
-  role
-    .command('revoke')
-    .description('take a role from a user')
-    .requiredOption('--user <email>', 'the user')
-    .requiredOption('--role <name>', 'the role')
-    .action(async (opts: { user: string; role: string }) => {
-      await withApp(async (app) => {
-        const before = (await app.services.accounts.get(opts.user))?.roles ?? [];
-        const changed = await app.services.roles.revoke(opts.user, opts.role);
-        const after = (await app.services.accounts.get(opts.user))?.roles ?? [];
-        if (changed) {
-          const user = (await app.services.accounts.get(opts.user))!;
-          await auditChange(
-            app,
-            'role.revoked',
-            { type: 'user', id: user.id },
-            { role: opts.role, before, after },
-          );
-        }
-        process.stdout.write(
-          changed
-            ? `${opts.user} no longer has the role ${opts.role}\n`
-            : `${opts.user} did not have the role ${opts.role}\n`,
-        );
-      });
-    });
 }
