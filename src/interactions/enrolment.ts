@@ -1,9 +1,6 @@
-// Enrolling a second factor inside a login, when the level the request needs is out of the
-// person's reach: an authenticator app (QR code and key, confirmed by one code) or a security
-// key / passkey. Only a login at the level of the strongest factor the person holds may add one
-// (the first one needs the password only), and adding never raises the login's level: the login
-// then asks to use a factor, as any login does. After the first factor, ten recovery codes are
-// shown once.
+// Enrolling a second factor inside a login whose level is out of the person's reach (an app, or a
+// security key / passkey), allowed at the level of the strongest factor already held. Enrolling
+// never raises the login: it then asks to use a factor. The first factor brings recovery codes.
 import type Koa from 'koa';
 import { DomainError } from '../errors.ts';
 import { CredentialExistsError, parseWebAuthnResponse, WebAuthnError } from '../mfa/webauthn.ts';
