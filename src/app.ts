@@ -77,11 +77,19 @@ export async function createApp(config: Config, deps: AppDeps) {
   const securityLog = logger.child({}, { redact: [] });
   const record = async (event: AuditEventInput) => {
     const { fields, dropped } = audit.prepare(event);
-    if (dropped.length)
+    if (dropped.length) {
+      // A call site passing details its kind does not list is a mistake: an error outside
+      // production (tests find it); in production the event is recorded without them.
+      if (config.env !== 'production')
+        throw invalid(
+          `audit details ${dropped.join(', ')} are not listed for ${fields.action} in src/audit/kinds.ts`,
+          'details',
+        );
       logger.warn(
         { action: fields.action, dropped },
         'audit details not allowed for this event left out',
       );
+    }
     securityLog.info(
       {
         audit: {

@@ -1,7 +1,8 @@
-// Sign-in with email and password. Throttled per account (consecutive failures lock it for a
-// growing time) and per source address (credential stuffing), both in PostgreSQL. Every outcome
-// but success looks the same to the caller's user and costs one Argon2 verification, so neither
-// the message nor the response time tells whether an account exists or is locked.
+// Sign-in with email and password, and the throttling of every step of a sign-in: per account
+// (consecutive wrong passwords, and separately wrong second factors, lock it for a growing time)
+// and per source address (credential stuffing, code guessing), both in PostgreSQL. Every password
+// outcome but success looks the same to the caller's user and costs one Argon2 verification, so
+// neither the message nor the response time tells whether an account exists or is locked.
 import type { Knex } from 'knex';
 import type { Clock } from '../clock.ts';
 import { normalizePassword } from './passwordPolicy.ts';
@@ -24,6 +25,12 @@ export type SignInFailure =
   | 'account_disabled'
   | 'no_password';
 
+/** Whether a second-factor attempt may be checked now (it then already counts as a failure). */
+export type FactorAttempt =
+  | { ok: true; lockedUntil: Date | null }
+  | { ok: false; reason: 'account_locked' }
+  | { ok: false; reason: 'rate_limited'; retryAfterSeconds: number };
+
 export type SignInResult =
   | { ok: true; user: UserRow }
   | { ok: false; reason: SignInFailure; userId?: string; lockedUntil?: Date | null }
@@ -44,6 +51,13 @@ export function createAuthenticator(options: AuthenticateOptions) {
   const throttle = createThrottleStore(knex);
   const ipKey = (ip: string) => `signin-ip:${ip}`;
 
+  /** Takes a point from the source address; the seconds to wait when it has none left. */
+  async function spendAddressPoint(ip: string, now: Date): Promise<number | undefined> {
+    const address = await throttle.consume(ipKey(ip), now, policy.ipWindowSeconds);
+    if (address.points <= policy.ipFailureLimit) return undefined;
+    return Math.max(1, Math.ceil((address.windowEndsAt.getTime() - now.getTime()) / 1000));
+  }
+
   /** Finishes a failed attempt exactly like a wrong password would, timing included. */
   async function fail(
     password: string,
@@ -63,14 +77,10 @@ export function createAuthenticator(options: AuthenticateOptions) {
       const now = new Date(clock.now());
       const password = normalizePassword(input.password);
 
-      const address = await throttle.consume(ipKey(input.ip), now, policy.ipWindowSeconds);
-      if (address.points > policy.ipFailureLimit) {
-        const retryAfterSeconds = Math.max(
-          1,
-          Math.ceil((address.windowEndsAt.getTime() - now.getTime()) / 1000),
-        );
+      // Every attempt takes a point from its address; a completed sign-in gives it back.
+      const retryAfterSeconds = await spendAddressPoint(input.ip, now);
+      if (retryAfterSeconds !== undefined)
         return { ok: false, reason: 'rate_limited', retryAfterSeconds };
-      }
 
       const user = await store.findUserByEmail(input.email.trim());
       if (!user) return fail(password, { ok: false, reason: 'unknown_account' });
@@ -94,11 +104,9 @@ export function createAuthenticator(options: AuthenticateOptions) {
         };
       }
 
-      await Promise.all([
-        throttle.clearFailures(user.id),
-        throttle.refund(ipKey(input.ip)),
-        store.updateUser(user.id, { last_login_at: now }),
-      ]);
+      // Only the password count is cleared: wrong second factors keep counting until a sign-in
+      // completes with one, and the address point comes back only then too.
+      await throttle.clearPasswordFailures(user.id);
       if (hasher.needsRehash(user.password_hash)) {
         const upgrade = hasher
           .hash(password)
@@ -106,21 +114,45 @@ export function createAuthenticator(options: AuthenticateOptions) {
         if (options.background) options.background(upgrade);
         else await upgrade;
       }
-      return { ok: true, user: { ...user, last_login_at: now } };
+      return { ok: true, user };
     },
 
     /**
-     * Counts a second-factor attempt against the account lockout (wrong codes lock the account
-     * like wrong passwords). False when the account is locked now: do not check the code.
+     * Counts a second-factor attempt (TOTP, recovery code, security key) against the source
+     * address and the account's second-factor lockout, before it is checked: it is a failure
+     * unless `factorSucceeded` follows. Not ok: do not check it.
      */
-    async claimAttempt(userId: string): Promise<boolean> {
-      return (
-        (await throttle.claimAttempt(userId, new Date(clock.now()), policy.lockout)) !== undefined
-      );
+    async claimFactorAttempt(userId: string, ip: string): Promise<FactorAttempt> {
+      const now = new Date(clock.now());
+      const retryAfterSeconds = await spendAddressPoint(ip, now);
+      if (retryAfterSeconds !== undefined)
+        return { ok: false, reason: 'rate_limited', retryAfterSeconds };
+      const attempt = await throttle.claimFactorAttempt(userId, now, policy.lockout);
+      return attempt
+        ? { ok: true, lockedUntil: attempt.lockedUntil }
+        : { ok: false, reason: 'account_locked' };
     },
 
-    /** A factor was right: the failure count starts again from zero. */
-    succeeded: (userId: string) => throttle.clearFailures(userId),
+    /** The factor was right: its attempt is not a failure (earlier wrong ones still count). */
+    factorSucceeded: (userId: string) => throttle.withdrawFactorAttempt(userId),
+
+    /**
+     * A sign-in completed: the points its successful steps took from the address come back, the
+     * last sign-in time is recorded, and when it proved a second factor (level 2 or more) the
+     * second-factor count is cleared too. A password-only sign-in clears nothing of it.
+     */
+    async completed(input: {
+      userId: string;
+      ip: string;
+      addressPoints: number;
+      level: number;
+    }): Promise<void> {
+      await Promise.all([
+        input.level >= 2 ? throttle.clearFailures(input.userId) : undefined,
+        input.addressPoints > 0 ? throttle.refund(ipKey(input.ip), input.addressPoints) : undefined,
+        store.updateUser(input.userId, { last_login_at: new Date(clock.now()) }),
+      ]);
+    },
 
     /** Deletes rate-limit windows that have ended. */
     sweep: () => throttle.sweep(new Date(clock.now())),

@@ -1,5 +1,6 @@
 // SQL for account_lockouts and rate_limits. Each check is one atomic statement, so parallel
 // requests on any number of instances cannot slip more attempts through than the limit allows.
+// Passwords and second factors have a counter and a lock each.
 import type { Knex } from 'knex';
 
 export interface LockoutPolicy {
@@ -28,41 +29,97 @@ export function createThrottleStore(knex: Knex) {
     p.threshold,
   ];
 
+  /**
+   * One statement that counts an attempt as a failure on one of the two counters (passwords, or
+   * second factors) and sets that counter's lock when it reaches the threshold; no row comes back
+   * when the counter's lock is still on. Column names are constants, never input.
+   */
+  const claimSql = (counter: string, lock: string) =>
+    `insert into account_lockouts (user_id, ${counter}, ${lock}, last_failure_at)
+     values (?, 1, ${lockExpr('1')}, ?)
+     on conflict (user_id) do update set
+       ${counter} = account_lockouts.${counter} + 1,
+       ${lock} = ${lockExpr(`(account_lockouts.${counter} + 1)`)},
+       last_failure_at = excluded.last_failure_at
+     where account_lockouts.${lock} is null or account_lockouts.${lock} <= excluded.last_failure_at
+     returning ${counter} as failures, ${lock} as locked_until`;
+
+  async function claim(
+    sql: string,
+    userId: string,
+    now: Date,
+    policy: LockoutPolicy,
+  ): Promise<{ failures: number; lockedUntil: Date | null } | undefined> {
+    const [row] = await rows<{ failures: number; locked_until: Date | null }>(sql, [
+      userId,
+      ...lockBindings(now, policy),
+      now,
+      ...lockBindings(now, policy),
+    ]);
+    return row ? { failures: row.failures, lockedUntil: row.locked_until } : undefined;
+  }
+
+  const passwordClaim = claimSql('failures', 'locked_until');
+  const factorClaim = claimSql('second_factor_failures', 'second_factor_locked_until');
+
   return {
     /**
-     * Counts one attempt on an account as a failure before its password is checked (a success
-     * then clears it). Returns undefined when the account is locked: no attempt may be made now.
+     * Counts one attempt on an account as a failure before its password is checked (a right
+     * password then clears the password count). Returns undefined when the account is locked
+     * for passwords: no attempt may be made now.
      */
-    async claimAttempt(
-      userId: string,
-      now: Date,
-      policy: LockoutPolicy,
-    ): Promise<{ failures: number; lockedUntil: Date | null } | undefined> {
-      const [row] = await rows<{ failures: number; locked_until: Date | null }>(
-        `insert into account_lockouts (user_id, failures, locked_until, last_failure_at)
-         values (?, 1, ${lockExpr('1')}, ?)
-         on conflict (user_id) do update set
-           failures = account_lockouts.failures + 1,
-           locked_until = ${lockExpr('(account_lockouts.failures + 1)')},
-           last_failure_at = excluded.last_failure_at
-         where account_lockouts.locked_until is null or account_lockouts.locked_until <= excluded.last_failure_at
-         returning failures, locked_until`,
-        [userId, ...lockBindings(now, policy), now, ...lockBindings(now, policy)],
-      );
-      return row ? { failures: row.failures, lockedUntil: row.locked_until } : undefined;
-    },
+    claimAttempt: (userId: string, now: Date, policy: LockoutPolicy) =>
+      claim(passwordClaim, userId, now, policy),
 
-    /** A successful sign-in: the failure count starts again from zero. */
-    async clearFailures(userId: string): Promise<void> {
+    /**
+     * The same for a second-factor attempt (a code, a recovery code, a security key), on its own
+     * counter, which a right password does not clear. Undefined while second factors are locked.
+     */
+    claimFactorAttempt: (userId: string, now: Date, policy: LockoutPolicy) =>
+      claim(factorClaim, userId, now, policy),
+
+    /** The password was right: the password count starts again from zero. */
+    async clearPasswordFailures(userId: string): Promise<void> {
       await knex('account_lockouts')
         .where({ user_id: userId })
         .update({ failures: 0, locked_until: null });
     },
 
+    /**
+     * A second factor was right: its own attempt no longer counts as a failure, and a lock it
+     * set is lifted (only someone holding the factor gets here). Earlier wrong attempts still
+     * count until a sign-in completes.
+     */
+    async withdrawFactorAttempt(userId: string): Promise<void> {
+      await rows(
+        `update account_lockouts set
+           second_factor_failures = greatest(second_factor_failures - 1, 0),
+           second_factor_locked_until = null
+         where user_id = ?`,
+        [userId],
+      );
+    },
+
+    /** A completed sign-in with a second factor, or an administrator's unlock: both counts go. */
+    async clearFailures(userId: string): Promise<void> {
+      await knex('account_lockouts').where({ user_id: userId }).update({
+        failures: 0,
+        locked_until: null,
+        second_factor_failures: 0,
+        second_factor_locked_until: null,
+      });
+    },
+
+    /** Failures of both kinds together, and the later of the two locks. */
     async lockState(
       userId: string,
     ): Promise<{ failures: number; lockedUntil: Date | null } | undefined> {
-      const row = await knex('account_lockouts').where({ user_id: userId }).first();
+      const [row] = await rows<{ failures: number; locked_until: Date | null }>(
+        `select failures + second_factor_failures as failures,
+                greatest(locked_until, second_factor_locked_until) as locked_until
+         from account_lockouts where user_id = ?`,
+        [userId],
+      );
       return row ? { failures: row.failures, lockedUntil: row.locked_until } : undefined;
     },
 
@@ -88,9 +145,12 @@ export function createThrottleStore(knex: Knex) {
       return { points: row!.points, windowEndsAt: row!.window_ends_at };
     },
 
-    /** Gives back a point (a sign-in that succeeded does not count against its address). */
-    async refund(key: string): Promise<void> {
-      await knex('rate_limits').where({ key }).where('points', '>', 0).decrement('points', 1);
+    /** Gives back points (the steps of a sign-in that completed do not count against its address). */
+    async refund(key: string, points = 1): Promise<void> {
+      await rows(
+        'update rate_limits set points = greatest(points - ?, 0) where key = ? and points > 0',
+        [points, key],
+      );
     },
 
     /** Deletes counters whose window has ended. */

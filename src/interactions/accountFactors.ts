@@ -1,10 +1,11 @@
 // Managing second factors from the account page: add an authenticator app or a security key /
-// passkey, remove one, regenerate recovery codes. Every change needs a recent sign-in: within
-// FACTOR_CHANGE_MAX_AGE_SECONDS, and at level 2 or more once the person has a second factor.
+// passkey, remove one, regenerate recovery codes. Every change needs a recent sign-in (within
+// FACTOR_CHANGE_MAX_AGE_SECONDS) with the strongest factor the person holds: a passkey holder
+// signed in with an app code may not add or remove anything (NIST SP 800-63B 6.1.2.1).
 import type Koa from 'koa';
 import type { AuditAction } from '../audit/kinds.ts';
 import { DomainError } from '../errors.ts';
-import { WebAuthnError } from '../mfa/webauthn.ts';
+import { CredentialExistsError, parseWebAuthnResponse, WebAuthnError } from '../mfa/webauthn.ts';
 import type { BrowserSession } from '../oidc/bridge.ts';
 import {
   CsrfError,
@@ -17,6 +18,16 @@ import {
 import { readForm } from './forms.ts';
 
 const PURPOSE = 'account-factors';
+
+/** A change of factors, as the audit log names it. */
+interface Change {
+  change: 'add' | 'remove' | 'recovery_codes';
+  method?: 'totp' | 'webauthn';
+}
+
+type Standing =
+  | { ok: true }
+  | { ok: false; reason: 'stale_sign_in' | 'weaker_sign_in'; level: number; required: number };
 
 export function accountFactorPages(
   deps: InteractionDeps,
@@ -36,18 +47,28 @@ export function accountFactorPages(
     clock,
   } = deps;
 
-  /** True when the session may change factors now. */
-  async function recent(session: BrowserSession): Promise<boolean> {
+  /**
+   * Whether the session may change factors now: signed in recently, at the level of the
+   * strongest factor the person holds (any level when they have none).
+   */
+  async function standing(session: BrowserSession): Promise<Standing> {
     const age = Math.floor(clock.now() / 1000) - (session.loginTs ?? 0);
-    if (age > config.mfa.changeMaxAgeSeconds) return false;
-    const { hasSecondFactor } = await factors.summary(session.accountId);
-    return !hasSecondFactor || assurance.levelOf(session.acr) >= 2;
+    const level = assurance.levelOf(session.acr);
+    const required = (await factors.summary(session.accountId)).strongest;
+    if (age > config.mfa.changeMaxAgeSeconds)
+      return { ok: false, reason: 'stale_sign_in', level, required };
+    if (level < required) return { ok: false, reason: 'weaker_sign_in', level, required };
+    return { ok: true };
   }
 
-  /** The signed-in session, with the CSRF token of the form checked (for posts). */
+  /**
+   * The signed-in session allowed to make `change`, with the CSRF token of the form checked (for
+   * posts); otherwise a redirect (and, for a change, an audit event) and undefined.
+   */
   async function session(
     ctx: Koa.Context,
     form?: Record<string, string>,
+    change?: Change,
   ): Promise<BrowserSession | undefined> {
     const s = await bridge.session(ctx);
     if (!s) {
@@ -55,7 +76,9 @@ export function accountFactorPages(
       return undefined;
     }
     if (form && !csrf.verify(s.uid, PURPOSE, form._csrf)) throw new CsrfError();
-    if (!(await recent(s))) {
+    const now = await standing(s);
+    if (!now.ok) {
+      if (change) await refused(ctx, s, change, now);
       seeOther(ctx, '/account?notice=reauth');
       return undefined;
     }
@@ -67,15 +90,39 @@ export function accountFactorPages(
     s: BrowserSession,
     action: AuditAction,
     details: Record<string, unknown>,
+    outcome: 'success' | 'failure' = 'success',
   ) {
     await deps.record({
       actor: { type: 'user', id: s.accountId },
       action,
       target: { type: 'user', id: s.accountId },
-      outcome: 'success',
+      outcome,
       ...requestOrigin(ctx),
       details,
     });
+  }
+
+  /** A change refused: why, and the level of the session against the one it needs. */
+  function refused(
+    ctx: Koa.Context,
+    s: BrowserSession,
+    change: Change,
+    why:
+      | Extract<Standing, { ok: false }>
+      | { reason: 'already_registered'; level?: undefined; required?: undefined },
+  ) {
+    return record(
+      ctx,
+      s,
+      'mfa.change_refused',
+      {
+        ...change,
+        during: 'account',
+        reason: why.reason,
+        ...(why.level !== undefined ? { level: why.level, required: why.required } : {}),
+      },
+      'failure',
+    );
   }
 
   /** After the first factor: ten recovery codes, shown once. */
@@ -120,19 +167,23 @@ export function accountFactorPages(
     /** Data for the factors section of the account page. */
     async view(s: BrowserSession) {
       const summary = await factors.summary(s.accountId);
-      return { ...summary, canChange: await recent(s), csrf: csrf.token(s.uid, PURPOSE) };
+      return {
+        ...summary,
+        canChange: (await standing(s)).ok,
+        csrf: csrf.token(s.uid, PURPOSE),
+      };
     },
 
-    /** Signs in again (password, and the second factor when there is one), then back to /account. */
+    /** Signs in again (password, and the strongest factor the person has), then back to /account. */
     async reauth(ctx: Koa.Context): Promise<void> {
       const form = await readForm(ctx);
       const s = await bridge.session(ctx);
       if (!s || !csrf.verify(s.uid, PURPOSE, form._csrf)) throw new CsrfError();
-      const { hasSecondFactor } = await factors.summary(s.accountId);
+      const { strongest } = await factors.summary(s.accountId);
       startLogin(ctx, {
         prompt: 'login',
         max_age: '0',
-        ...(hasSecondFactor ? { acr_values: assurance.acrFor(2) } : {}),
+        ...(strongest > 1 ? { acr_values: assurance.acrFor(strongest) } : {}),
       });
     },
 
@@ -143,7 +194,7 @@ export function accountFactorPages(
 
     async addTotp(ctx: Koa.Context): Promise<void> {
       const form = await readForm(ctx);
-      const s = await session(ctx, form);
+      const s = await session(ctx, form, { change: 'add', method: 'totp' });
       if (!s) return;
       const hadFactor = (await factors.summary(s.accountId)).hasSecondFactor;
       if (!(await totp.confirmEnrolment(s.accountId, form.enrolment ?? '', form.code ?? ''))) {
@@ -160,7 +211,7 @@ export function accountFactorPages(
 
     async removeTotp(ctx: Koa.Context): Promise<void> {
       const form = await readForm(ctx);
-      const s = await session(ctx, form);
+      const s = await session(ctx, form, { change: 'remove', method: 'totp' });
       if (!s) return;
       await factors.assertRemovable(s.accountId, 'totp');
       if (await totp.remove(s.accountId)) await record(ctx, s, 'mfa.removed', { method: 'totp' });
@@ -178,8 +229,16 @@ export function accountFactorPages(
       const s = await bridge.session(ctx);
       if (!s || !csrf.verify(s.uid, PURPOSE, form._csrf))
         return jsonError(ctx, 403, 'invalid_request', 'This page has expired: reload it.');
-      if (!(await recent(s)))
-        return jsonError(ctx, 403, 'login_required', 'Sign in again to change how you sign in.');
+      const now = await standing(s);
+      if (!now.ok) {
+        await refused(ctx, s, { change: 'add', method: 'webauthn' }, now);
+        return jsonError(
+          ctx,
+          403,
+          'login_required',
+          'Sign in again with your strongest second factor to change how you sign in.',
+        );
+      }
       const user = (await accounts.get(s.accountId))!;
       ctx.set('Cache-Control', 'no-store');
       ctx.body = await webauthn.registrationOptions(user, s.uid);
@@ -187,14 +246,15 @@ export function accountFactorPages(
 
     async addWebauthn(ctx: Koa.Context): Promise<void> {
       const form = await readForm(ctx);
-      const s = await session(ctx, form);
+      const change = { change: 'add', method: 'webauthn' } as const;
+      const s = await session(ctx, form, change);
       if (!s) return;
       const hadFactor = (await factors.summary(s.accountId)).hasSecondFactor;
       try {
         const credential = await webauthn.register(
           s.accountId,
           s.uid,
-          JSON.parse(form.response ?? 'null'),
+          parseWebAuthnResponse(form.response),
           form.name ?? '',
         );
         await record(ctx, s, 'mfa.enrolled', {
@@ -203,6 +263,10 @@ export function accountFactorPages(
           during: 'account',
         });
       } catch (err) {
+        if (err instanceof CredentialExistsError) {
+          await refused(ctx, s, change, { reason: 'already_registered' });
+          return enrolPage(ctx, s, { totp: false, status: 409, error: err.message });
+        }
         if (err instanceof DomainError)
           return enrolPage(ctx, s, { totp: false, status: 400, error: err.message });
         if (err instanceof WebAuthnError) {
@@ -219,7 +283,7 @@ export function accountFactorPages(
 
     async removeWebauthn(ctx: Koa.Context): Promise<void> {
       const form = await readForm(ctx);
-      const s = await session(ctx, form);
+      const s = await session(ctx, form, { change: 'remove', method: 'webauthn' });
       if (!s) return;
       await factors.assertRemovable(s.accountId, 'webauthn');
       if (await webauthn.remove(s.accountId, String(ctx.params.id)))
@@ -230,7 +294,7 @@ export function accountFactorPages(
 
     async regenerateRecoveryCodes(ctx: Koa.Context): Promise<void> {
       const form = await readForm(ctx);
-      const s = await session(ctx, form);
+      const s = await session(ctx, form, { change: 'recovery_codes' });
       if (!s) return;
       if (!(await factors.summary(s.accountId)).hasSecondFactor) return seeOther(ctx, '/account');
       const codes = await recoveryCodes.regenerate(s.accountId);

@@ -1,29 +1,44 @@
-// Enrolling a second factor inside a login, when the level the request needs is out of the
-// person's reach: an authenticator app (QR code and key, confirmed by one code) or a security
-// key / passkey. After the first factor, ten recovery codes are shown once.
+// Enrolling a second factor inside a login whose level is out of the person's reach (an app, or a
+// security key / passkey), allowed at the level of the strongest factor already held. Enrolling
+// never raises the login: it then asks to use a factor. The first factor brings recovery codes.
 import type Koa from 'koa';
-import type { Level } from '../mfa/assurance.ts';
-import { WebAuthnError, webauthnAmr } from '../mfa/webauthn.ts';
+import { DomainError } from '../errors.ts';
+import { CredentialExistsError, parseWebAuthnResponse, WebAuthnError } from '../mfa/webauthn.ts';
 import type { PendingInteraction } from '../oidc/bridge.ts';
 import { type InteractionDeps, jsonError, renderPage, requestOrigin, seeOther } from './context.ts';
-import type { LoginState } from './secondFactor.ts';
+import type { LoginState, StepMessage } from './secondFactor.ts';
 
 interface Flow {
-  next(
-    ctx: Koa.Context,
-    i: PendingInteraction,
-    s: LoginState,
-    extra?: { error?: string; status?: number },
-  ): Promise<void>;
+  state(i: PendingInteraction): Promise<LoginState | undefined>;
+  next(ctx: Koa.Context, i: PendingInteraction, s: LoginState, extra?: StepMessage): Promise<void>;
   load(
     ctx: Koa.Context,
     purpose: string,
   ): Promise<{ form: Record<string, string>; i: PendingInteraction; s: LoginState | undefined }>;
-  claim(ctx: Koa.Context, i: PendingInteraction, s: LoginState): Promise<boolean>;
+  claim(
+    ctx: Koa.Context,
+    i: PendingInteraction,
+    s: LoginState,
+    method: string,
+  ): Promise<{ ok: true } | undefined>;
 }
 
-/** Adding a factor is only for someone with none yet, or who has just proven the one they have. */
-const mayEnrol = (s: LoginState) => !s.factors.hasSecondFactor || s.progress.level >= 2;
+export const STRONGEST_FIRST = 'Sign in with your strongest second factor before adding another.';
+
+/** What the login asks after a factor was added: to use it (the enrolment proved nothing). */
+const USE_IT = {
+  totp: 'Your authenticator app is added. To finish signing in, enter the next code it shows: the code you typed was used to add it.',
+  webauthn:
+    'Your security key or passkey is added. Use your new security key or passkey to finish signing in.',
+};
+const useIt = (method: string | undefined) =>
+  method === 'totp' || method === 'webauthn' ? USE_IT[method] : undefined;
+
+/**
+ * Adding a factor needs a sign-in at the level of the strongest factor the person already has
+ * (NIST SP 800-63B 6.1.2.1); someone with none may add their first after the password.
+ */
+const mayEnrol = (s: LoginState) => s.progress.level >= s.factors.strongest;
 
 export function enrolmentSteps(deps: InteractionDeps, flow: Flow) {
   const { views, csrf, accounts, totp, webauthn, recoveryCodes, progress } = deps;
@@ -32,7 +47,7 @@ export function enrolmentSteps(deps: InteractionDeps, flow: Flow) {
     ctx: Koa.Context,
     i: PendingInteraction,
     s: LoginState,
-    extra: { error?: string; status?: number } = {},
+    extra: StepMessage = {},
     enrolmentId?: string,
   ): Promise<void> {
     const user = (await accounts.get(s.progress.userId))!;
@@ -61,14 +76,48 @@ export function enrolmentSteps(deps: InteractionDeps, flow: Flow) {
     );
   }
 
-  /** A factor was added: it counts as used for this login; the first one brings recovery codes. */
-  async function enrolled(
+  /** A refused addition, for the audit log (never with the response or a secret in it). */
+  async function recordRefusal(
     ctx: Koa.Context,
     i: PendingInteraction,
     s: LoginState,
     method: string,
-    level: Level,
-    amr: string[],
+    reason: 'weaker_sign_in' | 'already_registered',
+  ) {
+    await deps.record({
+      actor: { type: 'user', id: s.progress.userId },
+      action: 'mfa.change_refused',
+      target: { type: 'user', id: s.progress.userId },
+      outcome: 'failure',
+      ...requestOrigin(ctx),
+      details: {
+        change: 'add',
+        method,
+        during: 'login',
+        reason,
+        ...(reason === 'weaker_sign_in'
+          ? { level: s.progress.level, required: s.factors.strongest }
+          : {}),
+        client: i.client.clientId,
+      },
+    });
+  }
+
+  async function refuse(ctx: Koa.Context, i: PendingInteraction, s: LoginState, method: string) {
+    await recordRefusal(ctx, i, s, method, 'weaker_sign_in');
+    renderPage(ctx, views, 'error', { title: 'Not allowed', message: STRONGEST_FIRST }, 403);
+  }
+
+  /**
+   * A factor was added. It does not count as used: the login goes on to ask for a factor that
+   * reaches the level it needs (the new one among them). The first factor brings recovery codes.
+   */
+  async function enrolled(
+    ctx: Koa.Context,
+    i: PendingInteraction,
+    s: LoginState,
+    method: 'totp' | 'webauthn',
+    addressPoints: number,
   ) {
     await deps.record({
       actor: { type: 'user', id: s.progress.userId },
@@ -80,30 +129,20 @@ export function enrolmentSteps(deps: InteractionDeps, flow: Flow) {
     });
     const p = {
       ...s.progress,
-      level: Math.max(s.progress.level, level) as Level,
-      amr: [...s.progress.amr, ...amr],
+      addressPoints: (s.progress.addressPoints ?? 0) + addressPoints,
     };
     await progress.save(i.uid, p);
-    if (s.factors.hasSecondFactor) return flow.next(ctx, i, { ...s, progress: p });
+    if (s.factors.hasSecondFactor) {
+      const now = (await flow.state(i))!;
+      return flow.next(ctx, i, now, { notice: useIt(method) });
+    }
     const codes = await recoveryCodes.regenerate(s.progress.userId);
     renderPage(ctx, views, 'recovery-codes', {
       codes,
       action: `/interaction/${i.uid}/continue`,
       csrf: csrf.token(i.uid, 'enrol'),
+      enrolled: method,
     });
-  }
-
-  function refuse(ctx: Koa.Context): void {
-    renderPage(
-      ctx,
-      views,
-      'error',
-      {
-        title: 'Not allowed',
-        message: 'Confirm the second factor you have before adding another.',
-      },
-      403,
-    );
   }
 
   return {
@@ -112,11 +151,12 @@ export function enrolmentSteps(deps: InteractionDeps, flow: Flow) {
     async submitTotp(ctx: Koa.Context): Promise<void> {
       const { form, i, s } = await flow.load(ctx, 'enrol');
       if (!s) return seeOther(ctx, `/interaction/${i.uid}`);
-      if (!mayEnrol(s)) return refuse(ctx);
-      if (!(await flow.claim(ctx, i, s))) return;
+      if (!mayEnrol(s)) return refuse(ctx, i, s, 'totp');
+      // A wrong code counts like any second-factor attempt.
+      if (!(await flow.claim(ctx, i, s, 'totp_enrolment'))) return;
       if (await totp.confirmEnrolment(s.progress.userId, form.enrolment ?? '', form.code ?? '')) {
-        await deps.authenticator.succeeded(s.progress.userId);
-        return enrolled(ctx, i, s, 'totp', 2, ['otp']);
+        await deps.authenticator.factorSucceeded(s.progress.userId);
+        return enrolled(ctx, i, s, 'totp', 1);
       }
       return page(
         ctx,
@@ -132,13 +172,11 @@ export function enrolmentSteps(deps: InteractionDeps, flow: Flow) {
 
     async webauthnOptions(ctx: Koa.Context): Promise<void> {
       const { i, s } = await flow.load(ctx, 'enrol');
-      if (!s || !mayEnrol(s))
-        return jsonError(
-          ctx,
-          403,
-          'access_denied',
-          'Confirm the second factor you have before adding another.',
-        );
+      if (!s) return jsonError(ctx, 400, 'invalid_request', 'Sign in with your password first.');
+      if (!mayEnrol(s)) {
+        await recordRefusal(ctx, i, s, 'webauthn', 'weaker_sign_in');
+        return jsonError(ctx, 403, 'access_denied', STRONGEST_FIRST);
+      }
       const user = (await accounts.get(s.progress.userId))!;
       ctx.set('Cache-Control', 'no-store');
       ctx.body = await webauthn.registrationOptions(user, i.uid);
@@ -147,30 +185,37 @@ export function enrolmentSteps(deps: InteractionDeps, flow: Flow) {
     async submitWebauthn(ctx: Koa.Context): Promise<void> {
       const { form, i, s } = await flow.load(ctx, 'enrol');
       if (!s) return seeOther(ctx, `/interaction/${i.uid}`);
-      if (!mayEnrol(s)) return refuse(ctx);
+      if (!mayEnrol(s)) return refuse(ctx, i, s, 'webauthn');
       try {
-        const credential = await webauthn.register(
+        await webauthn.register(
           s.progress.userId,
           i.uid,
-          JSON.parse(form.response ?? 'null'),
+          parseWebAuthnResponse(form.response),
           form.name ?? '',
         );
-        const amr = webauthnAmr({ userId: s.progress.userId, credential, userVerified: false });
-        return enrolled(ctx, i, s, 'webauthn', 3, amr);
       } catch (err) {
-        const message =
-          err instanceof WebAuthnError
-            ? 'The security key or passkey could not be registered. Try again.'
-            : (err as Error).message;
-        return page(ctx, i, s, { error: message, status: 400 });
+        if (err instanceof CredentialExistsError) {
+          await recordRefusal(ctx, i, s, 'webauthn', 'already_registered');
+          return page(ctx, i, s, { error: err.message, status: 409 });
+        }
+        // Domain errors are written for people (a missing name); unknown errors are not shown.
+        if (err instanceof DomainError) return page(ctx, i, s, { error: err.message, status: 400 });
+        if (err instanceof WebAuthnError) {
+          return page(ctx, i, s, {
+            error: 'The security key or passkey could not be registered. Try again.',
+            status: 400,
+          });
+        }
+        throw err;
       }
+      return enrolled(ctx, i, s, 'webauthn', 0);
     },
 
-    /** After the recovery codes were shown. */
+    /** After the recovery codes were shown: on to use the new factor. */
     async continue(ctx: Koa.Context): Promise<void> {
-      const { i, s } = await flow.load(ctx, 'enrol');
+      const { form, i, s } = await flow.load(ctx, 'enrol');
       if (!s) return seeOther(ctx, `/interaction/${i.uid}`);
-      return flow.next(ctx, i, s);
+      return flow.next(ctx, i, s, { notice: useIt(form.enrolled) });
     },
   };
 }

@@ -2,7 +2,7 @@
 // tells nothing about which accounts exist), or a passkey; cancel returns access_denied. What
 // comes after the first factor is decided by secondFactor.ts.
 import type Koa from 'koa';
-import { WebAuthnError, webauthnAmr } from '../mfa/webauthn.ts';
+import { parseWebAuthnResponse, WebAuthnError, webauthnAmr } from '../mfa/webauthn.ts';
 import type { PendingInteraction } from '../oidc/bridge.ts';
 import {
   CsrfError,
@@ -18,6 +18,12 @@ import type { SecondFactorSteps } from './secondFactor.ts';
 export const GENERIC_SIGN_IN_ERROR =
   'The email address or password is not right, or the account cannot sign in now.';
 export const PASSKEY_ERROR = 'That passkey could not sign you in. Try again, or use your password.';
+
+/** Too many failures from one address (passwords and second factors alike). */
+export const networkLimitMessage = (retryAfterSeconds: number) => {
+  const minutes = Math.ceil(retryAfterSeconds / 60);
+  return `Too many failed sign-ins from your network. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
+};
 
 export function loginPage(deps: InteractionDeps, steps: SecondFactorSteps) {
   const { views, csrf } = deps;
@@ -69,11 +75,10 @@ export function loginPage(deps: InteractionDeps, steps: SecondFactorSteps) {
           details: { client: i.client.clientId },
         });
         ctx.set('Retry-After', String(result.retryAfterSeconds));
-        const minutes = Math.ceil(result.retryAfterSeconds / 60);
         return show(ctx, i, {
           email,
           status: 429,
-          error: `Too many failed sign-ins from your network. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
+          error: networkLimitMessage(result.retryAfterSeconds),
         });
       }
       await deps.record({
@@ -91,15 +96,16 @@ export function loginPage(deps: InteractionDeps, steps: SecondFactorSteps) {
           target: { type: 'user', id: result.userId },
           outcome: 'success',
           ...origin,
-          details: { until: result.lockedUntil.toISOString() },
+          details: { until: result.lockedUntil.toISOString(), reason: 'wrong_passwords' },
         });
       }
       return show(ctx, i, { email, status: 401, error: GENERIC_SIGN_IN_ERROR });
     }
 
     // The password is right. When the request needs no more, the login ends here (one redirect
-    // fewer); otherwise the next page asks for what else it needs.
-    const progress = { userId: result.user.id, amr: ['pwd'], level: 1 as const };
+    // fewer); otherwise the next page asks for what else it needs. Its address point is given
+    // back only when the sign-in completes.
+    const progress = { userId: result.user.id, amr: ['pwd'], level: 1 as const, addressPoints: 1 };
     if (i.assurance.required <= 1) return steps.finish(ctx, i, progress);
     await deps.progress.save(i.uid, progress);
     seeOther(ctx, `/interaction/${i.uid}`);
@@ -120,33 +126,41 @@ export function loginPage(deps: InteractionDeps, steps: SecondFactorSteps) {
     const i = await deps.bridge.details(ctx);
     if (!csrf.verify(i.uid, 'passkey', form._csrf)) throw new CsrfError();
     const origin = requestOrigin(ctx);
+    let user: Awaited<ReturnType<typeof deps.accounts.get>>;
+    let done: Awaited<ReturnType<typeof deps.webauthn.authenticate>>;
     try {
-      const done = await deps.webauthn.authenticate(i.uid, JSON.parse(form.response ?? 'null'));
-      const user = await deps.accounts.get(done.userId);
+      done = await deps.webauthn.authenticate(i.uid, parseWebAuthnResponse(form.response));
+      user = await deps.accounts.get(done.userId);
       if (user?.status !== 'active')
         throw new WebAuthnError('the account cannot sign in', 'verification');
-      await deps.record({
-        actor: { type: 'user', id: user.id },
-        action: 'mfa.used',
-        target: { type: 'user', id: user.id },
-        outcome: 'success',
-        ...origin,
-        details: { method: 'passkey', client: i.client.clientId },
-      });
-      await deps.progress.save(i.uid, { userId: user.id, amr: webauthnAmr(done), level: 3 });
-      const s = await steps.state(i);
-      return steps.next(ctx, i, s!);
     } catch (err) {
-      const reason = err instanceof WebAuthnError ? err.reason : 'verification';
+      // Unknown errors go to the generic error handling; only a failed ceremony is shown here.
+      if (!(err instanceof WebAuthnError)) throw err;
       await deps.record({
         actor: { type: 'system' },
         action: 'login.failure',
         outcome: 'failure',
         ...origin,
-        details: { method: 'passkey', reason, client: i.client.clientId },
+        details: { method: 'passkey', reason: err.reason, client: i.client.clientId },
       });
       return show(ctx, i, { status: 401, error: PASSKEY_ERROR });
     }
+    await deps.record({
+      actor: { type: 'user', id: user.id },
+      action: 'mfa.used',
+      target: { type: 'user', id: user.id },
+      outcome: 'success',
+      ...origin,
+      details: { method: 'passkey', client: i.client.clientId },
+    });
+    await deps.progress.save(i.uid, {
+      userId: user.id,
+      amr: webauthnAmr(done),
+      level: 3,
+      addressPoints: 0,
+    });
+    const s = await steps.state(i);
+    return steps.next(ctx, i, s!);
   }
 
   return { show, submit, passkeyOptions, passkey };

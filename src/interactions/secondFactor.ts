@@ -1,12 +1,14 @@
 // The steps of a login after the password (or, for a step-up, after an existing session): ask
 // for the factor the request's assurance level needs, enrol one when the person has none, and
-// finish the login with the acr and amr actually reached.
+// finish the login with the acr and amr actually reached. Every factor attempt counts against the
+// account's second-factor lockout and the source address until the sign-in completes.
 import type Koa from 'koa';
+import type { FactorAttempt } from '../accounts/authenticate.ts';
 import type { Level } from '../mfa/assurance.ts';
 import type { FactorSummary } from '../mfa/factors.ts';
 import type { Progress } from '../mfa/loginProgress.ts';
 import { reportedAcr } from '../mfa/policy.ts';
-import { WebAuthnError, webauthnAmr } from '../mfa/webauthn.ts';
+import { parseWebAuthnResponse, WebAuthnError, webauthnAmr } from '../mfa/webauthn.ts';
 import type { PendingInteraction } from '../oidc/bridge.ts';
 import {
   CsrfError,
@@ -18,6 +20,7 @@ import {
 } from './context.ts';
 import { enrolmentSteps } from './enrolment.ts';
 import { readForm } from './forms.ts';
+import { networkLimitMessage } from './login.ts';
 
 export interface LoginState {
   progress: Progress;
@@ -26,6 +29,16 @@ export interface LoginState {
 }
 
 const TOO_MANY = 'Too many attempts. Wait a while and try again.';
+
+/** What a page after a step shows: an error, or a notice (e.g. after enrolling a factor). */
+export interface StepMessage {
+  error?: string;
+  notice?: string;
+  status?: number;
+}
+
+/** A factor attempt that may be checked, with the lock it set if it turns out wrong. */
+type Claimed = Extract<FactorAttempt, { ok: true }>;
 
 /** Only the assurance check asked for this login: the session stands, a factor is missing. */
 export const isStepUp = (i: PendingInteraction) =>
@@ -57,6 +70,7 @@ export function secondFactorSteps(deps: InteractionDeps) {
         userId: i.session!.accountId,
         amr: i.session!.amr ?? [],
         level: assurance.levelOf(i.session!.acr),
+        addressPoints: 0,
       };
       await progress.save(i.uid, p);
     }
@@ -71,6 +85,14 @@ export function secondFactorSteps(deps: InteractionDeps) {
     const level = Math.max(1, p.level) as Level;
     const amr = [...new Set([...p.amr, ...(level >= 2 ? ['mfa'] : [])])];
     await progress.clear(i.uid);
+    // Only now do the steps stop counting: the address gets its points back, and a sign-in that
+    // proved a second factor clears the second-factor count.
+    await authenticator.completed({
+      userId: p.userId,
+      ip: ctx.ip,
+      addressPoints: p.addressPoints ?? 0,
+      level,
+    });
     await deps.record({
       actor: { type: 'user', id: p.userId },
       action: 'login.success',
@@ -93,7 +115,7 @@ export function secondFactorSteps(deps: InteractionDeps) {
     ctx: Koa.Context,
     i: PendingInteraction,
     s: LoginState,
-    extra: { error?: string; status?: number } = {},
+    extra: StepMessage = {},
   ) {
     const { progress: p, target, factors: f } = s;
     if (p.level >= target) return finish(ctx, i, p);
@@ -115,6 +137,7 @@ export function secondFactorSteps(deps: InteractionDeps) {
           clientName: i.client.name,
           stepUp: isStepUp(i),
           error: extra.error,
+          notice: extra.notice,
           ...offer,
           csrf: csrf.token(i.uid, 'factor'),
           abortCsrf: csrf.token(i.uid, 'abort'),
@@ -125,29 +148,71 @@ export function secondFactorSteps(deps: InteractionDeps) {
     return enrol.page(ctx, i, s, extra);
   }
 
-  /** Counts the attempt against the account lockout; false (and an error page) when locked. */
-  async function claim(ctx: Koa.Context, i: PendingInteraction, s: LoginState): Promise<boolean> {
-    if (await authenticator.claimAttempt(s.progress.userId)) return true;
+  /**
+   * Counts a factor attempt against the source address and the account's second-factor lockout
+   * before it is checked; undefined (and the page again, with why) when it may not be made now.
+   */
+  async function claim(
+    ctx: Koa.Context,
+    i: PendingInteraction,
+    s: LoginState,
+    method: string,
+  ): Promise<Claimed | undefined> {
+    const attempt = await authenticator.claimFactorAttempt(s.progress.userId, ctx.ip);
+    if (attempt.ok) return attempt;
+    const origin = requestOrigin(ctx);
+    if (attempt.reason === 'rate_limited') {
+      await deps.record({
+        actor: { type: 'system' },
+        action: 'login.rate_limited',
+        outcome: 'failure',
+        ...origin,
+        details: { client: i.client.clientId, method },
+      });
+      ctx.set('Retry-After', String(attempt.retryAfterSeconds));
+      await next(ctx, i, s, { error: networkLimitMessage(attempt.retryAfterSeconds), status: 429 });
+      return undefined;
+    }
+    await deps.record({
+      actor: { type: 'user', id: s.progress.userId },
+      action: 'mfa.failure',
+      target: { type: 'user', id: s.progress.userId },
+      outcome: 'failure',
+      ...origin,
+      details: { method, reason: 'account_locked', client: i.client.clientId },
+    });
     await next(ctx, i, s, { error: TOO_MANY, status: 429 });
-    return false;
+    return undefined;
   }
 
   async function failed(
     ctx: Koa.Context,
     i: PendingInteraction,
     s: LoginState,
+    attempt: Claimed,
     method: string,
     reason: string,
     message: string,
   ) {
+    const origin = requestOrigin(ctx);
     await deps.record({
       actor: { type: 'user', id: s.progress.userId },
       action: 'mfa.failure',
       target: { type: 'user', id: s.progress.userId },
       outcome: 'failure',
-      ...requestOrigin(ctx),
+      ...origin,
       details: { method, reason, client: i.client.clientId },
     });
+    if (attempt.lockedUntil) {
+      await deps.record({
+        actor: { type: 'system' },
+        action: 'account.locked',
+        target: { type: 'user', id: s.progress.userId },
+        outcome: 'success',
+        ...origin,
+        details: { until: attempt.lockedUntil.toISOString(), reason: 'wrong_second_factors' },
+      });
+    }
     await next(ctx, i, s, { error: message, status: 401 });
   }
 
@@ -159,7 +224,7 @@ export function secondFactorSteps(deps: InteractionDeps) {
     level: Level,
     amr: string[],
   ) {
-    await authenticator.succeeded(s.progress.userId);
+    await authenticator.factorSucceeded(s.progress.userId);
     await deps.record({
       actor: { type: 'user', id: s.progress.userId },
       action: method === 'recovery_code' ? 'recovery_code.used' : 'mfa.used',
@@ -172,6 +237,7 @@ export function secondFactorSteps(deps: InteractionDeps) {
       ...s.progress,
       level: Math.max(s.progress.level, level) as Level,
       amr: [...s.progress.amr, ...amr],
+      addressPoints: (s.progress.addressPoints ?? 0) + 1,
     };
     await progress.save(i.uid, p);
     await next(ctx, i, { ...s, progress: p });
@@ -186,7 +252,7 @@ export function secondFactorSteps(deps: InteractionDeps) {
     return { form, i, s };
   }
 
-  const enrol = enrolmentSteps(deps, { next, load, claim });
+  const enrol = enrolmentSteps(deps, { state, next, load, claim });
 
   return {
     state,
@@ -197,26 +263,29 @@ export function secondFactorSteps(deps: InteractionDeps) {
     async submitTotp(ctx: Koa.Context): Promise<void> {
       const { form, i, s } = await load(ctx, 'factor');
       if (!s) return restart(ctx);
-      if (!(await claim(ctx, i, s))) return;
+      const attempt = await claim(ctx, i, s, 'totp');
+      if (!attempt) return;
       const result = await totp.verify(s.progress.userId, form.code ?? '');
       if (result === 'ok') return proven(ctx, i, s, 'totp', 2, ['otp']);
       const message =
         result === 'replayed'
           ? 'That code was already used. Wait for the next one.'
           : 'That code is not right. Try again.';
-      return failed(ctx, i, s, 'totp', result, message);
+      return failed(ctx, i, s, attempt, 'totp', result, message);
     },
 
     async submitRecoveryCode(ctx: Koa.Context): Promise<void> {
       const { form, i, s } = await load(ctx, 'factor');
       if (!s) return restart(ctx);
-      if (!(await claim(ctx, i, s))) return;
+      const attempt = await claim(ctx, i, s, 'recovery_code');
+      if (!attempt) return;
       if (await recoveryCodes.use(s.progress.userId, form.code ?? ''))
         return proven(ctx, i, s, 'recovery_code', 2, ['otp']);
       return failed(
         ctx,
         i,
         s,
+        attempt,
         'recovery_code',
         'invalid',
         'That recovery code is not right, or was already used.',
@@ -233,16 +302,19 @@ export function secondFactorSteps(deps: InteractionDeps) {
     async submitWebauthn(ctx: Koa.Context): Promise<void> {
       const { form, i, s } = await load(ctx, 'factor');
       if (!s) return restart(ctx);
-      if (!(await claim(ctx, i, s))) return;
+      const attempt = await claim(ctx, i, s, 'webauthn');
+      if (!attempt) return;
+      let done: Awaited<ReturnType<typeof webauthn.authenticate>>;
       try {
-        const done = await webauthn.authenticate(
+        done = await webauthn.authenticate(
           i.uid,
-          JSON.parse(form.response ?? 'null'),
+          parseWebAuthnResponse(form.response),
           s.progress.userId,
         );
-        return proven(ctx, i, s, 'webauthn', 3, webauthnAmr(done));
       } catch (err) {
-        const reason = err instanceof WebAuthnError ? err.reason : 'verification';
+        // Unknown errors go to the generic error handling; only a failed ceremony is shown here.
+        if (!(err instanceof WebAuthnError)) throw err;
+        const reason = err.reason;
         if (reason === 'counter_rollback')
           deps.logger.warn(
             { user: s.progress.userId },
@@ -252,11 +324,13 @@ export function secondFactorSteps(deps: InteractionDeps) {
           ctx,
           i,
           s,
+          attempt,
           'webauthn',
           reason,
           'The security key or passkey could not be verified. Try again.',
         );
       }
+      return proven(ctx, i, s, 'webauthn', 3, webauthnAmr(done));
     },
   };
 }

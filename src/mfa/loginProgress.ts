@@ -10,6 +10,11 @@ export interface Progress {
   userId: string;
   amr: string[];
   level: Level | 0;
+  /**
+   * Points this login's successful steps took from its source address's failure limit, given
+   * back when the sign-in completes (0 when absent).
+   */
+  addressPoints?: number;
 }
 
 const TTL_MS = 30 * 60 * 1000;
@@ -25,12 +30,19 @@ export function createLoginProgress({ knex, clock }: { knex: Knex; clock: Clock 
         user_id: p.userId,
         amr: [...new Set(p.amr)],
         level: p.level,
+        address_points: p.addressPoints ?? 0,
         expires_at: new Date(clock.now() + TTL_MS),
       });
     },
     async get(interactionUid: string): Promise<Progress | undefined> {
       const row = await store.progress(key(interactionUid), new Date(clock.now()));
-      return row ? { userId: row.user_id, amr: row.amr, level: row.level as Level | 0 } : undefined;
+      if (!row) return undefined;
+      return {
+        userId: row.user_id,
+        amr: row.amr,
+        level: row.level as Level | 0,
+        addressPoints: row.address_points,
+      };
     },
     clear: (interactionUid: string) => store.clearProgress(key(interactionUid)),
     sweep: () => store.sweep(new Date(clock.now())),

@@ -100,8 +100,14 @@ export function createMfaStore(knex: Knex) {
       knex<CredentialRow>('webauthn_credentials').where({ user_id: userId }).orderBy('created_at'),
     credentialById: (credentialId: string): Promise<CredentialRow | undefined> =>
       knex<CredentialRow>('webauthn_credentials').where({ credential_id: credentialId }).first(),
-    async insertCredential(row: CredentialRow): Promise<void> {
-      await knex('webauthn_credentials').insert(row);
+    /** Adds a credential; false when its credential id is registered already (nothing added). */
+    async insertCredential(row: CredentialRow): Promise<boolean> {
+      const inserted = await knex('webauthn_credentials')
+        .insert(row)
+        .onConflict('credential_id')
+        .ignore()
+        .returning('id');
+      return inserted.length === 1;
     },
     /** Stores a newer signature counter; false when another use already moved it past `counter`. */
     async advanceCounter(
@@ -187,6 +193,7 @@ export function createMfaStore(knex: Knex) {
       user_id: string;
       amr: string[];
       level: number;
+      address_points: number;
       expires_at: Date;
     }): Promise<void> {
       await knex('login_progress').insert(row).onConflict('interaction_hash').merge();
@@ -194,11 +201,13 @@ export function createMfaStore(knex: Knex) {
     progress: (
       hash: string,
       now: Date,
-    ): Promise<{ user_id: string; amr: string[]; level: number } | undefined> =>
+    ): Promise<
+      { user_id: string; amr: string[]; level: number; address_points: number } | undefined
+    > =>
       knex('login_progress')
         .where({ interaction_hash: hash })
         .where('expires_at', '>', now)
-        .first('user_id', 'amr', 'level'),
+        .first('user_id', 'amr', 'level', 'address_points'),
     async clearProgress(hash: string): Promise<void> {
       await knex('login_progress').where({ interaction_hash: hash }).delete();
     },

@@ -29,9 +29,33 @@ export class WebAuthnError extends Error {
       | 'unknown_credential'
       | 'verification'
       | 'counter_rollback'
-      | 'user_verification',
+      | 'user_verification'
+      | 'already_registered',
   ) {
     super(message);
+  }
+}
+
+/**
+ * The credential is registered already (to this person or someone else, e.g. by an authenticator
+ * that ignored excludeCredentials): nothing was added. Its message is written for people.
+ */
+export class CredentialExistsError extends WebAuthnError {
+  override name = 'CredentialExistsError';
+  constructor() {
+    super(
+      'This security key or passkey is already registered. Use it to sign in, or add a different one.',
+      'already_registered',
+    );
+  }
+}
+
+/** The JSON a page posts for a ceremony; malformed JSON is a failed ceremony, not a crash. */
+export function parseWebAuthnResponse<T>(json: string | undefined): T {
+  try {
+    return JSON.parse(json ?? 'null') as T;
+  } catch {
+    throw new WebAuthnError('the response is not JSON', 'verification');
   }
 }
 
@@ -176,7 +200,7 @@ export function createWebAuthn({
         created_at: new Date(clock.now()),
         last_used_at: null,
       };
-      await store.insertCredential(row);
+      if (!(await store.insertCredential(row))) throw new CredentialExistsError();
       return toCredential(row);
     },
 

@@ -97,6 +97,14 @@ describe('second factors in the browser', () => {
     recovery = await page.locator('[data-recovery-codes] code').allTextContents();
     assert.equal(recovery.length, 10);
     await page.getByRole('button', { name: 'I have saved them, continue' }).click();
+    // Adding the app did not sign in with it: the login asks for its next code.
+    await page.getByRole('heading', { name: 'Confirm it is you' }).waitFor();
+    assert.equal(
+      await page.getByRole('status').textContent(),
+      'Your authenticator app is added. To finish signing in, enter the next code it shows: the code you typed was used to add it.',
+    );
+    clock.advance(30_000);
+    await enterCode(page, code());
     const tokens = await tokensFrom(page, checks);
     assert.equal(tokens.scope, 'payments:write');
     assert.equal(tokens.claims()?.acr, ACR_MFA);
@@ -163,5 +171,57 @@ describe('second factors in the browser', () => {
     assert.equal(tokens.scope, 'payments:write');
     assert.equal(tokens.claims()?.acr, ACR_MFA);
     await done();
+  });
+
+  test('password, 4 wrong codes, password again: the fifth wrong code locks the second factor', async (t) => {
+    const { accounts, totp } = server.app.services;
+    const victim = await accounts.create({
+      email: 'victim@example.com',
+      password: PASSWORD,
+      roles: ['customer'],
+    });
+    const seed = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
+    await totp.importConfirmed([{ userId: victim.id, secret: seed }]);
+    const right = () => generateSync({ secret: seed, epoch: Math.floor(clock.now() / 1000) });
+    const wrong = (n: number) => {
+      const valid = [-1, 0, 1].map((step) =>
+        generateSync({ secret: seed, epoch: Math.floor(clock.now() / 1000) + step * 30 }),
+      );
+      for (let i = n; ; i++)
+        if (!valid.includes(String(100000 + i * 111))) return String(100000 + i * 111);
+    };
+    const hitsBefore = app.hits.length;
+    const alerts: string[] = [];
+    // Round 1: the password, then four wrong codes.
+    const first = await openContext(browser, `${t.name} (1)`);
+    await startLogin(first.page, 'payments:write');
+    await password(first.page, 'victim@example.com');
+    for (let i = 0; i < 4; i++) {
+      await enterCode(first.page, wrong(i));
+      alerts.push((await first.page.getByRole('alert').textContent()) ?? '');
+    }
+    await first.done();
+    // Round 2: a new login with the right password again, then two more wrong codes.
+    const second = await openContext(browser, `${t.name} (2)`);
+    await startLogin(second.page, 'payments:write');
+    await password(second.page, 'victim@example.com');
+    for (let i = 4; i < 6; i++) {
+      await enterCode(second.page, wrong(i));
+      alerts.push((await second.page.getByRole('alert').textContent()) ?? '');
+    }
+    assert.deepEqual(alerts, [
+      ...Array(5).fill('That code is not right. Try again.'),
+      'Too many attempts. Wait a while and try again.',
+    ]);
+    // Even the right code is refused now; the login stays on its page.
+    await enterCode(second.page, right());
+    assert.equal(
+      await second.page.getByRole('alert').textContent(),
+      'Too many attempts. Wait a while and try again.',
+    );
+    assert.match(second.page.url(), /\/interaction\//);
+    await second.done();
+    assert.ok((await accounts.lockState('victim@example.com')).lockedUntil);
+    assert.equal(app.hits.length, hitsBefore, 'the client application was never reached');
   });
 });

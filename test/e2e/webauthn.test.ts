@@ -1,9 +1,11 @@
 // WebAuthn in Chromium with the DevTools protocol's virtual authenticator (CTAP2, internal,
 // resident keys, user verification): register a passkey, sign in without a password, step up
-// from level 1 to 3, and the refusals (a counter that goes backwards, an expired challenge).
+// from level 1 to 3, the refusals (a counter that goes backwards, an expired challenge), and a
+// passkey added during a level-2 login that must then be used (and cannot be added again at 2).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
+import { generateSync } from 'otplib';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { manualClock } from '../../src/clock.ts';
 import { BANK_API, PASSWORD } from '../support/fixtures.ts';
@@ -13,10 +15,10 @@ import { loginFlows } from './support/flows.ts';
 
 const ACR_STRONG = 'urn:portcullis:ac:phishing-resistant';
 
-async function addVirtualAuthenticator(context: BrowserContext, page: Page): Promise<void> {
+async function addVirtualAuthenticator(context: BrowserContext, page: Page) {
   const cdp = await context.newCDPSession(page);
   await cdp.send('WebAuthn.enable');
-  await cdp.send('WebAuthn.addVirtualAuthenticator', {
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
     options: {
       protocol: 'ctap2',
       transport: 'internal',
@@ -26,6 +28,11 @@ async function addVirtualAuthenticator(context: BrowserContext, page: Page): Pro
       automaticPresenceSimulation: true,
     },
   });
+  /** Signature counters of the authenticator's credentials (they move with each assertion). */
+  return async () =>
+    (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials.map(
+      (c) => c.signCount,
+    );
 }
 
 describe('WebAuthn and passkeys in the browser', () => {
@@ -107,7 +114,8 @@ describe('WebAuthn and passkeys in the browser', () => {
     await page.getByRole('button', { name: 'Add a security key or passkey' }).click();
     await page.getByRole('heading', { name: 'Your recovery codes' }).waitFor();
     await page.getByRole('link', { name: /back to your account/ }).click();
-    assert.ok(await page.getByText('Laptop passkey').isVisible());
+    // (isVisible does not wait: the account page may not have loaded yet.)
+    await page.getByText('Laptop passkey').waitFor();
     const rows = await server.db.knex('webauthn_credentials').select('name', 'counter');
     assert.deepEqual(
       rows.map((r) => r.name),
@@ -189,5 +197,85 @@ describe('WebAuthn and passkeys in the browser', () => {
       'That passkey could not sign you in. Try again, or use your password.',
     );
     await page.unroute('**/passkey');
+  });
+
+  test('a passkey added during a login does not raise it: the login asks to use it; a level-2 session cannot add another', async (t) => {
+    const { accounts, totp } = server.app.services;
+    const bob = await accounts.create({
+      email: 'bob@example.com',
+      password: PASSWORD,
+      roles: ['customer'],
+    });
+    const seed = 'KRUGS4ZANFZSAYJAONSWG4TFOQQGWZLZ';
+    await totp.importConfirmed([{ userId: bob.id, secret: seed }]);
+    const code = () => generateSync({ secret: seed, epoch: Math.floor(clock.now() / 1000) });
+    const enterCode = async (page: Page) => {
+      await page.getByLabel('Code from your authenticator app').fill(code());
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await page.waitForLoadState('load');
+    };
+
+    // bob's own browser, with its own authenticator: password and app code reach level 2, and
+    // the request needs level 3.
+    const own = await openContext(browser, t.name);
+    const counters = await addVirtualAuthenticator(own.context, own.page);
+    const hitsBefore = app.hits.length;
+    const checks = await startLogin(own.page, 'mandates:write');
+    await password(own.page, 'bob@example.com');
+    await enterCode(own.page);
+    await own.page.getByRole('heading', { name: 'Add a second factor' }).waitFor();
+    await own.page.getByLabel('Name for this key').fill('Bob passkey');
+    await own.page.getByRole('button', { name: 'Add a security key or passkey' }).click();
+    // Added, but not used: the login asks for it instead of returning to the client.
+    await own.page.waitForURL(/\/enrol\/webauthn$|\/callback\?/);
+    assert.doesNotMatch(
+      own.page.url(),
+      /\/callback\?/,
+      'adding the passkey did not finish the login',
+    );
+    await own.page.getByRole('heading', { name: 'Confirm it is you' }).waitFor();
+    assert.equal(
+      await own.page.getByRole('status').first().textContent(),
+      'Your security key or passkey is added. Use your new security key or passkey to finish signing in.',
+    );
+    assert.equal(app.hits.length, hitsBefore, 'the client application was not reached yet');
+    const [registered] = await counters();
+    await own.page.getByRole('button', { name: 'Use a security key or passkey' }).click();
+    const tokens = await tokensFrom(own.page, checks);
+    assert.equal(tokens.scope, 'mandates:write');
+    assert.equal(tokens.claims()?.acr, ACR_STRONG);
+    assert.deepEqual(await counters(), [registered! + 1], 'the passkey signed an assertion');
+    await own.done();
+
+    // Another browser signs in as bob with password and app code (level 2): the account page
+    // does not let it add a key, since bob holds a passkey.
+    clock.advance(30_000);
+    const other = await openContext(browser, `${t.name} (level 2)`);
+    const low = await startLogin(other.page, 'accounts:read', {
+      acr_values: 'urn:portcullis:ac:mfa',
+    });
+    await password(other.page, 'bob@example.com');
+    await enterCode(other.page);
+    assert.equal((await tokensFrom(other.page, low)).claims()?.acr, 'urn:portcullis:ac:mfa');
+    await other.page.goto(server.url('/account'));
+    await other.page.getByText('To add or remove a second factor, confirm it is you.').waitFor();
+    assert.equal(
+      await other.page.getByRole('link', { name: 'Add a security key or passkey' }).count(),
+      0,
+    );
+    await other.page.goto(server.url('/account/webauthn'));
+    assert.equal(
+      await other.page.getByRole('status').textContent(),
+      'To change how you sign in, confirm it is you first.',
+    );
+    assert.equal(
+      Number(
+        (
+          await server.db.knex('webauthn_credentials').where({ user_id: bob.id }).count('* as n')
+        )[0]!.n,
+      ),
+      1,
+    );
+    await other.done();
   });
 });
