@@ -5,7 +5,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { ensureAdminApi } from './admin/adminApi.ts';
 import { adminApi } from './admin/api.ts';
-import { type AuditEventInput, createAuditLog } from './audit/log.ts';
+import { createAuditLog } from './audit/log.ts';
+import { createSecurityRecorder } from './audit/recorder.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
 import { connectDatabase, type Database } from './db/connect.ts';
@@ -71,43 +72,8 @@ export async function createApp(config: Config, deps: AppDeps) {
   const jobs = createJobs(logger);
   const audit = createAuditLog({ knex, clock });
 
-  // Every security event goes to the hash-chained audit log, and as one line to the logs. The
-  // audit log keeps only the details each kind of event allows, so the line skips pino's
-  // redaction pass (a token issued is one event per request: the pass cost ~20 µs each).
-  const securityLog = logger.child({}, { redact: [] });
-  const record = async (event: AuditEventInput) => {
-    const { fields, dropped } = audit.prepare(event);
-    if (dropped.length) {
-      // A call site passing details its kind does not list is a mistake: an error outside
-      // production (tests find it); in production the event is recorded without them.
-      if (config.env !== 'production')
-        throw invalid(
-          `audit details ${dropped.join(', ')} are not listed for ${fields.action} in src/audit/kinds.ts`,
-          'details',
-        );
-      logger.warn(
-        { action: fields.action, dropped },
-        'audit details not allowed for this event left out',
-      );
-    }
-    securityLog.info(
-      {
-        audit: {
-          actor: { type: fields.actor_type, id: fields.actor_id ?? undefined },
-          action: fields.action,
-          target: fields.target_type
-            ? { type: fields.target_type, id: fields.target_id }
-            : undefined,
-          outcome: fields.outcome,
-          sourceIp: fields.source_ip ?? undefined,
-          userAgent: fields.user_agent ?? undefined,
-        },
-        details: fields.details,
-      },
-      'security event',
-    );
-    await audit.append(fields);
-  };
+  // Every security event: the hash-chained audit log and one log line (src/audit/recorder.ts).
+  const record = createSecurityRecorder({ audit, logger, strict: config.env !== 'production' });
 
   // --- Domain services -----------------------------------------------------------------------
   const services = createDomainServices({

@@ -6,6 +6,8 @@ import { type Accounts, createAccounts } from './accounts/accounts.ts';
 import { createAuthenticator } from './accounts/authenticate.ts';
 import { createPasswordHasher } from './accounts/passwords.ts';
 import { createRoles } from './accounts/roles.ts';
+import { createAccountStore } from './accounts/store.ts';
+import { createThrottleStore } from './accounts/throttleStore.ts';
 import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { Sealer } from './keys/envelope.ts';
@@ -15,6 +17,7 @@ import { createAssurance } from './mfa/assurance.ts';
 import { createFactors } from './mfa/factors.ts';
 import { createLoginProgress } from './mfa/loginProgress.ts';
 import { createRecoveryCodes } from './mfa/recoveryCodes.ts';
+import { createMfaStore } from './mfa/store.ts';
 import { createTotp } from './mfa/totp.ts';
 import { createWebAuthn } from './mfa/webauthn.ts';
 import { createArtifactStore } from './oidc/artifactStore.ts';
@@ -77,12 +80,16 @@ export function createDomainServices({
     prepared,
   });
   const grants = createGrantRegistry({ artifacts });
+  // Each module's store, built once and shared by the services of that module.
+  const accountStore = createAccountStore(knex, { prepared });
+  const throttle = createThrottleStore(knex);
+  const mfaStore = createMfaStore(knex);
   const accounts = endingSessionsOnPasswordChange(
-    createAccounts({ knex, clock, hasher, prepared }),
+    createAccounts({ store: accountStore, throttle, clock, hasher }),
     grants,
   );
   const roles = createRoles({
-    knex,
+    store: accountStore,
     clock,
     apis: async () =>
       (await catalogue.list()).map((api) => ({
@@ -92,7 +99,8 @@ export function createDomainServices({
       })),
   });
   const authenticator = createAuthenticator({
-    knex,
+    store: accountStore,
+    throttle,
     clock,
     hasher,
     policy: config.signIn,
@@ -106,16 +114,16 @@ export function createDomainServices({
     },
   });
   const assurance = createAssurance(config.mfa.acr);
-  const totp = createTotp({ knex, sealer, clock, issuer: config.mfa.rpName });
+  const totp = createTotp({ store: mfaStore, sealer, clock, issuer: config.mfa.rpName });
   const webauthn = createWebAuthn({
-    knex,
+    store: mfaStore,
     clock,
     issuer: config.issuer,
     rpName: config.mfa.rpName,
   });
-  const recoveryCodes = createRecoveryCodes({ knex, clock });
+  const recoveryCodes = createRecoveryCodes({ store: mfaStore, clock });
   const factors = createFactors({ totp, webauthn, recoveryCodes, requireMfa: config.mfa.required });
-  const progress = createLoginProgress({ knex, clock });
+  const progress = createLoginProgress({ store: mfaStore, clock });
   const assurancePolicy = createAssurancePolicy({
     assurance,
     catalogue,

@@ -1,14 +1,13 @@
 // Users: creation with a checked password, lookups, status changes (lock, unlock, disable) and
 // password changes. Sign-in itself, with its throttling, is in authenticate.ts.
 import { randomUUID } from 'node:crypto';
-import type { Knex } from 'knex';
 import type { Clock } from '../clock.ts';
 import { conflict, invalid, notFound } from '../errors.ts';
 import { checkPassword, normalizePassword } from './passwordPolicy.ts';
 import type { PasswordHasher } from './passwords.ts';
 import { type ApiScopes, toApiScopes } from './roles.ts';
-import { createAccountStore, type UserRow, type UserStatus } from './store.ts';
-import { createThrottleStore } from './throttleStore.ts';
+import type { AccountStore, UserRow, UserStatus } from './store.ts';
+import type { ThrottleStore } from './throttleStore.ts';
 
 export interface User {
   id: string;
@@ -49,21 +48,18 @@ function toUser(row: UserRow, roles: string[]): User {
 }
 
 export interface AccountsOptions {
-  knex: Knex;
+  /** The accounts tables' store and the sign-in counters' store, shared with the other services. */
+  store: AccountStore;
+  throttle: ThrottleStore;
   clock: Clock;
   hasher: PasswordHasher;
-  /** Named prepared statements for the hot lookups (real PostgreSQL only; see db/prepared.ts). */
-  prepared?: boolean;
 }
 
 /** A PHC-format Argon2id hash: $argon2id$v=19$m=…,p=…,t=…$salt$hash (parameters in any order). */
 const ARGON2ID_HASH =
   /^\$argon2id\$v=19\$[mpt]=\d+(,[mpt]=\d+){2}\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
 
-export function createAccounts({ knex, clock, hasher, prepared }: AccountsOptions) {
-  const store = createAccountStore(knex, { prepared: prepared ?? false });
-  const throttle = createThrottleStore(knex);
-
+export function createAccounts({ store, throttle, clock, hasher }: AccountsOptions) {
   async function withRoles(rows: UserRow[]): Promise<User[]> {
     const roles = await store.rolesOfUsers(rows.map((r) => r.id));
     return rows.map((r) =>

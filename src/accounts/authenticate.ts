@@ -3,12 +3,11 @@
 // and per source address (credential stuffing, code guessing), both in PostgreSQL. Every password
 // outcome but success looks the same to the caller's user and costs one Argon2 verification, so
 // neither the message nor the response time tells whether an account exists or is locked.
-import type { Knex } from 'knex';
 import type { Clock } from '../clock.ts';
 import { normalizePassword } from './passwordPolicy.ts';
 import type { PasswordHasher } from './passwords.ts';
-import { createAccountStore, type UserRow } from './store.ts';
-import { createThrottleStore, type LockoutPolicy } from './throttleStore.ts';
+import type { AccountStore, UserRow } from './store.ts';
+import type { LockoutPolicy, ThrottleStore } from './throttleStore.ts';
 
 export interface ThrottlePolicy {
   lockout: LockoutPolicy;
@@ -37,7 +36,8 @@ export type SignInResult =
   | { ok: false; reason: 'rate_limited'; retryAfterSeconds: number };
 
 export interface AuthenticateOptions {
-  knex: Knex;
+  store: AccountStore;
+  throttle: ThrottleStore;
   clock: Clock;
   hasher: PasswordHasher;
   policy: ThrottlePolicy;
@@ -46,9 +46,7 @@ export interface AuthenticateOptions {
 }
 
 export function createAuthenticator(options: AuthenticateOptions) {
-  const { knex, clock, hasher, policy } = options;
-  const store = createAccountStore(knex);
-  const throttle = createThrottleStore(knex);
+  const { store, throttle, clock, hasher, policy } = options;
   const ipKey = (ip: string) => `signin-ip:${ip}`;
 
   /** Takes a point from the source address; the seconds to wait when it has none left. */

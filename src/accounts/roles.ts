@@ -2,10 +2,9 @@
 // within one API. A person's access token for an API only ever carries scopes one of their roles
 // grants on that API (and the client may ask for, and they consented to).
 import { randomUUID } from 'node:crypto';
-import type { Knex } from 'knex';
 import type { Clock } from '../clock.ts';
 import { conflict, invalid, notFound } from '../errors.ts';
-import { createAccountStore, type RoleScopeRow } from './store.ts';
+import type { AccountStore, RoleScopeRow } from './store.ts';
 
 /** API identifier -> scopes of that API: what a role grants (the shape of a client's apiAccess). */
 export type ApiScopes = Record<string, string[]>;
@@ -35,7 +34,7 @@ export interface ScopedApi {
 const ROLE_NAME = /^[a-z0-9][a-z0-9_.:-]{0,63}$/;
 
 export interface RolesOptions {
-  knex: Knex;
+  store: AccountStore;
   clock: Clock;
   /** The APIs of the catalogue and the scopes each defines: a role can only grant those. */
   apis: () => Promise<ScopedApi[]>;
@@ -110,9 +109,7 @@ function writeConflict(err: unknown, name: string): never {
   throw err;
 }
 
-export function createRoles({ knex, clock, apis }: RolesOptions) {
-  const store = createAccountStore(knex);
-
+export function createRoles({ store, clock, apis }: RolesOptions) {
   async function checkScopes(scopes: RoleScopesInput): Promise<RoleScopeRow[]> {
     return resolveRoleScopes(scopes, await apis());
   }

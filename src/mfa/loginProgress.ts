@@ -1,10 +1,9 @@
 // A login between its factors: who has proven what so far, keyed by the hash of the interaction
 // id (oidc-provider's Interaction keeps no custom state). Expires with the interaction.
 import { createHash } from 'node:crypto';
-import type { Knex } from 'knex';
 import type { Clock } from '../clock.ts';
 import type { Level } from './assurance.ts';
-import { createMfaStore } from './store.ts';
+import type { MfaStore } from './store.ts';
 
 export interface Progress {
   userId: string;
@@ -21,8 +20,7 @@ const TTL_MS = 30 * 60 * 1000;
 const key = (interactionUid: string) =>
   createHash('sha256').update(interactionUid).digest('base64url');
 
-export function createLoginProgress({ knex, clock }: { knex: Knex; clock: Clock }) {
-  const store = createMfaStore(knex);
+export function createLoginProgress({ store, clock }: { store: MfaStore; clock: Clock }) {
   return {
     async save(interactionUid: string, p: Progress): Promise<void> {
       await store.saveProgress({

@@ -2,9 +2,8 @@
 // SHA-256 hashes (unsalted hashing is enough at that length: NIST SP 800-63B 5.1.2.1). Using
 // one is a level-2 sign-in; regenerating replaces them all.
 import { createHash, randomBytes } from 'node:crypto';
-import type { Knex } from 'knex';
 import type { Clock } from '../clock.ts';
-import { createMfaStore } from './store.ts';
+import type { MfaStore } from './store.ts';
 
 const COUNT = 10;
 /** Crockford's base32: no I, L, O or U, so codes read back without ambiguity. */
@@ -25,8 +24,7 @@ export function normalizeRecoveryCode(code: string): string {
 const hash = (code: string) =>
   createHash('sha256').update(normalizeRecoveryCode(code)).digest('hex');
 
-export function createRecoveryCodes({ knex, clock }: { knex: Knex; clock: Clock }) {
-  const store = createMfaStore(knex);
+export function createRecoveryCodes({ store, clock }: { store: MfaStore; clock: Clock }) {
   return {
     /** Replaces the person's codes with ten new ones, returned once for display. */
     async regenerate(userId: string): Promise<string[]> {

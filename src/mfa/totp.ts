@@ -2,13 +2,12 @@
 // sealed at rest; a code is accepted once: its time step is recorded atomically and a code for
 // that or an earlier step is refused (NIST SP 800-63B 5.1.4.2).
 import { randomUUID, timingSafeEqual } from 'node:crypto';
-import type { Knex } from 'knex';
 import { generateSecret, generateSync, generateURI } from 'otplib';
 import QRCode from 'qrcode';
 import type { Clock } from '../clock.ts';
 import { conflict, invalid } from '../errors.ts';
 import type { Sealer } from '../keys/envelope.ts';
-import { createMfaStore } from './store.ts';
+import type { MfaStore } from './store.ts';
 
 const PERIOD = 30;
 const DRIFT_STEPS = 1;
@@ -47,18 +46,17 @@ const BASE32_SEED = /^[A-Z2-7]{16,}=*$/;
 export const normalizeCode = (code: string) => code.replace(/[\s-]/g, '');
 
 export function createTotp({
-  knex,
+  store,
   sealer,
   clock,
   issuer,
 }: {
-  knex: Knex;
+  /** The second-factor tables' store, shared with the other services of mfa/. */
+  store: MfaStore;
   sealer: Sealer;
   clock: Clock;
   issuer: string;
 }) {
-  const store = createMfaStore(knex);
-
   async function present(enrolmentId: string, label: string, secret: string) {
     const uri = generateURI({
       issuer,

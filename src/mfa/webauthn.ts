@@ -11,10 +11,9 @@ import {
   verifyAuthenticationResponse,
   verifyRegistrationResponse,
 } from '@simplewebauthn/server';
-import type { Knex } from 'knex';
 import type { Clock } from '../clock.ts';
 import { invalid } from '../errors.ts';
-import { type CredentialRow, createMfaStore } from './store.ts';
+import type { CredentialRow, MfaStore } from './store.ts';
 
 const CHALLENGE_TTL_MS = 5 * 60 * 1000;
 const hash = (value: string) => createHash('sha256').update(value).digest('base64url');
@@ -92,17 +91,16 @@ export function webauthnAmr(a: Authenticated): string[] {
 }
 
 export function createWebAuthn({
-  knex,
+  store,
   clock,
   issuer,
   rpName,
 }: {
-  knex: Knex;
+  store: MfaStore;
   clock: Clock;
   issuer: string;
   rpName: string;
 }) {
-  const store = createMfaStore(knex);
   const origin = new URL(issuer).origin;
   const rpID = new URL(issuer).hostname;
 

@@ -7,6 +7,8 @@ import { createAccounts } from '../../src/accounts/accounts.ts';
 import { createAuthenticator } from '../../src/accounts/authenticate.ts';
 import { checkPassword } from '../../src/accounts/passwordPolicy.ts';
 import { createPasswordHasher, OWASP_ARGON2 } from '../../src/accounts/passwords.ts';
+import { createAccountStore } from '../../src/accounts/store.ts';
+import { createThrottleStore } from '../../src/accounts/throttleStore.ts';
 import { systemClock } from '../../src/clock.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 
@@ -66,6 +68,10 @@ describe('password policy', () => {
 
 describe('Argon2id storage', () => {
   let db: TestDatabase;
+  const stores = () => ({
+    store: createAccountStore(db.knex),
+    throttle: createThrottleStore(db.knex),
+  });
   before(async () => {
     db = await createTestDatabase();
   });
@@ -97,7 +103,7 @@ describe('Argon2id storage', () => {
       params: { memoryCost: 8192, timeCost: 1, parallelism: 1 },
     });
     const strong = createPasswordHasher({ params: OWASP_ARGON2 });
-    const accounts = createAccounts({ knex: db.knex, clock: systemClock, hasher: weak });
+    const accounts = createAccounts({ ...stores(), clock: systemClock, hasher: weak });
     await accounts.create({
       email: 'bob@example.com',
       name: 'Bob',
@@ -107,7 +113,7 @@ describe('Argon2id storage', () => {
     assert.match(before.password_hash, /m=8192,p=1,t=1/);
 
     const authenticator = createAuthenticator({
-      knex: db.knex,
+      ...stores(),
       clock: systemClock,
       hasher: strong,
       policy: {
@@ -129,7 +135,7 @@ describe('Argon2id storage', () => {
 
   test('creating a user with a refused password writes nothing', async () => {
     const accounts = createAccounts({
-      knex: db.knex,
+      ...stores(),
       clock: systemClock,
       hasher: createPasswordHasher({ params: OWASP_ARGON2 }),
     });
