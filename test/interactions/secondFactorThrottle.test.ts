@@ -112,7 +112,7 @@ function world(env: Record<string, string>) {
       ),
   };
   before(async () => {
-    t.server = await startTestServer({ clock, env: { TRUST_PROXY: 'true', ...env } });
+    t.server = await startTestServer({ clock, env: { TRUSTED_PROXIES: '1', ...env } });
     const { catalogue, clients, roles } = t.server.app.services;
     await catalogue.create({
       identifier: BANK_API,
