@@ -4,6 +4,16 @@
 
 /** Details every change made by an administrator carries: where it came from (and the client). */
 const CHANGE = ['via', 'client'] as const;
+/** What a client may do, as the client events describe it (never its secret). */
+const CLIENT = [
+  'name',
+  'grantTypes',
+  'authMethod',
+  'redirectUris',
+  'apiAccess',
+  'firstParty',
+  'minAssuranceLevel',
+] as const;
 
 /**
  * Action -> the `details` keys it may carry. Keys name facts about the event (ids, counts,
@@ -41,27 +51,9 @@ export const AUDIT_KINDS = {
   'api.created': [...CHANGE, 'name', 'format', 'lifetime', 'scopes', 'resourceServers'],
   'api.updated': [...CHANGE, 'before', 'after'],
   'api.deleted': [...CHANGE, 'name', 'format', 'lifetime', 'scopes', 'resourceServers'],
-  'client.created': [
-    ...CHANGE,
-    'name',
-    'grantTypes',
-    'authMethod',
-    'redirectUris',
-    'apiAccess',
-    'firstParty',
-    'minAssuranceLevel',
-  ],
+  'client.created': [...CHANGE, ...CLIENT],
   'client.updated': [...CHANGE, 'before', 'after'],
-  'client.deleted': [
-    ...CHANGE,
-    'name',
-    'grantTypes',
-    'authMethod',
-    'redirectUris',
-    'apiAccess',
-    'firstParty',
-    'minAssuranceLevel',
-  ],
+  'client.deleted': [...CHANGE, ...CLIENT],
   'client.secret_rotated': [...CHANGE],
   'initial_access.created': [
     ...CHANGE,
