@@ -27,6 +27,17 @@ export {
 } from './clientRules.ts';
 
 /** A client as Portcullis shows it (never with its secret). */
+/**
+ * A new client id: 128 random bits, base64url. Never starting with "-", so that an id can follow
+ * any command-line flag (`portcullis client show ID`) without being read as an option.
+ */
+export function newClientId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
 export interface ClientView {
   clientId: string;
   name: string;
@@ -106,7 +117,7 @@ export function createClientRegistry(options: ClientRegistryOptions) {
       createdBy = 'cli',
       fixedClientId?: string,
     ): Promise<{ client: ClientView; secret: string | undefined }> {
-      const clientId = fixedClientId ?? randomBytes(16).toString('base64url');
+      const clientId = fixedClientId ?? newClientId();
       const metadata = await toMetadata(clientId, input);
       const secret = SECRET_METHODS.has(input.authMethod) ? newSecret() : undefined;
       await options.validateMetadata(secret ? { ...metadata, client_secret: secret } : metadata);

@@ -7,6 +7,7 @@ import { type Clock, epochSeconds } from '../clock.ts';
 import type { Config } from '../config.ts';
 import type { Views } from '../http/views.ts';
 import type { KeyRing } from '../keys/signingKeys.ts';
+import { newClientId } from './clients.ts';
 import { createResourceIndicators, type ResourceOptions } from './resources.ts';
 
 export interface ConfigurationParts {
@@ -192,6 +193,7 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
         initialAccessToken: true,
         policies: parts.registration.policies as never,
         issueRegistrationAccessToken: true,
+        idFactory: newClientId,
       },
       registrationManagement: {
         enabled: parts.registration.enabled,
