@@ -14,7 +14,7 @@ import { pendingMigrations } from './db/migrate.ts';
 import { DEMO_API } from './devQuickstart.ts';
 import { invalid } from './errors.ts';
 import { createMetrics, createMetricsApp } from './http/metrics.ts';
-import { createHttpApp, listening, stopListening } from './http/server.ts';
+import { createHttpApp, handleClientErrors, listening, stopListening } from './http/server.ts';
 import { extraStaticFile } from './http/staticFiles.ts';
 import { createViews } from './http/views.ts';
 import { ACCOUNT_CLIENT_ID, accountCallbackUrl } from './interactions/account.ts';
@@ -347,6 +347,7 @@ export async function createApp(config: Config, deps: AppDeps) {
       }
       try {
         server = koa.listen(port, host);
+        handleClientErrors(server, logger);
         server.keepAliveTimeout = 65_000;
         await listening(server);
         if (config.metrics.port !== undefined) {

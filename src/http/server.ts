@@ -1,14 +1,19 @@
 // The Koa application: the client's address, request log and metrics, security headers, error
 // pages, static assets, operations endpoints, Portcullis' own pages, then the protocol last.
 import type { Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import Router from '@koa/router';
 import Koa from 'koa';
-import type { Logger } from '../log.ts';
+import { errorFacts, type Logger } from '../log.ts';
 import { createClientAddress, type TrustedProxies } from './clientAddress.ts';
+import { isClientAbort } from './clientClosed.ts';
+import { unmatched } from './endpointFormat.ts';
 import { errorHandler } from './errors.ts';
 import { healthz, type ReadinessCheck, readyz } from './health.ts';
+import { inputGuard } from './inputGuard.ts';
 import { type Metrics, metricsEndpoint } from './metrics.ts';
 import { requestLog } from './requestLog.ts';
+import { secureTransport } from './secureTransport.ts';
 import { securityHeaders } from './securityHeaders.ts';
 import { staticFiles } from './staticFiles.ts';
 import type { Views } from './views.ts';
@@ -40,6 +45,9 @@ export function createHttpApp(parts: HttpParts): Koa {
   koa.use(requestLog(parts.logger, parts.metrics));
   koa.use(securityHeaders({ https: parts.issuer.startsWith('https:') }));
   koa.use(errorHandler(parts.logger, parts.views));
+  koa.use(unmatched());
+  koa.use(secureTransport({ issuer: parts.issuer, logger: parts.logger }));
+  koa.use(inputGuard());
   koa.use(staticFiles());
   for (const m of parts.middleware ?? []) koa.use(m);
   const ops = new Router();
@@ -49,7 +57,42 @@ export function createHttpApp(parts: HttpParts): Koa {
   koa.use(ops.routes());
   for (const router of parts.routers) koa.use(router.routes()).use(router.allowedMethods());
   koa.use(parts.protocol);
+  // What escapes every handler, or breaks the request stream after it was taken in (a body cut
+  // short, a garbled chunk): one JSON line, never Koa's default multi-line stack on stderr.
+  koa.on('error', (err: unknown, ctx?: Koa.Context) => {
+    const clientFault =
+      isClientAbort(err) || /^HPE_/.test(String((err as { code?: unknown })?.code));
+    parts.logger[clientFault ? 'info' : 'error'](
+      { reqId: ctx?.state.requestId, err: errorFacts(err) },
+      clientFault ? 'the request could not be read to its end' : 'request failed',
+    );
+  });
   return koa;
+}
+
+/** The answer to a request the HTTP parser could not read, as Node's own default chooses it. */
+function clientErrorStatus(code: string | undefined): string {
+  if (code === 'HPE_HEADER_OVERFLOW') return '431 Request Header Fields Too Large';
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return '408 Request Timeout';
+  return '400 Bad Request';
+}
+
+/**
+ * A request the HTTP parser rejects (truncated, garbled, oversized headers) never reaches Koa:
+ * logged as one JSON line with its error's name and code (not its message or bytes, which may
+ * quote the request), then answered 400 (or 408/431) when the socket can still be written to.
+ */
+export function handleClientErrors(server: Server, logger: Logger): void {
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    logger.info({ err: errorFacts(err) }, 'unreadable request');
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    socket.end(
+      `HTTP/1.1 ${clientErrorStatus(err.code)}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+    );
+  });
 }
 
 /** Resolves once `server` listens; rejects when it cannot (the port is taken, say). */
