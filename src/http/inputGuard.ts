@@ -1,6 +1,6 @@
 // Refuses text no endpoint can mean before anything reads it or sends it to PostgreSQL: a NUL,
 // bad percent-encoding or invalid UTF-8 in the path, the query, the client credentials or a form
-// or JSON body (and, in JSON, a lone surrogate or absurd nesting). The caller's error: 400 in the
+// or JSON body (and, in JSON, a lone surrogate or absurd nesting); a Host that is no host name. The caller's error: 400 in the
 // endpoint's own format. A body it read is replayed to the parsers after it, unchanged.
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
@@ -104,6 +104,9 @@ function basicCredentialsProblem(authorization: string): string | undefined {
   return encodedTextProblem(Buffer.from(match[1]!, 'base64'), true);
 }
 
+/** RFC 3986 host (a reg-name, IPv4 or a bracketed IPv6 address) and optional port. */
+const HOST = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=-]*)(:\d{0,5})?$/;
+
 const FORM = 'application/x-www-form-urlencoded';
 const JSON_TYPES = ['application/json', 'application/*+json'];
 const hasBody = (req: IncomingMessage) =>
@@ -122,6 +125,12 @@ export function inputGuard(): Koa.Middleware {
     if (queryAt !== -1) {
       const queryProblem = encodedTextProblem(Buffer.from(url.slice(queryAt + 1), 'latin1'), true);
       if (queryProblem) return bad('the query', queryProblem);
+    }
+    // Koa and oidc-provider build URLs from these (X-Forwarded-Host only from a trusted proxy).
+    for (const header of ['host', 'x-forwarded-host']) {
+      const value = ctx.get(header);
+      if (value && !value.split(',').every((part) => HOST.test(part.trim())))
+        return bad(`the ${header} header`, 'is not a host name and port');
     }
     const credentialsProblem = basicCredentialsProblem(ctx.get('authorization'));
     if (credentialsProblem) return bad('the Authorization header', credentialsProblem);

@@ -4,6 +4,7 @@
 // written; bodies that are too large, truncated, of the wrong type, malformed or deeply nested,
 // and methods an endpoint does not implement, are 4xx too, never 5xx.
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
 import { MAX_JSON_DEPTH } from '../../src/http/inputGuard.ts';
@@ -305,6 +306,31 @@ describe('input guard', () => {
     const arrayField = await adminPost('/roles', '{"name":["a","b"],"scopes":[]}');
     assert.equal(arrayField.status, 400);
     assert.equal((await adminProblem(arrayField)).type, 'urn:portcullis:problem:validation');
+  });
+
+  test('a Host header that is no host name: 400, discovery included', async () => {
+    const { port } = new URL(server.issuer);
+    for (const host of ['a:b:c', '[::1', 'a b', 'a/b']) {
+      const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request(
+          { host: '127.0.0.1', port, path: '/.well-known/openid-configuration', headers: { host } },
+          (r) => {
+            let body = '';
+            r.on('data', (c) => {
+              body += c;
+            });
+            r.on('end', () => resolve({ status: r.statusCode!, body }));
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+      assert.equal(res.status, 400, host);
+      assert.deepEqual(JSON.parse(res.body), {
+        error: 'invalid_request',
+        error_description: 'the host header is not a host name and port',
+      });
+    }
   });
 
   test('methods an endpoint does not implement: 405 with Allow; unknown paths 404', async () => {
