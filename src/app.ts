@@ -252,6 +252,11 @@ export async function createApp(config: Config, deps: AppDeps) {
     // With METRICS_PORT, /metrics lives on its own listener only (see listen()).
     metricsToken: config.metrics.port === undefined ? config.metrics.token : undefined,
     views,
+    publication: {
+      jwksMaxAgeSeconds: config.keys.jwksMaxAgeSeconds,
+      activationDelaySeconds: config.keys.activationDelaySeconds,
+      refreshSeconds: config.keys.refreshSeconds,
+    },
     readiness: [
       { name: 'database', check: async () => void (await knex.raw('select 1')) },
       {
