@@ -3,6 +3,7 @@
 import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import type { Knex } from 'knex';
 import { ensureAdminApi } from './admin/adminApi.ts';
 import { adminApi } from './admin/api.ts';
 import { createAuditLog } from './audit/log.ts';
@@ -22,6 +23,7 @@ import { createCsrf } from './interactions/csrf.ts';
 import { demoRoutes } from './interactions/demo.ts';
 import { logoutPages } from './interactions/logout.ts';
 import { interactionRoutes } from './interactions/routes.ts';
+import { createIssuer } from './issuer/issuer.ts';
 import { createJobs, oneAtATime } from './jobs.ts';
 import { type KeyChangeListener, listenForKeyChanges } from './keys/changeNotices.ts';
 import { createSealer } from './keys/envelope.ts';
@@ -29,8 +31,9 @@ import type { Logger } from './log.ts';
 import { createFindAccount, narrowToRoles } from './oidc/accountClaims.ts';
 import { createArtifactAdapter } from './oidc/adapter.ts';
 import { createInteractionBridge } from './oidc/bridge.ts';
+import { type Catalogue, createCatalogue } from './oidc/catalogue.ts';
 import { createClientAdapter } from './oidc/clientAdapter.ts';
-import { createClientRegistry } from './oidc/clients.ts';
+import { type ClientRegistry, createClientRegistry } from './oidc/clients.ts';
 import { buildConfiguration } from './oidc/configuration.ts';
 import { attachProviderEvents } from './oidc/events.ts';
 import { createOidcRuntime, type OidcRuntime } from './oidc/provider.ts';
@@ -54,6 +57,18 @@ export interface AppDeps {
 }
 
 export type App = Awaited<ReturnType<typeof createApp>>;
+
+/** The account page's first-party client, its redirect URI under the served issuer. */
+function ensureAccountClient(clients: ClientRegistry, issuer: string): Promise<void> {
+  return clients.ensureSystemClient(ACCOUNT_CLIENT_ID, {
+    name: 'Your Portcullis account',
+    grantTypes: ['authorization_code'],
+    redirectUris: [accountCallbackUrl(issuer)],
+    authMethod: 'none',
+    apiAccess: {},
+    firstParty: true,
+  });
+}
 
 export async function createApp(config: Config, deps: AppDeps) {
   const { logger } = deps;
@@ -103,36 +118,51 @@ export async function createApp(config: Config, deps: AppDeps) {
 
   // The provider validates client metadata; it exists once the runtime is built below.
   let runtime: OidcRuntime | undefined;
-  const clients = createClientRegistry({
+  // Over the pool, or over a transaction when the issuer moves (src/issuer/).
+  const clientRegistryOver = (over: Knex, overCatalogue: Catalogue) =>
+    createClientRegistry({
+      knex: over,
+      sealer,
+      clock,
+      catalogue: overCatalogue,
+      cacheSeconds: config.cacheSeconds,
+      idTokenAlg: config.keys.alg,
+      validateMetadata: async (metadata) => {
+        try {
+          await runtime!.provider.Client.validate(metadata as never);
+        } catch (err) {
+          const e = err as { error_description?: string; message?: string };
+          throw invalid(e.error_description ?? e.message ?? 'invalid client metadata');
+        }
+      },
+      // A deleted client's tokens stop working (CLI, admin API and RFC 7592 deletion alike).
+      revokeIssued: (clientId) => grants.revokeAllOfClient(clientId),
+    });
+  const clients = clientRegistryOver(knex, catalogue);
+
+  // The issuer this database serves (recorded on first use): what the admin API and the
+  // account client derive from. Only `portcullis issuer set` changes it (src/issuer/).
+  const issuer = createIssuer({
     knex,
-    sealer,
-    clock,
-    catalogue,
-    cacheSeconds: config.cacheSeconds,
-    idTokenAlg: config.keys.alg,
-    validateMetadata: async (metadata) => {
-      try {
-        await runtime!.provider.Client.validate(metadata as never);
-      } catch (err) {
-        const e = err as { error_description?: string; message?: string };
-        throw invalid(e.error_description ?? e.message ?? 'invalid client metadata');
-      }
+    moveDerivedState: async (trx, to) => {
+      const overCatalogue = createCatalogue({ knex: trx, clock, cacheSeconds: 0 });
+      const overClients = clientRegistryOver(trx, overCatalogue);
+      const admin = await ensureAdminApi(
+        { catalogue: overCatalogue, clients: overClients },
+        { issuer: to, accessTokenTtl: config.admin.tokenTtlSeconds },
+      );
+      await ensureAccountClient(overClients, to);
+      return { clientsMoved: admin.clientsMoved };
     },
-    // A deleted client's tokens stop working (CLI, admin API and RFC 7592 deletion alike).
-    revokeIssued: (clientId) => grants.revokeAllOfClient(clientId),
   });
+  const servedIssuer = await issuer.served(config.issuer);
 
   // The admin API is an API of the catalogue ({ISSUER}/admin/v1, level-2 scopes).
   try {
-    const admin = await ensureAdminApi(
+    await ensureAdminApi(
       { catalogue, clients },
-      { issuer: config.issuer, accessTokenTtl: config.admin.tokenTtlSeconds },
+      { issuer: servedIssuer, accessTokenTtl: config.admin.tokenTtlSeconds },
     );
-    if (admin.movedFrom)
-      logger.warn(
-        { from: admin.movedFrom, to: admin.identifier, clients: admin.clientsMoved },
-        'the issuer changed: the admin API and its clients moved to the new identifier',
-      );
   } catch (err) {
     logger.error(
       { err: { message: (err as Error).message } },
@@ -203,14 +233,7 @@ export async function createApp(config: Config, deps: AppDeps) {
 
   // The account page signs people in through the ordinary login flow as this client.
   try {
-    await clients.ensureSystemClient(ACCOUNT_CLIENT_ID, {
-      name: 'Your Portcullis account',
-      grantTypes: ['authorization_code'],
-      redirectUris: [accountCallbackUrl(config.issuer)],
-      authMethod: 'none',
-      apiAccess: {},
-      firstParty: true,
-    });
+    await ensureAccountClient(clients, servedIssuer);
   } catch (err) {
     logger.warn(
       { err: { message: (err as Error).message } },
@@ -229,6 +252,11 @@ export async function createApp(config: Config, deps: AppDeps) {
     // With METRICS_PORT, /metrics lives on its own listener only (see listen()).
     metricsToken: config.metrics.port === undefined ? config.metrics.token : undefined,
     views,
+    publication: {
+      jwksMaxAgeSeconds: config.keys.jwksMaxAgeSeconds,
+      activationDelaySeconds: config.keys.activationDelaySeconds,
+      refreshSeconds: config.keys.refreshSeconds,
+    },
     readiness: [
       { name: 'database', check: async () => void (await knex.raw('select 1')) },
       {
@@ -243,6 +271,14 @@ export async function createApp(config: Config, deps: AppDeps) {
       {
         name: 'signing_key',
         check: async () => (oidc.ring.jwks[0] ? undefined : 'no active signing key'),
+      },
+      {
+        // After `portcullis issuer set`, an instance still on the old ISSUER leaves the pool.
+        name: 'issuer',
+        check: async () => {
+          const stored = await issuer.stored();
+          return stored === config.issuer ? undefined : `this database serves ${stored}`;
+        },
       },
     ],
     routers: [
@@ -326,6 +362,7 @@ export async function createApp(config: Config, deps: AppDeps) {
     clock,
     logger,
     services: { ...services, sealer, clients, metrics, views, audit, registration },
+    issuer,
     record,
     oidc,
     bridge,

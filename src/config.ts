@@ -83,7 +83,7 @@ const bool = z
   .enum(['true', 'false', '1', '0'], 'must be true or false')
   .transform((v) => v === 'true' || v === '1');
 
-const httpUrl = z
+export const httpUrl = z
   .string()
   .refine((v) => {
     const url = URL.parse(v);

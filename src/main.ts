@@ -1,7 +1,10 @@
 // Process entry for `portcullis serve`: read config, build the app, listen, shut down cleanly.
+import type { App } from './app.ts';
 import { ensureSchema, openDatabase } from './cli/context.ts';
+import { CliError } from './cli/output.ts';
 import { loadConfig } from './config.ts';
 import { checkDatabase } from './db/connect.ts';
+import { issuerFollowsStart, issuerMismatch, storedIssuer } from './issuer/issuer.ts';
 import { createLogger } from './log.ts';
 
 export async function runServer(): Promise<void> {
@@ -10,9 +13,13 @@ export async function runServer(): Promise<void> {
   for (const warning of config.warnings) logger.warn(warning);
 
   const db = await openDatabase(config, { host: true });
+  let stored: string | undefined;
   try {
     await checkDatabase(db);
     await ensureSchema(config, db, logger);
+    stored = await storedIssuer(db.knex);
+    if (stored !== undefined && stored !== config.issuer && !issuerFollowsStart(config))
+      throw new CliError(issuerMismatch(config.issuer, stored));
   } catch (err) {
     await db.close();
     throw err;
@@ -21,6 +28,7 @@ export async function runServer(): Promise<void> {
   const { createApp } = await import('./app.ts');
   const { runDevQuickstart } = await import('./devQuickstart.ts');
   const app = await createApp(config, { logger, db });
+  if (stored !== undefined && stored !== config.issuer) await followIssuer(app, stored);
   // Demo data exists before the first request can arrive; the banner prints once listening.
   const banner = config.env !== 'production' ? await runDevQuickstart(app) : undefined;
   const port = await app.listen();
@@ -46,4 +54,25 @@ export async function runServer(): Promise<void> {
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
+}
+
+/** Development on the embedded database: the stored issuer follows ISSUER (see issuerFollowsStart). */
+async function followIssuer(app: App, stored: string): Promise<void> {
+  const change = await app.issuer.change(app.config.issuer);
+  await app.record({
+    actor: { type: 'system', id: 'development-start' },
+    action: 'issuer.changed',
+    target: { type: 'issuer', id: change.to },
+    outcome: 'success',
+    details: {
+      via: 'development-start',
+      from: stored,
+      to: change.to,
+      clientsMoved: change.clientsMoved,
+    },
+  });
+  app.logger.warn(
+    { from: stored, to: change.to, clientsMoved: change.clientsMoved },
+    'development: the embedded database now serves this ISSUER (the admin API and its clients moved); in production only `portcullis issuer set` moves it',
+  );
 }

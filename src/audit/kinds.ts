@@ -79,6 +79,7 @@ export const AUDIT_KINDS = {
   'user.sessions_revoked': [...CHANGE, 'revoked'],
   'key.rotated': [...CHANGE, 'alg', 'activatesAt', 'retiresPreviousAt', 'immediately'],
   'key.revoked': [...CHANGE, 'alg', 'wasActive', 'replacedBy'],
+  'issuer.changed': [...CHANGE, 'from', 'to', 'clientsMoved'],
   'secrets.reencrypted': [
     ...CHANGE,
     'signingKeysMoved',

@@ -44,12 +44,20 @@ export async function ensureSchema(config: Config, db: Database, logger: Logger)
  * prints a runtime notice on Node 20) is loaded only once configuration and database are good,
  * so a bad setting or an unreachable database gives exactly one line.
  */
-export async function withApp<T>(fn: (app: App) => Promise<T>): Promise<T> {
+export async function withApp<T>(
+  fn: (app: App) => Promise<T>,
+  { warnOnOtherIssuer = true } = {},
+): Promise<T> {
   const { config, logger } = cliConfig();
   const db = await openDatabase(config);
   try {
     await checkDatabase(db);
     await ensureSchema(config, db, logger);
+    // Another ISSUER than the database's: the command runs (nothing follows ISSUER any more).
+    const { issuerMismatch, storedIssuer } = await import('../issuer/issuer.ts');
+    const stored = await storedIssuer(db.knex);
+    if (warnOnOtherIssuer && stored !== undefined && stored !== config.issuer)
+      process.stderr.write(`portcullis: warning: ${issuerMismatch(config.issuer, stored)}\n`);
     const { createApp } = await import('../app.ts');
     const app = await createApp(config, { logger, db });
     return await fn(app);

@@ -5,6 +5,7 @@ import { registerAdminCommands } from './commands/admin.ts';
 import { registerApiCommands } from './commands/apis.ts';
 import { registerAuditCommands } from './commands/audit.ts';
 import { registerClientCommands } from './commands/clients.ts';
+import { registerIssuerCommands } from './commands/issuer.ts';
 import { registerKeyCommands } from './commands/keys.ts';
 import { registerRoleCommands } from './commands/roles.ts';
 import { registerServerCommands } from './commands/server.ts';
@@ -24,6 +25,7 @@ registerRoleCommands(program);
 registerAuditCommands(program);
 registerAccessReviewCommand(program);
 registerAdminCommands(program);
+registerIssuerCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,5 +1,6 @@
-// Who sent a request: the one place that reads X-Forwarded-For, -Proto and -Host, and only as far
-// as TRUSTED_PROXIES vouches for them, so the sign-in limit and the audit log see the real client.
+// Who sent a request: the one place that reads X-Forwarded-For and -Proto, and only as far as
+// TRUSTED_PROXIES vouches for them, so the sign-in limit and the audit log see the real client.
+// (The host is never read from a request: src/http/issuerOrigin.ts pins it to ISSUER's.)
 import { BlockList, isIP } from 'node:net';
 import type Koa from 'koa';
 

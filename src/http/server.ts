@@ -1,4 +1,4 @@
-// The Koa application: the client's address, request log and metrics, security headers, error
+// The Koa application: the client's address and ISSUER's origin, request log and metrics, security headers, error
 // pages, static assets, operations endpoints, Portcullis' own pages, then the protocol last.
 import type { Server } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -11,12 +11,18 @@ import { unmatched } from './endpointFormat.ts';
 import { errorHandler } from './errors.ts';
 import { healthz, type ReadinessCheck, readyz } from './health.ts';
 import { inputGuard } from './inputGuard.ts';
+import { issuerOrigin } from './issuerOrigin.ts';
 import { type Metrics, metricsEndpoint } from './metrics.ts';
+import { type PublicationTiming, publicationCache } from './publicationCache.ts';
 import { requestLog } from './requestLog.ts';
 import { secureTransport } from './secureTransport.ts';
 import { securityHeaders } from './securityHeaders.ts';
 import { staticFiles } from './staticFiles.ts';
 import type { Views } from './views.ts';
+
+/** oidc-provider's default routes of what relying parties fetch and cache. */
+const DISCOVERY_PATH = '/.well-known/openid-configuration';
+const JWKS_PATH = '/jwks';
 
 export interface HttpParts {
   issuer: string;
@@ -30,6 +36,8 @@ export interface HttpParts {
   metricsToken: string | undefined;
   views: Views;
   readiness: ReadinessCheck[];
+  /** Key-rotation timing that bounds how long discovery and JWKS may be cached. */
+  publication: PublicationTiming;
   /** Portcullis' own routes, in order. */
   routers: Router[];
   /** Extra middleware ahead of the routers (e.g. more static files). */
@@ -42,6 +50,7 @@ export function createHttpApp(parts: HttpParts): Koa {
   const client = createClientAddress(parts.trustedProxies);
   const koa = new Koa({ proxy: client.proxy, keys: parts.cookieKeys });
   koa.use(client.middleware);
+  koa.use(issuerOrigin(parts.issuer));
   koa.use(requestLog(parts.logger, parts.metrics));
   koa.use(securityHeaders({ https: parts.issuer.startsWith('https:') }));
   koa.use(errorHandler(parts.logger, parts.views));
@@ -56,6 +65,7 @@ export function createHttpApp(parts: HttpParts): Koa {
   if (parts.metricsToken) ops.get('/metrics', metricsEndpoint(parts.metrics, parts.metricsToken));
   koa.use(ops.routes());
   for (const router of parts.routers) koa.use(router.routes()).use(router.allowedMethods());
+  koa.use(publicationCache([DISCOVERY_PATH, JWKS_PATH], parts.publication));
   koa.use(parts.protocol);
   // What escapes every handler, or breaks the request stream after it was taken in (a body cut
   // short, a garbled chunk): one JSON line, never Koa's default multi-line stack on stderr.

@@ -3,6 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { canonicalAddress, createClientAddress } from '../../src/http/clientAddress.ts';
+import { authorizationUrl, HttpBrowser, pkce } from '../support/browserless.ts';
+import { BANK_API, type Bank, REDIRECT_URI, seedBank } from '../support/fixtures.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
 describe('client address rules', () => {
@@ -75,22 +77,46 @@ describe('client address rules', () => {
 
 describe('an IPv6 proxy (TRUSTED_PROXIES=::1)', () => {
   let server: TestServer;
+  let bank: Bank;
   let port: string;
   before(async () => {
     server = await startTestServer({ hostname: 'localhost', env: { TRUSTED_PROXIES: '::1' } });
+    bank = await seedBank(server);
     port = new URL(server.issuer).port;
   });
   after(() => server.close());
 
-  const tokenEndpoint = async (host: string) => {
-    const res = await fetch(`http://${host}:${port}/.well-known/openid-configuration`, {
-      headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'auth.example.com' },
+  /** A failed sign-in through `host`, claiming 203.0.113.66. */
+  const failedSignIn = async (host: string) => {
+    const base = `http://${host}:${port}`;
+    const browser = new HttpBrowser({ 'x-forwarded-for': '203.0.113.66' });
+    const page = await browser.open(
+      authorizationUrl({
+        issuer: base,
+        clientId: bank.client.id,
+        redirectUri: REDIRECT_URI,
+        scope: 'openid accounts:read',
+        resource: BANK_API,
+        challenge: pkce().challenge,
+        state: 's',
+      }),
+      base,
+    );
+    const failed = await browser.submit(page, /\/login$/, {
+      email: 'nobody@example.com',
+      password: 'a wrong guess',
     });
-    return ((await res.json()) as { token_endpoint: string }).token_endpoint;
+    assert.equal(failed.status, 401);
   };
+  const audited = async () =>
+    (await server.app.services.audit.query({ action: 'login.failure', limit: 10 })).events
+      .map((e) => e.sourceIp)
+      .sort();
 
   test('is believed over IPv6; the same headers over IPv4 are not', async () => {
-    assert.equal(await tokenEndpoint('[::1]'), 'https://auth.example.com/token');
-    assert.equal(await tokenEndpoint('127.0.0.1'), `http://127.0.0.1:${port}/token`);
+    await failedSignIn('[::1]');
+    assert.deepEqual(await audited(), ['203.0.113.66']);
+    await failedSignIn('127.0.0.1');
+    assert.deepEqual(await audited(), ['127.0.0.1', '203.0.113.66']);
   });
 });

@@ -23,7 +23,7 @@ describe('operations', () => {
     assert.equal(res.status, 200);
     assert.deepEqual(await res.json(), {
       status: 'ready',
-      checks: { database: 'ok', migrations: 'ok', signing_key: 'ok' },
+      checks: { database: 'ok', migrations: 'ok', signing_key: 'ok', issuer: 'ok' },
     });
   });
 
@@ -55,7 +55,7 @@ describe('operations', () => {
     assert.doesNotMatch(html, /\bat .*\.ts:\d+/);
   });
 
-  test('forwarded headers are ignored unless TRUSTED_PROXIES is set', async () => {
+  test('published URLs follow ISSUER, with or without TRUSTED_PROXIES', async () => {
     const headers = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'auth.example.com' };
     const discovery = async (url: string) =>
       (await (await fetch(url, { headers })).json()) as { token_endpoint: string };
@@ -65,7 +65,7 @@ describe('operations', () => {
     const proxied = await startTestServer({ env: { TRUSTED_PROXIES: '1' } });
     try {
       const meta = await discovery(proxied.url('/.well-known/openid-configuration'));
-      assert.equal(meta.token_endpoint, 'https://auth.example.com/token');
+      assert.equal(meta.token_endpoint, `${proxied.issuer}/token`);
     } finally {
       await proxied.close();
     }

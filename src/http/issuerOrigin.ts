@@ -1,0 +1,32 @@
+// Pins every request's origin to ISSUER's: discovery, JWKS, redirects, links in pages,
+// registration_client_uri and `iss` are all built from ctx.href/ctx.host (oidc-provider's
+// urlFor among them), so neither the Host header nor X-Forwarded-Host may choose them.
+// The protocol stays what the transport (or a trusted proxy's X-Forwarded-Proto) says, so
+// ctx.secure and ctx.ip keep meaning what src/http/clientAddress.ts settled.
+import type Koa from 'koa';
+
+/** The path and query of a request target, also when it came in absolute form (`GET http://x/p`). */
+function pathAndQuery(target: string): string {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(target)) {
+    const url = URL.parse(target);
+    return url ? `${url.pathname}${url.search}` : '/';
+  }
+  return target.startsWith('/') ? target : `/${target}`;
+}
+
+export function issuerOrigin(issuer: string): Koa.Middleware {
+  const { origin, host, hostname } = new URL(issuer);
+  return async (ctx, next) => {
+    ctx.req.headers.host = host;
+    delete ctx.req.headers['x-forwarded-host'];
+    // Koa's request reads these through prototype getters: own properties of this request win.
+    const target = pathAndQuery(ctx.originalUrl);
+    Object.defineProperties(ctx.request, {
+      origin: { value: origin, configurable: true },
+      host: { value: host, configurable: true },
+      hostname: { value: hostname, configurable: true },
+      href: { value: `${origin}${target}`, configurable: true },
+    });
+    await next();
+  };
+}
