@@ -103,10 +103,17 @@ export function loginPage(deps: InteractionDeps, steps: SecondFactorSteps) {
     }
 
     // The password is right. When the request needs no more, the login ends here (one redirect
-    // fewer); otherwise the next page asks for what else it needs. Its address point is given
-    // back only when the sign-in completes.
-    const progress = { userId: result.user.id, amr: ['pwd'], level: 1 as const, addressPoints: 1 };
-    if (i.assurance.required <= 1) return steps.finish(ctx, i, progress);
+    // fewer) and the attempt stops counting against the address; otherwise the next page asks
+    // for what else it needs, and the address point is given back only when the sign-in completes.
+    const continues = i.assurance.required > 1;
+    await deps.authenticator.passwordAccepted(ctx.ip, continues);
+    const progress = {
+      userId: result.user.id,
+      amr: ['pwd'],
+      level: 1 as const,
+      addressPoints: continues ? 1 : 0,
+    };
+    if (!continues) return steps.finish(ctx, i, progress);
     await deps.progress.save(i.uid, progress);
     seeOther(ctx, `/interaction/${i.uid}`);
   }
