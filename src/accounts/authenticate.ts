@@ -2,9 +2,10 @@
 // (consecutive wrong passwords, and separately wrong second factors, lock it for a growing time)
 // and per source address (credential stuffing, code guessing), both in PostgreSQL. A password
 // attempt holds a pending point of its address until its password is checked, apart from the
-// address's failures, so many people signing in at once behind one address are not refused. Every password
-// outcome but success looks the same to the caller's user and costs one Argon2 verification, so
-// neither the message nor the response time tells whether an account exists or is locked.
+// address's failures, so many people signing in at once behind one address are not refused.
+// Every password outcome but success looks the same to the caller's user and costs one Argon2
+// verification, so neither the message nor the response time tells whether an account exists or
+// is locked.
 import type { Clock } from '../clock.ts';
 import { normalizePassword } from './passwordPolicy.ts';
 import type { PasswordHasher } from './passwords.ts';
@@ -40,7 +41,7 @@ export type FactorAttempt =
 export type SignInResult =
   | { ok: true; user: UserRow }
   | { ok: false; reason: SignInFailure; userId?: string; lockedUntil?: Date | null }
-  | { ok: false; reason: 'rate_limited'; retryAfterSeconds: number };
+  | { ok: false; reason: 'rate_limited'; retryAfterSeconds: number; pending?: boolean };
 
 export interface AuthenticateOptions {
   store: AccountStore;
@@ -70,7 +71,10 @@ export function createAuthenticator(options: AuthenticateOptions) {
    * Takes a pending point for a password attempt, unless the address has used its failures or
    * has too many attempts pending; then the seconds to wait.
    */
-  async function beginPasswordAttempt(ip: string, now: Date): Promise<number | undefined> {
+  async function beginPasswordAttempt(
+    ip: string,
+    now: Date,
+  ): Promise<{ retryAfterSeconds: number; pending: boolean } | undefined> {
     const state = await throttle.beginAttempt(
       pendingKey(ip),
       ipKey(ip),
@@ -79,9 +83,9 @@ export function createAuthenticator(options: AuthenticateOptions) {
     );
     const refused =
       state.failures >= policy.ipFailureLimit
-        ? secondsUntil(state.failuresEndAt ?? now, now)
+        ? { retryAfterSeconds: secondsUntil(state.failuresEndAt ?? now, now), pending: false }
         : state.pending > policy.ipPendingLimit
-          ? 1
+          ? { retryAfterSeconds: 1, pending: true }
           : undefined;
     if (refused !== undefined) await throttle.refund(pendingKey(ip));
     return refused;
@@ -114,9 +118,8 @@ export function createAuthenticator(options: AuthenticateOptions) {
 
       // Every attempt holds a pending point of its address until its password is checked: a
       // wrong one turns it into a failure; a right one is settled by `passwordAccepted`.
-      const retryAfterSeconds = await beginPasswordAttempt(input.ip, now);
-      if (retryAfterSeconds !== undefined)
-        return { ok: false, reason: 'rate_limited', retryAfterSeconds };
+      const refused = await beginPasswordAttempt(input.ip, now);
+      if (refused) return { ok: false, reason: 'rate_limited', ...refused };
 
       const { ip } = input;
       const user = await store.findUserByEmail(input.email.trim());

@@ -60,8 +60,8 @@ function validate<S extends z.ZodType>(
 /** Counts an authenticated request against its client's limit; the 429 problem when used up. */
 function spendClientRequest(ctx: Koa.Context, limiter: ClientLimiter, principal: Principal) {
   const limit = principal.rateLimit ?? limiter.defaultLimit;
-  const retryAfter = limiter.check(principal.clientId, limit);
-  if (retryAfter === undefined) return limiter.count(principal.clientId, limit);
+  const taken = limiter.take(principal.clientId, limit);
+  if (taken.ok) return;
   limiter.refused({
     clientId: principal.clientId,
     limit,
@@ -69,7 +69,7 @@ function spendClientRequest(ctx: Koa.Context, limiter: ClientLimiter, principal:
     sourceIp: ctx.ip,
     userAgent: ctx.get('user-agent').slice(0, 256) || undefined,
   });
-  throw problems.tooManyRequests(retryAfter);
+  throw problems.tooManyRequests(taken.retryAfterSeconds);
 }
 
 function handle(route: AnyRoute, deps: RouterDeps): Koa.Middleware {

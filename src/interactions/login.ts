@@ -25,6 +25,10 @@ export const networkLimitMessage = (retryAfterSeconds: number) => {
   return `Too many failed sign-ins from your network. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
 };
 
+/** Too many sign-ins from one address being checked at once (none need have failed). */
+export const NETWORK_BUSY_MESSAGE =
+  'Too many sign-ins from your network at once. Try again in a moment.';
+
 export function loginPage(deps: InteractionDeps, steps: SecondFactorSteps) {
   const { views, csrf } = deps;
 
@@ -78,7 +82,9 @@ export function loginPage(deps: InteractionDeps, steps: SecondFactorSteps) {
         return show(ctx, i, {
           email,
           status: 429,
-          error: networkLimitMessage(result.retryAfterSeconds),
+          error: result.pending
+            ? NETWORK_BUSY_MESSAGE
+            : networkLimitMessage(result.retryAfterSeconds),
         });
       }
       await deps.record({

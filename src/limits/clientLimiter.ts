@@ -28,6 +28,8 @@ export interface ClientLimiterOptions {
   onFirstRefusal: (refusal: Refusal & { limitText: string }) => Promise<void>;
 }
 
+export type Taken = { ok: true; release: () => void } | { ok: false; retryAfterSeconds: number };
+
 interface WindowState extends WindowCount {
   /** The total of all instances at the last sync (this instance's synced counts included). */
   synced: number;
@@ -73,7 +75,7 @@ export function createClientLimiter(options: ClientLimiterOptions) {
     const nowSeconds = Math.floor(clock.now() / 1000);
     const sent: WindowState[] = [];
     for (const s of windows.values()) {
-      if (s.pending === 0) continue;
+      if (s.pending === 0) continue; // (negative: requests given back after their count was sent)
       s.sending = s.pending;
       s.pending = 0;
       sent.push(s);
@@ -124,19 +126,17 @@ export function createClientLimiter(options: ClientLimiterOptions) {
     defaultLimit: options.defaultLimit,
 
     /**
-     * Seconds to wait when the client has used its limit in the current window; undefined when
-     * it may go on. Nothing is counted here (see `count`).
+     * Takes one request from the client's current window: `release` gives it back (a request
+     * whose client did not authenticate). Refused, with the seconds to wait, when it is used up.
      */
-    check(clientId: string, limit: RateLimit): number | undefined {
+    take(clientId: string, limit: RateLimit): Taken {
       const now = clock.now();
-      const { state, windowEnd } = stateOf(clientId, limit, now, false);
-      if (used(state) < limit.requests) return undefined;
-      return Math.max(1, Math.ceil(windowEnd - now / 1000));
-    },
-
-    /** Counts one request of an authenticated client. */
-    count(clientId: string, limit: RateLimit): void {
-      stateOf(clientId, limit, clock.now(), true).state!.pending++;
+      const { state, windowEnd } = stateOf(clientId, limit, now, true);
+      if (used(state) >= limit.requests)
+        return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(windowEnd - now / 1000)) };
+      state!.pending++;
+      // Given back to the window it was taken from (a negative count is sent if already synced).
+      return { ok: true, release: () => void state!.pending-- };
     },
 
     /**

@@ -1,8 +1,8 @@
 // Per-client rate limits at the provider's client-authenticated endpoints (token, introspection,
 // revocation, PAR). A request is refused as soon as it names a client that has used its limit,
-// before any work; only requests whose client authenticated are counted, so a caller without the
-// client's credentials cannot spend its budget (it can only be refused with it while the client
-// is over its limit).
+// before any work; only requests whose client authenticated stay counted, so a caller without
+// the client's credentials cannot spend its budget (its request holds one only while in flight,
+// and is refused with the client while the client is over its limit).
 import type Provider from 'oidc-provider';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { ClientLimiter } from '../limits/clientLimiter.ts';
@@ -33,23 +33,28 @@ export function limitClients(provider: Provider, limiter: ClientLimiter): void {
   /** The client's own limit (client metadata `rate_limit`), or the default. */
   const limitOf = (client: NamedClient): RateLimit =>
     rateLimitOfMetadata(client.rate_limit) ?? limiter.defaultLimit;
+  /** The request each context took, to give back when its client does not authenticate. */
+  const taken = new WeakMap<object, () => void>();
 
   // oidc-provider has no hook between client authentication and the endpoint, but it names the
-  // client through `ctx.oidc.entity('Client', ...)` just before authenticating it: the check
-  // (memory only) runs there, and throwing stops the request before any work.
+  // client through `ctx.oidc.entity('Client', ...)` just before authenticating it: the request
+  // is taken from the client's budget there (memory only), and throwing stops it before any work.
   const context = provider.OIDCContext.prototype as {
     entity(this: { route: string; ctx: KoaContextWithOIDC }, key: string, value: unknown): void;
   };
   const assign = context.entity;
   context.entity = function entity(key, value) {
     assign.call(this, key, value);
-    if (key !== 'Client' || !LIMITED_ROUTES.has(this.route)) return;
+    if (key !== 'Client' || !LIMITED_ROUTES.has(this.route) || taken.has(this.ctx)) return;
     const client = value as NamedClient;
     const limit = limitOf(client);
-    const retryAfter = limiter.check(client.clientId, limit);
-    if (retryAfter === undefined) return;
+    const take = limiter.take(client.clientId, limit);
+    if (take.ok) {
+      taken.set(this.ctx, take.release);
+      return;
+    }
     const { ctx } = this;
-    ctx.set('Retry-After', String(retryAfter));
+    ctx.set('Retry-After', String(take.retryAfterSeconds));
     limiter.refused({
       clientId: client.clientId,
       limit,
@@ -57,16 +62,17 @@ export function limitClients(provider: Provider, limiter: ClientLimiter): void {
       sourceIp: ctx.ip,
       userAgent: ctx.get('user-agent').slice(0, 256) || undefined,
     });
-    throw slowDown(retryAfter);
+    throw slowDown(take.retryAfterSeconds);
   };
 
-  // Counted once answered: the client authenticated unless the answer is 401 (invalid_client).
+  // A request whose client did not authenticate (401 invalid_client) gives its count back, so a
+  // caller without the client's credentials never spends its budget.
   provider.use(async (ctx, next) => {
-    await next();
-    const oidc = (ctx as Partial<KoaContextWithOIDC>).oidc;
-    if (!oidc || !LIMITED_ROUTES.has(oidc.route)) return;
-    const client = oidc.client as NamedClient | undefined;
-    if (!client || ctx.status === 401 || ctx.status === 429) return;
-    limiter.count(client.clientId, limitOf(client));
+    try {
+      await next();
+    } finally {
+      const release = taken.get(ctx);
+      if (release && ctx.status === 401) release();
+    }
   });
 }
