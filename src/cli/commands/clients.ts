@@ -248,6 +248,9 @@ export function registerClientCommands(program: Command): void {
       await withApp(async (app) => {
         const before = await app.services.clients.get(clientId);
         if (!before) throw new CliError(`no client ${clientId}`);
+        // Brought back to its definition at every start: a change would not last.
+        if (before.createdBy === 'system')
+          throw new CliError('this client is managed by Portcullis itself and cannot be changed');
         const after = await app.services.clients.setRateLimit(clientId, rateLimit);
         await auditChange(
           app,
