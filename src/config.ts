@@ -222,7 +222,9 @@ const schema = z.object({
   LOCKOUT_MAX_SECONDS: int(1, 7 * 86400).default(3600),
   IP_FAILURE_LIMIT: int(1).default(100),
   IP_FAILURE_WINDOW_SECONDS: int(1, 86400).default(900),
+  // Password attempts from one address being checked at once, counted apart from its failures.
   IP_PENDING_LIMIT: int(1).default(200),
+  // N/SECONDS per client at the token, introspection, revocation, PAR and admin endpoints.
   CLIENT_RATE_LIMIT: z
     .string()
     .default(DEFAULT_CLIENT_RATE_LIMIT)
@@ -234,6 +236,7 @@ const schema = z.object({
       }
       return limit;
     }),
+  // How often each instance adds its client request counts to the shared table and reads them.
   CLIENT_RATE_LIMIT_SYNC_MS: int(50, 60_000).default(1000),
   SESSION_ABSOLUTE_SECONDS: int(60, 30 * 86400).default(12 * 3600),
   SESSION_IDLE_SECONDS: int(60, 30 * 86400).default(30 * 60),
