@@ -27,12 +27,15 @@ import { createIssuer } from './issuer/issuer.ts';
 import { createJobs, oneAtATime } from './jobs.ts';
 import { type KeyChangeListener, listenForKeyChanges } from './keys/changeNotices.ts';
 import { createSealer } from './keys/envelope.ts';
+import { createClientLimiter } from './limits/clientLimiter.ts';
+import { createRateLimitStore } from './limits/store.ts';
 import type { Logger } from './log.ts';
 import { createFindAccount, narrowToRoles } from './oidc/accountClaims.ts';
 import { createArtifactAdapter } from './oidc/adapter.ts';
 import { createInteractionBridge } from './oidc/bridge.ts';
 import { type Catalogue, createCatalogue } from './oidc/catalogue.ts';
 import { createClientAdapter } from './oidc/clientAdapter.ts';
+import { limitClients } from './oidc/clientLimits.ts';
 import { type ClientRegistry, createClientRegistry } from './oidc/clients.ts';
 import { buildConfiguration } from './oidc/configuration.ts';
 import { attachProviderEvents } from './oidc/events.ts';
@@ -89,6 +92,25 @@ export async function createApp(config: Config, deps: AppDeps) {
 
   // Every security event: the hash-chained audit log and one log line (src/audit/recorder.ts).
   const record = createSecurityRecorder({ audit, logger, strict: config.env !== 'production' });
+
+  // Per-client request limits, counted here and shared through the database (src/limits/).
+  const limiter = createClientLimiter({
+    store: createRateLimitStore(knex),
+    clock,
+    logger,
+    defaultLimit: config.clientRateLimit.default,
+    syncMs: config.clientRateLimit.syncMs,
+    onFirstRefusal: (refused) =>
+      record({
+        actor: { type: 'client', id: refused.clientId },
+        action: 'client.rate_limited',
+        target: { type: 'client', id: refused.clientId },
+        outcome: 'failure',
+        sourceIp: refused.sourceIp,
+        userAgent: refused.userAgent,
+        details: { endpoint: refused.endpoint, limit: refused.limitText },
+      }),
+  });
 
   // --- Domain services -----------------------------------------------------------------------
   const services = createDomainServices({
@@ -220,13 +242,15 @@ export async function createApp(config: Config, deps: AppDeps) {
           extraTokenClaims: assurancePolicy.extraTokenClaims,
         },
       }),
-    onBuild: (provider) =>
+    onBuild: (provider) => {
       attachProviderEvents(provider, {
         logger,
         metrics,
         record,
         allowanceOf: registration.allowanceOf,
-      }),
+      });
+      limitClients(provider, limiter);
+    },
   });
   const oidc = runtime;
   const bridge = createInteractionBridge(oidc, assurancePolicy);
@@ -308,6 +332,7 @@ export async function createApp(config: Config, deps: AppDeps) {
         ring: () => oidc.ring,
         assurance,
         record,
+        limiter,
         registrationEnabled: config.registration.enabled,
         services: {
           catalogue,
@@ -349,7 +374,9 @@ export async function createApp(config: Config, deps: AppDeps) {
   });
   async function sweep(): Promise<number> {
     const expired = await artifacts.sweepExpired(config.sweep.batchSize);
-    return expired + (await authenticator.sweep()) + (await progress.sweep());
+    return (
+      expired + (await authenticator.sweep()) + (await progress.sweep()) + (await limiter.sweep())
+    );
   }
 
   let server: Server | undefined;
@@ -361,7 +388,7 @@ export async function createApp(config: Config, deps: AppDeps) {
     db,
     clock,
     logger,
-    services: { ...services, sealer, clients, metrics, views, audit, registration },
+    services: { ...services, sealer, clients, metrics, views, audit, registration, limiter },
     issuer,
     record,
     oidc,
@@ -373,6 +400,7 @@ export async function createApp(config: Config, deps: AppDeps) {
     async listen(port = config.port, host = config.host): Promise<number> {
       jobs.every(config.keys.refreshSeconds, 'keys', refreshKeys);
       jobs.every(config.sweep.intervalSeconds, 'sweep', sweep);
+      limiter.start();
       // Key-ring changes reach this instance at once (PostgreSQL only; the poll above stays).
       if (db.listenConnection) {
         keyChanges = listenForKeyChanges({
@@ -396,6 +424,7 @@ export async function createApp(config: Config, deps: AppDeps) {
         // Nothing half-started stays behind (a listener would keep the process alive).
         jobs.stop();
         await Promise.all([
+          limiter.stop(),
           stopListening(server),
           stopListening(metricsServer),
           keyChanges?.stop(),
@@ -410,6 +439,8 @@ export async function createApp(config: Config, deps: AppDeps) {
     async close(): Promise<void> {
       jobs.stop();
       await Promise.all([stopListening(server), stopListening(metricsServer), keyChanges?.stop()]);
+      // After the last request: its counts reach the database before the pool closes.
+      await limiter.stop();
       if (!deps.db) await db.close();
     },
   };

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { loadOrCreateDevSecrets } from './devSecrets.ts';
 import { parseAddressRange, type TrustedProxies } from './http/clientAddress.ts';
+import { DEFAULT_CLIENT_RATE_LIMIT, parseRateLimit, type RateLimit } from './limits/rateLimit.ts';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -48,8 +49,15 @@ export interface Config {
   signIn: {
     lockout: { threshold: number; baseSeconds: number; maxSeconds: number };
     ipFailureLimit: number;
+    /** Password attempts from one address still being checked, at once. */
+    ipPendingLimit: number;
     ipWindowSeconds: number;
   };
+  /**
+   * Requests per client to the token, introspection, revocation, PAR and admin endpoints: the
+   * default (a client may have its own), and how often each instance syncs its counts.
+   */
+  clientRateLimit: { default: RateLimit; syncMs: number };
   sessions: { absoluteSeconds: number; idleSeconds: number };
   mfa: {
     /** Everyone must sign in with a second factor (level 2 at least). */
@@ -214,6 +222,22 @@ const schema = z.object({
   LOCKOUT_MAX_SECONDS: int(1, 7 * 86400).default(3600),
   IP_FAILURE_LIMIT: int(1).default(100),
   IP_FAILURE_WINDOW_SECONDS: int(1, 86400).default(900),
+  // Password attempts from one address being checked at once, counted apart from its failures.
+  IP_PENDING_LIMIT: int(1).default(200),
+  // N/SECONDS per client at the token, introspection, revocation, PAR and admin endpoints.
+  CLIENT_RATE_LIMIT: z
+    .string()
+    .default(DEFAULT_CLIENT_RATE_LIMIT)
+    .transform((value, ctx): RateLimit => {
+      const limit = parseRateLimit(value);
+      if (typeof limit === 'string') {
+        ctx.addIssue({ code: 'custom', message: limit });
+        return z.NEVER;
+      }
+      return limit;
+    }),
+  // How often each instance adds its client request counts to the shared table and reads them.
+  CLIENT_RATE_LIMIT_SYNC_MS: int(50, 60_000).default(1000),
   SESSION_ABSOLUTE_SECONDS: int(60, 30 * 86400).default(12 * 3600),
   SESSION_IDLE_SECONDS: int(60, 30 * 86400).default(30 * 60),
   REQUIRE_MFA: bool.default(false),
@@ -360,8 +384,10 @@ export function loadConfig(rawEnv: Env = process.env): Config {
         maxSeconds: Math.max(env.LOCKOUT_MAX_SECONDS, env.LOCKOUT_BASE_SECONDS),
       },
       ipFailureLimit: env.IP_FAILURE_LIMIT,
+      ipPendingLimit: env.IP_PENDING_LIMIT,
       ipWindowSeconds: env.IP_FAILURE_WINDOW_SECONDS,
     },
+    clientRateLimit: { default: env.CLIENT_RATE_LIMIT, syncMs: env.CLIENT_RATE_LIMIT_SYNC_MS },
     mfa: {
       required: env.REQUIRE_MFA,
       acr: { 1: env.ACR_VALUES[0]!, 2: env.ACR_VALUES[1]!, 3: env.ACR_VALUES[2]! },

@@ -86,6 +86,42 @@ describe('configuration', () => {
     );
   });
 
+  test('CLIENT_RATE_LIMIT, CLIENT_RATE_LIMIT_SYNC_MS and IP_PENDING_LIMIT', () => {
+    const defaults = loadConfig(production);
+    assert.deepEqual(defaults.clientRateLimit, {
+      default: { requests: 100000, windowSeconds: 10 },
+      syncMs: 1000,
+    });
+    assert.equal(defaults.signIn.ipPendingLimit, 200);
+    const set = loadConfig({
+      ...production,
+      CLIENT_RATE_LIMIT: '600/60',
+      CLIENT_RATE_LIMIT_SYNC_MS: '250',
+      IP_PENDING_LIMIT: '50',
+    });
+    assert.deepEqual(set.clientRateLimit, {
+      default: { requests: 600, windowSeconds: 60 },
+      syncMs: 250,
+    });
+    assert.equal(set.signIn.ipPendingLimit, 50);
+    rejects(
+      { CLIENT_RATE_LIMIT: 'off' },
+      'Invalid configuration: CLIENT_RATE_LIMIT must be N/SECONDS, e.g. 600/60 for 600 requests a minute',
+    );
+    rejects(
+      { CLIENT_RATE_LIMIT: '0/10' },
+      'Invalid configuration: CLIENT_RATE_LIMIT the number of requests must be a whole number from 1 to 1000000000',
+    );
+    rejects(
+      { CLIENT_RATE_LIMIT: '10/100000' },
+      'Invalid configuration: CLIENT_RATE_LIMIT the window must be a whole number of seconds from 1 to 86400',
+    );
+    rejects(
+      { CLIENT_RATE_LIMIT_SYNC_MS: '10' },
+      'Invalid configuration: CLIENT_RATE_LIMIT_SYNC_MS must be at least 50',
+    );
+  });
+
   test('production refuses unsafe settings', () => {
     rejects(
       { ...production, ISSUER: 'http://auth.example.com' },

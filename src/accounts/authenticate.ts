@@ -1,8 +1,11 @@
 // Sign-in with email and password, and the throttling of every step of a sign-in: per account
 // (consecutive wrong passwords, and separately wrong second factors, lock it for a growing time)
-// and per source address (credential stuffing, code guessing), both in PostgreSQL. Every password
-// outcome but success looks the same to the caller's user and costs one Argon2 verification, so
-// neither the message nor the response time tells whether an account exists or is locked.
+// and per source address (credential stuffing, code guessing), both in PostgreSQL. A password
+// attempt holds a pending point of its address until its password is checked, apart from the
+// address's failures, so many people signing in at once behind one address are not refused.
+// Every password outcome but success looks the same to the caller's user and costs one Argon2
+// verification, so neither the message nor the response time tells whether an account exists or
+// is locked.
 import type { Clock } from '../clock.ts';
 import { normalizePassword } from './passwordPolicy.ts';
 import type { PasswordHasher } from './passwords.ts';
@@ -13,6 +16,11 @@ export interface ThrottlePolicy {
   lockout: LockoutPolicy;
   /** Failed sign-ins allowed per source address per window, across all accounts. */
   ipFailureLimit: number;
+  /**
+   * Password attempts from one address whose password is still being checked, at once. Wrong
+   * passwords checked per address per window: at most ipFailureLimit + ipPendingLimit - 1.
+   */
+  ipPendingLimit: number;
   ipWindowSeconds: number;
 }
 
@@ -33,7 +41,7 @@ export type FactorAttempt =
 export type SignInResult =
   | { ok: true; user: UserRow }
   | { ok: false; reason: SignInFailure; userId?: string; lockedUntil?: Date | null }
-  | { ok: false; reason: 'rate_limited'; retryAfterSeconds: number };
+  | { ok: false; reason: 'rate_limited'; retryAfterSeconds: number; pending?: boolean };
 
 export interface AuthenticateOptions {
   store: AccountStore;
@@ -48,20 +56,53 @@ export interface AuthenticateOptions {
 export function createAuthenticator(options: AuthenticateOptions) {
   const { store, throttle, clock, hasher, policy } = options;
   const ipKey = (ip: string) => `signin-ip:${ip}`;
+  const pendingKey = (ip: string) => `signin-pending:${ip}`;
+  const secondsUntil = (end: Date, now: Date) =>
+    Math.max(1, Math.ceil((end.getTime() - now.getTime()) / 1000));
 
   /** Takes a point from the source address; the seconds to wait when it has none left. */
   async function spendAddressPoint(ip: string, now: Date): Promise<number | undefined> {
     const address = await throttle.consume(ipKey(ip), now, policy.ipWindowSeconds);
     if (address.points <= policy.ipFailureLimit) return undefined;
-    return Math.max(1, Math.ceil((address.windowEndsAt.getTime() - now.getTime()) / 1000));
+    return secondsUntil(address.windowEndsAt, now);
   }
 
-  /** Finishes a failed attempt exactly like a wrong password would, timing included. */
+  /**
+   * Takes a pending point for a password attempt, unless the address has used its failures or
+   * has too many attempts pending; then the seconds to wait.
+   */
+  async function beginPasswordAttempt(
+    ip: string,
+    now: Date,
+  ): Promise<{ retryAfterSeconds: number; pending: boolean } | undefined> {
+    const state = await throttle.beginAttempt(
+      pendingKey(ip),
+      ipKey(ip),
+      now,
+      policy.ipWindowSeconds,
+    );
+    const refused =
+      state.failures >= policy.ipFailureLimit
+        ? { retryAfterSeconds: secondsUntil(state.failuresEndAt ?? now, now), pending: false }
+        : state.pending > policy.ipPendingLimit
+          ? { retryAfterSeconds: 1, pending: true }
+          : undefined;
+    if (refused !== undefined) await throttle.refund(pendingKey(ip));
+    return refused;
+  }
+
+  /**
+   * Finishes a failed attempt exactly like a wrong password would, timing included: its pending
+   * point becomes a failure of its address.
+   */
   async function fail(
-    password: string,
+    ip: string,
+    now: Date,
+    password: string | undefined,
     result: Extract<SignInResult, { ok: false; reason: SignInFailure }>,
   ): Promise<SignInResult> {
-    await hasher.verifyDummy(password);
+    if (password !== undefined) await hasher.verifyDummy(password);
+    await throttle.pendingToFailure(pendingKey(ip), ipKey(ip), now, policy.ipWindowSeconds);
     return result;
   }
 
@@ -75,35 +116,37 @@ export function createAuthenticator(options: AuthenticateOptions) {
       const now = new Date(clock.now());
       const password = normalizePassword(input.password);
 
-      // Every attempt takes a point from its address; a completed sign-in gives it back.
-      const retryAfterSeconds = await spendAddressPoint(input.ip, now);
-      if (retryAfterSeconds !== undefined)
-        return { ok: false, reason: 'rate_limited', retryAfterSeconds };
+      // Every attempt holds a pending point of its address until its password is checked: a
+      // wrong one turns it into a failure; a right one is settled by `passwordAccepted`.
+      const refused = await beginPasswordAttempt(input.ip, now);
+      if (refused) return { ok: false, reason: 'rate_limited', ...refused };
 
+      const { ip } = input;
       const user = await store.findUserByEmail(input.email.trim());
-      if (!user) return fail(password, { ok: false, reason: 'unknown_account' });
+      if (!user) return fail(ip, now, password, { ok: false, reason: 'unknown_account' });
       if (user.status !== 'active') {
         const reason = user.status === 'disabled' ? 'account_disabled' : 'account_locked';
-        return fail(password, { ok: false, reason, userId: user.id });
+        return fail(ip, now, password, { ok: false, reason, userId: user.id });
       }
       if (!user.password_hash)
-        return fail(password, { ok: false, reason: 'no_password', userId: user.id });
+        return fail(ip, now, password, { ok: false, reason: 'no_password', userId: user.id });
 
-      // The attempt counts as a failure until the password is proven right.
+      // The attempt counts as a failure of the account until the password is proven right.
       const attempt = await throttle.claimAttempt(user.id, now, policy.lockout);
-      if (!attempt) return fail(password, { ok: false, reason: 'account_locked', userId: user.id });
+      if (!attempt)
+        return fail(ip, now, password, { ok: false, reason: 'account_locked', userId: user.id });
 
       if (!(await hasher.verify(user.password_hash, password))) {
-        return {
+        return fail(ip, now, undefined, {
           ok: false,
           reason: 'wrong_password',
           userId: user.id,
           lockedUntil: attempt.lockedUntil,
-        };
+        });
       }
 
       // Only the password count is cleared: wrong second factors keep counting until a sign-in
-      // completes with one, and the address point comes back only then too.
+      // completes with one.
       await throttle.clearPasswordFailures(user.id);
       if (hasher.needsRehash(user.password_hash)) {
         const upgrade = hasher
@@ -113,6 +156,18 @@ export function createAuthenticator(options: AuthenticateOptions) {
         else await upgrade;
       }
       return { ok: true, user };
+    },
+
+    /**
+     * A right password's pending point is settled: given back when the sign-in completes now, or
+     * turned into an address point that `completed` gives back when it continues (to a second
+     * factor), so abandoned sign-ins count as failures.
+     */
+    async passwordAccepted(ip: string, continues: boolean): Promise<void> {
+      const now = new Date(clock.now());
+      if (continues)
+        await throttle.pendingToFailure(pendingKey(ip), ipKey(ip), now, policy.ipWindowSeconds);
+      else await throttle.refund(pendingKey(ip));
     },
 
     /**

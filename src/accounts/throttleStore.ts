@@ -11,6 +11,14 @@ export interface LockoutPolicy {
   maxSeconds: number;
 }
 
+/** Takes one point from a fixed-window counter (bindings: key, window end, now, now). */
+const CONSUME_SQL = `insert into rate_limits (key, points, window_ends_at) values (?, 1, ?)
+  on conflict (key) do update set
+    points = case when rate_limits.window_ends_at <= ? then 1 else rate_limits.points + 1 end,
+    window_ends_at = case when rate_limits.window_ends_at <= ? then excluded.window_ends_at
+                          else rate_limits.window_ends_at end
+  returning points, window_ends_at`;
+
 export function createThrottleStore(knex: Knex) {
   const rows = async <T>(sql: string, bindings: Knex.RawBinding[]) =>
     ((await knex.raw(sql, bindings)) as { rows: T[] }).rows;
@@ -133,16 +141,65 @@ export function createThrottleStore(knex: Knex) {
       windowSeconds: number,
     ): Promise<{ points: number; windowEndsAt: Date }> {
       const windowEnd = new Date(now.getTime() + windowSeconds * 1000);
-      const [row] = await rows<{ points: number; window_ends_at: Date }>(
-        `insert into rate_limits (key, points, window_ends_at) values (?, 1, ?)
-         on conflict (key) do update set
-           points = case when rate_limits.window_ends_at <= ? then 1 else rate_limits.points + 1 end,
-           window_ends_at = case when rate_limits.window_ends_at <= ? then excluded.window_ends_at
-                                 else rate_limits.window_ends_at end
-         returning points, window_ends_at`,
-        [key, windowEnd, now, now],
-      );
+      const [row] = await rows<{ points: number; window_ends_at: Date }>(CONSUME_SQL, [
+        key,
+        windowEnd,
+        now,
+        now,
+      ]);
       return { points: row!.points, windowEndsAt: row!.window_ends_at };
+    },
+
+    /**
+     * Starts an attempt: takes a point from the `pending` counter (attempts not yet decided) and
+     * reads the `failures` counter without spending it, in one statement. Window ends are null
+     * when a counter has no live window.
+     */
+    async beginAttempt(
+      pendingKey: string,
+      failureKey: string,
+      now: Date,
+      windowSeconds: number,
+    ): Promise<{ pending: number; failures: number; failuresEndAt: Date | null }> {
+      const windowEnd = new Date(now.getTime() + windowSeconds * 1000);
+      const [row] = await rows<{
+        pending: number;
+        failures: number | null;
+        failures_end: Date | null;
+      }>(
+        `with pending as (${CONSUME_SQL})
+         select pending.points as pending, failures.points as failures,
+                failures.window_ends_at as failures_end
+         from pending left join rate_limits failures
+           on failures.key = ? and failures.window_ends_at > ?`,
+        [pendingKey, windowEnd, now, now, failureKey, now],
+      );
+      return {
+        pending: row!.pending,
+        failures: row!.failures ?? 0,
+        failuresEndAt: row!.failures_end,
+      };
+    },
+
+    /**
+     * Settles a pending attempt as a failure: its pending point goes, a failure point is taken
+     * (one statement). Returns the failure count of the window.
+     */
+    async pendingToFailure(
+      pendingKey: string,
+      failureKey: string,
+      now: Date,
+      windowSeconds: number,
+    ): Promise<number> {
+      const windowEnd = new Date(now.getTime() + windowSeconds * 1000);
+      const [row] = await rows<{ points: number }>(
+        `with released as (
+           update rate_limits set points = greatest(points - 1, 0) where key = ? and points > 0
+         )
+         ${CONSUME_SQL}`,
+        [pendingKey, failureKey, windowEnd, now, now],
+      );
+      return row!.points;
     },
 
     /** Gives back points (the steps of a sign-in that completed do not count against its address). */

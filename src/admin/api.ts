@@ -3,6 +3,7 @@
 import type Router from '@koa/router';
 import type { AuditEventInput } from '../audit/log.ts';
 import type { KeyRing } from '../keys/signingKeys.ts';
+import type { ClientLimiter } from '../limits/clientLimiter.ts';
 import type { Logger } from '../log.ts';
 import type { Assurance } from '../mfa/assurance.ts';
 import { adminApiIdentifier } from './adminApi.ts';
@@ -25,6 +26,7 @@ export interface AdminApiDeps extends AdminContext {
   ring: () => KeyRing;
   assurance: Assurance;
   record: (event: AuditEventInput) => Promise<void>;
+  limiter?: ClientLimiter | undefined;
 }
 
 /** Every route of the admin API, the OpenAPI document's own included. */
@@ -70,5 +72,6 @@ export function adminApi(deps: AdminApiDeps): Router {
     logger: deps.logger,
     auth,
     record: deps.record,
+    limiter: deps.limiter,
   });
 }

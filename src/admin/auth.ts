@@ -4,6 +4,7 @@
 import { createLocalJWKSet, type JWK, errors as joseErrors, jwtVerify } from 'jose';
 import type { Accounts } from '../accounts/accounts.ts';
 import type { KeyRing } from '../keys/signingKeys.ts';
+import type { RateLimit } from '../limits/rateLimit.ts';
 import type { Assurance } from '../mfa/assurance.ts';
 import type { ClientRegistry } from '../oidc/clients.ts';
 import { GRANT_ADMIN } from './adminApi.ts';
@@ -22,6 +23,8 @@ export interface Principal {
   scopes: Set<string>;
   /** Who acted, for the audit log. */
   actor: { type: 'client' | 'admin'; id: string };
+  /** The request limit of the token's client (null: the default). */
+  rateLimit: RateLimit | null;
 }
 
 export interface AuthDeps {
@@ -212,6 +215,7 @@ export function createAdminAuth(deps: AuthDeps) {
           userId: undefined,
           scopes,
           actor: { type: 'client', id: clientId },
+          rateLimit: client.rateLimit,
         };
       }
       return {
@@ -220,6 +224,7 @@ export function createAdminAuth(deps: AuthDeps) {
         userId: sub,
         scopes: await personScopes(sub, payload.acr, scopes),
         actor: { type: 'admin', id: sub },
+        rateLimit: client.rateLimit,
       };
     },
 

@@ -19,6 +19,7 @@ const STATUS_TEXT: Record<number, string> = {
   409: 'Conflict with the current state',
   413: 'Request body too large',
   415: 'The request body is not application/json',
+  429: "The token's client has used its request limit (see Retry-After)",
 };
 
 /** Every named schema as a component: request bodies as input, responses as output. */
@@ -90,7 +91,7 @@ function operation(route: AnyRoute): Json {
   const errors = new Set(route.errors ?? []);
   if (route.params || route.query || route.body) errors.add(400);
   if (route.body) for (const s of [413, 415]) errors.add(s);
-  if (route.scope) for (const s of [401, 403]) errors.add(s);
+  if (route.scope) for (const s of [401, 403, 429]) errors.add(s);
   for (const s of [...errors].sort()) responses[s] = problemResponse(s);
 
   return {

@@ -86,6 +86,14 @@ export const problems = {
     ),
   tooLarge: (limit: number) =>
     new Problem(413, 'too_large', 'Request body too large', `at most ${limit} bytes`),
+  tooManyRequests: (retryAfterSeconds: number) =>
+    new Problem(
+      429,
+      'rate_limited',
+      'Too many requests',
+      `this client has used its request limit: retry after ${retryAfterSeconds} seconds`,
+      { headers: { 'Retry-After': String(retryAfterSeconds) } },
+    ),
   notFound: (detail = 'no such resource') => new Problem(404, 'not_found', 'Not found', detail),
   methodNotAllowed: (allow: string[]) =>
     new Problem(

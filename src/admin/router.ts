@@ -6,6 +6,7 @@ import type Koa from 'koa';
 import compose from 'koa-compose';
 import type { z } from 'zod';
 import type { AuditEventInput } from '../audit/log.ts';
+import type { ClientLimiter } from '../limits/clientLimiter.ts';
 import type { Logger } from '../log.ts';
 import { ADMIN_BASE_PATH } from './adminApi.ts';
 import { type AdminAuth, InsufficientScope, type Principal } from './auth.ts';
@@ -18,6 +19,8 @@ export interface RouterDeps {
   logger: Logger;
   auth: AdminAuth;
   record: (event: AuditEventInput) => Promise<void>;
+  /** Per-client request limits: counted per client_id of the token. */
+  limiter?: ClientLimiter | undefined;
 }
 
 const koaPath = (path: string) => `${ADMIN_BASE_PATH}${path.replace(/\{(\w+)\}/g, ':$1')}`;
@@ -54,6 +57,21 @@ function validate<S extends z.ZodType>(
   return result.data;
 }
 
+/** Counts an authenticated request against its client's limit; the 429 problem when used up. */
+function spendClientRequest(ctx: Koa.Context, limiter: ClientLimiter, principal: Principal) {
+  const limit = principal.rateLimit ?? limiter.defaultLimit;
+  const taken = limiter.take(principal.clientId, limit);
+  if (taken.ok) return;
+  limiter.refused({
+    clientId: principal.clientId,
+    limit,
+    endpoint: 'admin_api',
+    sourceIp: ctx.ip,
+    userAgent: ctx.get('user-agent').slice(0, 256) || undefined,
+  });
+  throw problems.tooManyRequests(taken.retryAfterSeconds);
+}
+
 function handle(route: AnyRoute, deps: RouterDeps): Koa.Middleware {
   /** Records a refused scope (the route's, or admin scopes a request would hand out), then throws. */
   async function denied(ctx: Koa.Context, principal: Principal, err: unknown): Promise<never> {
@@ -85,6 +103,7 @@ function handle(route: AnyRoute, deps: RouterDeps): Koa.Middleware {
     let principal: Principal | undefined;
     if (route.scope) {
       principal = await deps.auth.authenticate(ctx.get('authorization') || undefined);
+      if (deps.limiter) spendClientRequest(ctx, deps.limiter, principal);
       try {
         deps.auth.requireScope(principal, route.scope);
       } catch (err) {

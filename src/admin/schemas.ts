@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { ACTOR_TYPES, OUTCOMES } from '../audit/event.ts';
 import { DomainError } from '../errors.ts';
+import { MAX_REQUESTS, MAX_WINDOW_SECONDS } from '../limits/rateLimit.ts';
 import { AUTH_METHODS, GRANT_TYPES, validateRedirectUri } from '../oidc/clientRules.ts';
 import { MAX_ALLOWANCE_SECONDS, MIN_ALLOWANCE_SECONDS } from '../oidc/registration.ts';
 
@@ -13,6 +14,12 @@ const level = z
   .literal([1, 2, 3])
   .describe('assurance level: 1 password, 2 second factor, 3 phishing-resistant');
 const scopeName = z.string().min(1).max(128);
+const rateLimit = z
+  .strictObject({
+    requests: z.int().min(1).max(MAX_REQUESTS),
+    windowSeconds: z.int().min(1).max(MAX_WINDOW_SECONDS),
+  })
+  .describe('at most `requests` per window of `windowSeconds` (fixed windows)');
 const apiAccess = z
   .record(z.string().min(1).max(2000), z.array(scopeName).min(1).max(200))
   .describe('API identifier -> the scopes of that API allowed');
@@ -68,6 +75,12 @@ export const ClientInput = z.strictObject({
   apiAccess: apiAccess.default({}),
   firstParty: z.boolean().default(false).describe('an application of your own: no consent page'),
   minAssuranceLevel: level.default(1),
+  rateLimit: rateLimit
+    .nullable()
+    .default(null)
+    .describe(
+      'its own request limit at the token, introspection, revocation, PAR and admin endpoints; null: the default (CLIENT_RATE_LIMIT)',
+    ),
 });
 
 export const Client = z.object({
@@ -82,6 +95,7 @@ export const Client = z.object({
   apiAccess,
   firstParty: z.boolean(),
   minAssuranceLevel: z.int(),
+  rateLimit: rateLimit.nullable().describe('null: the default (CLIENT_RATE_LIMIT)'),
   createdBy: z.string().describe('cli, admin-api, registration, system or quickstart'),
   createdAt: time,
   updatedAt: time,

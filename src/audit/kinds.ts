@@ -13,6 +13,7 @@ const CLIENT = [
   'apiAccess',
   'firstParty',
   'minAssuranceLevel',
+  'rateLimit',
 ] as const;
 
 /**
@@ -44,6 +45,8 @@ export const AUDIT_KINDS = {
   'refresh_token.reused': [],
   'authorization_code.reused': [],
   'client.registered': ['via', 'initialAccess'],
+  // Per-client request limits (src/limits/): the first refusal of a client in a window.
+  'client.rate_limited': ['endpoint', 'limit'],
 
   // Administration (admin API and CLI).
   'admin_api.denied': ['method', 'route', 'scope', 'granting'],

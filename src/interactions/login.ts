@@ -25,6 +25,10 @@ export const networkLimitMessage = (retryAfterSeconds: number) => {
   return `Too many failed sign-ins from your network. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
 };
 
+/** Too many sign-ins from one address being checked at once (none need have failed). */
+export const NETWORK_BUSY_MESSAGE =
+  'Too many sign-ins from your network at once. Try again in a moment.';
+
 export function loginPage(deps: InteractionDeps, steps: SecondFactorSteps) {
   const { views, csrf } = deps;
 
@@ -78,7 +82,9 @@ export function loginPage(deps: InteractionDeps, steps: SecondFactorSteps) {
         return show(ctx, i, {
           email,
           status: 429,
-          error: networkLimitMessage(result.retryAfterSeconds),
+          error: result.pending
+            ? NETWORK_BUSY_MESSAGE
+            : networkLimitMessage(result.retryAfterSeconds),
         });
       }
       await deps.record({
@@ -103,10 +109,17 @@ export function loginPage(deps: InteractionDeps, steps: SecondFactorSteps) {
     }
 
     // The password is right. When the request needs no more, the login ends here (one redirect
-    // fewer); otherwise the next page asks for what else it needs. Its address point is given
-    // back only when the sign-in completes.
-    const progress = { userId: result.user.id, amr: ['pwd'], level: 1 as const, addressPoints: 1 };
-    if (i.assurance.required <= 1) return steps.finish(ctx, i, progress);
+    // fewer) and the attempt stops counting against the address; otherwise the next page asks
+    // for what else it needs, and the address point is given back only when the sign-in completes.
+    const continues = i.assurance.required > 1;
+    await deps.authenticator.passwordAccepted(ctx.ip, continues);
+    const progress = {
+      userId: result.user.id,
+      amr: ['pwd'],
+      level: 1 as const,
+      addressPoints: continues ? 1 : 0,
+    };
+    if (!continues) return steps.finish(ctx, i, progress);
     await deps.progress.save(i.uid, progress);
     seeOther(ctx, `/interaction/${i.uid}`);
   }

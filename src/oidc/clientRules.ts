@@ -2,6 +2,7 @@
 // grant types, authentication method, redirect URIs, keys and API access, turned into the
 // oidc-provider metadata Portcullis stores. One function, so no path can register a looser client.
 import { invalid } from '../errors.ts';
+import { type RateLimit, rateLimitMetadata, rateLimitProblem } from '../limits/rateLimit.ts';
 import type { Catalogue } from './catalogue.ts';
 
 export type GrantType = 'authorization_code' | 'client_credentials' | 'refresh_token';
@@ -38,6 +39,8 @@ export interface ClientInput {
   firstParty?: boolean | undefined;
   /** Lowest assurance level a login for this client must reach (1-3; default 1). */
   minAssuranceLevel?: 1 | 2 | 3 | undefined;
+  /** Its own request limit at the token, introspection, revocation, PAR and admin endpoints (default: CLIENT_RATE_LIMIT). */
+  rateLimit?: RateLimit | null | undefined;
 }
 
 /** Checks one redirect URI: absolute, no fragment, https except on loopback. */
@@ -161,6 +164,9 @@ export async function clientMetadata(
     throw invalid('the minimum assurance level must be 1, 2 or 3', 'minAssuranceLevel');
   }
 
+  const rateLimitError = input.rateLimit ? rateLimitProblem(input.rateLimit) : undefined;
+  if (rateLimitError) throw invalid(`rate limit: ${rateLimitError}`, 'rateLimit');
+
   // `scope` holds the OpenID Connect scopes only; API scopes are governed by api_access.
   const scope = unique([
     ...(login ? LOGIN_SCOPES : []),
@@ -179,6 +185,7 @@ export async function clientMetadata(
     first_party: input.firstParty ?? false,
     min_assurance_level: level,
   };
+  if (input.rateLimit) metadata.rate_limit = rateLimitMetadata(input.rateLimit);
   if (input.jwks) metadata.jwks = input.jwks;
   if (input.jwksUri) metadata.jwks_uri = input.jwksUri;
   for (const key of Object.keys(metadata)) if (metadata[key] === undefined) delete metadata[key];

@@ -5,8 +5,14 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Knex } from 'knex';
 import { createTtlCache } from '../cache.ts';
 import type { Clock } from '../clock.ts';
-import { DomainError, notFound } from '../errors.ts';
+import { DomainError, invalid, notFound } from '../errors.ts';
 import type { Sealer } from '../keys/envelope.ts';
+import {
+  type RateLimit,
+  rateLimitMetadata,
+  rateLimitOfMetadata,
+  rateLimitProblem,
+} from '../limits/rateLimit.ts';
 import type { Catalogue } from './catalogue.ts';
 import {
   type AuthMethod,
@@ -50,6 +56,8 @@ export interface ClientView {
   apiAccess: Record<string, string[]>;
   firstParty: boolean;
   minAssuranceLevel: number;
+  /** Its own request limit; null: the default (CLIENT_RATE_LIMIT). */
+  rateLimit: RateLimit | null;
   createdBy: string;
   createdAt: Date;
   updatedAt: Date;
@@ -103,6 +111,7 @@ export function createClientRegistry(options: ClientRegistryOptions) {
       apiAccess: m.api_access ?? {},
       firstParty: m.first_party === true,
       minAssuranceLevel: typeof m.min_assurance_level === 'number' ? m.min_assurance_level : 1,
+      rateLimit: rateLimitOfMetadata(m.rate_limit) ?? null,
       createdBy: row.created_by,
       createdAt: row.created_at,
       updatedAt: row.updated_at,
@@ -196,6 +205,20 @@ export function createClientRegistry(options: ClientRegistryOptions) {
         changed++;
       }
       return changed;
+    },
+
+    /** Sets a client's own request limit, or (null) puts it back on the default. */
+    async setRateLimit(clientId: string, limit: RateLimit | null): Promise<ClientView> {
+      const problem = limit ? rateLimitProblem(limit) : undefined;
+      if (problem) throw invalid(`rate limit: ${problem}`, 'rateLimit');
+      const row = await store.find(clientId);
+      if (!row) throw notFound(`no client ${clientId}`);
+      const { rate_limit: _old, ...rest } = row.metadata;
+      const metadata = limit ? { ...rest, rate_limit: rateLimitMetadata(limit) } : rest;
+      const updatedAt = new Date(clock.now());
+      await store.update(clientId, { metadata, updated_at: updatedAt });
+      cache.delete(clientId);
+      return toView({ ...row, metadata, updated_at: updatedAt });
     },
 
     async rotateSecret(clientId: string): Promise<string> {

@@ -7,6 +7,7 @@ import { type Clock, epochSeconds } from '../clock.ts';
 import type { Config } from '../config.ts';
 import type { Views } from '../http/views.ts';
 import type { KeyRing } from '../keys/signingKeys.ts';
+import { rateLimitOfMetadata } from '../limits/rateLimit.ts';
 import { newClientId } from './clients.ts';
 import { createResourceIndicators, type ResourceOptions } from './resources.ts';
 
@@ -41,7 +42,12 @@ export interface ConfigurationParts {
 }
 
 /** Client metadata Portcullis adds to the standard set. */
-export const EXTRA_CLIENT_METADATA = ['api_access', 'first_party', 'min_assurance_level'];
+export const EXTRA_CLIENT_METADATA = [
+  'api_access',
+  'first_party',
+  'min_assurance_level',
+  'rate_limit',
+];
 
 function validateExtraMetadata(_ctx: unknown, key: string, value: unknown): void {
   if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') {
@@ -53,6 +59,9 @@ function validateExtraMetadata(_ctx: unknown, key: string, value: unknown): void
     ![1, 2, 3].includes(value as number)
   ) {
     throw new TypeError('min_assurance_level must be 1, 2 or 3');
+  }
+  if (key === 'rate_limit' && value !== undefined && !rateLimitOfMetadata(value)) {
+    throw new TypeError('rate_limit must be { requests, window_seconds } within their bounds');
   }
   if (key === 'api_access' && value !== undefined) {
     const ok =

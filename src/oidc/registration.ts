@@ -6,6 +6,7 @@ import type Provider from 'oidc-provider';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Clock } from '../clock.ts';
 import { DomainError, invalid } from '../errors.ts';
+import { rateLimitOfMetadata } from '../limits/rateLimit.ts';
 import { hashId } from './adapter.ts';
 import type { ArtifactStore } from './artifactStore.ts';
 import type { Catalogue } from './catalogue.ts';
@@ -81,7 +82,7 @@ const INFO_FIELDS = [
   'software_version',
 ];
 /** Fields only an administrator decides. */
-const DECIDED_FIELDS = ['api_access', 'first_party', 'min_assurance_level'];
+const DECIDED_FIELDS = ['api_access', 'first_party', 'min_assurance_level', 'rate_limit'];
 /** Fields the protocol library itself checks or sets. */
 const PROVIDER_FIELDS = ['client_id', 'client_secret', 'client_id_issued_at'];
 
@@ -115,6 +116,8 @@ interface Decided {
   api_access: Record<string, string[]>;
   first_party: boolean;
   min_assurance_level: 1 | 2 | 3;
+  /** Set by an administrator after registration (client update --rate-limit); kept by updates. */
+  rate_limit?: unknown;
 }
 
 export interface RegistrationDeps {
@@ -167,6 +170,7 @@ export function createRegistration(deps: RegistrationDeps) {
       apiAccess: decided.api_access,
       firstParty: decided.first_party,
       minAssuranceLevel: decided.min_assurance_level,
+      rateLimit: rateLimitOfMetadata(decided.rate_limit),
     };
     let metadata: Record<string, unknown>;
     try {
@@ -218,6 +222,7 @@ export function createRegistration(deps: RegistrationDeps) {
         api_access: (current.api_access ?? {}) as Record<string, string[]>,
         first_party: current.first_party === true,
         min_assurance_level: (current.min_assurance_level ?? 1) as 1 | 2 | 3,
+        rate_limit: current.rate_limit,
       };
     }
     checkFields(body, decided, current);

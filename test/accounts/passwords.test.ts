@@ -119,6 +119,7 @@ describe('Argon2id storage', () => {
       policy: {
         lockout: { threshold: 5, baseSeconds: 60, maxSeconds: 3600 },
         ipFailureLimit: 100,
+        ipPendingLimit: 200,
         ipWindowSeconds: 900,
       },
     });

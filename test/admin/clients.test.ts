@@ -248,6 +248,7 @@ describe('admin API: clients and initial access tokens', () => {
       apiAccess: { [BANK_API]: ['accounts:read'] },
       firstParty: false,
       minAssuranceLevel: 1,
+      rateLimit: null,
     });
     assert.deepEqual((updated!.details.after as { apiAccess: unknown }).apiAccess, {
       [BANK_API]: ['accounts:read', 'payments:write'],

@@ -234,3 +234,84 @@ describe('per-address limit', () => {
     assert.ok(signedIn(await attempt(server, bank, 'alice@example.com', PASSWORD, newAddress())));
   });
 });
+
+const person = (n: number) => `person${n}@example.com`;
+
+describe('sign-ins pending at once from one address', () => {
+  let server: TestServer;
+  let bank: Bank;
+  before(async () => {
+    server = await startTestServer({
+      env: { TRUSTED_PROXIES: '1', IP_FAILURE_LIMIT: '3', IP_PENDING_LIMIT: '20' },
+    });
+    bank = await seedBank(server);
+    // One account each: parallel attempts on one account are bounded by its lockout instead.
+    for (let n = 0; n < 30; n++)
+      await server.app.services.accounts.create({ email: person(n), password: PASSWORD });
+  });
+  after(() => server.close());
+
+  test('more than IP_FAILURE_LIMIT right passwords in flight at once all sign in', async () => {
+    const ip = newAddress();
+    // 12 people behind one address (a NAT), their forms submitted at the same moment.
+    const forms = await Promise.all(Array.from({ length: 12 }, () => openLogin(server, bank, ip)));
+    const pages = await Promise.all(
+      forms.map(({ browser, page }, n) =>
+        browser.submit(page, /\/login$/, { email: person(n), password: PASSWORD }, server.issuer),
+      ),
+    );
+    assert.deepEqual(
+      pages.map((p) => (signedIn(p) ? 'signed in' : `${p.status} ${shown(p)}`)),
+      Array(12).fill('signed in'),
+    );
+    // Nothing is left counting against the address.
+    const counters = await server.app.db
+      .knex('rate_limits')
+      .whereIn('key', [`signin-ip:${ip}`, `signin-pending:${ip}`])
+      .select('key', 'points');
+    assert.ok(
+      counters.every((c) => c.points === 0),
+      JSON.stringify(counters),
+    );
+  });
+
+  test('failures still block the address; attempts beyond IP_PENDING_LIMIT at once are refused as busy, not as failures', async () => {
+    const ip = newAddress();
+    const wrong = await Promise.all(
+      Array.from({ length: 3 }, () => attempt(server, bank, 'a@example.com', 'guess 123 abc', ip)),
+    );
+    assert.deepEqual(
+      wrong.map((p) => p.status),
+      [401, 401, 401],
+    );
+    const blocked = await attempt(server, bank, 'alice@example.com', PASSWORD, ip);
+    assert.equal(blocked.status, 429);
+    assert.equal(
+      shown(blocked),
+      'Too many failed sign-ins from your network. Try again in 15 minutes.',
+    );
+
+    // More attempts at once than IP_PENDING_LIMIT (20) from a fresh address: the excess is
+    // refused with its own message, none of them as a failure.
+    const busy = newAddress();
+    const forms = await Promise.all(
+      Array.from({ length: 30 }, () => openLogin(server, bank, busy)),
+    );
+    const pages = await Promise.all(
+      forms.map(({ browser, page }, n) =>
+        browser.submit(page, /\/login$/, { email: person(n), password: PASSWORD }, server.issuer),
+      ),
+    );
+    const refused = pages.filter((p) => p.status === 429);
+    assert.ok(pages.filter(signedIn).length >= 20, 'at least the pending limit signed in');
+    for (const p of refused)
+      assert.equal(shown(p), 'Too many sign-ins from your network at once. Try again in a moment.');
+    assert.equal(pages.filter(signedIn).length + refused.length, 30);
+    assert.ok(refused.length > 0, 'the attempts over the pending limit were refused');
+    const failures = await server.app.db
+      .knex('rate_limits')
+      .where({ key: `signin-ip:${busy}` })
+      .first();
+    assert.equal(failures?.points ?? 0, 0, 'none counted as a failure of the address');
+  });
+});

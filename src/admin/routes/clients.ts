@@ -36,6 +36,7 @@ const summary = (c: ClientView) => ({
   apiAccess: c.apiAccess,
   firstParty: c.firstParty,
   minAssuranceLevel: c.minAssuranceLevel,
+  rateLimit: c.rateLimit,
 });
 
 export function clientRoutes({ issuer, services }: AdminContext): AnyRoute[] {

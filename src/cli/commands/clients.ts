@@ -1,7 +1,8 @@
-// `portcullis client create|list|show|delete|rotate-secret`: OAuth clients.
+// `portcullis client create|list|show|update|delete|rotate-secret`: OAuth clients.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { App } from '../../app.ts';
+import { formatRateLimit, parseRateLimit, type RateLimit } from '../../limits/rateLimit.ts';
 import {
   AUTH_METHODS,
   type AuthMethod,
@@ -19,6 +20,23 @@ const clientJson = (c: ClientView) => ({
   createdAt: c.createdAt.toISOString(),
   updatedAt: c.updatedAt.toISOString(),
 });
+
+/** --rate-limit N/SECONDS, or `default` (null: the default of CLIENT_RATE_LIMIT). */
+function readRateLimit(value: string): RateLimit | null {
+  if (value.trim() === 'default') return null;
+  const limit = parseRateLimit(value);
+  if (typeof limit === 'string') throw new CliError(`--rate-limit ${limit}, or default`);
+  return limit;
+}
+
+/** A client's limit as people read it, its origin included. */
+const rateLimitText = (app: App, c: ClientView) =>
+  c.rateLimit
+    ? formatRateLimit(c.rateLimit)
+    : `default (${formatRateLimit(app.config.clientRateLimit.default)})`;
+
+/** What the audit log says about a client's limits before and after a change. */
+const limitSummary = (c: ClientView) => ({ rateLimit: c.rateLimit });
 
 /** Assigns each --scope to the --api entries that define it; no --scope means all their scopes. */
 async function resolveApiAccess(
@@ -77,6 +95,7 @@ interface CreateOptions {
   jwksFile?: string;
   firstParty?: boolean;
   minLevel: string;
+  rateLimit?: string;
   json?: boolean;
 }
 
@@ -108,6 +127,10 @@ export function registerClientCommands(program: Command): void {
     .option('--jwks-file <file>', "the client's public keys (JWK Set) for private_key_jwt")
     .option('--first-party', 'an application of your own: skips the consent page')
     .option('--min-level <level>', 'lowest assurance level its logins must reach: 1, 2 or 3', '1')
+    .option(
+      '--rate-limit <N/SECONDS>',
+      'its request limit at the token, introspection, revocation, PAR and admin endpoints (default: CLIENT_RATE_LIMIT)',
+    )
     .option('--json', 'print the result as JSON')
     .action(async (opts: CreateOptions) => {
       if (opts.public && opts.auth) throw new CliError('choose either --public or --auth');
@@ -130,6 +153,7 @@ export function registerClientCommands(program: Command): void {
       if (!['1', '2', '3'].includes(opts.minLevel))
         throw new CliError('--min-level must be 1, 2 or 3');
       const jwks = opts.jwksFile ? readJwks(opts.jwksFile) : undefined;
+      const rateLimit = opts.rateLimit === undefined ? null : readRateLimit(opts.rateLimit);
       await withApp(async (app) => {
         const apiAccess = await resolveApiAccess(app, opts.api ?? [], opts.scope ?? []);
         const { client: created, secret } = await app.services.clients.create({
@@ -142,6 +166,7 @@ export function registerClientCommands(program: Command): void {
           apiAccess,
           firstParty: opts.firstParty,
           minAssuranceLevel: Number(opts.minLevel) as 1 | 2 | 3,
+          rateLimit,
         });
         await auditChange(
           app,
@@ -152,6 +177,7 @@ export function registerClientCommands(program: Command): void {
             grantTypes: created.grantTypes,
             authMethod: created.authMethod,
             apiAccess: created.apiAccess,
+            rateLimit: created.rateLimit,
           },
         );
         print(opts.json, { ...clientJson(created), clientSecret: secret }, () => {
@@ -198,12 +224,43 @@ export function registerClientCommands(program: Command): void {
         const found = await app.services.clients.get(clientId);
         if (!found) throw new CliError(`no client ${clientId}`);
         print(opts.json, clientJson(found), () => {
-          for (const [k, v] of Object.entries(clientJson(found))) {
+          const shown = { ...clientJson(found), rateLimit: rateLimitText(app, found) };
+          for (const [k, v] of Object.entries(shown)) {
             process.stdout.write(
               `${k.padEnd(24)}${typeof v === 'object' ? JSON.stringify(v) : String(v)}\n`,
             );
           }
         });
+      });
+    });
+
+  client
+    .command('update')
+    .description("change a client's request limit")
+    .argument('<client-id>')
+    .requiredOption(
+      '--rate-limit <N/SECONDS|default>',
+      'at most N requests per window of SECONDS at the token, introspection, revocation, PAR and admin endpoints; default: CLIENT_RATE_LIMIT',
+    )
+    .option('--json', 'print the client as JSON')
+    .action(async (clientId: string, opts: { rateLimit: string; json?: boolean }) => {
+      const rateLimit = readRateLimit(opts.rateLimit);
+      await withApp(async (app) => {
+        const before = await app.services.clients.get(clientId);
+        if (!before) throw new CliError(`no client ${clientId}`);
+        // Brought back to its definition at every start: a change would not last.
+        if (before.createdBy === 'system')
+          throw new CliError('this client is managed by Portcullis itself and cannot be changed');
+        const after = await app.services.clients.setRateLimit(clientId, rateLimit);
+        await auditChange(
+          app,
+          'client.updated',
+          { type: 'client', id: clientId },
+          { before: limitSummary(before), after: limitSummary(after) },
+        );
+        print(opts.json, clientJson(after), () =>
+          process.stdout.write(`rate limit of ${clientId}: ${rateLimitText(app, after)}\n`),
+        );
       });
     });
 
