@@ -28,6 +28,7 @@ import { createSealer } from './keys/envelope.ts';
 import type { Logger } from './log.ts';
 import { createFindAccount, narrowToRoles } from './oidc/accountClaims.ts';
 import { createArtifactAdapter } from './oidc/adapter.ts';
+import { createAuditGate } from './oidc/auditGate.ts';
 import { createInteractionBridge } from './oidc/bridge.ts';
 import { createClientAdapter } from './oidc/clientAdapter.ts';
 import { createClientRegistry } from './oidc/clients.ts';
@@ -159,6 +160,8 @@ export async function createApp(config: Config, deps: AppDeps) {
 
   const findAccount = createFindAccount(accounts);
   const logout = logoutPages(views);
+  // Protocol responses wait for their audit events to be committed (503 when they cannot be).
+  const auditGate = createAuditGate({ logger, views });
   runtime = createOidcRuntime({
     issuer: config.issuer,
     logger,
@@ -196,6 +199,7 @@ export async function createApp(config: Config, deps: AppDeps) {
         metrics,
         record,
         allowanceOf: registration.allowanceOf,
+        hold: auditGate.hold,
       }),
   });
   const oidc = runtime;
@@ -300,7 +304,7 @@ export async function createApp(config: Config, deps: AppDeps) {
       // The WebAuthn browser library, served from here (no CDN) under the same CSP.
       extraStaticFile('/static/simplewebauthn-browser.js', WEBAUTHN_BROWSER_BUNDLE),
     ],
-    protocol: oidc.middleware,
+    protocol: auditGate.wrap(oidc.middleware),
   });
 
   // --- Background work -----------------------------------------------------------------------
