@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { ensureAdminApi } from './admin/adminApi.ts';
 import { adminApi } from './admin/api.ts';
+import { auditCoverageNote } from './audit/coverage.ts';
 import { createAuditLog } from './audit/log.ts';
 import { createSecurityRecorder } from './audit/recorder.ts';
 import { type Clock, systemClock } from './clock.ts';
@@ -74,7 +75,12 @@ export async function createApp(config: Config, deps: AppDeps) {
   const audit = createAuditLog({ knex, clock });
 
   // Every security event: the hash-chained audit log and one log line (src/audit/recorder.ts).
-  const record = createSecurityRecorder({ audit, logger, strict: config.env !== 'production' });
+  const record = createSecurityRecorder({
+    audit,
+    logger,
+    strict: config.env !== 'production',
+    committed: auditCoverageNote(config.auditCoverageDir),
+  });
 
   // --- Domain services -----------------------------------------------------------------------
   const services = createDomainServices({
