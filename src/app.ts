@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import type { Knex } from 'knex';
 import { ensureAdminApi } from './admin/adminApi.ts';
 import { adminApi } from './admin/api.ts';
+import { auditCoverageNote } from './audit/coverage.ts';
 import { createAuditLog } from './audit/log.ts';
 import { createSecurityRecorder } from './audit/recorder.ts';
 import { type Clock, systemClock } from './clock.ts';
@@ -32,6 +33,7 @@ import { createRateLimitStore } from './limits/store.ts';
 import type { Logger } from './log.ts';
 import { createFindAccount, narrowToRoles } from './oidc/accountClaims.ts';
 import { createArtifactAdapter } from './oidc/adapter.ts';
+import { createAuditGate } from './oidc/auditGate.ts';
 import { createInteractionBridge } from './oidc/bridge.ts';
 import { type Catalogue, createCatalogue } from './oidc/catalogue.ts';
 import { createClientAdapter } from './oidc/clientAdapter.ts';
@@ -91,7 +93,12 @@ export async function createApp(config: Config, deps: AppDeps) {
   const audit = createAuditLog({ knex, clock });
 
   // Every security event: the hash-chained audit log and one log line (src/audit/recorder.ts).
-  const record = createSecurityRecorder({ audit, logger, strict: config.env !== 'production' });
+  const record = createSecurityRecorder({
+    audit,
+    logger,
+    strict: config.env !== 'production',
+    committed: auditCoverageNote(config.auditCoverageDir),
+  });
 
   // Per-client request limits, counted here and shared through the database (src/limits/).
   const limiter = createClientLimiter({
@@ -211,6 +218,8 @@ export async function createApp(config: Config, deps: AppDeps) {
 
   const findAccount = createFindAccount(accounts);
   const logout = logoutPages(views);
+  // Protocol responses wait for their audit events to be committed (503 when they cannot be).
+  const auditGate = createAuditGate({ logger, views });
   runtime = createOidcRuntime({
     issuer: config.issuer,
     logger,
@@ -248,6 +257,7 @@ export async function createApp(config: Config, deps: AppDeps) {
         metrics,
         record,
         allowanceOf: registration.allowanceOf,
+        hold: auditGate.hold,
       });
       limitClients(provider, limiter);
     },
@@ -361,7 +371,7 @@ export async function createApp(config: Config, deps: AppDeps) {
       // The WebAuthn browser library, served from here (no CDN) under the same CSP.
       extraStaticFile('/static/simplewebauthn-browser.js', WEBAUTHN_BROWSER_BUNDLE),
     ],
-    protocol: oidc.middleware,
+    protocol: auditGate.wrap(oidc.middleware),
   });
 
   // --- Background work -----------------------------------------------------------------------

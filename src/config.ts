@@ -74,6 +74,11 @@ export interface Config {
   };
   /** Dynamic client registration (RFC 7591/7592), always with an initial access token. */
   registration: { enabled: boolean };
+  /**
+   * AUDIT_COVERAGE_DIR (default unset; for the test suite only): each committed audit event's
+   * action is appended to a file in this directory (test/run.js checks every kind was written).
+   */
+  auditCoverageDir: string | undefined;
   /** Messages about settings that were filled in for development (printed once at start). */
   warnings: string[];
 }
@@ -255,6 +260,8 @@ const schema = z.object({
   FACTOR_CHANGE_MAX_AGE_SECONDS: int(30, 3600).default(300),
   ADMIN_TOKEN_TTL_SECONDS: int(60, 3600).default(300),
   DYNAMIC_REGISTRATION: bool.default(true),
+  // Testing only: test/run.js sets it to learn which audit event kinds the suite wrote.
+  AUDIT_COVERAGE_DIR: z.string().min(1).optional(),
 });
 
 /** OWASP's equivalent Argon2id settings (memory KiB, passes); anything at least one of them is fine. */
@@ -400,6 +407,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     },
     admin: { tokenTtlSeconds: env.ADMIN_TOKEN_TTL_SECONDS },
     registration: { enabled: env.DYNAMIC_REGISTRATION },
+    auditCoverageDir: env.AUDIT_COVERAGE_DIR,
     warnings,
   };
 }

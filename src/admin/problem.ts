@@ -3,6 +3,7 @@
 // application/problem+json response. Nothing else of an error (no stack, no input) goes out.
 import type Koa from 'koa';
 import type { z } from 'zod';
+import { asUnavailable, RETRY_AFTER_SECONDS } from '../db/unavailable.ts';
 import { DomainError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 
@@ -143,6 +144,23 @@ export function problemHandler(logger: Logger): Koa.Middleware {
     } catch (err) {
       if (err instanceof Problem) return sendProblem(ctx, err);
       if (err instanceof DomainError) return sendProblem(ctx, fromDomain(err));
+      const unavailable = asUnavailable(err);
+      if (unavailable) {
+        logger.warn(
+          { reqId: ctx.state.requestId, what: unavailable.what, reason: unavailable.reason },
+          'service unavailable',
+        );
+        return sendProblem(
+          ctx,
+          new Problem(
+            503,
+            'unavailable',
+            'Service unavailable',
+            'The service is temporarily unavailable. Please try again in a moment.',
+            { headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) } },
+          ),
+        );
+      }
       logger.error(
         {
           reqId: ctx.state.requestId,

@@ -2,6 +2,7 @@
 // reads events back (filtered pages, or a JSON Lines export) for people and for SIEM tools.
 import type { Knex } from 'knex';
 import type { Clock } from '../clock.ts';
+import { Unavailable } from '../db/unavailable.ts';
 import { invalid } from '../errors.ts';
 import { createAppender } from './appender.ts';
 import type { AuditRow } from './chain.ts';
@@ -97,13 +98,19 @@ export function createAuditLog({
   kinds = AUDIT_KINDS,
 }: AuditLogDeps) {
   const store = createAuditStore(knex);
-  const append = createAppender(store);
+  const appendToChain = createAppender(store);
+  // Whatever made the write fail (database down, insert refused), the event is not recorded: the
+  // caller's action must not go out unaudited, so it answers 503 (src/db/unavailable.ts).
+  const append = (fields: EventFields) =>
+    appendToChain(fields).catch((err: unknown) => {
+      throw new Unavailable('audit log', String((err as Error)?.message ?? err).slice(0, 200));
+    });
 
   return {
     /**
      * Appends one event to the chain; resolves once it is committed. Throws DomainError for an
-     * invalid event (nothing is written); the caller decides whether an action that cannot be
-     * audited may go ahead. Call it after your own transaction, never inside one: the append is
+     * invalid event (nothing is written), Unavailable when the write fails; the caller decides
+     * whether an action that cannot be audited may go ahead. Call it after your own transaction, never inside one: the append is
      * a transaction of its own, and on the embedded database (one connection) it would wait for
      * yours for ever.
      */

@@ -11,9 +11,12 @@ export function createSecurityRecorder({
   audit,
   logger,
   strict,
+  committed,
 }: {
   audit: AuditLog;
   logger: Logger;
+  /** Called with the action of each event once committed (the test suite's coverage note). */
+  committed?: (action: string) => void;
   /**
    * A call site passing details its kind does not list is a mistake: with `strict` (outside
    * production, so tests find it) it is an error; otherwise the event is recorded without them.
@@ -51,5 +54,6 @@ export function createSecurityRecorder({
       'security event',
     );
     await audit.append(fields);
+    committed?.(fields.action);
   };
 }

@@ -1,6 +1,7 @@
 // Turns any error into the one line a CLI user sees: what went wrong, never a stack trace.
 import { ConfigError } from '../config.ts';
 import { EmbeddedDatabaseBusy } from '../db/embedded.ts';
+import { Unavailable } from '../db/unavailable.ts';
 import { DomainError } from '../errors.ts';
 import { SealedValueError } from '../keys/envelope.ts';
 import { CliError } from './output.ts';
@@ -20,7 +21,8 @@ export function describeError(err: unknown): string {
     err instanceof ConfigError ||
     err instanceof CliError ||
     err instanceof SealedValueError ||
-    err instanceof EmbeddedDatabaseBusy
+    err instanceof EmbeddedDatabaseBusy ||
+    err instanceof Unavailable
   ) {
     return err.message;
   }

@@ -2,7 +2,9 @@
 // or JSON for callers that ask for it). Shown as they are: PageError (written for the page) and
 // DomainError (written for people). Koa's own 4xx errors get a fixed message for their status;
 // anything else is a generic 500 and one log line, never a stack trace, a message or request data.
+// The database or the audit log out of reach is a 503 with Retry-After (sendUnavailable).
 import Koa from 'koa';
+import { asUnavailable, RETRY_AFTER_SECONDS, type Unavailable } from '../db/unavailable.ts';
 import { DomainError } from '../errors.ts';
 import { errorFacts, type Logger } from '../log.ts';
 import { CLIENT_CLOSED_REQUEST, isClientAbort } from './clientClosed.ts';
@@ -10,6 +12,7 @@ import { PageError } from './pageError.ts';
 import type { Views } from './views.ts';
 
 const SERVER_ERROR = 'The server could not complete the request.';
+const UNAVAILABLE = 'The service is temporarily unavailable. Please try again in a moment.';
 
 const DOMAIN_STATUS: Record<DomainError['code'], number> = {
   invalid_input: 400,
@@ -45,7 +48,41 @@ export function describeWebError(err: unknown): Answer {
       message: HTTP_MESSAGES[err.status] ?? 'The request could not be completed.',
       title,
     };
+  if (asUnavailable(err))
+    return { status: 503, message: UNAVAILABLE, title: 'Temporarily unavailable' };
   return { status: 500, message: SERVER_ERROR, title };
+}
+
+/** The one log line of a request answered 503: what was out of reach and the driver's words. */
+export function logUnavailable(logger: Logger, ctx: Koa.Context, cause: Unavailable): void {
+  logger.warn(
+    { reqId: ctx.state.requestId, what: cause.what, reason: cause.reason },
+    'service unavailable',
+  );
+}
+
+/**
+ * Answers 503 with Retry-After, replacing whatever response was being prepared (a token, a
+ * redirect): an HTML page for browsers, else OAuth error JSON (`temporarily_unavailable`).
+ * `prefer` settles `Accept: *\/*`: pages prefer HTML, protocol endpoints JSON (as oidc-provider).
+ */
+export function sendUnavailable(
+  ctx: Koa.Context,
+  views: Views,
+  prefer: 'html' | 'json' = 'html',
+): void {
+  ctx.status = 503;
+  ctx.remove('Location');
+  ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
+  ctx.set('Cache-Control', 'no-store');
+  const types = prefer === 'html' ? (['html', 'json'] as const) : (['json', 'html'] as const);
+  if (ctx.accepts(...types) === 'html') {
+    ctx.type = 'html';
+    ctx.body = views.render('error', { title: 'Temporarily unavailable', message: UNAVAILABLE });
+  } else {
+    ctx.type = 'json';
+    ctx.body = { error: 'temporarily_unavailable', error_description: UNAVAILABLE };
+  }
 }
 
 export function errorHandler(logger: Logger, views: Views): Koa.Middleware {
@@ -56,6 +93,11 @@ export function errorHandler(logger: Logger, views: Views): Koa.Middleware {
       if (isClientAbort(err)) {
         ctx.status = CLIENT_CLOSED_REQUEST;
         return;
+      }
+      const unavailable = asUnavailable(err);
+      if (unavailable) {
+        logUnavailable(logger, ctx, unavailable);
+        return sendUnavailable(ctx, views);
       }
       const answer = describeWebError(err);
       if (answer.status >= 500)

@@ -2,6 +2,7 @@
 // the pending interaction, finish or abort it, record consent, read the browser's session.
 // Keeps oidc-provider inside src/oidc/: pages see plain objects only.
 import type Koa from 'koa';
+import { isDatabaseUnavailable } from '../db/unavailable.ts';
 import { DomainError } from '../errors.ts';
 import type { Level } from '../mfa/assurance.ts';
 import type { AssurancePolicy } from './assurancePolicy.ts';
@@ -97,7 +98,9 @@ export function createInteractionBridge(runtime: OidcRuntime, assurancePolicy: A
       let i: Awaited<ReturnType<OidcRuntime['provider']['interactionDetails']>>;
       try {
         i = await provider().interactionDetails(ctx.req, ctx.res);
-      } catch {
+      } catch (err) {
+        // The database out of reach is not an expired sign-in: that answers 503 (try again).
+        if (isDatabaseUnavailable(err)) throw err;
         throw new InteractionNotFound(
           'This sign-in request has expired or was opened in another browser. Go back to the application and start again.',
         );

@@ -1,9 +1,11 @@
 // Listens to the provider's events: token issuance metrics, one log line per protocol error, and
 // the audit log's protocol events (tokens issued and revoked, reused codes and refresh tokens,
 // logouts). Only OAuth error codes, descriptions and ids are recorded: never a token or secret.
+// The response of the request that emitted an event waits for its audit write (auditGate.ts).
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { AuditEventInput } from '../audit/log.ts';
+import { asUnavailable } from '../db/unavailable.ts';
 import { isClientAbort } from '../http/clientClosed.ts';
 import type { Metrics } from '../http/metrics.ts';
 import type { Logger } from '../log.ts';
@@ -33,6 +35,8 @@ interface EventDeps {
   record: (event: AuditEventInput) => Promise<void>;
   /** The id of the initial access token a registration used (src/oidc/registration.ts). */
   allowanceOf?: (ctx: object) => string | undefined;
+  /** Holds the current request's response until a write settles (src/oidc/auditGate.ts). */
+  hold: (write: Promise<unknown>) => boolean;
 }
 
 const origin = (ctx: KoaContextWithOIDC | undefined) =>
@@ -40,18 +44,22 @@ const origin = (ctx: KoaContextWithOIDC | undefined) =>
 
 export function attachProviderEvents(
   provider: Provider,
-  { logger, metrics, record, allowanceOf }: EventDeps,
+  { logger, metrics, record, allowanceOf, hold }: EventDeps,
 ) {
   const on = (event: string, listener: Listener) =>
     (provider.on as (e: string, l: Listener) => void)(event, listener);
-  // Listeners cannot delay the response; a failed audit write is logged, never thrown.
-  const audit = (event: AuditEventInput) =>
-    void record(event).catch((err: Error) =>
+  // Listeners cannot delay the response themselves: the gate holds it until the write settles
+  // (a failure answers 503 there). Each failure is also logged here, with the event's action.
+  const audit = (event: AuditEventInput) => {
+    const write = record(event);
+    write.catch((err: Error) =>
       logger.error(
         { err: { name: err.name, message: err.message }, action: event.action },
         'audit write failed',
       ),
     );
+    hold(write);
+  };
 
   on('grant.success', (ctx: KoaContextWithOIDC) => {
     const grantType = String(ctx.oidc.params?.grant_type ?? 'unknown');
@@ -151,6 +159,9 @@ export function attachProviderEvents(
   on('server_error', (ctx: KoaContextWithOIDC, err: Error) => {
     // The client closed the connection while its request body was being read: not a fault.
     if (isClientAbort(err)) return;
+    // The database out of reach: the gate answers 503 and logs it (one line, no stack).
+    const unavailable = asUnavailable(err);
+    if (unavailable && hold(Promise.reject(unavailable))) return;
     logger.error(
       {
         reqId: ctx?.state?.requestId,

@@ -88,6 +88,44 @@ describe('account page: second factors', () => {
     assert.match(late.html, /To change how you sign in, confirm it is you first/);
     assert.equal(await totp.has(user.id), true, 'nothing was removed');
   });
+
+  test('new recovery codes and a removed app are in the audit log when the page answers', async () => {
+    const { totp, audit } = t.server.app.services;
+    const user = (await t.server.app.services.accounts.get('alice@example.com'))!;
+    const secret = await findSecret(t);
+    const events = async (action: string) =>
+      (await audit.query({ action, actorId: user.id })).events.map((e) => ({
+        target: e.target,
+        outcome: e.outcome,
+        details: e.details,
+      }));
+    t.clock.advance(60_000);
+    const browser = new HttpBrowser();
+    // Confirmed with the app (level 2) just now, as changing factors needs.
+    const level1 = await signIn(browser, t.server);
+    const reauth = await browser.submit(level1, /\/account\/reauth$/, {});
+    const askCode = await browser.submit(reauth, /\/login$/, {
+      email: 'alice@example.com',
+      password: PASSWORD,
+    });
+    const account = await browser.submit(askCode, /\/totp$/, { code: code(t.clock, secret) });
+    assert.doesNotMatch(account.html, /To add or remove a second factor/);
+
+    const codes = await browser.submit(account, /^\/account\/recovery-codes$/, {});
+    assert.equal([...codes.html.matchAll(/<li><code>/g)].length, 10);
+    // Recorded before the page with the codes left (no waiting: the response waited for it).
+    assert.deepEqual(await events('recovery_codes.regenerated'), [
+      { target: { type: 'user', id: user.id }, outcome: 'success', details: {} },
+    ]);
+
+    const fresh = await browser.open(t.server.url('/account'));
+    const removed = await browser.submit(fresh, /^\/account\/totp\/remove$/, {});
+    assert.match(removed.html, /<td>Authenticator app<\/td>\s*<td>Not set up<\/td>/);
+    assert.equal(await totp.has(user.id), false);
+    assert.deepEqual(await events('mfa.removed'), [
+      { target: { type: 'user', id: user.id }, outcome: 'success', details: { method: 'totp' } },
+    ]);
+  });
 });
 
 /** The seed of alice's app, read back through the service (the test plays the phone). */

@@ -5,7 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, type TestDatabase, testDatabaseKind } from './db.ts';
-import { testSecrets } from './server.ts';
+import { auditCoverageEnv, testSecrets } from './server.ts';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'portcullis.js');
 
@@ -22,7 +22,7 @@ export function runCli(
 ): Promise<CliResult> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args], {
-      env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env },
+      env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...auditCoverageEnv(), ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';

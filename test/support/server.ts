@@ -27,6 +27,12 @@ export function testSecrets(): Record<string, string> {
   };
 }
 
+/** Passes test/run.js' AUDIT_COVERAGE_DIR on to a server or CLI run with an environment of its own. */
+export function auditCoverageEnv(): Record<string, string> {
+  const dir = process.env.AUDIT_COVERAGE_DIR;
+  return dir ? { AUDIT_COVERAGE_DIR: dir } : {};
+}
+
 export interface TestServer {
   app: App;
   issuer: string;
@@ -57,6 +63,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     PORT: String(port),
     LOG_LEVEL: options.logs ? 'info' : (process.env.TEST_LOG_LEVEL ?? 'silent'),
     SWEEP_INTERVAL_SECONDS: '0',
+    ...auditCoverageEnv(),
     ...testSecrets(),
     ...options.env,
   });
