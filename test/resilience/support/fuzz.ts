@@ -120,10 +120,83 @@ const CONTENT_TYPES = [
   'application/x-www-form-urlencoded\u00ff',
 ];
 
+/** The parameters each kind of endpoint reads. */
+function paramsFor(path: string): string[] {
+  const auth = [
+    'client_id',
+    'response_type',
+    'redirect_uri',
+    'scope',
+    'state',
+    'nonce',
+    'code_challenge',
+    'code_challenge_method',
+    'resource',
+    'acr_values',
+    'login_hint',
+    'prompt',
+    'ui_locales',
+    'claims',
+    'authorization_details',
+  ];
+  if (/^\/(auth|request)\b/.test(path)) return auth;
+  if (/^\/token\/(introspection|revocation)/.test(path))
+    return ['token', 'token_type_hint', 'client_id', 'client_secret'];
+  if (/^\/token\b/.test(path))
+    return [
+      'grant_type',
+      'code',
+      'redirect_uri',
+      'code_verifier',
+      'refresh_token',
+      'client_id',
+      'client_secret',
+      'client_assertion',
+      'client_assertion_type',
+      'resource',
+      'scope',
+    ];
+  if (/^\/session\/end/.test(path))
+    return [
+      'id_token_hint',
+      'post_logout_redirect_uri',
+      'state',
+      'client_id',
+      'ui_locales',
+      'xsrf',
+      'logout',
+    ];
+  if (/\/login$/.test(path)) return ['email', 'password', 'csrf'];
+  if (/\/(totp|recovery)$/.test(path)) return ['code', 'csrf'];
+  if (/\/consent$/.test(path)) return ['decision', 'csrf'];
+  if (/^\/admin\//.test(path))
+    return ['q', 'limit', 'after', 'since', 'until', 'action', 'actor', 'email', 'name'];
+  if (/^\/(me|userinfo)\b/.test(path)) return ['access_token', 'claims'];
+  return [];
+}
+
 export function makeCase(seed: number, index: number, ctx: FuzzContext): FuzzCase {
   const rand = prng((seed ^ Math.imul(index + 1, 0x9e3779b1)) >>> 0);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(rand() * list.length)]!;
-  const target = pick(ctx.targets);
+  // The OAuth endpoints get the largest share; every kind gets a steady one however many paths it has.
+  const weights: [string, number][] = [
+    ['discovery', 0.35],
+    ['interaction', 0.2],
+    ['admin', 0.25],
+    ['page', 0.1],
+    ['reg', 0.1],
+  ];
+  let share = rand();
+  let kind = 'discovery';
+  for (const [name, weight] of weights) {
+    if (share < weight) {
+      kind = name;
+      break;
+    }
+    share -= weight;
+  }
+  const ofKind = ctx.targets.filter((t) => t.kind === kind);
+  const target = pick(ofKind.length ? ofKind : ctx.targets);
   const method = pick(target.methods);
   const path = target.path
     .replace('{uid}', rand() < 0.8 ? ctx.interaction.uid : pick(['x', '%00', '%FF', '..%2F..']))
@@ -133,32 +206,46 @@ export function makeCase(seed: number, index: number, ctx: FuzzContext): FuzzCas
   const valid: Record<string, string> = {
     client_id: ctx.clientId,
     redirect_uri: ctx.redirectUri,
+    post_logout_redirect_uri: 'https://app.example/signed-out',
     response_type: 'code',
     scope: 'openid ledger:read',
+    resource: 'https://ledger.api.example',
     grant_type: pick(['authorization_code', 'refresh_token', 'client_credentials']),
     state: 'st4te',
+    nonce: 'n0nce',
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
     code_challenge_method: 'S256',
+    acr_values: 'urn:portcullis:ac:password',
+    login_hint: 'user1@example.com',
     email: 'user1@example.com',
+    password: 'correct horse battery staple',
+    decision: 'approve',
   };
-  const params: [string, string][] = [];
-  for (let n = 1 + Math.floor(rand() * 4); n > 0; n--) {
-    const name = pick(PARAMS);
-    params.push([name, valid[name] ?? pick(['x', '1', 'openid', 'https://evil.example/'])]);
-  }
+  // A plausible request for this endpoint, then one of its parameters broken (mostly one the
+  // endpoint reads, so the broken value gets past the first checks).
+  const names = paramsFor(target.path);
+  const params: [string, string][] = names
+    .filter(() => rand() < 0.8)
+    .map((n) => [n, valid[n] ?? pick(['x', '1', 'openid', 'https://evil.example/'])]);
+  const victim = rand() < 0.8 && names.length ? pick(names) : pick(PARAMS);
+  const kept = params.filter(([n]) => n !== victim);
   const encode = (pairs: [string, string][]) =>
     pairs.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
   // The broken part, spliced in already percent-encoded.
   const broken = (): string => {
-    const name = pick(PARAMS);
-    switch (Math.floor(rand() * 5)) {
+    const name = encodeURIComponent(victim);
+    const good = encodeURIComponent(valid[victim] ?? 'x');
+    switch (Math.floor(rand() * 6)) {
       case 0:
-        return `${name}=${pick(BAD_UTF8)}`;
+        return `${name}=${good}${pick(BAD_UTF8)}`;
       case 1:
         return `${name}=${pick(NUL)}`;
       case 2:
-        return `${name}=a&${name}=b`;
+        return `${name}=${good}${pick(NUL)}`;
       case 3:
-        return `${name}[]=a&${name}[b]=c&${name}[0][1]=d`;
+        return `${name}=${good}&${name}=b`;
+      case 4:
+        return `${name}[]=${good}&${name}[b]=c&${name}[0][1]=d`;
       default:
         return `${pick(BAD_UTF8)}${pick(NUL)}=${pick(BAD_UTF8)}`;
     }
@@ -183,7 +270,7 @@ export function makeCase(seed: number, index: number, ctx: FuzzContext): FuzzCas
       '_session=%FF%FE',
       'a=b; a=c; _interaction.sig=%00',
     ]);
-  const query = `${encode(params)}&${broken()}`;
+  const query = [encode(kept), broken()].filter(Boolean).join('&');
 
   const mutation = Math.floor(rand() * 12);
   const label = (what: string) => `${method} ${target.path} [${target.kind}] ${what}`;
@@ -208,7 +295,7 @@ export function makeCase(seed: number, index: number, ctx: FuzzContext): FuzzCas
     case 4: {
       // Raw invalid UTF-8 and NUL bytes in a body, not percent-encoded.
       const raw = Buffer.concat([
-        Buffer.from(`${encode(params)}&email=`),
+        Buffer.from(`${encode(kept)}&${encodeURIComponent(victim)}=`),
         Buffer.from([0xff, 0xfe, 0x00, 0xc3, 0x28]),
       ]);
       return http('raw bytes in body', path, raw, pick(CONTENT_TYPES));

@@ -120,8 +120,13 @@ async function fuzzContext(cluster: Cluster): Promise<FuzzContext> {
 }
 
 /** Log lines (every one the processes wrote so far): JSON, no stack trace, no secret. */
+/**
+ * Log lines (every one the processes wrote so far) that are not one JSON line, or carry a stack
+ * trace or a known secret; the same text is listed once, with how often it came.
+ */
 export function logProblems(cluster: Cluster, secrets: string[]): string[] {
-  const problems: string[] = [];
+  const problems = new Map<string, number>();
+  const note = (what: string) => problems.set(what, (problems.get(what) ?? 0) + 1);
   for (const instance of cluster.instances) {
     for (const line of instance.lines) {
       if (/^oidc-provider WARNING: Unsupported runtime/.test(line)) continue;
@@ -129,15 +134,17 @@ export function logProblems(cluster: Cluster, secrets: string[]): string[] {
       try {
         parsed = JSON.parse(line);
       } catch {
-        problems.push(`${instance.name}: not a JSON log line: ${line.slice(0, 200)}`);
+        note(`not a JSON log line: ${line.slice(0, 200)}`);
         continue;
       }
       const text = JSON.stringify(parsed, null, 1).replace(/\\n/g, '\n');
-      const found = leak(text, secrets) ?? (line.includes('"stack"') ? 'a stack field' : undefined);
-      if (found) problems.push(`${instance.name}: ${found}: ${line.slice(0, 300)}`);
+      const found =
+        leak(text, secrets) ?? (/"stack":"[^"]/.test(line) ? 'a stack field' : undefined);
+      // Without the fields that differ per line (time, request id), so repeats group.
+      if (found) note(`${found}: ${line.replace(/"(time|reqId)":"[^"]*",?/g, '').slice(0, 300)}`);
     }
   }
-  return problems;
+  return [...problems].map(([what, count]) => `${count} × ${what}`);
 }
 
 /** `figures` is filled in as the run goes, so a run cut short still shows how far it got. */
@@ -146,7 +153,7 @@ export async function runFuzzer(cluster: Cluster, seed: number, figures: Record<
   const secrets = [...cluster.secrets, ctx.adminToken];
   const byStatus: Record<string, number> = {};
   const noAnswer: Record<string, number> = {};
-  const failures: string[] = [];
+  const failures = new Map<string, { count: number; example: string }>();
   const byKind: Record<string, number> = {};
   let sent = 0;
   Object.assign(figures, { requests: 0, byStatus, noAnswer, byKind, targets: ctx.targets.length });
@@ -163,10 +170,16 @@ export async function runFuzzer(cluster: Cluster, seed: number, figures: Record<
         ? `status ${outcome.status}`
         : (leak(outcome.body, secrets) ??
           (/injected/i.test(headers) ? 'an injected header came back' : undefined));
-    if (problem)
-      failures.push(
-        `seed ${seed} case ${index}: ${label}: ${problem}: ${outcome.body.slice(0, 200)}`,
-      );
+    if (!problem) return;
+    // Grouped by endpoint, method and problem: one line (with a case to replay) per distinct fault.
+    const where = `${label.slice(0, label.indexOf(']') + 1)} ${problem}`;
+    const group = failures.get(where);
+    if (group) group.count++;
+    else
+      failures.set(where, {
+        count: 1,
+        example: `case ${index} (${label.slice(label.indexOf(']') + 2)}): ${outcome.body.slice(0, 160)}`,
+      });
   };
   const run = async (from: number, count: number) => {
     let next = from;
@@ -216,6 +229,14 @@ export async function runFuzzer(cluster: Cluster, seed: number, figures: Record<
       };
     }),
   );
-  Object.assign(figures, { seconds, failures: failures.length, memory });
-  return { failures, logProblems: logProblems(cluster, secrets), memory };
+  const failed = [...failures.values()].reduce((n, g) => n + g.count, 0);
+  Object.assign(figures, { seconds, failures: failed, memory });
+  return {
+    failures: [...failures].map(
+      ([where, g]) => `${g.count} × ${where}; e.g. seed ${seed} ${g.example}`,
+    ),
+    failed,
+    logProblems: logProblems(cluster, secrets),
+    memory,
+  };
 }
