@@ -226,6 +226,7 @@ describe('resilience: two instances on one database', { skip: SKIP }, () => {
   test('database faults under load: clean 503s, recovery within 2 s, audit intact, every token audited', {
     timeout: 120_000,
   }, async () => {
+    const problems: string[] = [];
     const load = startLoad(cluster.instances, cluster.machines);
     const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
     // Time until each instance issues a token again, probing every 25 ms.
@@ -292,23 +293,33 @@ describe('resilience: two instances on one database', { skip: SKIP }, () => {
           bad: report.bad.length,
         },
       };
-      assert.deepEqual(
-        report.bad.slice(0, 10),
-        [],
-        `${report.bad.length} answers were neither a success nor a clean 503`,
-      );
-      for (const [name, ms] of Object.entries(afterOutage))
-        assert.ok(ms <= 2_000, `instance ${name} recovered ${ms} ms after the database returned`);
-      for (const [name, r] of Object.entries(readyz)) {
-        assert.equal(r.status, 503, `/readyz of ${name} during the outage`);
-        assert.ok(r.ms <= 1_000, `/readyz of ${name} took ${r.ms} ms during the outage`);
+      if (report.bad.length) {
+        const kinds = new Map<string, number>();
+        for (const b of report.bad) {
+          const key = `${b.endpoint} at ${b.instance}: ${b.what}`;
+          kinds.set(key, (kinds.get(key) ?? 0) + 1);
+        }
+        problems.push(
+          `${report.bad.length} answers were neither a success nor a clean 503:`,
+          ...[...kinds].map(([what, n]) => `  ${n} × ${what}`),
+        );
       }
+      for (const [name, ms] of Object.entries(afterOutage))
+        if (ms > 2_000)
+          problems.push(`instance ${name} recovered ${ms} ms after the database returned`);
+      for (const [name, r] of Object.entries(readyz))
+        if (r.status !== 503 || r.ms > 1_000)
+          problems.push(
+            `/readyz of ${name} during the outage: ${r.status} after ${r.ms} ms (503 within 1 s expected)`,
+          );
     } finally {
       await load.stop();
     }
     const verify = await runCli(['audit', 'verify'], cluster.cliEnv);
-    assert.equal(verify.code, 0, verify.stderr);
-    assert.match(verify.stdout, /^audit chain intact: \d+ events\n$/);
+    if (verify.code !== 0 || !/^audit chain intact: \d+ events\n$/.test(verify.stdout))
+      problems.push(
+        `portcullis audit verify: exit ${verify.code}: ${verify.stdout}${verify.stderr}`,
+      );
     // token.issued names no token, only its client: each load client has one (every token it
     // got is counted against the events recorded for it).
     const audited: Record<string, { received: number; events: number }> = {};
@@ -326,10 +337,12 @@ describe('resilience: two instances on one database', { skip: SKIP }, () => {
     }
     figures.tokensVsEvents = audited;
     for (const [clientId, { received, events }] of Object.entries(audited))
-      assert.ok(
-        events >= received,
-        `client ${clientId} received ${received} tokens, ${events} token.issued events`,
-      );
+      if (events < received)
+        problems.push(
+          `client ${clientId} received ${received} tokens, ${events} token.issued events`,
+        );
+    // Every check is listed at once, so one run shows all that is wrong.
+    assert.equal(problems.length, 0, problems.join('\n'));
   });
 
   test('20,000 fuzzed requests: no 5xx, no stack trace or secret in a response or log line, memory back', {

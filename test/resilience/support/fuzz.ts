@@ -386,8 +386,10 @@ export function makeCase(seed: number, index: number, ctx: FuzzContext): FuzzCas
 const STACK = [
   /\n\s+at \S[^\n]*:\d+:\d+/,
   /\bat (?:async )?[\w.$<>[\]]+ \((?:file:\/\/|node:)?[^)\s]*:\d+:\d+\)/,
-  /node_modules\/[\w@.\-/]+\.(?:js|ts|mjs|cjs)/,
-  /\/src\/[\w/.-]+\.ts\b/,
+  /node_modules\/[\w@.\-/]+\.(?:js|ts|mjs|cjs):\d+/,
+  /\/src\/[\w/.-]+\.ts:\d+/,
+  // An engine error's own text: what a handler let through instead of answering for itself.
+  /\b(?:TypeError|RangeError|ReferenceError|SyntaxError|AggregateError): /,
 ];
 
 /** What is wrong with a response or log line: a stack trace or a known secret, or undefined. */
