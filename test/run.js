@@ -1,4 +1,5 @@
-// Runs every test file under test/ (browser tests excluded: `npm run test:e2e`) with node:test,
+// Runs every test file under test/ (browser tests excluded: `npm run test:e2e`; the resilience
+// suite too: `npm run test:resilience`, which passes its folder here) with node:test,
 // TypeScript through tsx, files in parallel. TEST_DATABASE_URL selects a PostgreSQL server;
 // without it each file uses an in-memory embedded PostgreSQL. A run of the whole suite also
 // checks that every audit event kind of src/audit/kinds.ts was written by some test.
@@ -13,7 +14,7 @@ const roots = only.length ? only : ['test'];
 function find(path) {
   if (statSync(path).isFile()) return path.endsWith('.test.ts') ? [path] : [];
   return readdirSync(path)
-    .filter((name) => name !== 'e2e' && name !== 'support')
+    .filter((name) => !['e2e', 'support', 'resilience'].includes(name))
     .flatMap((name) => find(join(path, name)));
 }
 
