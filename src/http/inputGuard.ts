@@ -85,7 +85,7 @@ function replayBody(req: IncomingMessage, body: Buffer): void {
   stream.iterator = (options?: { destroyOnReturn?: boolean }) => replay.iterator(options);
 }
 
-/** Reads the body, or undefined when it is larger than the limit (then it is left unread). */
+/** Reads the body; "too large" as soon as it passes the limit (the rest is left unread). */
 async function readBody(req: IncomingMessage): Promise<Buffer | 'too large'> {
   const chunks: Buffer[] = [];
   let size = 0;
