@@ -184,6 +184,7 @@ const schema = z.object({
   NODE_ENV: z
     .enum(['development', 'test', 'production'], 'must be development, test or production')
     .default('development'),
+  // Default http://localhost:PORT. Must equal the issuer the database serves (src/issuer/).
   ISSUER: httpUrl.optional(),
   PORT: int(0, 65535).default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -210,6 +211,7 @@ const schema = z.object({
     .default('ES256'),
   KEYS_REFRESH_SECONDS: int(1, 3600).default(60),
   KEYS_ACTIVATION_DELAY_SECONDS: int(0).default(2 * 24 * 3600),
+  // Caps Cache-Control max-age of discovery and JWKS (src/http/publicationCache.ts).
   JWKS_MAX_AGE_SECONDS: int(0, 7 * 24 * 3600).default(3600),
   CLOCK_TOLERANCE_SECONDS: int(0, 60).default(15),
   SWEEP_INTERVAL_SECONDS: int(0).default(300),

@@ -1,10 +1,10 @@
 // The whole story as an operator lives it: `portcullis admin bootstrap` (once; --force for more),
-// a server on the same database under another issuer (the admin API follows it), the admin API
+// the database moved to another issuer (the admin API and its clients follow), the admin API
 // driven with the bootstrap client's token, a person signing in, then `portcullis access-review`
 // and `portcullis audit verify` — intact, then broken by a direct edit, naming the row.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ADMIN_SCOPES, MANAGEMENT_SCOPES } from '../../src/admin/adminApi.ts';
+import { ADMIN_API_ID, ADMIN_SCOPES, MANAGEMENT_SCOPES } from '../../src/admin/adminApi.ts';
 import { connectDatabase } from '../../src/db/connect.ts';
 import { HttpBrowser, loginForCode } from '../support/browserless.ts';
 import { assertOneLineError, cliEnv, runCli } from '../support/cli.ts';
@@ -101,14 +101,17 @@ describe('admin bootstrap, the admin API end to end, access review and audit ver
     assert.deepEqual([await count('users'), await count('clients')], [users + 1, clients + 1]);
   });
 
-  test('under a new issuer the admin API moves, the bootstrap client drives it, people sign in', async () => {
+  test('moved to a new issuer, the admin API follows, the bootstrap client drives it, people sign in', async () => {
     const shared = await database();
     const server = await startTestServer({ db: shared, env });
     try {
       const api = adminApi(server);
       const { catalogue } = server.app.services;
-      assert.ok(await catalogue.findByIdentifier(`${server.issuer}/admin/v1`));
-      assert.equal(await catalogue.findByIdentifier('http://localhost:3000/admin/v1'), undefined);
+      // Starting under another ISSUER moves nothing; `portcullis issuer set` (this call) does.
+      const adminIdentifier = async () => (await catalogue.get(ADMIN_API_ID))?.identifier;
+      assert.equal(await adminIdentifier(), 'http://localhost:3000/admin/v1');
+      await server.app.issuer.change(server.issuer);
+      assert.equal(await adminIdentifier(), `${server.issuer}/admin/v1`);
       const token = await api.tokenFor({
         id: bootstrap.client.clientId,
         secret: bootstrap.clientSecret,
@@ -177,6 +180,9 @@ describe('admin bootstrap, the admin API end to end, access review and audit ver
       assert.equal((await call('POST', `/users/${alice.id}/revoke-sessions`)).status, 200);
       // Let the protocol events (recorded after each response) reach the log.
       await new Promise((r) => setTimeout(r, 200));
+      // Back to the issuer the CLI runs under, so the commands below run without a warning.
+      await server.app.issuer.change('http://localhost:3000');
+      assert.equal(await adminIdentifier(), 'http://localhost:3000/admin/v1');
     } finally {
       await server.close();
       await shared.drop();
