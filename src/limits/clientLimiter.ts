@@ -114,6 +114,8 @@ export function createClientLimiter(options: ClientLimiterOptions) {
   }
 
   let timer: NodeJS.Timeout | undefined;
+  /** Whether the last sync failed: an outage is logged once, and its end once. */
+  let failing = false;
   const sync = (): Promise<void> => {
     syncing ??= syncOnce().finally(() => {
       syncing = undefined;
@@ -170,21 +172,30 @@ export function createClientLimiter(options: ClientLimiterOptions) {
     start(): void {
       if (timer) return;
       timer = setInterval(() => {
-        sync().catch((err: Error) =>
-          logger.warn(
-            { err: { name: err.name, message: err.message } },
-            'client rate limits could not be synced; counting locally until the database answers',
-          ),
+        sync().then(
+          () => {
+            if (failing) logger.info('client rate limits synced again');
+            failing = false;
+          },
+          (err: Error) => {
+            if (!failing)
+              logger.warn(
+                { err: { name: err.name, message: err.message } },
+                'client rate limits could not be synced; counting locally until the database answers',
+              );
+            failing = true;
+          },
         );
       }, options.syncMs);
       timer.unref();
     },
 
-    /** Stops syncing after sending what is left. */
+    /** Stops syncing after sending what is left (nothing to send: no statement). */
     async stop(): Promise<void> {
       if (timer) clearInterval(timer);
       timer = undefined;
-      await sync().catch(() => undefined);
+      await syncing?.catch(() => undefined);
+      if ([...windows.values()].some((s) => s.pending !== 0)) await sync().catch(() => undefined);
     },
 
     /** Deletes windows that have ended. */
