@@ -161,7 +161,11 @@ export function attachProviderEvents(
     if (isClientAbort(err)) return;
     // The database out of reach: the gate answers 503 and logs it (one line, no stack).
     const unavailable = asUnavailable(err);
-    if (unavailable && hold(Promise.reject(unavailable))) return;
+    if (unavailable) {
+      const refused = Promise.reject(unavailable);
+      refused.catch(() => {}); // handled by the gate; outside a request it is logged below
+      if (hold(refused)) return;
+    }
     logger.error(
       {
         reqId: ctx?.state?.requestId,

@@ -1,9 +1,13 @@
 // A token leaves only once its `token.issued` event is committed: responses of the protocol wait
 // for the audit writes of their request (src/oidc/auditGate.ts), and a write that fails answers
-// 503 `temporarily_unavailable` with no token in it.
+// 503 `temporarily_unavailable` with no token in it; sign-in pages and the admin API answer 503
+// in their own formats when their event cannot be written.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
+import { adminApi } from '../admin/helpers.ts';
+import { authorizationUrl, HttpBrowser, pkce } from '../support/browserless.ts';
+import { BANK_API, REDIRECT_URI, seedBank } from '../support/fixtures.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
 const API = 'https://gate.api.example';
@@ -11,6 +15,8 @@ const API = 'https://gate.api.example';
 describe('audit gate', () => {
   let server: TestServer;
   let client: { id: string; secret: string };
+  let adminToken: string;
+  let bank: Awaited<ReturnType<typeof seedBank>>;
   const logs: string[] = [];
   const knex = () => server.app.db.knex;
   const issuedEvents = async () =>
@@ -42,6 +48,8 @@ describe('audit gate', () => {
       apiAccess: { [API]: ['gate:read'] },
     });
     client = { id: created.client.clientId, secret: created.secret! };
+    adminToken = await adminApi(server).machineToken();
+    bank = await seedBank(server);
     await knex().raw(`
       create function test_audit_trap() returns trigger language plpgsql as $$
       begin
@@ -54,6 +62,12 @@ describe('audit gate', () => {
   beforeEach(async () => {
     await knex().raw('drop trigger if exists audit_trap on audit_events');
   });
+  const refuseAuditWrites = () =>
+    knex().raw(
+      `create trigger audit_trap before insert on audit_events
+       for each row execute function test_audit_trap('refuse')`,
+    );
+  const eventCount = async () => Number((await knex()('audit_events').count({ n: '*' }))[0]!.n);
 
   test('every token a client received has its token.issued event when the response arrives', async () => {
     // A slow audit write: on the old code the response left before the event was committed.
@@ -118,5 +132,52 @@ describe('audit gate', () => {
     assert.equal(ok.status, 200);
     assert.ok(((await ok.json()) as { access_token?: string }).access_token);
     assert.equal((await issuedEvents()) - before, 1);
+  });
+
+  test('an admin change whose event cannot be written answers 503 problem JSON', async () => {
+    await refuseAuditWrites();
+    const before = await eventCount();
+    const res = await fetch(server.url('/admin/v1/roles'), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'auditors', scopes: [] }),
+    });
+    assert.equal(res.status, 503);
+    assert.equal(res.headers.get('retry-after'), '2');
+    assert.equal(res.headers.get('content-type'), 'application/problem+json');
+    const body = (await res.json()) as Record<string, unknown>;
+    assert.equal(body.type, 'urn:portcullis:problem:unavailable');
+    assert.equal(
+      body.detail,
+      'The service is temporarily unavailable. Please try again in a moment.',
+    );
+    assert.equal(await eventCount(), before);
+  });
+
+  test('a sign-in whose event cannot be written answers the 503 page', async () => {
+    const browser = new HttpBrowser({ accept: 'text/html' });
+    const login = await browser.open(
+      authorizationUrl({
+        issuer: server.issuer,
+        clientId: bank.client.id,
+        redirectUri: REDIRECT_URI,
+        scope: 'openid accounts:read',
+        resource: BANK_API,
+        challenge: pkce().challenge,
+        state: 'gate-state',
+      }),
+      server.issuer,
+    );
+    assert.match(login.html, /autocomplete="current-password"/);
+    await refuseAuditWrites();
+    const before = await eventCount();
+    const page = await browser.submit(login, /\/login$/, {
+      email: bank.alice.email,
+      password: 'not the password',
+    });
+    assert.equal(page.status, 503);
+    assert.match(page.html, /Temporarily unavailable/);
+    assert.doesNotMatch(page.html, /audit|select|Error:/);
+    assert.equal(await eventCount(), before);
   });
 });
