@@ -148,7 +148,13 @@ export function logProblems(cluster: Cluster, secrets: string[]): string[] {
 }
 
 /** `figures` is filled in as the run goes, so a run cut short still shows how far it got. */
-export async function runFuzzer(cluster: Cluster, seed: number, figures: Record<string, unknown>) {
+export async function runFuzzer(
+  cluster: Cluster,
+  seed: number,
+  figures: Record<string, unknown>,
+  /** The test's signal: a run cut short by its timeout stops sending. */
+  signal: AbortSignal,
+) {
   const ctx = await fuzzContext(cluster);
   const secrets = [...cluster.secrets, ctx.adminToken];
   const byStatus: Record<string, number> = {};
@@ -184,7 +190,7 @@ export async function runFuzzer(cluster: Cluster, seed: number, figures: Record<
   const run = async (from: number, count: number) => {
     let next = from;
     const worker = async () => {
-      for (let i = next++; i < from + count; i = next++) {
+      for (let i = next++; i < from + count && !signal.aborted; i = next++) {
         const c = makeCase(seed, i, ctx);
         const kind = /\[(\w+)\]/.exec(c.label)?.[1] ?? '';
         byKind[kind] = (byKind[kind] ?? 0) + 1;
