@@ -3,46 +3,41 @@
 import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import type { Knex } from 'knex';
 import { ensureAdminApi } from './admin/adminApi.ts';
 import { adminApi } from './admin/api.ts';
 import { auditCoverageNote } from './audit/coverage.ts';
 import { createAuditLog } from './audit/log.ts';
 import { createSecurityRecorder } from './audit/recorder.ts';
+import { createClientsAndIssuer } from './clientsAndIssuer.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
 import { connectDatabase, type Database } from './db/connect.ts';
-import { pendingMigrations } from './db/migrate.ts';
 import { DEMO_API } from './devQuickstart.ts';
-import { invalid } from './errors.ts';
 import { createMetrics, createMetricsApp } from './http/metrics.ts';
 import { createHttpApp, handleClientErrors, listening, stopListening } from './http/server.ts';
 import { extraStaticFile } from './http/staticFiles.ts';
 import { createViews } from './http/views.ts';
-import { ACCOUNT_CLIENT_ID, accountCallbackUrl } from './interactions/account.ts';
 import { createCsrf } from './interactions/csrf.ts';
 import { demoRoutes } from './interactions/demo.ts';
 import { logoutPages } from './interactions/logout.ts';
 import { interactionRoutes } from './interactions/routes.ts';
-import { createIssuer } from './issuer/issuer.ts';
 import { createJobs, oneAtATime } from './jobs.ts';
 import { type KeyChangeListener, listenForKeyChanges } from './keys/changeNotices.ts';
 import { createSealer } from './keys/envelope.ts';
 import { createClientLimiter } from './limits/clientLimiter.ts';
 import { createRateLimitStore } from './limits/store.ts';
-import type { Logger } from './log.ts';
+import { errorFacts, type Logger } from './log.ts';
 import { createFindAccount, narrowToRoles } from './oidc/accountClaims.ts';
 import { createArtifactAdapter } from './oidc/adapter.ts';
 import { createAuditGate } from './oidc/auditGate.ts';
 import { createInteractionBridge } from './oidc/bridge.ts';
-import { type Catalogue, createCatalogue } from './oidc/catalogue.ts';
 import { createClientAdapter } from './oidc/clientAdapter.ts';
 import { limitClients } from './oidc/clientLimits.ts';
-import { type ClientRegistry, createClientRegistry } from './oidc/clients.ts';
 import { buildConfiguration } from './oidc/configuration.ts';
 import { attachProviderEvents } from './oidc/events.ts';
 import { createOidcRuntime, type OidcRuntime } from './oidc/provider.ts';
 import { createRegistration } from './oidc/registration.ts';
+import { readinessChecks } from './readiness.ts';
 import { createDomainServices } from './services.ts';
 
 // The package exports only its entry point, so the bundle is found next to it.
@@ -62,18 +57,6 @@ export interface AppDeps {
 }
 
 export type App = Awaited<ReturnType<typeof createApp>>;
-
-/** The account page's first-party client, its redirect URI under the served issuer. */
-function ensureAccountClient(clients: ClientRegistry, issuer: string): Promise<void> {
-  return clients.ensureSystemClient(ACCOUNT_CLIENT_ID, {
-    name: 'Your Portcullis account',
-    grantTypes: ['authorization_code'],
-    redirectUris: [accountCallbackUrl(issuer)],
-    authMethod: 'none',
-    apiAccess: {},
-    firstParty: true,
-  });
-}
 
 export async function createApp(config: Config, deps: AppDeps) {
   const { logger } = deps;
@@ -147,44 +130,15 @@ export async function createApp(config: Config, deps: AppDeps) {
 
   // The provider validates client metadata; it exists once the runtime is built below.
   let runtime: OidcRuntime | undefined;
-  // Over the pool, or over a transaction when the issuer moves (src/issuer/).
-  const clientRegistryOver = (over: Knex, overCatalogue: Catalogue) =>
-    createClientRegistry({
-      knex: over,
-      sealer,
-      clock,
-      catalogue: overCatalogue,
-      cacheSeconds: config.cacheSeconds,
-      idTokenAlg: config.keys.alg,
-      validateMetadata: async (metadata) => {
-        try {
-          await runtime!.provider.Client.validate(metadata as never);
-        } catch (err) {
-          const e = err as { error_description?: string; message?: string };
-          throw invalid(e.error_description ?? e.message ?? 'invalid client metadata');
-        }
-      },
-      // A deleted client's tokens stop working (CLI, admin API and RFC 7592 deletion alike).
-      revokeIssued: (clientId) => grants.revokeAllOfClient(clientId),
-    });
-  const clients = clientRegistryOver(knex, catalogue);
-
-  // The issuer this database serves (recorded on first use): what the admin API and the
-  // account client derive from. Only `portcullis issuer set` changes it (src/issuer/).
-  const issuer = createIssuer({
+  const { clients, issuer, servedIssuer, ensureAccountClient } = await createClientsAndIssuer({
+    config,
     knex,
-    moveDerivedState: async (trx, to) => {
-      const overCatalogue = createCatalogue({ knex: trx, clock, cacheSeconds: 0 });
-      const overClients = clientRegistryOver(trx, overCatalogue);
-      const admin = await ensureAdminApi(
-        { catalogue: overCatalogue, clients: overClients },
-        { issuer: to, accessTokenTtl: config.admin.tokenTtlSeconds },
-      );
-      await ensureAccountClient(overClients, to);
-      return { clientsMoved: admin.clientsMoved };
-    },
+    sealer,
+    clock,
+    catalogue,
+    grants,
+    validateMetadata: (metadata) => runtime!.provider.Client.validate(metadata as never),
   });
-  const servedIssuer = await issuer.served(config.issuer);
 
   // The admin API is an API of the catalogue ({ISSUER}/admin/v1, level-2 scopes).
   try {
@@ -194,7 +148,7 @@ export async function createApp(config: Config, deps: AppDeps) {
     );
   } catch (err) {
     logger.error(
-      { err: { message: (err as Error).message } },
+      { err: errorFacts(err) },
       'the admin API is unavailable: it could not be added to the API catalogue',
     );
   }
@@ -267,16 +221,15 @@ export async function createApp(config: Config, deps: AppDeps) {
 
   // The account page signs people in through the ordinary login flow as this client.
   try {
-    await ensureAccountClient(clients, servedIssuer);
+    await ensureAccountClient();
   } catch (err) {
     logger.warn(
-      { err: { message: (err as Error).message } },
+      { err: errorFacts(err) },
       'the account page is unavailable: its client could not be registered',
     );
   }
 
   // --- HTTP ----------------------------------------------------------------------------------
-  let migrationsCurrent = false;
   const koa = createHttpApp({
     issuer: config.issuer,
     trustedProxies: config.trustedProxies,
@@ -291,30 +244,12 @@ export async function createApp(config: Config, deps: AppDeps) {
       activationDelaySeconds: config.keys.activationDelaySeconds,
       refreshSeconds: config.keys.refreshSeconds,
     },
-    readiness: [
-      { name: 'database', check: async () => void (await knex.raw('select 1')) },
-      {
-        name: 'migrations',
-        check: async () => {
-          if (migrationsCurrent) return undefined;
-          const pending = await pendingMigrations(knex);
-          migrationsCurrent = pending.length === 0;
-          return migrationsCurrent ? undefined : `${pending.length} pending`;
-        },
-      },
-      {
-        name: 'signing_key',
-        check: async () => (oidc.ring.jwks[0] ? undefined : 'no active signing key'),
-      },
-      {
-        // After `portcullis issuer set`, an instance still on the old ISSUER leaves the pool.
-        name: 'issuer',
-        check: async () => {
-          const stored = await issuer.stored();
-          return stored === config.issuer ? undefined : `this database serves ${stored}`;
-        },
-      },
-    ],
+    readiness: readinessChecks({
+      knex,
+      issuer: config.issuer,
+      storedIssuer: issuer.stored,
+      hasSigningKey: () => Boolean(oidc.ring.jwks[0]),
+    }),
     routers: [
       interactionRoutes({
         config,

@@ -1,6 +1,6 @@
 // Periodic background work (key refresh, sweeps): never overlapping itself, never keeping the
 // process alive, and a failure is one log line, not a crash.
-import type { Logger } from './log.ts';
+import { errorFacts, type Logger } from './log.ts';
 
 export function createJobs(logger: Logger) {
   const timers: NodeJS.Timeout[] = [];
@@ -15,10 +15,7 @@ export function createJobs(logger: Logger) {
           await task();
         } catch (err) {
           const e = err as Error;
-          logger.warn(
-            { task: name, err: { name: e.name, message: e.message } },
-            'background task failed',
-          );
+          logger.warn({ task: name, err: errorFacts(e) }, 'background task failed');
         } finally {
           running = false;
         }

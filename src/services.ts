@@ -12,7 +12,7 @@ import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { Sealer } from './keys/envelope.ts';
 import { createSigningKeys } from './keys/signingKeys.ts';
-import type { Logger } from './log.ts';
+import { errorFacts, type Logger } from './log.ts';
 import { createAssurance } from './mfa/assurance.ts';
 import { createFactors } from './mfa/factors.ts';
 import { createLoginProgress } from './mfa/loginProgress.ts';
@@ -106,10 +106,7 @@ export function createDomainServices({
     policy: config.signIn,
     background: (task) => {
       task.catch((err: Error) =>
-        logger.warn(
-          { err: { name: err.name, message: err.message } },
-          'password hash upgrade failed',
-        ),
+        logger.warn({ err: errorFacts(err) }, 'password hash upgrade failed'),
       );
     },
   });

@@ -5,7 +5,7 @@ import type Koa from 'koa';
 import type { z } from 'zod';
 import { asUnavailable, RETRY_AFTER_SECONDS } from '../db/unavailable.ts';
 import { DomainError } from '../errors.ts';
-import type { Logger } from '../log.ts';
+import { errorFacts, type Logger } from '../log.ts';
 
 export const PROBLEM_TYPE_PREFIX = 'urn:portcullis:problem:';
 
@@ -164,7 +164,7 @@ export function problemHandler(logger: Logger): Koa.Middleware {
       logger.error(
         {
           reqId: ctx.state.requestId,
-          err: { name: (err as Error)?.name, message: (err as Error)?.message },
+          err: errorFacts(err),
         },
         'admin API request failed',
       );

@@ -7,7 +7,7 @@ import compose from 'koa-compose';
 import type { z } from 'zod';
 import type { AuditEventInput } from '../audit/log.ts';
 import type { ClientLimiter } from '../limits/clientLimiter.ts';
-import type { Logger } from '../log.ts';
+import { errorFacts, type Logger } from '../log.ts';
 import { ADMIN_BASE_PATH } from './adminApi.ts';
 import { type AdminAuth, InsufficientScope, type Principal } from './auth.ts';
 import { fieldProblems, problemHandler, problems } from './problem.ts';
@@ -91,9 +91,7 @@ function handle(route: AnyRoute, deps: RouterDeps): Koa.Middleware {
             ...(err.granting ? { granting: err.granting } : {}),
           },
         })
-        .catch((e: Error) =>
-          deps.logger.error({ err: { name: e.name, message: e.message } }, 'audit write failed'),
-        );
+        .catch((e: Error) => deps.logger.error({ err: errorFacts(e) }, 'audit write failed'));
     }
     throw err;
   }

@@ -5,7 +5,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import Router from '@koa/router';
 import Koa from 'koa';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
-import type { Logger } from '../log.ts';
+import { errorFacts, type Logger } from '../log.ts';
 
 export function createMetrics() {
   const registry = new Registry();
@@ -76,9 +76,7 @@ export function createMetricsApp(metrics: Metrics, token: string | undefined, lo
   const koa = new Koa();
   // One line instead of Koa's default stack trace on stderr.
   koa.silent = true;
-  koa.on('error', (err: Error) =>
-    logger.error({ err: { name: err.name, message: err.message } }, 'metrics listener error'),
-  );
+  koa.on('error', (err: Error) => logger.error({ err: errorFacts(err) }, 'metrics listener error'));
   const router = new Router();
   router.get('/metrics', metricsEndpoint(metrics, token));
   koa.use(async (ctx, next) => {

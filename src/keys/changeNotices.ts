@@ -2,7 +2,7 @@
 // for the next KEYS_REFRESH_SECONDS poll): one PostgreSQL connection of its own LISTENs, and
 // comes back after a database outage, catching up on whatever it missed meanwhile.
 import pg from 'pg';
-import type { Logger } from '../log.ts';
+import { errorFacts, type Logger } from '../log.ts';
 import { KEY_CHANGES_CHANNEL } from './store.ts';
 
 /** How the listening connection shows in pg_stat_activity. */
@@ -47,7 +47,7 @@ export function listenForKeyChanges(options: KeyChangeListenerOptions): KeyChang
         } catch (err) {
           const e = err as Error;
           logger.warn(
-            { err: { name: e.name, message: e.message } },
+            { err: errorFacts(e) },
             'reloading the signing keys after a change notice failed',
           );
         }
@@ -77,7 +77,7 @@ export function listenForKeyChanges(options: KeyChangeListenerOptions): KeyChang
       c.end().catch(() => {});
       if (stopped) return;
       logger.warn(
-        { err: err && { name: err.name, message: err.message }, retryInMs: delay },
+        { err: errorFacts(err), retryInMs: delay },
         'signing-key change notices interrupted: reconnecting (the periodic key refresh still runs)',
       );
       timer = setTimeout(() => void connect(), delay);

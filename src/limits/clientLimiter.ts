@@ -4,7 +4,7 @@
 // most two sync intervals late, so a client can exceed its limit by what the other instances
 // serve it in that time (see README "Rate limits per client").
 import type { Clock } from '../clock.ts';
-import type { Logger } from '../log.ts';
+import { errorFacts, type Logger } from '../log.ts';
 import { formatRateLimit, type RateLimit } from './rateLimit.ts';
 import type { RateLimitStore, WindowCount } from './store.ts';
 
@@ -159,7 +159,7 @@ export function createClientLimiter(options: ClientLimiterOptions) {
         .catch((err: Error) => {
           state!.reported = false;
           logger.error(
-            { err: { name: err.name, message: err.message }, clientId: refusal.clientId },
+            { err: errorFacts(err), clientId: refusal.clientId },
             'rate limit refusal could not be audited',
           );
         });
@@ -180,7 +180,7 @@ export function createClientLimiter(options: ClientLimiterOptions) {
           (err: Error) => {
             if (!failing)
               logger.warn(
-                { err: { name: err.name, message: err.message } },
+                { err: errorFacts(err) },
                 'client rate limits could not be synced; counting locally until the database answers',
               );
             failing = true;

@@ -8,7 +8,7 @@ import type { AuditEventInput } from '../audit/log.ts';
 import { asUnavailable } from '../db/unavailable.ts';
 import { isClientAbort } from '../http/clientClosed.ts';
 import type { Metrics } from '../http/metrics.ts';
-import type { Logger } from '../log.ts';
+import { errorFacts, type Logger } from '../log.ts';
 
 const ERROR_EVENTS = [
   'authorization.error',
@@ -53,10 +53,7 @@ export function attachProviderEvents(
   const audit = (event: AuditEventInput) => {
     const write = record(event);
     write.catch((err: Error) =>
-      logger.error(
-        { err: { name: err.name, message: err.message }, action: event.action },
-        'audit write failed',
-      ),
+      logger.error({ err: errorFacts(err), action: event.action }, 'audit write failed'),
     );
     hold(write);
   };
@@ -170,7 +167,7 @@ export function attachProviderEvents(
       {
         reqId: ctx?.state?.requestId,
         event: 'server_error',
-        err: { name: err.name, message: err.message },
+        err: errorFacts(err),
       },
       'provider error',
     );

@@ -1,0 +1,83 @@
+// The client registry and the issuer this database serves, built together: moving the issuer
+// (`portcullis issuer set`) rebuilds the registry over its transaction to move the admin API's
+// clients and the account client with it (src/issuer/).
+import type { Knex } from 'knex';
+import { ensureAdminApi } from './admin/adminApi.ts';
+import type { Clock } from './clock.ts';
+import type { Config } from './config.ts';
+import { invalid } from './errors.ts';
+import { ACCOUNT_CLIENT_ID, accountCallbackUrl } from './interactions/account.ts';
+import { createIssuer } from './issuer/issuer.ts';
+import type { Sealer } from './keys/envelope.ts';
+import { type Catalogue, createCatalogue } from './oidc/catalogue.ts';
+import { type ClientRegistry, createClientRegistry } from './oidc/clients.ts';
+
+/** The account page's first-party client, its redirect URI under the served issuer. */
+function ensureAccountClient(clients: ClientRegistry, issuer: string): Promise<void> {
+  return clients.ensureSystemClient(ACCOUNT_CLIENT_ID, {
+    name: 'Your Portcullis account',
+    grantTypes: ['authorization_code'],
+    redirectUris: [accountCallbackUrl(issuer)],
+    authMethod: 'none',
+    apiAccess: {},
+    firstParty: true,
+  });
+}
+
+export async function createClientsAndIssuer(parts: {
+  config: Config;
+  knex: Knex;
+  sealer: Sealer;
+  clock: Clock;
+  catalogue: Catalogue;
+  grants: { revokeAllOfClient(clientId: string): Promise<unknown> };
+  /** oidc-provider's own check of client metadata (throws its OAuth error when invalid). */
+  validateMetadata: (metadata: unknown) => Promise<unknown>;
+}) {
+  const { config, knex, sealer, clock, catalogue, grants } = parts;
+  // Over the pool, or over a transaction when the issuer moves.
+  const clientRegistryOver = (over: Knex, overCatalogue: Catalogue) =>
+    createClientRegistry({
+      knex: over,
+      sealer,
+      clock,
+      catalogue: overCatalogue,
+      cacheSeconds: config.cacheSeconds,
+      idTokenAlg: config.keys.alg,
+      validateMetadata: async (metadata) => {
+        try {
+          await parts.validateMetadata(metadata);
+        } catch (err) {
+          const e = err as { error_description?: string; message?: string };
+          throw invalid(e.error_description ?? e.message ?? 'invalid client metadata');
+        }
+      },
+      // A deleted client's tokens stop working (CLI, admin API and RFC 7592 deletion alike).
+      revokeIssued: (clientId) => grants.revokeAllOfClient(clientId),
+    });
+  const clients = clientRegistryOver(knex, catalogue);
+
+  // The issuer this database serves (recorded on first use): what the admin API and the
+  // account client derive from. Only `portcullis issuer set` changes it.
+  const issuer = createIssuer({
+    knex,
+    moveDerivedState: async (trx, to) => {
+      const overCatalogue = createCatalogue({ knex: trx, clock, cacheSeconds: 0 });
+      const overClients = clientRegistryOver(trx, overCatalogue);
+      const admin = await ensureAdminApi(
+        { catalogue: overCatalogue, clients: overClients },
+        { issuer: to, accessTokenTtl: config.admin.tokenTtlSeconds },
+      );
+      await ensureAccountClient(overClients, to);
+      return { clientsMoved: admin.clientsMoved };
+    },
+  });
+  const servedIssuer = await issuer.served(config.issuer);
+  return {
+    clients,
+    issuer,
+    servedIssuer,
+    /** The account page signs people in through the ordinary login flow as this client. */
+    ensureAccountClient: () => ensureAccountClient(clients, servedIssuer),
+  };
+}
