@@ -2,10 +2,12 @@
 // bad percent-encoding or invalid UTF-8 in the path, the query, the client credentials or a form
 // or JSON body (and, in JSON, a lone surrogate or absurd nesting); a Host that is no host name. The caller's error: 400 in the
 // endpoint's own format. A body it read is replayed to the parsers after it, unchanged.
+
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import type Koa from 'koa';
 import { refuse } from './endpointFormat.ts';
+import type { SentHosts } from './issuerOrigin.ts';
 
 /** Bodies above this are not read here; each endpoint's own reader refuses them (413). */
 export const GUARDED_BODY_LIMIT = 256 * 1024;
@@ -126,9 +128,10 @@ export function inputGuard(): Koa.Middleware {
       const queryProblem = encodedTextProblem(Buffer.from(url.slice(queryAt + 1), 'latin1'), true);
       if (queryProblem) return bad('the query', queryProblem);
     }
-    // Koa and oidc-provider build URLs from these (X-Forwarded-Host only from a trusted proxy).
-    for (const header of ['host', 'x-forwarded-host']) {
-      const value = ctx.get(header);
+    // As received: issuerOrigin.ts has already pinned both to ISSUER's host.
+    const sent = ctx.state.sentHosts as SentHosts | undefined;
+    for (const header of ['host', 'x-forwarded-host'] as const) {
+      const value = sent ? sent[header] : ctx.get(header);
       if (value && !value.split(',').every((part) => HOST.test(part.trim())))
         return bad(`the ${header} header`, 'is not a host name and port');
     }

@@ -5,6 +5,12 @@
 // ctx.secure and ctx.ip keep meaning what src/http/clientAddress.ts settled.
 import type Koa from 'koa';
 
+/** The Host and X-Forwarded-Host headers as received, before they were pinned (ctx.state.sentHosts). */
+export interface SentHosts {
+  host: string;
+  'x-forwarded-host': string;
+}
+
 /** The path and query of a request target, also when it came in absolute form (`GET http://x/p`). */
 function pathAndQuery(target: string): string {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(target)) {
@@ -17,6 +23,12 @@ function pathAndQuery(target: string): string {
 export function issuerOrigin(issuer: string): Koa.Middleware {
   const { origin, host, hostname } = new URL(issuer);
   return async (ctx, next) => {
+    // What the caller sent, kept for the input guard: a Host that is no host name is still a 400
+    // (RFC 9112 §3.2), although it no longer chooses anything.
+    ctx.state.sentHosts = {
+      host: ctx.get('host'),
+      'x-forwarded-host': ctx.get('x-forwarded-host'),
+    } satisfies SentHosts;
     ctx.req.headers.host = host;
     delete ctx.req.headers['x-forwarded-host'];
     // Koa's request reads these through prototype getters: own properties of this request win.
