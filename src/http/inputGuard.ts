@@ -1,7 +1,8 @@
 // Refuses text no endpoint can mean before anything reads it or sends it to PostgreSQL: a NUL,
 // bad percent-encoding or invalid UTF-8 in the path, the query, the client credentials or a form
-// or JSON body (and, in JSON, a lone surrogate or absurd nesting); a Host that is no host name. The caller's error: 400 in the
-// endpoint's own format. A body it read is replayed to the parsers after it, unchanged.
+// or JSON body (and, in JSON, a lone surrogate or absurd nesting); a Host that is no host name.
+// The caller's error: 400 in the endpoint's own format. A body it read is replayed to the
+// parsers after it, unchanged.
 
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
