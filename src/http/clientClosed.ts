@@ -2,6 +2,7 @@
 // load generator stopping) is not a server failure: no one receives the response. Logged as 499
 // at info level, like nginx's "client closed request", so error-level lines stay real errors.
 import type { IncomingMessage } from 'node:http';
+import { isDatabaseUnavailable } from '../db/unavailable.ts';
 
 /** The status logged for a request whose client closed the connection first. */
 export const CLIENT_CLOSED_REQUEST = 499;
@@ -24,4 +25,14 @@ export function isClientAbort(err: unknown): boolean {
  */
 export function clientClosed(req: IncomingMessage): boolean {
   return req.socket?.destroyed === true;
+}
+
+/**
+ * True when `err` is the client going away, not the database: a reset of PostgreSQL's
+ * connection carries the same ECONNRESET as a client closing its own, so a reset counts as the
+ * client's doing only when the request's socket is closed too (else it is a clean 503).
+ */
+export function abortedByClient(err: unknown, req: IncomingMessage): boolean {
+  if (!isClientAbort(err)) return false;
+  return clientClosed(req) || !isDatabaseUnavailable(err);
 }

@@ -7,7 +7,7 @@ import Koa from 'koa';
 import { asUnavailable, RETRY_AFTER_SECONDS, type Unavailable } from '../db/unavailable.ts';
 import { DomainError } from '../errors.ts';
 import { errorFacts, type Logger } from '../log.ts';
-import { CLIENT_CLOSED_REQUEST, isClientAbort } from './clientClosed.ts';
+import { abortedByClient, CLIENT_CLOSED_REQUEST } from './clientClosed.ts';
 import { PageError } from './pageError.ts';
 import type { Views } from './views.ts';
 
@@ -90,7 +90,7 @@ export function errorHandler(logger: Logger, views: Views): Koa.Middleware {
     try {
       await next();
     } catch (err) {
-      if (isClientAbort(err)) {
+      if (abortedByClient(err, ctx.req)) {
         ctx.status = CLIENT_CLOSED_REQUEST;
         return;
       }

@@ -6,7 +6,7 @@ import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { AuditEventInput } from '../audit/log.ts';
 import { asUnavailable } from '../db/unavailable.ts';
-import { isClientAbort } from '../http/clientClosed.ts';
+import { abortedByClient, isClientAbort } from '../http/clientClosed.ts';
 import type { Metrics } from '../http/metrics.ts';
 import { errorFacts, type Logger } from '../log.ts';
 
@@ -155,7 +155,8 @@ export function attachProviderEvents(
   }
   on('server_error', (ctx: KoaContextWithOIDC, err: Error) => {
     // The client closed the connection while its request body was being read: not a fault.
-    if (isClientAbort(err)) return;
+    // (A reset of the database's connection looks alike: that one is answered 503 below.)
+    if (ctx?.req ? abortedByClient(err, ctx.req) : isClientAbort(err)) return;
     // The database out of reach: the gate answers 503 and logs it (one line, no stack).
     const unavailable = asUnavailable(err);
     if (unavailable) {

@@ -137,6 +137,10 @@ export function logProblems(cluster: Cluster, secrets: string[]): string[] {
         note(`not a JSON log line: ${line.slice(0, 200)}`);
         continue;
       }
+      // errorFacts() logs the one place an error was raised (`err.at`, "file:line:column") by
+      // design: a single frame, not a trace. Everything else is checked.
+      const err = (parsed as { err?: { at?: unknown } } | null)?.err;
+      if (err && typeof err.at === 'string' && !err.at.includes('\n')) delete err.at;
       const text = JSON.stringify(parsed, null, 1).replace(/\\n/g, '\n');
       const found =
         leak(text, secrets) ?? (/"stack":"[^"]/.test(line) ? 'a stack field' : undefined);
