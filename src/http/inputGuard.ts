@@ -88,16 +88,39 @@ function replayBody(req: IncomingMessage, body: Buffer): void {
   stream.iterator = (options?: { destroyOnReturn?: boolean }) => replay.iterator(options);
 }
 
-/** Reads the body; "too large" as soon as it passes the limit (the rest is left unread). */
-async function readBody(req: IncomingMessage): Promise<Buffer | 'too large'> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > GUARDED_BODY_LIMIT) return 'too large';
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks, size);
+/**
+ * Reads the body; "too large" as soon as it passes the limit (the rest is left unread, the
+ * stream paused). Plain stream events rather than `for await`: an async iterator over each
+ * request cost ~0.6 ms of CPU per token request in the benchmark (of ~1.3 ms in all).
+ */
+function readBody(req: IncomingMessage): Promise<Buffer | 'too large'> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (settle: () => void) => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+      settle();
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= GUARDED_BODY_LIMIT) return void chunks.push(chunk);
+      req.pause();
+      finish(() => resolve('too large'));
+    };
+    const onEnd = () =>
+      finish(() => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+    const onError = (err: Error) => finish(() => reject(err));
+    // Closed before its end: the client went away mid-body (what `for await` reported too).
+    const onClose = () =>
+      finish(() => reject(Object.assign(new Error('aborted'), { code: 'ECONNRESET' })));
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
 }
 
 /** The problem with the client credentials of HTTP Basic authentication (RFC 6749 2.3.1). */
