@@ -263,7 +263,7 @@ describe('resilience: two instances on one database', { skip: SKIP }, () => {
       const afterTerminate = await recovery(terminatedAt);
       await settle(500);
       // 2. The database unreachable: open connections cut, new ones refused, for 4 s.
-      await cluster.proxy.cut();
+      await cluster.proxy.close();
       const cutAt = Date.now();
       const readyz: Record<string, { status: number; ms: number }> = {};
       for (const instance of cluster.instances) {
@@ -274,7 +274,7 @@ describe('resilience: two instances on one database', { skip: SKIP }, () => {
         readyz[instance.name] = { status: res.status, ms: Date.now() - started };
       }
       await settle(Math.max(0, 4_000 - (Date.now() - cutAt)));
-      await cluster.proxy.restore();
+      await cluster.proxy.open();
       const restoredAt = Date.now();
       const afterOutage = await recovery(restoredAt);
       await settle(1_000);

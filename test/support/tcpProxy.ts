@@ -9,10 +9,13 @@ export interface TcpProxy {
   close(): Promise<void>;
   /** Accepts and forwards connections again, on the same port. */
   open(): Promise<void>;
+  /** Local ports of the open connections to PostgreSQL: `client_port` in pg_stat_activity. */
+  upstreamPorts(): number[];
 }
 
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
+  const upstreams = new Set<Socket>();
   let server: Server | undefined;
   let port = 0;
 
@@ -21,6 +24,8 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       if (server) return resolve();
       const s = createServer((client) => {
         const upstream = createConnection(target);
+        upstreams.add(upstream);
+        upstream.on('close', () => upstreams.delete(upstream));
         for (const socket of [client, upstream]) {
           sockets.add(socket);
           socket.on('close', () => sockets.delete(socket));
@@ -52,5 +57,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
     },
     open: listen,
+    upstreamPorts: () =>
+      [...upstreams].map((u) => u.localPort).filter((p): p is number => p !== undefined),
   };
 }

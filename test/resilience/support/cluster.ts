@@ -11,7 +11,7 @@ import { loadConfig } from '../../../src/config.ts';
 import { createLogger } from '../../../src/log.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
 import { freePort, testSecrets } from '../../support/server.ts';
-import { type DatabaseProxy, startDatabaseProxy } from './proxy.ts';
+import { startTcpProxy, type TcpProxy } from '../../support/tcpProxy.ts';
 
 const BIN = join(import.meta.dirname, '..', '..', '..', 'bin', 'portcullis.js');
 export const RES_API = 'https://ledger.api.example';
@@ -32,7 +32,7 @@ export interface Instance {
 export interface Cluster {
   issuer: string;
   db: TestDatabase;
-  proxy: DatabaseProxy;
+  proxy: TcpProxy;
   seed: App;
   /** Environment for `portcullis` CLI runs on this database (direct connection). */
   cliEnv: Record<string, string>;
@@ -119,7 +119,7 @@ async function stopInstance(instance: Instance): Promise<void> {
 export async function startCluster(): Promise<Cluster> {
   const db = await createTestDatabase('postgres');
   const direct = new URL(db.url!);
-  const proxy = await startDatabaseProxy({
+  const proxy = await startTcpProxy({
     host: direct.hostname,
     port: Number(direct.port || 5432),
   });
