@@ -118,6 +118,23 @@ describe('FAPI 2.0 profile per client', () => {
     assert.equal(await tokenCount(server, tpp.id), before);
   });
 
+  test('a fapi2 client presenting a secret at the token endpoint is refused (invalid_client)', async () => {
+    const before = await tokenCount(server, tpp.id);
+    for (const auth of [
+      { authorization: `Basic ${Buffer.from(`${tpp.id}:guessed-secret`).toString('base64')}` },
+      {},
+    ]) {
+      const form: Record<string, string> = { grant_type: 'refresh_token', refresh_token: 'x' };
+      if (!('authorization' in auth))
+        Object.assign(form, { client_id: tpp.id, client_secret: 'guessed-secret' });
+      const res = await postForm(server.url('/token'), form, auth);
+      assert.equal(res.status, 401);
+      assert.equal(res.body.error, 'invalid_client');
+      assert.equal(res.body.error_description, 'client authentication failed');
+    }
+    assert.equal(await tokenCount(server, tpp.id), before);
+  });
+
   test('a fapi2 refresh token is not rotated: the earlier one keeps working', async () => {
     const { config, dpop, tokens } = await fapiFlow(server, tpp, person.email);
     const first = tokens.refresh_token!;
