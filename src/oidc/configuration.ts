@@ -9,6 +9,7 @@ import type { Views } from '../http/views.ts';
 import type { KeyRing } from '../keys/signingKeys.ts';
 import { rateLimitOfMetadata } from '../limits/rateLimit.ts';
 import { newClientId } from './clients.ts';
+import { type MtlsOptions, mtlsConfiguration } from './mtls.ts';
 import { createResourceIndicators, type ResourceOptions } from './resources.ts';
 
 export interface ConfigurationParts {
@@ -33,6 +34,8 @@ export interface ConfigurationParts {
       (ctx: KoaContextWithOIDC, properties: Record<string, unknown>) => Promise<void>
     >;
   };
+  /** Mutual TLS (RFC 8705) when a source of client certificates is configured; otherwise off. */
+  mtls?: MtlsOptions | undefined;
   /** Assurance levels: acr values, the login policy with step-up, token claims. */
   assurance: {
     acrValues: string[];
@@ -77,6 +80,7 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
   const { config, ring, views } = parts;
   const secure = config.issuer.startsWith('https:');
   const alg = config.keys.alg;
+  const mtls = parts.mtls ? mtlsConfiguration(parts.mtls) : undefined;
 
   const renderError: Configuration['renderError'] = async (ctx, out) => {
     ctx.type = 'html';
@@ -111,7 +115,13 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
     // Authorization code only (no implicit or hybrid: RFC 9700), PKCE S256 for every client.
     responseTypes: ['code'],
     pkce: { required: () => true },
-    clientAuthMethods: ['private_key_jwt', 'client_secret_basic', 'client_secret_post', 'none'],
+    clientAuthMethods: [
+      'private_key_jwt',
+      'client_secret_basic',
+      'client_secret_post',
+      'none',
+      ...(mtls?.clientAuthMethods ?? []),
+    ],
     // Redirect URIs are matched exactly; the client always sends the one it used.
     allowOmittingSingleRegisteredRedirectUri: false,
     scopes: ['openid', 'offline_access', 'profile', 'email'],
@@ -194,6 +204,8 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
         ),
       },
       claimsParameter: { enabled: true },
+      // Certificate-bound tokens and certificate client authentication (src/oidc/mtls.ts).
+      mTLS: mtls?.mTLS ?? { enabled: false },
       // RFC 7591 only with an initial access token from an administrator: its policy applies
       // the admin API's client rules and the API access the administrator allowed. RFC 7592
       // lets a registered client read, change (under the same policy) and delete itself.
@@ -242,6 +254,7 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
       url: async (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },
     extraTokenClaims: async (ctx) => parts.assurance.extraTokenClaims(ctx),
+    discovery: { ...mtls?.discovery },
     renderError,
   };
   return configuration;

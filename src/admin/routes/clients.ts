@@ -36,6 +36,8 @@ const summary = (c: ClientView) => ({
   apiAccess: c.apiAccess,
   firstParty: c.firstParty,
   minAssuranceLevel: c.minAssuranceLevel,
+  tlsSubject: c.tlsSubject,
+  senderConstraint: c.senderConstraint,
   rateLimit: c.rateLimit,
 });
 
