@@ -14,6 +14,9 @@ const CLIENT = [
   'firstParty',
   'minAssuranceLevel',
   'rateLimit',
+  // Mutual TLS: the certificate subject a tls_client_auth client presents, and token binding.
+  'tlsSubject',
+  'senderConstraint',
 ] as const;
 
 /**

@@ -36,9 +36,10 @@ const summary = (c: ClientView) => ({
   apiAccess: c.apiAccess,
   firstParty: c.firstParty,
   minAssuranceLevel: c.minAssuranceLevel,
-  tlsSubject: c.tlsSubject,
-  senderConstraint: c.senderConstraint,
   rateLimit: c.rateLimit,
+  // Mutual TLS facts only for the clients that have them.
+  ...(c.tlsSubject ? { tlsSubject: c.tlsSubject } : {}),
+  ...(c.senderConstraint ? { senderConstraint: c.senderConstraint } : {}),
 });
 
 export function clientRoutes({ issuer, services }: AdminContext): AnyRoute[] {

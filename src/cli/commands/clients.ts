@@ -244,9 +244,9 @@ export function registerClientCommands(program: Command): void {
             name: created.name,
             grantTypes: created.grantTypes,
             authMethod: created.authMethod,
-            tlsSubject: created.tlsSubject,
-            senderConstraint: created.senderConstraint,
             apiAccess: created.apiAccess,
+            ...(created.tlsSubject ? { tlsSubject: created.tlsSubject } : {}),
+            ...(created.senderConstraint ? { senderConstraint: created.senderConstraint } : {}),
             rateLimit: created.rateLimit,
           },
         );
