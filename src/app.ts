@@ -13,6 +13,8 @@ import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
 import { connectDatabase, type Database } from './db/connect.ts';
 import { DEMO_API } from './devQuickstart.ts';
+import { createClientCertificates, readCertificateBundle } from './http/clientCertificate.ts';
+import { createListener } from './http/listener.ts';
 import { createMetrics, createMetricsApp } from './http/metrics.ts';
 import { createHttpApp, handleClientErrors, listening, stopListening } from './http/server.ts';
 import { extraStaticFile } from './http/staticFiles.ts';
@@ -35,6 +37,7 @@ import { createClientAdapter } from './oidc/clientAdapter.ts';
 import { limitClients } from './oidc/clientLimits.ts';
 import { buildConfiguration } from './oidc/configuration.ts';
 import { attachProviderEvents } from './oidc/events.ts';
+import { MTLS_ALIASED_PATHS } from './oidc/mtls.ts';
 import { createOidcRuntime, type OidcRuntime } from './oidc/provider.ts';
 import { createRegistration } from './oidc/registration.ts';
 import { readinessChecks } from './readiness.ts';
@@ -171,6 +174,19 @@ export async function createApp(config: Config, deps: AppDeps) {
   const ring = await signingKeys.loadRing();
   if (!ring) throw new Error('no signing key is active');
 
+  // Mutual TLS when client certificates can reach Portcullis: over its own TLS, or from a proxy.
+  const { tls } = config;
+  const certificates =
+    tls.server || tls.certificateHeader
+      ? createClientCertificates({
+          header: tls.certificateHeader,
+          trustedCas: tls.clientCaFile
+            ? readCertificateBundle(tls.clientCaFile, 'TLS_CLIENT_CA_FILE')
+            : [],
+          clock,
+        })
+      : undefined;
+
   const findAccount = createFindAccount(accounts);
   const logout = logoutPages(views);
   // Protocol responses wait for their audit events to be committed (503 when they cannot be).
@@ -198,6 +214,7 @@ export async function createApp(config: Config, deps: AppDeps) {
             ),
         },
         findAccount,
+        mtls: certificates && { certificates, mtlsOrigin: tls.mtlsOrigin },
         logoutPages: logout,
         registration: { enabled: config.registration.enabled, policies: registration.policies },
         assurance: {
@@ -234,6 +251,8 @@ export async function createApp(config: Config, deps: AppDeps) {
   const koa = createHttpApp({
     issuer: config.issuer,
     trustedProxies: config.trustedProxies,
+    certificateHeader: tls.certificateHeader,
+    mtlsAlias: tls.mtlsOrigin ? { origin: tls.mtlsOrigin, paths: MTLS_ALIASED_PATHS } : undefined,
     cookieKeys: config.cookieKeys,
     logger,
     metrics,
@@ -357,7 +376,8 @@ export async function createApp(config: Config, deps: AppDeps) {
         await keyChanges.ready;
       }
       try {
-        server = koa.listen(port, host);
+        server = createListener(koa.callback(), tls, logger);
+        server.listen(port, host);
         handleClientErrors(server, logger);
         server.keepAliveTimeout = 65_000;
         await listening(server);

@@ -35,6 +35,12 @@ async function ensureAccountClient(
   });
 }
 
+/** Whether a client authenticates with a certificate or has its tokens bound to one (RFC 8705). */
+const needsClientCertificates = (metadata: Record<string, unknown>) =>
+  metadata.tls_client_certificate_bound_access_tokens === true ||
+  metadata.token_endpoint_auth_method === 'tls_client_auth' ||
+  metadata.token_endpoint_auth_method === 'self_signed_tls_client_auth';
+
 export async function createClientsAndIssuer(parts: {
   config: Config;
   knex: Knex;
@@ -46,6 +52,8 @@ export async function createClientsAndIssuer(parts: {
   validateMetadata: (metadata: unknown) => Promise<unknown>;
 }) {
   const { config, knex, sealer, clock, catalogue, grants } = parts;
+  // Without a source of client certificates oidc-provider's mTLS feature is off (src/app.ts).
+  const mtlsServed = Boolean(config.tls.server || config.tls.certificateHeader);
   // Over the pool, or over a transaction when the issuer moves.
   const clientRegistryOver = (over: Knex, overCatalogue: Catalogue) =>
     createClientRegistry({
@@ -57,6 +65,11 @@ export async function createClientsAndIssuer(parts: {
       idTokenAlg: config.keys.alg,
       serverProfile: config.fapiProfile,
       validateMetadata: async (metadata) => {
+        if (!mtlsServed && needsClientCertificates(metadata))
+          throw invalid(
+            'certificate authentication and certificate-bound tokens need mutual TLS: set TLS_CERT_FILE and TLS_KEY_FILE, or MTLS_CERTIFICATE_HEADER behind a proxy',
+            'authMethod',
+          );
         try {
           await parts.validateMetadata(metadata);
         } catch (err) {

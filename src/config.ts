@@ -1,11 +1,13 @@
 // Environment variables -> one typed, validated Config. Every variable, its default and its
 // meaning is listed here and in .env.example; production refuses settings that are unsafe.
 import { z } from 'zod';
+import { type TlsSettings, tlsSettings } from './configTls.ts';
 import {
   bool,
   cookieKeys,
   type EncryptionKey,
   encryptionKeys,
+  headerName,
   httpUrl,
   int,
   trustedProxies,
@@ -20,6 +22,7 @@ export class ConfigError extends Error {
 
 export type SigningAlg = 'ES256' | 'PS256' | 'Ed25519';
 
+export type { TlsSettings } from './configTls.ts';
 export type { EncryptionKey } from './configValues.ts';
 export { httpUrl };
 
@@ -29,6 +32,13 @@ export interface Config {
   port: number;
   host: string;
   trustedProxies: TrustedProxies;
+  /**
+   * Mutual TLS (RFC 8705): Portcullis serving HTTPS itself (cert and key files, client
+   * certificates requested), or the header in which a trusted proxy forwards the certificate it
+   * verified; the CA certificates that `tls_client_auth` trusts; the origin of the
+   * mtls_endpoint_aliases. See src/http/clientCertificate.ts and src/oidc/mtls.ts.
+   */
+  tls: TlsSettings;
   /**
    * /metrics: with a token it needs `Authorization: Bearer <token>`; with a port it is served
    * there (on `host`) only. With neither it is not served.
@@ -104,6 +114,11 @@ const schema = z.object({
   PORT: int(0, 65535).default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
   TRUSTED_PROXIES: trustedProxies.optional(),
+  TLS_CERT_FILE: z.string().min(1).optional(),
+  TLS_KEY_FILE: z.string().min(1).optional(),
+  TLS_CLIENT_CA_FILE: z.string().min(1).optional(),
+  MTLS_CERTIFICATE_HEADER: headerName.optional(),
+  MTLS_ORIGIN: httpUrl.optional(),
   METRICS_TOKEN: z.string().min(32, 'must be at least 32 characters (a random secret)').optional(),
   METRICS_PORT: int(1, 65535).optional(),
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
@@ -228,6 +243,9 @@ export function loadConfig(rawEnv: Env = process.env): Config {
   const production = env.NODE_ENV === 'production';
   const issuer = env.ISSUER ?? `http://localhost:${env.PORT}`;
   const warnings: string[] = [];
+  const tls = tlsSettings(env, issuer, (message) => {
+    throw new ConfigError(`Invalid configuration: ${message}`);
+  });
 
   if (production) {
     const problems: string[] = [];
@@ -282,6 +300,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     port: env.PORT,
     host: env.HOST,
     trustedProxies: env.TRUSTED_PROXIES ?? { kind: 'none' },
+    tls,
     metrics: { token: env.METRICS_TOKEN, port: env.METRICS_PORT, host: env.METRICS_HOST },
     logLevel: env.LOG_LEVEL,
     database: { url: env.DATABASE_URL, poolMax: env.DATABASE_POOL_MAX, dataDir: env.DATA_DIR },

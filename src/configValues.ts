@@ -33,6 +33,12 @@ export const httpUrl = z
   }, 'must be an absolute http(s) origin such as https://auth.example.com (no path, query or fragment)')
   .transform((v) => v.replace(/\/+$/, ''));
 
+/** An HTTP header name (RFC 9110 token), lower-cased as Node presents headers. */
+export const headerName = z
+  .string()
+  .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be an HTTP header name such as X-SSL-Client-Cert')
+  .transform((v) => v.toLowerCase());
+
 export const cookieKeys = z
   .string()
   .transform((v) =>

@@ -5,7 +5,13 @@ import { z } from 'zod';
 import { ACTOR_TYPES, OUTCOMES } from '../audit/event.ts';
 import { DomainError } from '../errors.ts';
 import { MAX_REQUESTS, MAX_WINDOW_SECONDS } from '../limits/rateLimit.ts';
-import { AUTH_METHODS, GRANT_TYPES, validateRedirectUri } from '../oidc/clientRules.ts';
+import {
+  AUTH_METHODS,
+  GRANT_TYPES,
+  SENDER_CONSTRAINTS,
+  TLS_SUBJECT_KINDS,
+  validateRedirectUri,
+} from '../oidc/clientRules.ts';
 import { PROFILE_NAMES } from '../oidc/profiles.ts';
 import { MAX_ALLOWANCE_SECONDS, MIN_ALLOWANCE_SECONDS } from '../oidc/registration.ts';
 
@@ -65,6 +71,20 @@ const profile = z
   .describe(
     'what its requests must obey: default, or fapi2 (FAPI 2.0: PAR, private_key_jwt or mTLS, DPoP- or certificate-bound tokens)',
   );
+const tlsSubject = z
+  .strictObject({
+    kind: z.enum(TLS_SUBJECT_KINDS),
+    value: z.string().trim().min(1).max(1000),
+  })
+  .describe(
+    'tls_client_auth: the certificate subject DN (RFC 4514, e.g. CN=tpp,O=Bank,C=GB) or one subject alternative name it must present',
+  );
+const senderConstraint = z
+  .enum(SENDER_CONSTRAINTS)
+  .describe(
+    "tokens bound to a DPoP key (RFC 9449) or to the client's TLS certificate (RFC 8705, cnf.x5t#S256)",
+  );
+
 export const ClientIdParams = z.strictObject({ clientId: z.string().min(1).max(128) });
 
 export const ClientInput = z.strictObject({
@@ -76,8 +96,12 @@ export const ClientInput = z.strictObject({
   jwks: z
     .strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1).max(20) })
     .optional()
-    .describe("the client's public keys, for private_key_jwt"),
+    .describe(
+      "the client's public keys, for private_key_jwt (and self_signed_tls_client_auth: each with its certificate in x5c)",
+    ),
   jwksUri: z.string().max(2000).optional(),
+  tlsSubject: tlsSubject.optional(),
+  senderConstraint: senderConstraint.optional(),
   apiAccess: apiAccess.default({}),
   firstParty: z.boolean().default(false).describe('an application of your own: no consent page'),
   minAssuranceLevel: level.default(1),
@@ -106,6 +130,8 @@ export const Client = z.object({
   apiAccess,
   firstParty: z.boolean(),
   minAssuranceLevel: z.int(),
+  tlsSubject: tlsSubject.nullable(),
+  senderConstraint: senderConstraint.nullable().describe('null: bearer tokens'),
   rateLimit: rateLimit.nullable().describe('null: the default (CLIENT_RATE_LIMIT)'),
   profile: profile.describe('its profile, FAPI_PROFILE included'),
   createdBy: z.string().describe('cli, admin-api, registration, system or quickstart'),

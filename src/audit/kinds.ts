@@ -15,6 +15,9 @@ const CLIENT = [
   'minAssuranceLevel',
   'rateLimit',
   'profile',
+  // Mutual TLS: the certificate subject a tls_client_auth client presents, and token binding.
+  'tlsSubject',
+  'senderConstraint',
 ] as const;
 
 /**

@@ -83,7 +83,12 @@ const entriesOf = (header: string | undefined) =>
  *   otherwise the peer, and its forwarded headers are ignored.
  * An entry that is not an IP address stops the walk at the last address known to be good.
  */
-export function createClientAddress(trusted: TrustedProxies) {
+export function createClientAddress(
+  trusted: TrustedProxies,
+  /** Headers only a trusted proxy may set (the client certificate it verified): removed like X-Forwarded-*. */
+  proxyOnlyHeaders: string[] = [],
+) {
+  const untrustedHeaders = [...FORWARDED_HEADERS, ...proxyOnlyHeaders.map((h) => h.toLowerCase())];
   const list = new BlockList();
   if (trusted.kind === 'addresses') {
     for (const entry of trusted.entries) {
@@ -125,12 +130,13 @@ export function createClientAddress(trusted: TrustedProxies) {
     proxy: trusted.kind !== 'none',
     /**
      * First middleware of the app: sets ctx.ip for everything after it (sign-in limits, audit
-     * events, oidc-provider), and removes forwarded headers that no trusted proxy vouches for.
+     * events, oidc-provider), and removes forwarded (and proxy-only) headers that no trusted
+     * proxy vouches for.
      */
     middleware: (async (ctx, next) => {
       const origin = resolve(ctx.req.socket.remoteAddress, ctx.get('x-forwarded-for') || undefined);
       ctx.request.ip = origin.address;
-      if (!origin.forwarded) for (const name of FORWARDED_HEADERS) delete ctx.req.headers[name];
+      if (!origin.forwarded) for (const name of untrustedHeaders) delete ctx.req.headers[name];
       await next();
     }) as Koa.Middleware,
   };

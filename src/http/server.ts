@@ -11,7 +11,7 @@ import { unmatched } from './endpointFormat.ts';
 import { errorHandler } from './errors.ts';
 import { healthz, type ReadinessCheck, readyz } from './health.ts';
 import { inputGuard } from './inputGuard.ts';
-import { issuerOrigin } from './issuerOrigin.ts';
+import { type AliasOrigin, aliasEndpointsOnly, issuerOrigin } from './issuerOrigin.ts';
 import { type Metrics, metricsEndpoint } from './metrics.ts';
 import { type PublicationTiming, publicationCache } from './publicationCache.ts';
 import { requestLog } from './requestLog.ts';
@@ -28,6 +28,10 @@ export interface HttpParts {
   issuer: string;
   /** Whose X-Forwarded-* headers to believe (TRUSTED_PROXIES). */
   trustedProxies: TrustedProxies;
+  /** The header a trusted proxy forwards the client certificate in (removed from anyone else's requests). */
+  certificateHeader?: string | undefined;
+  /** The mTLS endpoint aliases' origin (MTLS_ORIGIN) and its paths. */
+  mtlsAlias?: AliasOrigin | undefined;
   /** Signs cookies; oidc-provider's cookies are set through this app's context. */
   cookieKeys: string[];
   logger: Logger;
@@ -47,14 +51,18 @@ export interface HttpParts {
 }
 
 export function createHttpApp(parts: HttpParts): Koa {
-  const client = createClientAddress(parts.trustedProxies);
+  const client = createClientAddress(
+    parts.trustedProxies,
+    parts.certificateHeader ? [parts.certificateHeader] : [],
+  );
   const koa = new Koa({ proxy: client.proxy, keys: parts.cookieKeys });
   koa.use(client.middleware);
-  koa.use(issuerOrigin(parts.issuer));
+  koa.use(issuerOrigin(parts.issuer, parts.mtlsAlias));
   koa.use(requestLog(parts.logger, parts.metrics));
   koa.use(securityHeaders({ https: parts.issuer.startsWith('https:') }));
   koa.use(errorHandler(parts.logger, parts.views));
   koa.use(unmatched());
+  if (parts.mtlsAlias) koa.use(aliasEndpointsOnly(parts.mtlsAlias));
   koa.use(secureTransport({ issuer: parts.issuer, logger: parts.logger }));
   koa.use(inputGuard());
   koa.use(staticFiles());

@@ -14,7 +14,13 @@ import {
 } from './profiles.ts';
 
 export type GrantType = 'authorization_code' | 'client_credentials' | 'refresh_token';
-export type AuthMethod = 'private_key_jwt' | 'client_secret_basic' | 'client_secret_post' | 'none';
+export type AuthMethod =
+  | 'private_key_jwt'
+  | 'client_secret_basic'
+  | 'client_secret_post'
+  | 'none'
+  | 'tls_client_auth'
+  | 'self_signed_tls_client_auth';
 
 export const GRANT_TYPES: readonly GrantType[] = [
   'authorization_code',
@@ -26,8 +32,29 @@ export const AUTH_METHODS: readonly AuthMethod[] = [
   'client_secret_basic',
   'client_secret_post',
   'none',
+  'tls_client_auth',
+  'self_signed_tls_client_auth',
 ];
 export const SECRET_METHODS = new Set<AuthMethod>(['client_secret_basic', 'client_secret_post']);
+/** Methods that authenticate with the client's keys (a JWKS): signed assertions or certificates in x5c. */
+const KEYED_METHODS = new Set<AuthMethod>([
+  'private_key_jwt',
+  'self_signed_tls_client_auth',
+  'tls_client_auth',
+]);
+/** What a tls_client_auth certificate is matched by (RFC 8705 §2.1.2): its subject DN or one SAN. */
+export type TlsSubjectKind = 'subject_dn' | 'san_dns' | 'san_uri' | 'san_ip' | 'san_email';
+export const TLS_SUBJECT_KINDS: readonly TlsSubjectKind[] = [
+  'subject_dn',
+  'san_dns',
+  'san_uri',
+  'san_ip',
+  'san_email',
+];
+/** How the client's tokens are bound to it: a DPoP key (RFC 9449) or its TLS certificate (RFC 8705). */
+export type SenderConstraint = 'dpop' | 'mtls';
+export const SENDER_CONSTRAINTS: readonly SenderConstraint[] = ['dpop', 'mtls'];
+
 /** Scopes of OpenID Connect itself that every login client may ask for. */
 export const LOGIN_SCOPES = ['openid', 'profile', 'email'];
 /** JWK members that only a private or symmetric key has. */
@@ -47,6 +74,10 @@ export interface ClientInput {
   firstParty?: boolean | undefined;
   /** Lowest assurance level a login for this client must reach (1-3; default 1). */
   minAssuranceLevel?: 1 | 2 | 3 | undefined;
+  /** tls_client_auth: the certificate subject it must present (exactly one). */
+  tlsSubject?: { kind: TlsSubjectKind; value: string } | undefined;
+  /** Tokens bound to a DPoP key or to its TLS client certificate; default: bearer tokens. */
+  senderConstraint?: SenderConstraint | undefined;
   /** Its own request limit at the token, introspection, revocation, PAR and admin endpoints (default: CLIENT_RATE_LIMIT). */
   rateLimit?: RateLimit | null | undefined;
   /** Its profile (src/oidc/profiles.ts); default: `default`, or `fapi2` under FAPI_PROFILE=2.0. */
@@ -110,11 +141,15 @@ function checkRedirects(input: ClientInput, login: boolean) {
 }
 
 function checkKeys(input: ClientInput): void {
-  if (input.authMethod === 'private_key_jwt' && !input.jwks && !input.jwksUri) {
-    throw invalid('private_key_jwt needs a JWKS or a JWKS URI', 'jwks');
+  const certificates = input.authMethod === 'self_signed_tls_client_auth';
+  if ((input.authMethod === 'private_key_jwt' || certificates) && !input.jwks && !input.jwksUri) {
+    throw invalid(`${input.authMethod} needs a JWKS or a JWKS URI`, 'jwks');
   }
-  if (input.authMethod !== 'private_key_jwt' && (input.jwks || input.jwksUri)) {
-    throw invalid('a JWKS is only used with private_key_jwt', 'jwks');
+  if (!KEYED_METHODS.has(input.authMethod) && (input.jwks || input.jwksUri)) {
+    throw invalid(
+      'a JWKS is only used with private_key_jwt, tls_client_auth or self_signed_tls_client_auth',
+      'jwks',
+    );
   }
   if (input.jwks && input.jwksUri) throw invalid('give a JWKS or a JWKS URI, not both', 'jwks');
   if (input.jwksUri && URL.parse(input.jwksUri)?.protocol !== 'https:')
@@ -125,8 +160,51 @@ function checkKeys(input: ClientInput): void {
     for (const key of input.jwks.keys) {
       if (PRIVATE_JWK_MEMBERS.some((m) => m in key))
         throw invalid("a JWKS holds the client's public keys only", 'jwks');
+      // RFC 8705 §2.2: the certificate is registered as the first x5c entry of one of its keys.
+      if (certificates && !(Array.isArray(key.x5c) && key.x5c.length > 0))
+        throw invalid(
+          'self_signed_tls_client_auth needs each key of the JWKS to carry its certificate (x5c)',
+          'jwks',
+        );
     }
   }
+}
+
+/** RFC 8705 §2.1.2: a tls_client_auth client names exactly one subject value; no other client does. */
+function tlsSubjectMetadata(input: ClientInput): Record<string, string> {
+  const subject = input.tlsSubject;
+  if (input.authMethod !== 'tls_client_auth') {
+    if (subject)
+      throw invalid('a certificate subject is only used with tls_client_auth', 'tlsSubject');
+    return {};
+  }
+  if (!subject)
+    throw invalid(
+      'tls_client_auth needs the certificate subject: a subject DN or one subject alternative name',
+      'tlsSubject',
+    );
+  if (!TLS_SUBJECT_KINDS.includes(subject.kind))
+    throw invalid(
+      `unknown certificate subject kind ${subject.kind} (allowed: ${TLS_SUBJECT_KINDS.join(', ')})`,
+      'tlsSubject',
+    );
+  const value = typeof subject.value === 'string' ? subject.value.trim() : '';
+  if (!value) throw invalid('the certificate subject needs a value', 'tlsSubject');
+  return { [`tls_client_auth_${subject.kind}`]: value };
+}
+
+/** The sender-constraint metadata: tokens bound to a DPoP key or to the TLS client certificate. */
+function senderConstraintMetadata(input: ClientInput): Record<string, boolean> {
+  const constraint = input.senderConstraint;
+  if (constraint === undefined) return {};
+  if (!SENDER_CONSTRAINTS.includes(constraint))
+    throw invalid(
+      `unknown sender constraint ${constraint} (allowed: ${SENDER_CONSTRAINTS.join(', ')})`,
+      'senderConstraint',
+    );
+  return constraint === 'dpop'
+    ? { dpop_bound_access_tokens: true }
+    : { tls_client_certificate_bound_access_tokens: true };
 }
 
 /** API identifier -> scopes, each API registered and each scope one it defines. */
@@ -195,6 +273,7 @@ export async function clientMetadata(
     first_party: input.firstParty ?? false,
     min_assurance_level: level,
   };
+  Object.assign(metadata, tlsSubjectMetadata(input), senderConstraintMetadata(input));
   if (input.rateLimit) metadata.rate_limit = rateLimitMetadata(input.rateLimit);
   if (input.jwks) metadata.jwks = input.jwks;
   if (input.jwksUri) metadata.jwks_uri = input.jwksUri;

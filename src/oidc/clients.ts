@@ -20,6 +20,9 @@ import {
   clientMetadata,
   type GrantType,
   SECRET_METHODS,
+  type SenderConstraint,
+  TLS_SUBJECT_KINDS,
+  type TlsSubjectKind,
 } from './clientRules.ts';
 import { type ClientRow, createClientStore } from './clientStore.ts';
 import { type ProfileName, profileOf, type ServerProfileSetting } from './profiles.ts';
@@ -30,6 +33,10 @@ export {
   type ClientInput,
   GRANT_TYPES,
   type GrantType,
+  SENDER_CONSTRAINTS,
+  type SenderConstraint,
+  TLS_SUBJECT_KINDS,
+  type TlsSubjectKind,
   validateRedirectUri,
 } from './clientRules.ts';
 
@@ -57,6 +64,10 @@ export interface ClientView {
   apiAccess: Record<string, string[]>;
   firstParty: boolean;
   minAssuranceLevel: number;
+  /** tls_client_auth: the certificate subject it must present; null for other methods. */
+  tlsSubject: { kind: TlsSubjectKind; value: string } | null;
+  /** Tokens bound to a DPoP key or its TLS certificate; null: bearer tokens. */
+  senderConstraint: SenderConstraint | null;
   /** Its own request limit; null: the default (CLIENT_RATE_LIMIT). */
   rateLimit: RateLimit | null;
   /** What the client's requests must obey (src/oidc/profiles.ts), FAPI_PROFILE included. */
@@ -64,6 +75,17 @@ export interface ClientView {
   createdBy: string;
   createdAt: Date;
   updatedAt: Date;
+}
+
+/** The tls_client_auth_* metadata member a client was registered with, if any. */
+function tlsSubjectOf(
+  metadata: Record<string, unknown>,
+): { kind: TlsSubjectKind; value: string } | null {
+  for (const kind of TLS_SUBJECT_KINDS) {
+    const value = metadata[`tls_client_auth_${kind}`];
+    if (typeof value === 'string') return { kind, value };
+  }
+  return null;
 }
 
 export interface ClientRegistryOptions {
@@ -120,6 +142,12 @@ export function createClientRegistry(options: ClientRegistryOptions) {
       apiAccess: m.api_access ?? {},
       firstParty: m.first_party === true,
       minAssuranceLevel: typeof m.min_assurance_level === 'number' ? m.min_assurance_level : 1,
+      tlsSubject: tlsSubjectOf(m),
+      senderConstraint: m.tls_client_certificate_bound_access_tokens
+        ? 'mtls'
+        : m.dpop_bound_access_tokens
+          ? 'dpop'
+          : null,
       rateLimit: rateLimitOfMetadata(m.rate_limit) ?? null,
       profile: profileOf(m, options.serverProfile).name,
       createdBy: row.created_by,

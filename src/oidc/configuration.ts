@@ -23,6 +23,7 @@ import {
   type ServerProfileSetting,
   serverProfile,
 } from './profiles.ts';
+import { type MtlsOptions, mtlsConfiguration } from './mtls.ts';
 import { createResourceIndicators, type ResourceOptions } from './resources.ts';
 
 export interface ConfigurationParts {
@@ -47,6 +48,8 @@ export interface ConfigurationParts {
       (ctx: KoaContextWithOIDC, properties: Record<string, unknown>) => Promise<void>
     >;
   };
+  /** Mutual TLS (RFC 8705) when a source of client certificates is configured; otherwise off. */
+  mtls?: MtlsOptions | undefined;
   /** Assurance levels: acr values, the login policy with step-up, token claims. */
   assurance: {
     acrValues: string[];
@@ -132,6 +135,7 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
       : (everyClient ?? PROFILES.default);
   // What clients sign with: the server-wide profile's algorithms, else the default ones.
   const clientAlgs = [...(everyClient ?? PROFILES.default).clientSigningAlgs] as never[];
+  const mtls = parts.mtls ? mtlsConfiguration(parts.mtls) : undefined;
 
   const renderError: Configuration['renderError'] = async (ctx, out) => {
     ctx.type = 'html';
@@ -167,7 +171,7 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
     responseTypes: ['code'],
     pkce: { required: () => true },
     // Under FAPI_PROFILE=2.0 only the profile's methods exist (discovery says so too).
-    clientAuthMethods: CLIENT_AUTH_METHODS.filter(
+    clientAuthMethods: [...CLIENT_AUTH_METHODS, ...(mtls?.clientAuthMethods ?? [])].filter(
       (m) => !everyClient?.authMethods || everyClient.authMethods.includes(m),
     ) as never[],
     // A client assertion must obey its client's profile (FAPI 2.0: aud the issuer as a string,
@@ -273,6 +277,8 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
         ),
       },
       claimsParameter: { enabled: true },
+      // Certificate-bound tokens and certificate client authentication (src/oidc/mtls.ts).
+      mTLS: mtls?.mTLS ?? { enabled: false },
       // RFC 7591 only with an initial access token from an administrator: its policy applies
       // the admin API's client rules and the API access the administrator allowed. RFC 7592
       // lets a registered client read, change (under the same policy) and delete itself.
@@ -322,6 +328,7 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
       url: async (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },
     extraTokenClaims: async (ctx) => parts.assurance.extraTokenClaims(ctx),
+    discovery: { ...mtls?.discovery },
     renderError,
   };
   return configuration;

@@ -17,6 +17,7 @@ import {
   clientMetadata,
   type GrantType,
   SECRET_METHODS,
+  TLS_SUBJECT_KINDS,
 } from './clientRules.ts';
 import type { ProfileName, ServerProfileSetting } from './profiles.ts';
 
@@ -76,6 +77,13 @@ const PROTOCOL_FIELDS = [
   'jwks',
   'jwks_uri',
   'scope',
+  // Mutual TLS (RFC 8705 §2.1.2, §3.4).
+  'tls_client_auth_subject_dn',
+  'tls_client_auth_san_dns',
+  'tls_client_auth_san_uri',
+  'tls_client_auth_san_ip',
+  'tls_client_auth_san_email',
+  'tls_client_certificate_bound_access_tokens',
 ];
 /** ...and descriptive ones, copied as given (the protocol library checks their form). */
 const INFO_FIELDS = [
@@ -108,6 +116,8 @@ const SNAKE: Record<string, string> = {
   authMethod: 'token_endpoint_auth_method',
   jwks: 'jwks',
   jwksUri: 'jwks_uri',
+  tlsSubject: 'tls_client_auth_*',
+  senderConstraint: 'tls_client_certificate_bound_access_tokens',
   apiAccess: 'api_access',
   minAssuranceLevel: 'min_assurance_level',
 };
@@ -125,6 +135,21 @@ function stringList(body: Record<string, unknown>, key: string): string[] | unde
   if (!Array.isArray(value) || !value.every((v) => typeof v === 'string'))
     throw new errors.InvalidClientMetadata(`${key} must be an array of strings`);
   return value;
+}
+
+/** The one tls_client_auth_* member of a registration request (RFC 8705 §2.1.2), if any. */
+function registeredTlsSubject(body: Record<string, unknown>): ClientInput['tlsSubject'] {
+  const given = TLS_SUBJECT_KINDS.filter((kind) => body[`tls_client_auth_${kind}`] != null);
+  if (given.length > 1)
+    throw new errors.InvalidClientMetadata(
+      'only one tls_client_auth certificate subject value must be provided',
+    );
+  const kind = given[0];
+  if (!kind) return undefined;
+  const value = body[`tls_client_auth_${kind}`];
+  if (typeof value !== 'string')
+    throw new errors.InvalidClientMetadata(`tls_client_auth_${kind} must be a string`);
+  return { kind, value };
 }
 
 interface Decided {
@@ -187,6 +212,9 @@ export function createRegistration(deps: RegistrationDeps) {
       authMethod: (body.token_endpoint_auth_method ?? 'private_key_jwt') as AuthMethod,
       jwks: (body.jwks ?? undefined) as ClientInput['jwks'],
       jwksUri: (body.jwks_uri ?? undefined) as string | undefined,
+      tlsSubject: registeredTlsSubject(body),
+      senderConstraint:
+        body.tls_client_certificate_bound_access_tokens === true ? 'mtls' : undefined,
       apiAccess: decided.api_access,
       firstParty: decided.first_party,
       minAssuranceLevel: decided.min_assurance_level,

@@ -46,13 +46,17 @@ export interface Page {
 
 export class HttpBrowser {
   readonly jar = new CookieJar();
-  constructor(readonly headers: Record<string, string> = {}) {}
+  constructor(
+    readonly headers: Record<string, string> = {},
+    /** How requests are sent (e.g. test/support/tlsFetch.ts for a server with its own TLS). */
+    private readonly send: typeof fetch = fetch,
+  ) {}
 
   async request(
     url: string,
     init: { method?: string; form?: Record<string, string> } = {},
   ): Promise<Page> {
-    const res = await fetch(url, {
+    const res = await this.send(url, {
       method: init.method ?? (init.form ? 'POST' : 'GET'),
       redirect: 'manual',
       headers: {

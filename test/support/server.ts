@@ -42,7 +42,10 @@ export interface TestServer {
 }
 
 export interface TestServerOptions {
-  env?: Record<string, string>;
+  /** Extra environment; a function gets the port chosen (for settings that name it). */
+  env?: Record<string, string> | ((port: number) => Record<string, string>);
+  /** ISSUER is https (the environment must make Portcullis serve TLS: TLS_CERT_FILE...). */
+  https?: boolean;
   clock?: Clock;
   /** Share a database (and its secrets) with another instance. */
   db?: TestDatabase;
@@ -55,7 +58,7 @@ export interface TestServerOptions {
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const port = await freePort();
   const hostname = options.hostname ?? '127.0.0.1';
-  const issuer = `http://${hostname}:${port}`;
+  const issuer = `${options.https ? 'https' : 'http'}://${hostname}:${port}`;
   const db = options.db ?? (await createTestDatabase());
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -65,7 +68,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     SWEEP_INTERVAL_SECONDS: '0',
     ...auditCoverageEnv(),
     ...testSecrets(),
-    ...options.env,
+    ...(typeof options.env === 'function' ? options.env(port) : options.env),
   });
   const sink = options.logs;
   const logger = createLogger(

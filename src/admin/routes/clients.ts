@@ -39,6 +39,9 @@ const summary = (c: ClientView) => ({
   rateLimit: c.rateLimit,
   // Named only when it is not the default, so default clients' events read as before.
   ...(c.profile === 'default' ? {} : { profile: c.profile }),
+  // Mutual TLS facts only for the clients that have them.
+  ...(c.tlsSubject ? { tlsSubject: c.tlsSubject } : {}),
+  ...(c.senderConstraint ? { senderConstraint: c.senderConstraint } : {}),
 });
 
 export function clientRoutes({ issuer, services }: AdminContext): AnyRoute[] {

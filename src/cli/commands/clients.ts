@@ -9,6 +9,10 @@ import {
   type ClientView,
   GRANT_TYPES,
   type GrantType,
+  SENDER_CONSTRAINTS,
+  type SenderConstraint,
+  TLS_SUBJECT_KINDS,
+  type TlsSubjectKind,
 } from '../../oidc/clients.ts';
 import { PROFILE_NAMES, type ProfileName } from '../../oidc/profiles.ts';
 import { auditChange, withApp } from '../context.ts';
@@ -84,6 +88,36 @@ function readJwks(file: string): { keys: Record<string, unknown>[] } {
   return jwks as { keys: Record<string, unknown>[] };
 }
 
+/** The camel-case option of each certificate subject kind (--tls-subject-dn, --tls-san-dns...). */
+const TLS_SUBJECT_OPTIONS: Record<TlsSubjectKind, keyof CreateOptions> = {
+  subject_dn: 'tlsSubjectDn',
+  san_dns: 'tlsSanDns',
+  san_uri: 'tlsSanUri',
+  san_ip: 'tlsSanIp',
+  san_email: 'tlsSanEmail',
+};
+const flagOf = (kind: TlsSubjectKind) =>
+  kind === 'subject_dn' ? '--tls-subject-dn' : `--tls-${kind.replace('_', '-')}`;
+
+/** The one certificate subject of a tls_client_auth client, from whichever --tls-* flag was given. */
+function readTlsSubject(
+  opts: CreateOptions,
+  authMethod: AuthMethod,
+): { kind: TlsSubjectKind; value: string } | undefined {
+  const given = TLS_SUBJECT_KINDS.filter((kind) => opts[TLS_SUBJECT_OPTIONS[kind]] !== undefined);
+  if (authMethod !== 'tls_client_auth') {
+    if (given.length)
+      throw new CliError(`${flagOf(given[0]!)} is only used with --auth tls_client_auth`);
+    return undefined;
+  }
+  if (given.length !== 1)
+    throw new CliError(
+      `--auth tls_client_auth needs exactly one of ${TLS_SUBJECT_KINDS.map(flagOf).join(', ')}`,
+    );
+  const kind = given[0]!;
+  return { kind, value: String(opts[TLS_SUBJECT_OPTIONS[kind]]) };
+}
+
 interface CreateOptions {
   name: string;
   grant: string[];
@@ -94,6 +128,12 @@ interface CreateOptions {
   auth?: string;
   public?: boolean;
   jwksFile?: string;
+  tlsSubjectDn?: string;
+  tlsSanDns?: string;
+  tlsSanUri?: string;
+  tlsSanIp?: string;
+  tlsSanEmail?: string;
+  senderConstraint?: string;
   firstParty?: boolean;
   minLevel: string;
   rateLimit?: string;
@@ -126,7 +166,19 @@ export function registerClientCommands(program: Command): void {
       `client authentication: ${AUTH_METHODS.filter((m) => m !== 'none').join(', ')}`,
     )
     .option('--public', 'a public client (no secret; PKCE only), e.g. a mobile or single-page app')
-    .option('--jwks-file <file>', "the client's public keys (JWK Set) for private_key_jwt")
+    .option(
+      '--jwks-file <file>',
+      "the client's public keys (JWK Set) for private_key_jwt, or its certificates (x5c) for self_signed_tls_client_auth",
+    )
+    .option('--tls-subject-dn <dn>', 'tls_client_auth: the certificate subject DN (RFC 4514)')
+    .option('--tls-san-dns <name>', 'tls_client_auth: a DNS name of the certificate')
+    .option('--tls-san-uri <uri>', 'tls_client_auth: a URI of the certificate')
+    .option('--tls-san-ip <address>', 'tls_client_auth: an IP address of the certificate')
+    .option('--tls-san-email <address>', 'tls_client_auth: an e-mail address of the certificate')
+    .option(
+      '--sender-constraint <kind>',
+      `bind its tokens: ${SENDER_CONSTRAINTS.join(' (DPoP key) or ')} (TLS client certificate)`,
+    )
     .option('--first-party', 'an application of your own: skips the consent page')
     .option('--min-level <level>', 'lowest assurance level its logins must reach: 1, 2 or 3', '1')
     .option(
@@ -155,10 +207,24 @@ export function registerClientCommands(program: Command): void {
         if (!GRANT_TYPES.includes(g as GrantType))
           throw new CliError(`--grant ${g} is not one of ${GRANT_TYPES.join(', ')}`);
       }
-      if (authMethod === 'private_key_jwt' && !opts.jwksFile)
-        throw new CliError('--auth private_key_jwt needs --jwks-file');
-      if (opts.jwksFile && authMethod !== 'private_key_jwt')
-        throw new CliError('--jwks-file is only used with --auth private_key_jwt');
+      if (
+        (authMethod === 'private_key_jwt' || authMethod === 'self_signed_tls_client_auth') &&
+        !opts.jwksFile
+      )
+        throw new CliError(`--auth ${authMethod} needs --jwks-file`);
+      if (
+        opts.jwksFile &&
+        !['private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth'].includes(authMethod)
+      )
+        throw new CliError(
+          '--jwks-file is only used with --auth private_key_jwt, tls_client_auth or self_signed_tls_client_auth',
+        );
+      const tlsSubject = readTlsSubject(opts, authMethod);
+      if (
+        opts.senderConstraint !== undefined &&
+        !SENDER_CONSTRAINTS.includes(opts.senderConstraint as SenderConstraint)
+      )
+        throw new CliError(`--sender-constraint must be ${SENDER_CONSTRAINTS.join(' or ')}`);
       if (!['1', '2', '3'].includes(opts.minLevel))
         throw new CliError('--min-level must be 1, 2 or 3');
       const jwks = opts.jwksFile ? readJwks(opts.jwksFile) : undefined;
@@ -172,6 +238,8 @@ export function registerClientCommands(program: Command): void {
           postLogoutRedirectUris: opts.postLogoutRedirectUri,
           authMethod,
           jwks,
+          tlsSubject,
+          senderConstraint: opts.senderConstraint as SenderConstraint | undefined,
           apiAccess,
           firstParty: opts.firstParty,
           minAssuranceLevel: Number(opts.minLevel) as 1 | 2 | 3,
@@ -187,6 +255,8 @@ export function registerClientCommands(program: Command): void {
             grantTypes: created.grantTypes,
             authMethod: created.authMethod,
             apiAccess: created.apiAccess,
+            ...(created.tlsSubject ? { tlsSubject: created.tlsSubject } : {}),
+            ...(created.senderConstraint ? { senderConstraint: created.senderConstraint } : {}),
             rateLimit: created.rateLimit,
             ...(created.profile === 'default' ? {} : { profile: created.profile }),
           },

@@ -1,0 +1,102 @@
+// The client certificate of a request (RFC 8705): from the TLS socket when Portcullis serves TLS
+// itself, or from the header a trusted proxy sets (src/http/clientAddress.ts removes it from
+// everyone else), and whether a CA of TLS_CLIENT_CA_FILE issued it. Verified here, not in the
+// handshake, so that self-signed certificates (self_signed_tls_client_auth) reach the protocol.
+
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { TLSSocket } from 'node:tls';
+import type Koa from 'koa';
+import type { Clock } from '../clock.ts';
+import { ConfigError } from '../config.ts';
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/** Every certificate of a PEM bundle; throws ConfigError naming the variable when there is none or one is broken. */
+export function readCertificateBundle(file: string, variable: string): X509Certificate[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(
+      `Invalid configuration: ${variable} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}): ${file}`,
+    );
+  }
+  const blocks = text.match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0)
+    throw new ConfigError(`Invalid configuration: ${variable} holds no PEM certificate: ${file}`);
+  try {
+    return blocks.map((pem) => new X509Certificate(pem));
+  } catch {
+    throw new ConfigError(`Invalid configuration: ${variable} holds a broken certificate: ${file}`);
+  }
+}
+
+/** A header value as nginx's $ssl_client_escaped_cert writes it (URL-encoded PEM); undefined when it is none. */
+export function certificateOfHeader(value: string | undefined): X509Certificate | undefined {
+  if (!value) return undefined;
+  let pem: string;
+  try {
+    pem = decodeURIComponent(value);
+  } catch {
+    return undefined;
+  }
+  const block = pem.match(PEM_CERTIFICATE);
+  if (block?.length !== 1) return undefined;
+  try {
+    return new X509Certificate(block[0]);
+  } catch {
+    return undefined;
+  }
+}
+
+const withinValidity = (cert: X509Certificate, now: number) =>
+  Date.parse(cert.validFrom) <= now && now <= Date.parse(cert.validTo);
+
+export interface ClientCertificateOptions {
+  /** Lower-case header name a trusted proxy sets; undefined: the TLS socket's certificate. */
+  header: string | undefined;
+  /** CA certificates (intermediates included) that tls_client_auth trusts. */
+  trustedCas: X509Certificate[];
+  clock: Clock;
+}
+
+const NONE = Symbol('no certificate');
+
+export function createClientCertificates(options: ClientCertificateOptions) {
+  const cas = options.trustedCas.filter((ca) => ca.ca);
+  const seen = new WeakMap<Koa.Context, X509Certificate | typeof NONE>();
+
+  function fromRequest(ctx: Koa.Context): X509Certificate | undefined {
+    if (options.header) return certificateOfHeader(ctx.get(options.header) || undefined);
+    const socket = ctx.req.socket as Partial<TLSSocket>;
+    if (typeof socket.getPeerX509Certificate !== 'function') return undefined;
+    return socket.getPeerX509Certificate() ?? undefined;
+  }
+
+  return {
+    /** The request's client certificate, read once per request. */
+    of(ctx: Koa.Context): X509Certificate | undefined {
+      let cert = seen.get(ctx);
+      if (cert === undefined) {
+        cert = fromRequest(ctx) ?? NONE;
+        seen.set(ctx, cert);
+      }
+      return cert === NONE ? undefined : cert;
+    },
+
+    /**
+     * Whether a trusted CA issued the certificate and both are within their validity now. The CA
+     * list is the trust anchor: an intermediate listed there is trusted as it is.
+     */
+    issuedByTrustedCa(cert: X509Certificate): boolean {
+      const now = options.clock.now();
+      if (!withinValidity(cert, now)) return false;
+      return cas.some(
+        (ca) => withinValidity(ca, now) && cert.checkIssued(ca) && cert.verify(ca.publicKey),
+      );
+    },
+  };
+}
+
+export type ClientCertificates = ReturnType<typeof createClientCertificates>;
