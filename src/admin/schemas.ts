@@ -81,6 +81,12 @@ export const ClientInput = z.strictObject({
     .describe(
       'its own request limit at the token, introspection, revocation, PAR and admin endpoints; null: the default (CLIENT_RATE_LIMIT)',
     ),
+  requireSignedRequestObject: z
+    .boolean()
+    .default(false)
+    .describe(
+      'authorization requests only as request objects signed with its keys (JAR), pushed to the PAR endpoint',
+    ),
 });
 
 export const Client = z.object({
@@ -96,6 +102,7 @@ export const Client = z.object({
   firstParty: z.boolean(),
   minAssuranceLevel: z.int(),
   rateLimit: rateLimit.nullable().describe('null: the default (CLIENT_RATE_LIMIT)'),
+  requireSignedRequestObject: z.boolean().describe('signed request objects (JAR) only'),
   createdBy: z.string().describe('cli, admin-api, registration, system or quickstart'),
   createdAt: time,
   updatedAt: time,

@@ -41,6 +41,8 @@ export interface ClientInput {
   minAssuranceLevel?: 1 | 2 | 3 | undefined;
   /** Its own request limit at the token, introspection, revocation, PAR and admin endpoints (default: CLIENT_RATE_LIMIT). */
   rateLimit?: RateLimit | null | undefined;
+  /** Authorization requests only as a request object signed with one of its keys (JAR, at PAR). */
+  requireSignedRequestObject?: boolean | undefined;
 }
 
 /** Checks one redirect URI: absolute, no fragment, https except on loopback. */
@@ -119,6 +121,20 @@ function checkKeys(input: ClientInput): void {
   }
 }
 
+/** A client that must sign its requests needs the login grant and keys to verify them with. */
+function checkSignedRequestObjects(input: ClientInput, login: boolean): void {
+  if (!login)
+    throw invalid(
+      'signed request objects are for authorization_code clients',
+      'requireSignedRequestObject',
+    );
+  if (!input.jwks && !input.jwksUri)
+    throw invalid(
+      "signed request objects need the client's public keys (a JWKS or a JWKS URI)",
+      'requireSignedRequestObject',
+    );
+}
+
 /** API identifier -> scopes, each API registered and each scope one it defines. */
 export async function checkApiAccess(
   catalogue: Catalogue,
@@ -186,6 +202,10 @@ export async function clientMetadata(
     min_assurance_level: level,
   };
   if (input.rateLimit) metadata.rate_limit = rateLimitMetadata(input.rateLimit);
+  if (input.requireSignedRequestObject) {
+    checkSignedRequestObjects(input, login);
+    metadata.require_signed_request_object = true;
+  }
   if (input.jwks) metadata.jwks = input.jwks;
   if (input.jwksUri) metadata.jwks_uri = input.jwksUri;
   for (const key of Object.keys(metadata)) if (metadata[key] === undefined) delete metadata[key];

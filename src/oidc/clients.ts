@@ -58,6 +58,8 @@ export interface ClientView {
   minAssuranceLevel: number;
   /** Its own request limit; null: the default (CLIENT_RATE_LIMIT). */
   rateLimit: RateLimit | null;
+  /** Authorization requests only as signed request objects (JAR) pushed to the PAR endpoint. */
+  requireSignedRequestObject: boolean;
   createdBy: string;
   createdAt: Date;
   updatedAt: Date;
@@ -112,6 +114,7 @@ export function createClientRegistry(options: ClientRegistryOptions) {
       firstParty: m.first_party === true,
       minAssuranceLevel: typeof m.min_assurance_level === 'number' ? m.min_assurance_level : 1,
       rateLimit: rateLimitOfMetadata(m.rate_limit) ?? null,
+      requireSignedRequestObject: m.require_signed_request_object === true,
       createdBy: row.created_by,
       createdAt: row.created_at,
       updatedAt: row.updated_at,

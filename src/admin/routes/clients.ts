@@ -37,6 +37,7 @@ const summary = (c: ClientView) => ({
   firstParty: c.firstParty,
   minAssuranceLevel: c.minAssuranceLevel,
   rateLimit: c.rateLimit,
+  requireSignedRequestObject: c.requireSignedRequestObject,
 });
 
 export function clientRoutes({ issuer, services }: AdminContext): AnyRoute[] {

@@ -96,6 +96,7 @@ interface CreateOptions {
   firstParty?: boolean;
   minLevel: string;
   rateLimit?: string;
+  requireSignedRequestObject?: boolean;
   json?: boolean;
 }
 
@@ -130,6 +131,10 @@ export function registerClientCommands(program: Command): void {
     .option(
       '--rate-limit <N/SECONDS>',
       'its request limit at the token, introspection, revocation, PAR and admin endpoints (default: CLIENT_RATE_LIMIT)',
+    )
+    .option(
+      '--require-signed-request-object',
+      'authorization requests only as request objects signed with its keys (JAR), pushed to the PAR endpoint',
     )
     .option('--json', 'print the result as JSON')
     .action(async (opts: CreateOptions) => {
@@ -167,6 +172,7 @@ export function registerClientCommands(program: Command): void {
           firstParty: opts.firstParty,
           minAssuranceLevel: Number(opts.minLevel) as 1 | 2 | 3,
           rateLimit,
+          requireSignedRequestObject: opts.requireSignedRequestObject,
         });
         await auditChange(
           app,
@@ -178,6 +184,7 @@ export function registerClientCommands(program: Command): void {
             authMethod: created.authMethod,
             apiAccess: created.apiAccess,
             rateLimit: created.rateLimit,
+            requireSignedRequestObject: created.requireSignedRequestObject,
           },
         );
         print(opts.json, { ...clientJson(created), clientSecret: secret }, () => {
