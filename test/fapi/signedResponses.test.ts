@@ -195,7 +195,7 @@ describe('FAPI 2.0 Message Signing: signed authorization and introspection respo
     test('without the Accept header the answer stays plain JSON (as before)', async () => {
       const res = await introspect(accessToken);
       assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
-      assert.equal((await res.json()).active, true);
+      assert.equal(((await res.json()) as { active: boolean }).active, true);
     });
   });
 });
