@@ -14,6 +14,7 @@ const CLIENT = [
   'firstParty',
   'minAssuranceLevel',
   'rateLimit',
+  'requireSignedRequestObject',
 ] as const;
 
 /**

@@ -234,7 +234,7 @@ export function registerClientCommands(program: Command): void {
           const shown = { ...clientJson(found), rateLimit: rateLimitText(app, found) };
           for (const [k, v] of Object.entries(shown)) {
             process.stdout.write(
-              `${k.padEnd(24)}${typeof v === 'object' ? JSON.stringify(v) : String(v)}\n`,
+              `${k.padEnd(28)}${typeof v === 'object' ? JSON.stringify(v) : String(v)}\n`,
             );
           }
         });
