@@ -37,7 +37,8 @@ const summary = (c: ClientView) => ({
   firstParty: c.firstParty,
   minAssuranceLevel: c.minAssuranceLevel,
   rateLimit: c.rateLimit,
-  requireSignedRequestObject: c.requireSignedRequestObject,
+  // Named only when set, so the events of every other client read as before.
+  ...(c.requireSignedRequestObject ? { requireSignedRequestObject: true } : {}),
 });
 
 export function clientRoutes({ issuer, services }: AdminContext): AnyRoute[] {

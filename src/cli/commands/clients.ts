@@ -184,7 +184,7 @@ export function registerClientCommands(program: Command): void {
             authMethod: created.authMethod,
             apiAccess: created.apiAccess,
             rateLimit: created.rateLimit,
-            requireSignedRequestObject: created.requireSignedRequestObject,
+            ...(created.requireSignedRequestObject ? { requireSignedRequestObject: true } : {}),
           },
         );
         print(opts.json, { ...clientJson(created), clientSecret: secret }, () => {
