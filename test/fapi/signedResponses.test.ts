@@ -111,7 +111,7 @@ describe('FAPI 2.0 Message Signing: signed authorization and introspection respo
     assert.equal(payload.state, flow.state);
     assert.equal(typeof payload.code, 'string');
     const lifetime = payload.exp! - Date.now() / 1000;
-    assert.ok(lifetime > 0 && lifetime <= 600, `expires within 10 minutes: ${lifetime}`);
+    assert.ok(lifetime > 0 && lifetime <= 120, `expires within 2 minutes: ${lifetime}`);
 
     const tokens = await redeem(flow);
     assert.equal(tokens.token_type.toLowerCase(), 'dpop');
@@ -144,6 +144,46 @@ describe('FAPI 2.0 Message Signing: signed authorization and introspection respo
     const before = await storedArtifacts(server);
     await refusedByRp(redeem(flow, callback));
     assert.deepEqual(await storedArtifacts(server), before, 'no token was issued');
+  });
+
+  test('an error is answered in a signed response too, and the RP reports it', async () => {
+    const config = await relyingParty();
+    const state = oidc.randomState();
+    const verifier = oidc.randomPKCECodeVerifier();
+    const { searchParams } = await oidc.buildAuthorizationUrlWithJAR(
+      config,
+      {
+        redirect_uri: SIGNING_REDIRECT,
+        scope: 'openid ledger:read',
+        resource: LEDGER,
+        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+        response_mode: 'jwt',
+        // Nobody is signed in in a new browser: login_required.
+        prompt: 'none',
+        state,
+      },
+      { key: bank.signer.key, kid: bank.signer.kid },
+    );
+    const url = await oidc.buildAuthorizationUrlWithPAR(config, searchParams);
+    const callback = redirectedTo(await signInAt(server, bank, url.href));
+    const { payload } = await jwtVerify(callback.searchParams.get('response')!, jwks, {
+      issuer: server.issuer,
+      audience: bank.signer.id,
+    });
+    assert.equal(payload.error, 'login_required');
+    assert.equal(payload.state, state);
+    assert.equal(payload.code, undefined);
+    await assert.rejects(
+      oidc.authorizationCodeGrant(config, callback, {
+        pkceCodeVerifier: verifier,
+        expectedState: state,
+      }),
+      (err: Error & { error?: string }) => {
+        assert.equal(err.error, 'login_required');
+        return true;
+      },
+    );
   });
 
   describe('signed introspection (RFC 9701)', () => {
