@@ -70,6 +70,7 @@ const PROTOCOL_FIELDS = [
   'jwks',
   'jwks_uri',
   'scope',
+  'require_signed_request_object',
 ];
 /** ...and descriptive ones, copied as given (the protocol library checks their form). */
 const INFO_FIELDS = [
@@ -96,6 +97,7 @@ const SNAKE: Record<string, string> = {
   jwksUri: 'jwks_uri',
   apiAccess: 'api_access',
   minAssuranceLevel: 'min_assurance_level',
+  requireSignedRequestObject: 'require_signed_request_object',
 };
 
 const toAllowance = (p: AllowancePayload): Allowance => ({
@@ -109,6 +111,14 @@ function stringList(body: Record<string, unknown>, key: string): string[] | unde
   if (value === undefined || value === null) return undefined;
   if (!Array.isArray(value) || !value.every((v) => typeof v === 'string'))
     throw new errors.InvalidClientMetadata(`${key} must be an array of strings`);
+  return value;
+}
+
+function flag(body: Record<string, unknown>, key: string): boolean | undefined {
+  const value = body[key];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'boolean')
+    throw new errors.InvalidClientMetadata(`${key} must be a boolean`);
   return value;
 }
 
@@ -171,6 +181,7 @@ export function createRegistration(deps: RegistrationDeps) {
       firstParty: decided.first_party,
       minAssuranceLevel: decided.min_assurance_level,
       rateLimit: rateLimitOfMetadata(decided.rate_limit),
+      requireSignedRequestObject: flag(body, 'require_signed_request_object'),
     };
     let metadata: Record<string, unknown>;
     try {
