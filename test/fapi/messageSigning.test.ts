@@ -11,6 +11,7 @@ import {
   type Reply,
   redirectedTo,
   requestClaims,
+  SIGNING_REDIRECT,
   type SigningBank,
   type SigningClient,
   seedSigningBank,
@@ -179,6 +180,20 @@ describe('FAPI 2.0 Message Signing: signed request objects at the PAR endpoint',
     await refused({ request: forged }, invalidRequestObject('could not validate Request Object'));
   });
 
+  test('ensure-request-object-without-redirect-uri-fails', async () => {
+    const { request } = await signedRequest({ redirect_uri: undefined });
+    await refused(
+      { request },
+      {
+        status: 400,
+        body: {
+          error: 'invalid_request',
+          error_description: "missing required parameter 'redirect_uri'",
+        },
+      },
+    );
+  });
+
   test('ensure-unsigned-request-at-par-endpoint-fails: a client that must sign pushes plain parameters', async () => {
     const { params } = authorizationParams(bank.signer);
     await refused(Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)])), {
@@ -223,6 +238,22 @@ describe('FAPI 2.0 Message Signing: signed request objects at the PAR endpoint',
         new URLSearchParams({ client_id: bank.optional.id, request }),
         'request_not_supported',
       );
+    });
+
+    test('ensure-unsigned-authorization-request-without-using-par-fails: a client that must sign sends plain parameters', async () => {
+      const { params, state } = authorizationParams(bank.signer);
+      const query = new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)]));
+      const before = await storedArtifacts(server);
+      const res = await fetch(server.url(`/auth?${query}`), { redirect: 'manual' });
+      const back = new URL(res.headers.get('location') ?? '');
+      assert.equal(`${back.origin}${back.pathname}`, SIGNING_REDIRECT);
+      assert.deepEqual(Object.fromEntries(back.searchParams), {
+        error: 'invalid_request',
+        error_description: 'Request Object must be used by this client',
+        state,
+        iss: server.issuer,
+      });
+      assert.deepEqual(await storedArtifacts(server), before, 'nothing was stored');
     });
 
     test('a request_uri of an outside host is refused (request_uri_not_supported)', async () => {
