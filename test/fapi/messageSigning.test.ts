@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { generateKeyPair } from 'jose';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import {
+  asForm,
   authorizationParams,
   push,
   type Reply,
@@ -196,7 +197,7 @@ describe('FAPI 2.0 Message Signing: signed request objects at the PAR endpoint',
 
   test('ensure-unsigned-request-at-par-endpoint-fails: a client that must sign pushes plain parameters', async () => {
     const { params } = authorizationParams(bank.signer);
-    await refused(Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)])), {
+    await refused(asForm(params), {
       status: 400,
       body: {
         error: 'invalid_request',
@@ -207,7 +208,7 @@ describe('FAPI 2.0 Message Signing: signed request objects at the PAR endpoint',
 
   test('a client without the requirement may still push plain parameters (as before)', async () => {
     const { params, state } = authorizationParams(bank.optional);
-    const form = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)]));
+    const form = asForm(params);
     const back = await pushAndSignIn(form, bank.optional);
     assert.equal(back.searchParams.get('state'), state);
   });
@@ -242,7 +243,7 @@ describe('FAPI 2.0 Message Signing: signed request objects at the PAR endpoint',
 
     test('ensure-unsigned-authorization-request-without-using-par-fails: a client that must sign sends plain parameters', async () => {
       const { params, state } = authorizationParams(bank.signer);
-      const query = new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)]));
+      const query = new URLSearchParams(asForm(params));
       const before = await storedArtifacts(server);
       const res = await fetch(server.url(`/auth?${query}`), { redirect: 'manual' });
       const back = new URL(res.headers.get('location') ?? '');

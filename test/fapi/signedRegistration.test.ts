@@ -7,6 +7,7 @@ import { exportJWK, generateKeyPair } from 'jose';
 import { LEDGER } from '../oidc/ledger.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import {
+  asForm,
   authorizationParams,
   push,
   requestClaims,
@@ -62,7 +63,7 @@ describe('dynamic registration of a client that must sign its requests', () => {
     assert.equal(shown?.requireSignedRequestObject, true);
 
     const { params } = authorizationParams(client);
-    const plain = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)]));
+    const plain = asForm(params);
     const before = await storedArtifacts(server);
     const refused = await push(server, client, plain);
     assert.deepEqual(refused, {

@@ -88,6 +88,10 @@ export function authorizationParams(client: SigningClient) {
   };
 }
 
+/** Authorization parameters as a form (or query): the plain, unsigned request. */
+export const asForm = (params: Record<string, unknown>): Record<string, string> =>
+  Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)]));
+
 /**
  * Claims of a request object as FAPI 2.0 Message Signing wants them (iss, aud, exp 5 minutes
  * after nbf, nbf now), changed by `changes`: a key set to undefined is left out.
