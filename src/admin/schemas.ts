@@ -116,6 +116,12 @@ export const ClientInput = z.strictObject({
     .describe(
       'default, or fapi2 (FAPI 2.0). Omitted: default when created, unchanged when replaced; under FAPI_PROFILE=2.0 always fapi2',
     ),
+  requireSignedRequestObject: z
+    .boolean()
+    .default(false)
+    .describe(
+      'authorization requests only as request objects signed with its keys (JAR), pushed to the PAR endpoint',
+    ),
 });
 
 export const Client = z.object({
@@ -134,6 +140,7 @@ export const Client = z.object({
   senderConstraint: senderConstraint.nullable().describe('null: bearer tokens'),
   rateLimit: rateLimit.nullable().describe('null: the default (CLIENT_RATE_LIMIT)'),
   profile: profile.describe('its profile, FAPI_PROFILE included'),
+  requireSignedRequestObject: z.boolean().describe('signed request objects (JAR) only'),
   createdBy: z.string().describe('cli, admin-api, registration, system or quickstart'),
   createdAt: time,
   updatedAt: time,

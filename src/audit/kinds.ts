@@ -18,6 +18,7 @@ const CLIENT = [
   // Mutual TLS: the certificate subject a tls_client_auth client presents, and token binding.
   'tlsSubject',
   'senderConstraint',
+  'requireSignedRequestObject',
 ] as const;
 
 /**

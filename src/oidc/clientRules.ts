@@ -82,6 +82,8 @@ export interface ClientInput {
   rateLimit?: RateLimit | null | undefined;
   /** Its profile (src/oidc/profiles.ts); default: `default`, or `fapi2` under FAPI_PROFILE=2.0. */
   profile?: ProfileName | undefined;
+  /** Authorization requests only as a request object signed with one of its keys (JAR, at PAR). */
+  requireSignedRequestObject?: boolean | undefined;
 }
 
 /** Checks one redirect URI: absolute, no fragment, https except on loopback. */
@@ -207,6 +209,20 @@ function senderConstraintMetadata(input: ClientInput): Record<string, boolean> {
     : { tls_client_certificate_bound_access_tokens: true };
 }
 
+/** A client that must sign its requests needs the login grant and keys to verify them with. */
+function checkSignedRequestObjects(input: ClientInput, login: boolean): void {
+  if (!login)
+    throw invalid(
+      'signed request objects are for authorization_code clients',
+      'requireSignedRequestObject',
+    );
+  if (!input.jwks && !input.jwksUri)
+    throw invalid(
+      "signed request objects need the client's public keys (a JWKS or a JWKS URI)",
+      'requireSignedRequestObject',
+    );
+}
+
 /** API identifier -> scopes, each API registered and each scope one it defines. */
 export async function checkApiAccess(
   catalogue: Catalogue,
@@ -275,6 +291,10 @@ export async function clientMetadata(
   };
   Object.assign(metadata, tlsSubjectMetadata(input), senderConstraintMetadata(input));
   if (input.rateLimit) metadata.rate_limit = rateLimitMetadata(input.rateLimit);
+  if (input.requireSignedRequestObject) {
+    checkSignedRequestObjects(input, login);
+    metadata.require_signed_request_object = true;
+  }
   if (input.jwks) metadata.jwks = input.jwks;
   if (input.jwksUri) metadata.jwks_uri = input.jwksUri;
   for (const key of Object.keys(metadata)) if (metadata[key] === undefined) delete metadata[key];

@@ -72,6 +72,8 @@ export interface ClientView {
   rateLimit: RateLimit | null;
   /** What the client's requests must obey (src/oidc/profiles.ts), FAPI_PROFILE included. */
   profile: ProfileName;
+  /** Authorization requests only as signed request objects (JAR) pushed to the PAR endpoint. */
+  requireSignedRequestObject: boolean;
   createdBy: string;
   createdAt: Date;
   updatedAt: Date;
@@ -150,6 +152,7 @@ export function createClientRegistry(options: ClientRegistryOptions) {
           : null,
       rateLimit: rateLimitOfMetadata(m.rate_limit) ?? null,
       profile: profileOf(m, options.serverProfile).name,
+      requireSignedRequestObject: m.require_signed_request_object === true,
       createdBy: row.created_by,
       createdAt: row.created_at,
       updatedAt: row.updated_at,

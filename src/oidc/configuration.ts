@@ -24,6 +24,7 @@ import {
   serverProfile,
 } from './profiles.ts';
 import { type MtlsOptions, mtlsConfiguration } from './mtls.ts';
+import { messageSigningClientDefaults, messageSigningFeatures } from './messageSigning.ts';
 import { createResourceIndicators, type ResourceOptions } from './resources.ts';
 
 export interface ConfigurationParts {
@@ -217,6 +218,7 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
       response_types: ['code'],
       token_endpoint_auth_method: 'private_key_jwt',
       id_token_signed_response_alg: alg,
+      ...messageSigningClientDefaults(alg),
     },
     extraClientMetadata: {
       properties: EXTRA_CLIENT_METADATA,
@@ -279,6 +281,8 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
       claimsParameter: { enabled: true },
       // Certificate-bound tokens and certificate client authentication (src/oidc/mtls.ts).
       mTLS: mtls?.mTLS ?? { enabled: false },
+      // JAR at the PAR endpoint, JARM, signed introspection (src/oidc/messageSigning.ts).
+      ...messageSigningFeatures(),
       // RFC 7591 only with an initial access token from an administrator: its policy applies
       // the admin API's client rules and the API access the administrator allowed. RFC 7592
       // lets a registered client read, change (under the same policy) and delete itself.

@@ -84,6 +84,7 @@ const PROTOCOL_FIELDS = [
   'tls_client_auth_san_ip',
   'tls_client_auth_san_email',
   'tls_client_certificate_bound_access_tokens',
+  'require_signed_request_object',
 ];
 /** ...and descriptive ones, copied as given (the protocol library checks their form). */
 const INFO_FIELDS = [
@@ -120,6 +121,7 @@ const SNAKE: Record<string, string> = {
   senderConstraint: 'tls_client_certificate_bound_access_tokens',
   apiAccess: 'api_access',
   minAssuranceLevel: 'min_assurance_level',
+  requireSignedRequestObject: 'require_signed_request_object',
 };
 
 const toAllowance = (p: AllowancePayload): Allowance => ({
@@ -150,6 +152,14 @@ function registeredTlsSubject(body: Record<string, unknown>): ClientInput['tlsSu
   if (typeof value !== 'string')
     throw new errors.InvalidClientMetadata(`tls_client_auth_${kind} must be a string`);
   return { kind, value };
+}
+
+function flag(body: Record<string, unknown>, key: string): boolean | undefined {
+  const value = body[key];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'boolean')
+    throw new errors.InvalidClientMetadata(`${key} must be a boolean`);
+  return value;
 }
 
 interface Decided {
@@ -220,6 +230,7 @@ export function createRegistration(deps: RegistrationDeps) {
       minAssuranceLevel: decided.min_assurance_level,
       rateLimit: rateLimitOfMetadata(decided.rate_limit),
       profile: decided.profile,
+      requireSignedRequestObject: flag(body, 'require_signed_request_object'),
     };
     let metadata: Record<string, unknown>;
     try {

@@ -42,6 +42,8 @@ const summary = (c: ClientView) => ({
   // Mutual TLS facts only for the clients that have them.
   ...(c.tlsSubject ? { tlsSubject: c.tlsSubject } : {}),
   ...(c.senderConstraint ? { senderConstraint: c.senderConstraint } : {}),
+  // Named only when set, so the events of every other client read as before.
+  ...(c.requireSignedRequestObject ? { requireSignedRequestObject: true } : {}),
 });
 
 export function clientRoutes({ issuer, services }: AdminContext): AnyRoute[] {

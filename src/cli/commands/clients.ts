@@ -138,6 +138,7 @@ interface CreateOptions {
   minLevel: string;
   rateLimit?: string;
   profile?: string;
+  requireSignedRequestObject?: boolean;
   json?: boolean;
 }
 
@@ -188,6 +189,10 @@ export function registerClientCommands(program: Command): void {
     .option(
       '--profile <profile>',
       `what its requests must obey: ${PROFILE_NAMES.join(', ')} (fapi2: FAPI 2.0, PAR, private_key_jwt, DPoP-bound tokens; default: default, or fapi2 under FAPI_PROFILE=2.0)`,
+    )
+    .option(
+      '--require-signed-request-object',
+      'authorization requests only as request objects signed with its keys (JAR), pushed to the PAR endpoint',
     )
     .option('--json', 'print the result as JSON')
     .action(async (opts: CreateOptions) => {
@@ -245,6 +250,7 @@ export function registerClientCommands(program: Command): void {
           minAssuranceLevel: Number(opts.minLevel) as 1 | 2 | 3,
           rateLimit,
           profile,
+          requireSignedRequestObject: opts.requireSignedRequestObject,
         });
         await auditChange(
           app,
@@ -259,6 +265,7 @@ export function registerClientCommands(program: Command): void {
             ...(created.senderConstraint ? { senderConstraint: created.senderConstraint } : {}),
             rateLimit: created.rateLimit,
             ...(created.profile === 'default' ? {} : { profile: created.profile }),
+            ...(created.requireSignedRequestObject ? { requireSignedRequestObject: true } : {}),
           },
         );
         print(opts.json, { ...clientJson(created), clientSecret: secret }, () => {
@@ -308,7 +315,7 @@ export function registerClientCommands(program: Command): void {
           const shown = { ...clientJson(found), rateLimit: rateLimitText(app, found) };
           for (const [k, v] of Object.entries(shown)) {
             process.stdout.write(
-              `${k.padEnd(24)}${typeof v === 'object' ? JSON.stringify(v) : String(v)}\n`,
+              `${k.padEnd(28)}${typeof v === 'object' ? JSON.stringify(v) : String(v)}\n`,
             );
           }
         });
