@@ -15,7 +15,7 @@ import {
   tokenRows,
 } from '../support/fapi.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { codeFor, push, redeemForm, seedWorld, token, userinfo, type World } from './world.ts';
+import { codeFor, push, redeemForm, seedWorld, token, userinfo, type World } from './thirdParty.ts';
 
 /** Each negative of the DPoP proof: what is changed, and how the server must answer. */
 interface ProofCase {

@@ -6,7 +6,7 @@ import { calculateJwkThumbprint, exportJWK, importJWK } from 'jose';
 import * as oidc from 'openid-client';
 import { signInAt } from '../support/fapi.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { introspect, REDIRECT, SCOPE, seedWorld, VAULT, type World } from './world.ts';
+import { introspect, REDIRECT, SCOPE, seedWorld, VAULT, type World } from './thirdParty.ts';
 
 describe('FAPI 2.0 Security Profile: happy flow (PAR + private_key_jwt + DPoP)', () => {
   let server: TestServer;

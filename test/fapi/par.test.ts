@@ -23,7 +23,7 @@ import {
   seedWorld,
   token,
   type World,
-} from './world.ts';
+} from './thirdParty.ts';
 
 /** The error code and message of Portcullis' error page (errors that cannot be redirected). */
 function pageError(page: Page) {

@@ -12,7 +12,7 @@ import {
   tokenRows,
 } from '../support/fapi.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { codeFor, introspect, redeemForm, seedWorld, token, VAULT, type World } from './world.ts';
+import { codeFor, introspect, redeemForm, seedWorld, token, VAULT, type World } from './thirdParty.ts';
 
 const INVALID_GRANT = { error: 'invalid_grant', error_description: 'grant request is invalid' };
 
