@@ -271,19 +271,25 @@ describe('FAPI 2.0 Security Profile: DPoP', () => {
         'proof',
       ],
     ] as const) {
-      test(`${module}: a code bound by ${bind === 'jkt' ? 'dpop_jkt' : 'a proof at PAR'} refuses another key`, async () => {
-        const { code, verifier } = await codeFor(
-          w,
-          bind === 'jkt'
-            ? { params: { dpop_jkt: thumbprint(w.client.dpop) } }
-            : { headers: { dpop: dpopProof(w.client.dpop, 'POST', server.url('/request')) } },
-        );
+      test(`${module}: a code bound by ${bind === 'jkt' ? 'dpop_jkt' : 'a proof at PAR'} refuses another key, and no key`, async () => {
+        const bound = () =>
+          codeFor(
+            w,
+            bind === 'jkt'
+              ? { params: { dpop_jkt: thumbprint(w.client.dpop) }, newSession: true }
+              : {
+                  headers: { dpop: dpopProof(w.client.dpop, 'POST', server.url('/request')) },
+                  newSession: true,
+                },
+          );
         const before = await tokens();
-        const r = await token(w, redeemForm(code, verifier), {
+        const first = await bound();
+        const r = await token(w, redeemForm(first.code, first.verifier), {
           dpop: dpopProof(signingKey('ES256'), 'POST', server.url('/token')),
         });
         assertError(r, 400, 'invalid_grant', 'grant request is invalid');
-        const none = await token(w, redeemForm(code, verifier), { dpop: null });
+        const second = await bound();
+        const none = await token(w, redeemForm(second.code, second.verifier), { dpop: null });
         assertError(none, 400, 'invalid_grant', 'grant request is invalid');
         assert.equal(await tokens(), before, 'no token');
       });

@@ -7,7 +7,15 @@ import { manualClock } from '../../src/clock.ts';
 import { hashId } from '../../src/oidc/adapter.ts';
 import { assertError, signInAt, tokenRows } from '../support/fapi.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { authorizeUrl, codeFor, push, redeemForm, seedWorld, token, type World } from './thirdParty.ts';
+import {
+  authorizeUrl,
+  codeFor,
+  push,
+  redeemForm,
+  seedWorld,
+  token,
+  type World,
+} from './thirdParty.ts';
 
 describe('FAPI 2.0 Security Profile: expired request_uri and code', () => {
   const clock = manualClock(Date.now());

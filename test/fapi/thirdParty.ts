@@ -3,6 +3,7 @@
 // plus the protocol steps of the conformance suite (PAR, sign-in, token request) over plain HTTP.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { HttpBrowser } from '../support/browserless.ts';
 import {
   assertionFields,
   clientAssertion,
@@ -37,6 +38,8 @@ export interface World {
   client: FapiClient;
   /** A second client of the same kind, for the "bound to its client" tests. */
   other: FapiClient;
+  /** The person's browser: signed in once, its session serves the next requests (no Argon2 each time). */
+  browser: HttpBrowser;
 }
 
 export interface WorldOptions {
@@ -44,7 +47,11 @@ export interface WorldOptions {
   fapi2?: boolean;
 }
 
-async function createClient(server: TestServer, name: string, o: WorldOptions) {
+export async function createClient(
+  server: TestServer,
+  name: string,
+  o: WorldOptions,
+): Promise<FapiClient> {
   const key = signingKey('ES256');
   const rsa = signingKey('PS256');
   const created = await server.app.services.clients.create({
@@ -79,6 +86,7 @@ export async function seedWorld(server: TestServer, o: WorldOptions = {}): Promi
     person: { id: person.id, email: person.email },
     client: await createClient(server, 'Third party', o),
     other: await createClient(server, 'Another third party', o),
+    browser: new HttpBrowser(),
   };
 }
 
@@ -94,6 +102,8 @@ export interface PushOptions {
   authFields?: Record<string, string>;
   headers?: Record<string, string>;
   method?: string;
+  /** Signs in with a browser of its own (a grant of its own, e.g. for tests that revoke it). */
+  newSession?: boolean;
 }
 
 /** A pushed authorization request (RFC 9126) with PKCE S256; returns the reply and the PKCE pair. */
@@ -135,6 +145,7 @@ export async function codeFor(w: World, o: PushOptions = {}) {
     w.server,
     authorizeUrl(w, client.id, pushed.requestUri!),
     w.person.email,
+    o.newSession ? new HttpBrowser() : w.browser,
   );
   const code = redirect?.searchParams.get('code');
   assert.ok(code, `a code: ${page.status} ${page.location} ${page.html.slice(0, 300)}`);

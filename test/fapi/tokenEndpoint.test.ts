@@ -12,7 +12,15 @@ import {
   tokenRows,
 } from '../support/fapi.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { codeFor, introspect, redeemForm, seedWorld, token, VAULT, type World } from './thirdParty.ts';
+import {
+  codeFor,
+  introspect,
+  redeemForm,
+  seedWorld,
+  token,
+  VAULT,
+  type World,
+} from './thirdParty.ts';
 
 const INVALID_GRANT = { error: 'invalid_grant', error_description: 'grant request is invalid' };
 
@@ -39,7 +47,7 @@ describe('FAPI 2.0 Security Profile: the token endpoint', () => {
   });
 
   test('fapi2-security-profile-final-attempt-reuse-authorization-code-after-one-second: refused, and the first tokens are revoked', async () => {
-    const { code, verifier } = await codeFor(w);
+    const { code, verifier } = await codeFor(w, { newSession: true });
     const before = await tokenRows(server, w.client.id);
     const first = await token(w, redeemForm(code, verifier));
     assert.equal(first.status, 200, JSON.stringify(first.body));
