@@ -28,7 +28,7 @@ import {
   type World,
 } from './thirdParty.ts';
 
-const SETUPS = [
+const SETUPS: { name: string; env: Record<string, string>; fapi2: boolean }[] = [
   { name: 'a fapi2 client', env: {}, fapi2: true },
   { name: 'FAPI_PROFILE=2.0', env: { FAPI_PROFILE: '2.0' }, fapi2: false },
 ];
