@@ -22,16 +22,12 @@ import {
   REDIRECT,
   redeemForm,
   SCOPE,
+  SETUPS,
   seedWorld,
   token,
   VAULT,
   type World,
 } from './thirdParty.ts';
-
-const SETUPS: { name: string; env: Record<string, string>; fapi2: boolean }[] = [
-  { name: 'a fapi2 client', env: {}, fapi2: true },
-  { name: 'FAPI_PROFILE=2.0', env: { FAPI_PROFILE: '2.0' }, fapi2: false },
-];
 
 /** The audiences the profile refuses (only the issuer, as a string, is right). */
 const WRONG_AUDIENCES: [module: string, label: string, audience: (s: TestServer) => unknown][] = [

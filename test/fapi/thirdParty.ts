@@ -66,6 +66,18 @@ export async function createClient(
   return { id: created.client.clientId, key, rsa, dpop: signingKey('ES256') };
 }
 
+export interface Setup {
+  name: string;
+  env: Record<string, string>;
+  fapi2: boolean;
+}
+
+/** The two ways a client is FAPI 2.0: registered with the fapi2 profile, or every client under FAPI_PROFILE=2.0. */
+export const SETUPS: Setup[] = [
+  { name: 'a fapi2 client', env: {}, fapi2: true },
+  { name: 'FAPI_PROFILE=2.0', env: { FAPI_PROFILE: '2.0' }, fapi2: false },
+];
+
 export async function seedWorld(server: TestServer, o: WorldOptions = {}): Promise<World> {
   const { catalogue, accounts, roles } = server.app.services;
   await catalogue.create({
