@@ -199,6 +199,17 @@ for (const setup of SETUPS) {
         assert.equal(r.body.sub, w.person.id);
       });
 
+      test('fapi2-security-profile-final-access-token-type-header-case-sensitivity: the scheme is case-insensitive', async () => {
+        const r = await call(proof('GET', meUrl(), {}, accessToken), 'dpop');
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+      });
+
+      test('fapi2-security-profile-final-check-dpop-proof-nbf-exp: proofs with nbf and exp are accepted', async () => {
+        const claims = { nbf: now(), exp: now() + 300 };
+        const r = await call(proof('GET', meUrl(), { claims }, accessToken));
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+      });
+
       for (const c of PROOF_CASES) {
         test(`fapi2-security-profile-final-dpop-negative-tests, userinfo: a proof with ${c.name} is refused`, async () => {
           const before = await tokens();

@@ -13,6 +13,7 @@ import {
   signInAt,
   tokenRows,
 } from '../support/fapi.ts';
+import { PASSWORD } from '../support/fixtures.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import {
   authorizeUrl,
@@ -209,6 +210,30 @@ for (const setup of SETUPS) {
       const pushed = await push(w, { authFields: assertionFields(w.client.id, assertion) });
       assertError(pushed.reply, 401, 'invalid_client', 'client authentication failed');
       assert.equal(pushed.requestUri, undefined);
+    });
+
+    test('fapi2-security-profile-final-user-rejects-authentication: access_denied, with iss and state', async () => {
+      const pushed = await push(w);
+      const browser = new HttpBrowser();
+      let page = await browser.open(
+        authorizeUrl(w, w.client.id, pushed.requestUri!),
+        server.issuer,
+      );
+      page = await browser.submit(
+        page,
+        /\/login$/,
+        { email: w.person.email, password: PASSWORD },
+        server.issuer,
+      );
+      const before = await codes();
+      page = await browser.submit(page, /\/consent$/, { decision: 'deny' }, server.issuer);
+      const target = new URL(page.location!);
+      assert.equal(`${target.origin}${target.pathname}`, REDIRECT);
+      assert.equal(target.searchParams.get('error'), 'access_denied');
+      assert.equal(target.searchParams.get('state'), pushed.state);
+      assert.equal(target.searchParams.get('iss'), server.issuer);
+      assert.equal(target.searchParams.get('code'), null);
+      assert.equal(await codes(), before, 'no code');
     });
 
     test('the authorization endpoint answers a request_uri that was never issued like a used one', async () => {

@@ -84,6 +84,28 @@ for (const setup of SETUPS) {
       assert.equal(await tokenRows(server, w.client.id), before, 'none of its tokens is left');
     });
 
+    test('fapi2-security-profile-final-ensure-client-id-in-token-endpoint: the other client’s id, asserted with this client’s key, is refused', async () => {
+      const { code, verifier } = await codeFor(w);
+      const before = await allTokens();
+      const assertion = clientAssertion(w.client.key, w.other.id, server.issuer);
+      const r = await token(w, redeemForm(code, verifier), {
+        authFields: assertionFields(w.other.id, assertion),
+      });
+      assertError(r, 401, 'invalid_client', 'client authentication failed');
+      assert.deepEqual(await allTokens(), before, 'no token');
+    });
+
+    test('a client_id in the body other than the assertion’s is refused', async () => {
+      const { code, verifier } = await codeFor(w);
+      const before = await allTokens();
+      const assertion = clientAssertion(w.client.key, w.client.id, server.issuer);
+      const r = await token(w, redeemForm(code, verifier), {
+        authFields: { ...assertionFields(w.client.id, assertion), client_id: w.other.id },
+      });
+      assertError(r, 400, 'invalid_request', 'client_id mismatch');
+      assert.deepEqual(await allTokens(), before, 'no token');
+    });
+
     /** A token request for a fresh code, authenticated with an assertion changed by `o`. */
     async function redeemWith(audience: unknown, o: JwtOverrides, key = w.client.key) {
       const { code, verifier } = await codeFor(w);
