@@ -95,8 +95,11 @@ for (const setup of SETUPS) {
       const { code, verifier } = await codeFor(w);
       const before = await tokens();
       const r = await token(w, redeemForm(code, verifier), { dpop: null });
-      assertError(r, 400, 'invalid_request', /DPoP/);
+      assertError(r, 400, 'invalid_grant', 'grant request is invalid');
       assert.equal(await tokens(), before, 'no token');
+      // Refused before the code is consumed: with a proof it still works.
+      const proven = await token(w, redeemForm(code, verifier));
+      assert.equal(proven.status, 200, JSON.stringify(proven.body));
     });
 
     test('a client secret is refused at the token endpoint', async () => {
