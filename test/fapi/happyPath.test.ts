@@ -8,6 +8,10 @@ import { signInAt } from '../support/fapi.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { introspect, REDIRECT, SCOPE, SETUPS, seedWorld, VAULT, type World } from './thirdParty.ts';
 
+/** What FAPI 2.0 allows clients and the server to sign with, and clients to authenticate with. */
+const FAPI2_ALGS = ['PS256', 'ES256', 'EdDSA', 'Ed25519'];
+const FAPI2_AUTH_METHODS = ['private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth'];
+
 for (const setup of SETUPS) {
   describe(`FAPI 2.0 Security Profile: happy flow (PAR + private_key_jwt + DPoP) (${setup.name})`, () => {
     let server: TestServer;
@@ -107,20 +111,33 @@ for (const setup of SETUPS) {
       assert.equal(me.sub, w.person.id);
     });
 
-    test('discovery publishes PAR, DPoP and private_key_jwt', async () => {
-      const doc = (await (await fetch(server.url('/.well-known/openid-configuration'))).json()) as {
-        pushed_authorization_request_endpoint: string;
-        dpop_signing_alg_values_supported: string[];
-        token_endpoint_auth_methods_supported: string[];
-        authorization_response_iss_parameter_supported: boolean;
-        code_challenge_methods_supported: string[];
-      };
+    test('fapi2-security-profile-final-discovery-end-point-verification', async () => {
+      const doc = (await (
+        await fetch(server.url('/.well-known/openid-configuration'))
+      ).json()) as Record<string, unknown>;
+      const list = (name: string) => doc[name] as string[];
+      assert.equal(doc.issuer, server.issuer);
       assert.equal(doc.pushed_authorization_request_endpoint, server.url('/request'));
-      assert.ok(doc.dpop_signing_alg_values_supported.includes('ES256'));
-      assert.ok(!doc.dpop_signing_alg_values_supported.includes('RS256'));
-      assert.ok(doc.token_endpoint_auth_methods_supported.includes('private_key_jwt'));
       assert.equal(doc.authorization_response_iss_parameter_supported, true);
-      assert.deepEqual(doc.code_challenge_methods_supported, ['S256']);
+      assert.deepEqual(list('code_challenge_methods_supported'), ['S256']);
+      assert.deepEqual(list('response_types_supported'), ['code']);
+      assert.ok(list('scopes_supported').includes('openid'));
+      assert.ok(list('token_endpoint_auth_methods_supported').includes('private_key_jwt'));
+      for (const name of [
+        'id_token_signing_alg_values_supported',
+        'token_endpoint_auth_signing_alg_values_supported',
+        'dpop_signing_alg_values_supported',
+      ]) {
+        assert.ok(list(name).length > 0, name);
+        for (const alg of list(name)) assert.ok(FAPI2_ALGS.includes(alg), `${name}: ${alg}`);
+      }
+      if (setup.env.FAPI_PROFILE) {
+        // Every client is FAPI 2.0: discovery says PAR is required and offers no secrets.
+        assert.equal(doc.require_pushed_authorization_requests, true);
+        for (const method of list('token_endpoint_auth_methods_supported')) {
+          assert.ok(FAPI2_AUTH_METHODS.includes(method), method);
+        }
+      }
     });
   });
 }
