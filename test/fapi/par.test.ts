@@ -236,6 +236,18 @@ for (const setup of SETUPS) {
       assert.equal(await codes(), before, 'no code');
     });
 
+    test('fapi2-security-profile-final-ensure-authorization-request-without-state-success', async () => {
+      const { redirect } = await codeFor(w, { params: { state: undefined } });
+      assert.equal(redirect.searchParams.get('state'), null);
+    });
+
+    test('fapi2-security-profile-final-ensure-other-scope-order-succeeds', async () => {
+      const { code, verifier } = await codeFor(w, { params: { scope: 'vault:read openid' } });
+      const r = await token(w, redeemForm(code, verifier));
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.equal(r.body.scope, 'vault:read');
+    });
+
     test('the authorization endpoint answers a request_uri that was never issued like a used one', async () => {
       const page = (
         await signInAt(
