@@ -157,6 +157,7 @@ export async function createApp(config: Config, deps: AppDeps) {
     clock,
     catalogue,
     idTokenAlg: config.keys.alg,
+    serverProfile: config.fapiProfile,
     provider: () => runtime!.provider,
   });
 

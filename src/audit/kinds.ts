@@ -14,6 +14,7 @@ const CLIENT = [
   'firstParty',
   'minAssuranceLevel',
   'rateLimit',
+  'profile',
 ] as const;
 
 /**
@@ -65,6 +66,7 @@ export const AUDIT_KINDS = {
     'minAssuranceLevel',
     'singleUse',
     'expiresAt',
+    'profile',
   ],
   'initial_access.revoked': [...CHANGE],
   'role.created': [...CHANGE, 'scopes', 'description'],

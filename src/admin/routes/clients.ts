@@ -37,6 +37,8 @@ const summary = (c: ClientView) => ({
   firstParty: c.firstParty,
   minAssuranceLevel: c.minAssuranceLevel,
   rateLimit: c.rateLimit,
+  // Named only when it is not the default, so default clients' events read as before.
+  ...(c.profile === 'default' ? {} : { profile: c.profile }),
 });
 
 export function clientRoutes({ issuer, services }: AdminContext): AnyRoute[] {
