@@ -34,8 +34,8 @@ export interface World {
   /** client_credentials, private_key_jwt (ES256), allowed on the JWT API. */
   signed: { clientId: string; privateJwk: JWK & { kid: string } };
   /**
-   * client_credentials, private_key_jwt (ES256, its own key), allowed on the JWT API, asking
-   * for DPoP-bound tokens: the FAPI 2.0 scenario's client.
+   * client_credentials, private_key_jwt (ES256, its own key), allowed on the JWT API, profile
+   * fapi2 (DPoP-bound tokens required): the FAPI 2.0 scenario's client.
    */
   fapi: { clientId: string; privateJwk: JWK & { kid: string } };
   /** Private signing JWKs, the active one first (the baseline signs with the same key). */
@@ -101,6 +101,8 @@ export async function seedPortcullis(app: App, counts: PeopleCounts): Promise<Wo
       authMethod: 'private_key_jwt',
       jwks: { keys: [fapiKey.publicJwk] },
       apiAccess: { [JWT_API.identifier]: [JWT_API.scope] },
+      // FAPI 2.0: DPoP-bound tokens required, assertions held to the profile's limits.
+      profile: 'fapi2',
     },
     'bench',
   );

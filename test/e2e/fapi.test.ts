@@ -52,6 +52,7 @@ describe('FAPI 2.0 sign-in in the browser', () => {
       authMethod: 'private_key_jwt',
       jwks: { keys: [{ ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' }] },
       apiAccess: { [BANK_API]: ['accounts:read'] },
+      profile: 'fapi2',
     });
     rp = await oidc.discovery(
       new URL(server.issuer),
@@ -66,6 +67,18 @@ describe('FAPI 2.0 sign-in in the browser', () => {
     await server?.close();
     await app?.close();
   });
+
+  /** Sign-ins started (oidc-provider's Interaction rows). */
+  const interactions = async () =>
+    Number(
+      (
+        await server.db
+          .knex('oidc_artifacts')
+          .where({ model: 'Interaction' })
+          .count({ n: '*' })
+          .first()
+      )?.n,
+    );
 
   const flows = loginFlows(
     () => rp,
@@ -144,6 +157,32 @@ describe('FAPI 2.0 sign-in in the browser', () => {
     const claims = decodeJwt(api.access_token);
     assert.equal(claims.aud, BANK_API);
     assert.deepEqual(claims.cnf, { jkt });
+    await done();
+  });
+
+  test('an authorization request that was not pushed is refused before any sign-in', async (t) => {
+    const { page, done } = await openContext(browser, t.name);
+    const interactionsBefore = await interactions();
+    const state = oidc.randomState();
+    const url = oidc.buildAuthorizationUrl(rp, {
+      redirect_uri: redirectUri,
+      scope: 'openid accounts:read',
+      resource: BANK_API,
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+      state,
+    });
+    await page.goto(url.href);
+    // The registered redirect URI gets the error (RFC 9126 section 4: invalid_request).
+    await page.waitForURL(`${redirectUri}?**`);
+    const callback = new URL(page.url());
+    assert.deepEqual(Object.fromEntries(callback.searchParams), {
+      error: 'invalid_request',
+      error_description: 'Pushed Authorization Request must be used',
+      state,
+      iss: server.issuer,
+    });
+    assert.equal(await interactions(), interactionsBefore, 'no sign-in was started for it');
     await done();
   });
 });
