@@ -1,5 +1,5 @@
-// What every target serves: two APIs (JWT and opaque tokens), a client_secret_basic client and a
-// private_key_jwt client, and one ES256 signing key. Portcullis is seeded through its own
+// What every target serves: two APIs (JWT and opaque tokens), a client_secret_basic client, a
+// private_key_jwt client, a FAPI 2.0-style client, and one ES256 signing key. Portcullis is seeded through its own
 // services; the baseline receives the same key, client metadata and API table as static config.
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { Argon2Params } from '../src/accounts/passwords.ts';
@@ -33,6 +33,11 @@ export interface World {
   basic: { clientId: string; secret: string };
   /** client_credentials, private_key_jwt (ES256), allowed on the JWT API. */
   signed: { clientId: string; privateJwk: JWK & { kid: string } };
+  /**
+   * client_credentials, private_key_jwt (ES256, its own key), allowed on the JWT API, profile
+   * fapi2 (DPoP-bound tokens required): the FAPI 2.0 scenario's client.
+   */
+  fapi: { clientId: string; privateJwk: JWK & { kid: string } };
   /** Private signing JWKs, the active one first (the baseline signs with the same key). */
   signingJwks: JWK[];
   /** Client metadata exactly as oidc-provider reads it from Portcullis (secrets opened). */
@@ -41,6 +46,15 @@ export interface World {
   people: People;
   /** Portcullis' Argon2 parameters (the login scenarios' ceiling is measured with them). */
   argon2: Argon2Params;
+}
+
+/** An ES256 key pair of a private_key_jwt client: the public JWK it registers, the private one it signs with. */
+async function clientKey(kid: string) {
+  const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+  return {
+    publicJwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' },
+    privateJwk: { ...(await exportJWK(privateKey)), kid, alg: 'ES256' },
+  };
 }
 
 /** Seeds APIs, clients, users and the signing key through Portcullis' services. */
@@ -68,16 +82,27 @@ export async function seedPortcullis(app: App, counts: PeopleCounts): Promise<Wo
     'bench',
   );
 
-  const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
-  const kid = 'bench-client-key';
-  const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' };
+  const signedKey = await clientKey('bench-client-key');
   const signed = await clients.create(
     {
       name: 'Bench private_key_jwt',
       grantTypes: ['client_credentials'],
       authMethod: 'private_key_jwt',
-      jwks: { keys: [publicJwk] },
+      jwks: { keys: [signedKey.publicJwk] },
       apiAccess: { [JWT_API.identifier]: [JWT_API.scope] },
+    },
+    'bench',
+  );
+  const fapiKey = await clientKey('bench-fapi-key');
+  const fapi = await clients.create(
+    {
+      name: 'Bench FAPI 2.0',
+      grantTypes: ['client_credentials'],
+      authMethod: 'private_key_jwt',
+      jwks: { keys: [fapiKey.publicJwk] },
+      apiAccess: { [JWT_API.identifier]: [JWT_API.scope] },
+      // FAPI 2.0: DPoP-bound tokens required, assertions held to the profile's limits.
+      profile: 'fapi2',
     },
     'bench',
   );
@@ -88,7 +113,8 @@ export async function seedPortcullis(app: App, counts: PeopleCounts): Promise<Wo
   const ring = await signingKeys.loadRing();
   if (!ring) throw new Error('Portcullis has no active signing key');
   const clientMetadata: Record<string, unknown>[] = [];
-  for (const id of [basic.client.clientId, signed.client.clientId, people.client.clientId]) {
+  const ids = [basic.client, signed.client, fapi.client, people.client].map((c) => c.clientId);
+  for (const id of ids) {
     const metadata = await clients.providerMetadata(id);
     if (!metadata) throw new Error(`client ${id} was not stored`);
     clientMetadata.push(metadata);
@@ -96,10 +122,8 @@ export async function seedPortcullis(app: App, counts: PeopleCounts): Promise<Wo
   return {
     apis: [JWT_API, OPAQUE_API],
     basic: { clientId: basic.client.clientId, secret: basic.secret! },
-    signed: {
-      clientId: signed.client.clientId,
-      privateJwk: { ...(await exportJWK(privateKey)), kid, alg: 'ES256' },
-    },
+    signed: { clientId: signed.client.clientId, privateJwk: signedKey.privateJwk },
+    fapi: { clientId: fapi.client.clientId, privateJwk: fapiKey.privateJwk },
     signingJwks: ring.jwks,
     clientMetadata,
     people,

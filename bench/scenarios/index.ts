@@ -2,6 +2,7 @@
 import { ccJwt } from './ccJwt.ts';
 import { ccOpaque } from './ccOpaque.ts';
 import { ccPrivateKeyJwt } from './ccPrivateKeyJwt.ts';
+import { fapiToken } from './fapiToken.ts';
 import { growth } from './growth.ts';
 import { introspection } from './introspection.ts';
 import { login, loginTotp } from './login.ts';
@@ -16,6 +17,7 @@ export const SCENARIOS: Scenario[] = [
   refresh,
   login,
   loginTotp,
+  fapiToken,
 ];
 export const GROWTH: GrowthScenario = growth;
 export const AVAILABLE = [...SCENARIOS.map((s) => s.number), GROWTH.number];

@@ -22,6 +22,7 @@ export async function startBaseline(
     jwks: world.signingJwks as Record<string, unknown>[],
     clients: world.clientMetadata,
     apis: world.apis,
+    fapiClients: [world.fapi.clientId],
   };
   const server = await startServer({
     name: 'baseline',

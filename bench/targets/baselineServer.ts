@@ -1,7 +1,7 @@
 // The baseline server: bare oidc-provider with its own in-memory adapter, configured like
 // Portcullis for what the scenarios exercise (same key, clients, algorithms, token formats and
 // lifetimes) and nothing else. Imports no Portcullis code. Run as its own process.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import Provider, { type Configuration, errors, type KoaContextWithOIDC } from 'oidc-provider';
 import MemoryAdapter from 'oidc-provider/lib/adapters/memory_adapter.js';
@@ -13,6 +13,8 @@ export interface BaselineConfig {
   jwks: Record<string, unknown>[];
   clients: Record<string, unknown>[];
   apis: { identifier: string; scope: string; format: 'jwt' | 'opaque'; ttl: number }[];
+  /** Clients served under oidc-provider's FAPI 2.0 profile (as Portcullis serves them). */
+  fapiClients: string[];
 }
 
 const CLOCK_TOLERANCE = 15;
@@ -29,6 +31,7 @@ function memoryAdapter() {
 
 function configuration(config: BaselineConfig): Configuration {
   const apis = new Map(config.apis.map((api) => [api.identifier, api]));
+  const fapiClients = new Set(config.fapiClients ?? []);
   const algs = ['ES256', 'PS256', 'Ed25519', 'EdDSA'] as const;
   return {
     adapter: memoryAdapter() as never,
@@ -46,11 +49,21 @@ function configuration(config: BaselineConfig): Configuration {
     cookies: { keys: ['baseline-cookie-key-baseline-cookie-key'] },
     responseTypes: ['code'],
     clientAuthMethods: ['private_key_jwt', 'client_secret_basic', 'client_secret_post', 'none'],
-    enabledJWA: { clientAuthSigningAlgValues: [...algs], idTokenSigningAlgValues: ['ES256'] },
+    enabledJWA: {
+      clientAuthSigningAlgValues: [...algs],
+      idTokenSigningAlgValues: ['ES256'],
+      dPoPSigningAlgValues: [...algs],
+    },
     extraClientMetadata: { properties: ['api_access', 'first_party'] },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      // As Portcullis: DPoP with a nonce secret (a nonce is offered, not required).
+      dPoP: { enabled: true, nonceSecret: randomBytes(32) },
+      fapi: {
+        enabled: true,
+        profile: (_ctx, client) => (client && fapiClients.has(client.clientId) ? '2.0' : undefined),
+      },
       introspection: {
         enabled: true,
         allowedPolicy: async (ctx: KoaContextWithOIDC, client, token) =>
