@@ -120,14 +120,15 @@ describe('FAPI 2.0 profile per client', () => {
 
   test('a fapi2 client presenting a secret at the token endpoint is refused (invalid_client)', async () => {
     const before = await tokenCount(server, tpp.id);
-    for (const auth of [
-      { authorization: `Basic ${Buffer.from(`${tpp.id}:guessed-secret`).toString('base64')}` },
-      {},
-    ]) {
-      const form: Record<string, string> = { grant_type: 'refresh_token', refresh_token: 'x' };
-      if (!('authorization' in auth))
-        Object.assign(form, { client_id: tpp.id, client_secret: 'guessed-secret' });
-      const res = await postForm(server.url('/token'), form, auth);
+    const basic = `Basic ${Buffer.from(`${tpp.id}:guessed-secret`).toString('base64')}`;
+    const secretIn = { client_id: tpp.id, client_secret: 'guessed-secret' };
+    // client_secret_basic, then client_secret_post.
+    for (const [headers, fields] of [
+      [{ authorization: basic }, {}],
+      [{}, secretIn],
+    ] as const) {
+      const form = { grant_type: 'refresh_token', refresh_token: 'x', ...fields };
+      const res = await postForm(server.url('/token'), form, headers);
       assert.equal(res.status, 401);
       assert.equal(res.body.error, 'invalid_client');
       assert.equal(res.body.error_description, 'client authentication failed');
