@@ -90,6 +90,31 @@ describe('FAPI 2.0 profile per client', () => {
     assert.equal(await issuedCount(server, tpp.id), before);
   });
 
+  test('a request_uri pushed by another client is refused (an error page, no redirect)', async () => {
+    const other = await createTpp(server);
+    const { challenge } = pkce();
+    const pushed = await postForm(server.url('/request'), {
+      ...(await assertionFields(server, other)),
+      response_type: 'code',
+      redirect_uri: TPP_REDIRECT,
+      scope: SCOPE,
+      resource: PAYMENTS,
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    });
+    assert.equal(pushed.status, 201);
+    const requestUri = String(pushed.body.request_uri);
+    const before = await issuedCount(server, tpp.id);
+    const url = (clientId: string) =>
+      server.url(`/auth?${new URLSearchParams({ client_id: clientId, request_uri: requestUri })}`);
+    const foreign = await signIn(server, url(tpp.id), person.email);
+    assert.equal(foreign.callback, undefined, 'no redirect with a foreign request');
+    assert.equal(foreign.page.status, 400);
+    assert.match(foreign.page.html, /<code>invalid_request_object<\/code>/);
+    assert.match(foreign.page.html, /request client_id must equal the one in request parameters/);
+    assert.equal(await issuedCount(server, tpp.id), before);
+  });
+
   test('a token request without a DPoP proof is refused (invalid_grant) and issues nothing', async () => {
     const config = await relyingParty(server, tpp);
     const verifier = oidc.randomPKCECodeVerifier();
