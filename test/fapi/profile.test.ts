@@ -46,9 +46,16 @@ describe('FAPI 2.0 profile per client', () => {
   });
 
   test('happy path with openid-client: PAR + private_key_jwt + DPoP, DPoP-bound tokens, userinfo with DPoP', async () => {
-    const { config, dpop, tokens } = await fapiFlow(server, tpp, person.email);
+    const { config, dpop, tokens, callback } = await fapiFlow(server, tpp, person.email);
+    assert.equal(callback.searchParams.get('iss'), server.issuer, 'RFC 9207');
     assert.equal(tokens.token_type.toLowerCase(), 'dpop');
     assert.ok(tokens.refresh_token);
+    const codes = await server.db
+      .knex('oidc_artifacts')
+      .where({ model: 'AuthorizationCode', client_id: tpp.id })
+      .select('payload');
+    assert.ok(codes.length > 0);
+    for (const { payload } of codes) assert.equal(payload.exp - payload.iat, 60, 'code lifetime');
     const info = await oidc.fetchUserInfo(config, tokens.access_token, oidc.skipSubjectCheck, {
       DPoP: dpop,
     });
