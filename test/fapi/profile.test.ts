@@ -177,6 +177,31 @@ describe('FAPI 2.0 profile per client', () => {
     assert.ok(again.access_token);
   });
 
+  test('a default client on the same server: no PAR needed, Bearer tokens, refresh tokens rotated', async () => {
+    const plain = await createTpp(server, {});
+    assert.equal((await server.app.services.clients.get(plain.id))?.profile, 'default');
+    const config = await relyingParty(server, plain);
+    const verifier = oidc.randomPKCECodeVerifier();
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: TPP_REDIRECT,
+      scope: SCOPE,
+      resource: PAYMENTS,
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+    });
+    const { callback } = await signIn(server, url, person.email);
+    assert.ok(callback?.searchParams.get('code'));
+    const tokens = await oidc.authorizationCodeGrant(config, callback!, {
+      pkceCodeVerifier: verifier,
+      idTokenExpected: true,
+    });
+    assert.equal(tokens.token_type.toLowerCase(), 'bearer');
+    const first = tokens.refresh_token!;
+    const refreshed = await oidc.refreshTokenGrant(config, first);
+    assert.notEqual(refreshed.refresh_token, first, 'rotated');
+    await assert.rejects(oidc.refreshTokenGrant(config, first), { error: 'invalid_grant' });
+  });
+
   test('a fapi2 client with a secret or no authentication is refused at registration', async () => {
     const { publicJwk } = await clientKey();
     for (const authMethod of ['client_secret_basic', 'client_secret_post', 'none'] as const) {
