@@ -46,9 +46,16 @@ describe('FAPI 2.0 profile per client', () => {
   });
 
   test('happy path with openid-client: PAR + private_key_jwt + DPoP, DPoP-bound tokens, userinfo with DPoP', async () => {
-    const { config, dpop, tokens } = await fapiFlow(server, tpp, person.email);
+    const { config, dpop, tokens, callback } = await fapiFlow(server, tpp, person.email);
+    assert.equal(callback.searchParams.get('iss'), server.issuer, 'RFC 9207');
     assert.equal(tokens.token_type.toLowerCase(), 'dpop');
     assert.ok(tokens.refresh_token);
+    const codes = await server.db
+      .knex('oidc_artifacts')
+      .where({ model: 'AuthorizationCode', client_id: tpp.id })
+      .select('payload');
+    assert.ok(codes.length > 0);
+    for (const { payload } of codes) assert.equal(payload.exp - payload.iat, 60, 'code lifetime');
     const info = await oidc.fetchUserInfo(config, tokens.access_token, oidc.skipSubjectCheck, {
       DPoP: dpop,
     });
@@ -90,6 +97,31 @@ describe('FAPI 2.0 profile per client', () => {
     assert.equal(await issuedCount(server, tpp.id), before);
   });
 
+  test('a request_uri pushed by another client is refused (an error page, no redirect)', async () => {
+    const other = await createTpp(server);
+    const { challenge } = pkce();
+    const pushed = await postForm(server.url('/request'), {
+      ...(await assertionFields(server, other)),
+      response_type: 'code',
+      redirect_uri: TPP_REDIRECT,
+      scope: SCOPE,
+      resource: PAYMENTS,
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    });
+    assert.equal(pushed.status, 201);
+    const requestUri = String(pushed.body.request_uri);
+    const before = await issuedCount(server, tpp.id);
+    const url = (clientId: string) =>
+      server.url(`/auth?${new URLSearchParams({ client_id: clientId, request_uri: requestUri })}`);
+    const foreign = await signIn(server, url(tpp.id), person.email);
+    assert.equal(foreign.callback, undefined, 'no redirect with a foreign request');
+    assert.equal(foreign.page.status, 400);
+    assert.match(foreign.page.html, /<code>invalid_request_object<\/code>/);
+    assert.match(foreign.page.html, /request client_id must equal the one in request parameters/);
+    assert.equal(await issuedCount(server, tpp.id), before);
+  });
+
   test('a token request without a DPoP proof is refused (invalid_grant) and issues nothing', async () => {
     const config = await relyingParty(server, tpp);
     const verifier = oidc.randomPKCECodeVerifier();
@@ -120,14 +152,15 @@ describe('FAPI 2.0 profile per client', () => {
 
   test('a fapi2 client presenting a secret at the token endpoint is refused (invalid_client)', async () => {
     const before = await tokenCount(server, tpp.id);
-    for (const auth of [
-      { authorization: `Basic ${Buffer.from(`${tpp.id}:guessed-secret`).toString('base64')}` },
-      {},
-    ]) {
-      const form: Record<string, string> = { grant_type: 'refresh_token', refresh_token: 'x' };
-      if (!('authorization' in auth))
-        Object.assign(form, { client_id: tpp.id, client_secret: 'guessed-secret' });
-      const res = await postForm(server.url('/token'), form, auth);
+    const basic = `Basic ${Buffer.from(`${tpp.id}:guessed-secret`).toString('base64')}`;
+    const secretIn = { client_id: tpp.id, client_secret: 'guessed-secret' };
+    // client_secret_basic, then client_secret_post.
+    for (const [headers, fields] of [
+      [{ authorization: basic }, {}],
+      [{}, secretIn],
+    ] as const) {
+      const form = { grant_type: 'refresh_token', refresh_token: 'x', ...fields };
+      const res = await postForm(server.url('/token'), form, headers);
       assert.equal(res.status, 401);
       assert.equal(res.body.error, 'invalid_client');
       assert.equal(res.body.error_description, 'client authentication failed');
@@ -142,6 +175,31 @@ describe('FAPI 2.0 profile per client', () => {
     assert.equal(refreshed.refresh_token ?? first, first);
     const again = await oidc.refreshTokenGrant(config, first, undefined, { DPoP: dpop });
     assert.ok(again.access_token);
+  });
+
+  test('a default client on the same server: no PAR needed, Bearer tokens, refresh tokens rotated', async () => {
+    const plain = await createTpp(server, {});
+    assert.equal((await server.app.services.clients.get(plain.id))?.profile, 'default');
+    const config = await relyingParty(server, plain);
+    const verifier = oidc.randomPKCECodeVerifier();
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: TPP_REDIRECT,
+      scope: SCOPE,
+      resource: PAYMENTS,
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+    });
+    const { callback } = await signIn(server, url, person.email);
+    assert.ok(callback?.searchParams.get('code'));
+    const tokens = await oidc.authorizationCodeGrant(config, callback!, {
+      pkceCodeVerifier: verifier,
+      idTokenExpected: true,
+    });
+    assert.equal(tokens.token_type.toLowerCase(), 'bearer');
+    const first = tokens.refresh_token!;
+    const refreshed = await oidc.refreshTokenGrant(config, first);
+    assert.notEqual(refreshed.refresh_token, first, 'rotated');
+    await assert.rejects(oidc.refreshTokenGrant(config, first), { error: 'invalid_grant' });
   });
 
   test('a fapi2 client with a secret or no authentication is refused at registration', async () => {
