@@ -210,6 +210,15 @@ for (const setup of SETUPS) {
         assert.equal(r.status, 200, JSON.stringify(r.body));
       });
 
+      for (const offset of [-10, 10]) {
+        test(`userinfo accepts a proof with iat ${offset} s`, async () => {
+          const r = await call(
+            proof('GET', meUrl(), { claims: { iat: now() + offset } }, accessToken),
+          );
+          assert.equal(r.status, 200, JSON.stringify(r.body));
+        });
+      }
+
       for (const c of PROOF_CASES) {
         test(`fapi2-security-profile-final-dpop-negative-tests, userinfo: a proof with ${c.name} is refused`, async () => {
           const before = await tokens();
