@@ -163,7 +163,7 @@ export async function createApp(config: Config, deps: AppDeps) {
 
   // --- Protocol ------------------------------------------------------------------------------
   const ArtifactAdapter = createArtifactAdapter({ artifacts, clock });
-  const clientAdapter = createClientAdapter(clients);
+  const clientAdapter = createClientAdapter(clients, config.fapiProfile);
   const adapter = (model: string) =>
     model === 'Client' ? clientAdapter : new ArtifactAdapter(model);
 

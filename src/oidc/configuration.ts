@@ -84,7 +84,12 @@ const validateExtraMetadataFor =
       if (value !== undefined && value !== 'fapi2')
         throw new TypeError('profile must be fapi2 (or absent)');
       const profile = profileOf({ profile: value }, setting);
-      if (profile.fapi && metadata) enforceProfileOnLoad(profile, metadata);
+      try {
+        if (profile.fapi && metadata) enforceProfileOnLoad(profile, metadata);
+      } catch (err) {
+        // The library's own error (400), not a TypeError (500).
+        throw new errors.InvalidClientMetadata((err as Error).message);
+      }
       return;
     }
     validateExtraMetadata(ctx, key, value);

@@ -12,7 +12,10 @@ export interface Profile {
   name: ProfileName;
   /** oidc-provider's `features.fapi.profile` value for the client. */
   fapi: '2.0' | undefined;
-  /** Token endpoint authentication methods a client may use; undefined: any the server offers. */
+  /**
+   * Token endpoint authentication methods a client may use; undefined: any the server offers.
+   * A list without `none` admits no public client.
+   */
   authMethods: readonly string[] | undefined;
   /** Algorithms a client may sign with (client assertions, request objects, DPoP proofs). */
   clientSigningAlgs: readonly string[];
@@ -20,9 +23,10 @@ export interface Profile {
   requirePar: boolean;
   /** Access tokens bound to a DPoP key (RFC 9449) or a client certificate (RFC 8705). */
   requireSenderConstraint: boolean;
-  /** Public clients (no client authentication) allowed. */
-  publicClients: boolean;
-  /** PKCE method every authorization request must use. */
+  /**
+   * PKCE method every authorization request must use: S256 for every profile (oidc-provider
+   * supports no other, and configuration.ts requires PKCE of every client).
+   */
   pkce: 'S256';
   responseTypes: readonly string[];
   authorizationCodeSeconds: number;
@@ -51,7 +55,6 @@ const DEFAULT: Profile = {
   clientSigningAlgs: ['ES256', 'PS256', 'Ed25519', 'EdDSA'],
   requirePar: false,
   requireSenderConstraint: false,
-  publicClients: true,
   pkce: 'S256',
   responseTypes: ['code'],
   authorizationCodeSeconds: 60,
@@ -73,7 +76,6 @@ const FAPI2: Profile = {
   clientSigningAlgs: ['PS256', 'ES256', 'Ed25519', 'EdDSA'],
   requirePar: true,
   requireSenderConstraint: true,
-  publicClients: false,
   pkce: 'S256',
   responseTypes: ['code'],
   authorizationCodeSeconds: 60,

@@ -90,6 +90,31 @@ describe('FAPI 2.0 profile per client', () => {
     assert.equal(await issuedCount(server, tpp.id), before);
   });
 
+  test('a request_uri pushed by another client is refused (an error page, no redirect)', async () => {
+    const other = await createTpp(server);
+    const { challenge } = pkce();
+    const pushed = await postForm(server.url('/request'), {
+      ...(await assertionFields(server, other)),
+      response_type: 'code',
+      redirect_uri: TPP_REDIRECT,
+      scope: SCOPE,
+      resource: PAYMENTS,
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    });
+    assert.equal(pushed.status, 201);
+    const requestUri = String(pushed.body.request_uri);
+    const before = await issuedCount(server, tpp.id);
+    const url = (clientId: string) =>
+      server.url(`/auth?${new URLSearchParams({ client_id: clientId, request_uri: requestUri })}`);
+    const foreign = await signIn(server, url(tpp.id), person.email);
+    assert.equal(foreign.callback, undefined, 'no redirect with a foreign request');
+    assert.equal(foreign.page.status, 400);
+    assert.match(foreign.page.html, /<code>invalid_request_object<\/code>/);
+    assert.match(foreign.page.html, /request client_id must equal the one in request parameters/);
+    assert.equal(await issuedCount(server, tpp.id), before);
+  });
+
   test('a token request without a DPoP proof is refused (invalid_grant) and issues nothing', async () => {
     const config = await relyingParty(server, tpp);
     const verifier = oidc.randomPKCECodeVerifier();
@@ -115,6 +140,24 @@ describe('FAPI 2.0 profile per client', () => {
     assert.equal(res.status, 400);
     assert.equal(res.body.error, 'invalid_grant');
     assert.equal(res.body.error_description, 'grant request is invalid');
+    assert.equal(await tokenCount(server, tpp.id), before);
+  });
+
+  test('a fapi2 client presenting a secret at the token endpoint is refused (invalid_client)', async () => {
+    const before = await tokenCount(server, tpp.id);
+    const basic = `Basic ${Buffer.from(`${tpp.id}:guessed-secret`).toString('base64')}`;
+    const secretIn = { client_id: tpp.id, client_secret: 'guessed-secret' };
+    // client_secret_basic, then client_secret_post.
+    for (const [headers, fields] of [
+      [{ authorization: basic }, {}],
+      [{}, secretIn],
+    ] as const) {
+      const form = { grant_type: 'refresh_token', refresh_token: 'x', ...fields };
+      const res = await postForm(server.url('/token'), form, headers);
+      assert.equal(res.status, 401);
+      assert.equal(res.body.error, 'invalid_client');
+      assert.equal(res.body.error_description, 'client authentication failed');
+    }
     assert.equal(await tokenCount(server, tpp.id), before);
   });
 
