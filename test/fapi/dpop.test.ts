@@ -17,8 +17,8 @@ import {
 import { startTestServer, type TestServer } from '../support/server.ts';
 import {
   codeFor,
-  push,
   redeemForm,
+  refusedPush,
   SETUPS,
   seedWorld,
   token,
@@ -270,7 +270,7 @@ for (const setup of SETUPS) {
     describe('dpop_jkt: the code bound to one key', () => {
       test('fapi2-security-profile-final-ensure-mismatched-dpop-jkt-fails: PAR with dpop_jkt of another key than its proof', async () => {
         const other = signingKey('ES256');
-        const pushed = await push(w, {
+        const pushed = await refusedPush(w, {
           params: { dpop_jkt: thumbprint(other) },
           headers: { dpop: dpopProof(w.client.dpop, 'POST', server.url('/request')) },
         });
