@@ -29,7 +29,7 @@ import {
 /** Each negative of the DPoP proof: what is changed, and how the server must answer. */
 interface ProofCase {
   name: string;
-  change: JwtOverrides & { key?: 'other' | 'private-jwk' };
+  change: JwtOverrides & { key?: 'rsa' | 'private-jwk' };
   description: string;
 }
 
@@ -67,7 +67,7 @@ const PROOF_CASES: ProofCase[] = [
   { name: 'alg none', change: { signAs: 'none' }, description: KEY_BINDING },
   {
     name: 'signed with RS256',
-    change: { key: 'other', signAs: 'RS256' },
+    change: { key: 'rsa', signAs: 'RS256' },
     description: KEY_BINDING,
   },
   {
@@ -96,8 +96,8 @@ for (const setup of SETUPS) {
 
     /** A proof by the client's DPoP key for `htm` `htu`, changed as a case says. */
     function proof(htm: string, htu: string, change: ProofCase['change'], accessToken?: string) {
-      const rsa = signingKey('RS256');
-      const key = change.key === 'other' ? rsa : w.client.dpop;
+      // RS256 needs an RSA key: a fresh one (DPoP keys are not registered anywhere).
+      const key = change.key === 'rsa' ? signingKey('RS256') : w.client.dpop;
       const header =
         change.key === 'private-jwk'
           ? { jwk: w.client.dpop.privateJwk, ...change.header }
