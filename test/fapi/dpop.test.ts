@@ -17,8 +17,8 @@ import {
 import { startTestServer, type TestServer } from '../support/server.ts';
 import {
   codeFor,
-  push,
   redeemForm,
+  refusedPush,
   SETUPS,
   seedWorld,
   token,
@@ -29,7 +29,7 @@ import {
 /** Each negative of the DPoP proof: what is changed, and how the server must answer. */
 interface ProofCase {
   name: string;
-  change: JwtOverrides & { key?: 'other' | 'private-jwk' };
+  change: JwtOverrides & { key?: 'rsa' | 'private-jwk' };
   description: string;
 }
 
@@ -67,7 +67,7 @@ const PROOF_CASES: ProofCase[] = [
   { name: 'alg none', change: { signAs: 'none' }, description: KEY_BINDING },
   {
     name: 'signed with RS256',
-    change: { key: 'other', signAs: 'RS256' },
+    change: { key: 'rsa', signAs: 'RS256' },
     description: KEY_BINDING,
   },
   {
@@ -96,8 +96,8 @@ for (const setup of SETUPS) {
 
     /** A proof by the client's DPoP key for `htm` `htu`, changed as a case says. */
     function proof(htm: string, htu: string, change: ProofCase['change'], accessToken?: string) {
-      const rsa = signingKey('RS256');
-      const key = change.key === 'other' ? rsa : w.client.dpop;
+      // RS256 needs an RSA key: a fresh one (DPoP keys are not registered anywhere).
+      const key = change.key === 'rsa' ? signingKey('RS256') : w.client.dpop;
       const header =
         change.key === 'private-jwk'
           ? { jwk: w.client.dpop.privateJwk, ...change.header }
@@ -210,6 +210,15 @@ for (const setup of SETUPS) {
         assert.equal(r.status, 200, JSON.stringify(r.body));
       });
 
+      for (const offset of [-10, 10]) {
+        test(`userinfo accepts a proof with iat ${offset} s`, async () => {
+          const r = await call(
+            proof('GET', meUrl(), { claims: { iat: now() + offset } }, accessToken),
+          );
+          assert.equal(r.status, 200, JSON.stringify(r.body));
+        });
+      }
+
       for (const c of PROOF_CASES) {
         test(`fapi2-security-profile-final-dpop-negative-tests, userinfo: a proof with ${c.name} is refused`, async () => {
           const before = await tokens();
@@ -261,7 +270,7 @@ for (const setup of SETUPS) {
     describe('dpop_jkt: the code bound to one key', () => {
       test('fapi2-security-profile-final-ensure-mismatched-dpop-jkt-fails: PAR with dpop_jkt of another key than its proof', async () => {
         const other = signingKey('ES256');
-        const pushed = await push(w, {
+        const pushed = await refusedPush(w, {
           params: { dpop_jkt: thumbprint(other) },
           headers: { dpop: dpopProof(w.client.dpop, 'POST', server.url('/request')) },
         });

@@ -81,5 +81,28 @@ for (const setup of SETUPS) {
       assertError(r, 400, 'invalid_grant', 'grant request is invalid');
       assert.equal(await tokenRows(server, w.client.id), before, 'no token');
     });
+
+    test('a code past the exp the provider stored is refused before any sweep', async () => {
+      // What waiting does to the provider's own check (it reads the real time): exp moved back.
+      const storedWith = async (exp: number) => {
+        const issued = await codeFor(w);
+        await server.db
+          .knex('oidc_artifacts')
+          .where({ model: 'AuthorizationCode', id: hashId(issued.code) })
+          .update({
+            payload: server.db.knex.raw("jsonb_set(payload, '{exp}', to_jsonb(?::bigint))", [exp]),
+          });
+        return issued;
+      };
+      const seconds = () => Math.floor(Date.now() / 1000);
+      const live = await storedWith(seconds() + 30);
+      assert.equal((await token(w, redeemForm(live.code, live.verifier))).status, 200, 'control');
+
+      const { code, verifier } = await storedWith(seconds() - 1);
+      const before = await tokenRows(server, w.client.id);
+      const r = await token(w, redeemForm(code, verifier));
+      assertError(r, 400, 'invalid_grant', 'grant request is invalid');
+      assert.equal(await tokenRows(server, w.client.id), before, 'no token');
+    });
   });
 }

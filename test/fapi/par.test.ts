@@ -21,6 +21,7 @@ import {
   push,
   REDIRECT,
   redeemForm,
+  refusedPush,
   SETUPS,
   seedWorld,
   token,
@@ -105,7 +106,7 @@ for (const setup of SETUPS) {
 
     test('fapi2-security-profile-final-par-authorization-request-containing-request_uri-form-param', async () => {
       const first = await push(w);
-      const pushed = await push(w, { params: { request_uri: first.requestUri! } });
+      const pushed = await refusedPush(w, { params: { request_uri: first.requestUri! } });
       // RFC 9126 §2.1; the suite accepts invalid_request, invalid_request_object or this.
       assert.deepEqual(
         { status: pushed.reply.status, body: pushed.reply.body },
@@ -115,7 +116,7 @@ for (const setup of SETUPS) {
     });
 
     test('fapi2-security-profile-final-par-ensure-pkce-required: a request without code_challenge is refused', async () => {
-      const pushed = await push(w, {
+      const pushed = await refusedPush(w, {
         params: { code_challenge: undefined, code_challenge_method: undefined },
       });
       assertError(
@@ -127,7 +128,7 @@ for (const setup of SETUPS) {
     });
 
     test('fapi2-security-profile-final-par-plain-pkce-rejected', async () => {
-      const pushed = await push(w, {
+      const pushed = await refusedPush(w, {
         params: { code_challenge: 'x'.repeat(43), code_challenge_method: 'plain' },
       });
       assertError(
@@ -162,7 +163,9 @@ for (const setup of SETUPS) {
     for (const responseType of ['code id_token', 'token']) {
       const name = responseType === 'token' ? 'token' : 'code-idtoken';
       test(`fapi2-security-profile-final-ensure-response-type-${name}-fails: response_type=${responseType} is refused`, async () => {
-        const pushed = await push(w, { params: { response_type: responseType, nonce: 'n' } });
+        const pushed = await refusedPush(w, {
+          params: { response_type: responseType, nonce: 'n' },
+        });
         assertError(
           pushed.reply,
           400,
@@ -174,7 +177,7 @@ for (const setup of SETUPS) {
     }
 
     test('fapi2-security-profile-final-ensure-redirect-uri-in-authorization-request: PAR without redirect_uri is refused', async () => {
-      const pushed = await push(w, { params: { redirect_uri: undefined } });
+      const pushed = await refusedPush(w, { params: { redirect_uri: undefined } });
       assertError(
         pushed.reply,
         400,
@@ -184,7 +187,7 @@ for (const setup of SETUPS) {
     });
 
     test('fapi2-security-profile-final-ensure-registered-redirect-uri: an unregistered redirect_uri is refused', async () => {
-      const pushed = await push(w, { params: { redirect_uri: `${REDIRECT}/elsewhere` } });
+      const pushed = await refusedPush(w, { params: { redirect_uri: `${REDIRECT}/elsewhere` } });
       assertError(
         pushed.reply,
         400,
@@ -207,7 +210,7 @@ for (const setup of SETUPS) {
       const assertion = clientAssertion(w.client.key, w.client.id, server.issuer, {
         claims: { iat: ahead, nbf: ahead, exp: ahead + 60 },
       });
-      const pushed = await push(w, { authFields: assertionFields(w.client.id, assertion) });
+      const pushed = await refusedPush(w, { authFields: assertionFields(w.client.id, assertion) });
       assertError(pushed.reply, 401, 'invalid_client', 'client authentication failed');
       assert.equal(pushed.requestUri, undefined);
     });

@@ -14,6 +14,7 @@ import {
   send,
   signInAt,
   signingKey,
+  tokenRows,
 } from '../support/fapi.ts';
 import { PASSWORD } from '../support/fixtures.ts';
 import type { TestServer } from '../support/server.ts';
@@ -143,6 +144,17 @@ export async function push(w: World, o: PushOptions = {}) {
     { method: o.method, headers: o.headers },
   );
   return { reply, verifier, state, requestUri: reply.body?.request_uri as string | undefined };
+}
+
+/** A push that must be refused: no request_uri comes back and none is stored. */
+export async function refusedPush(w: World, o: PushOptions = {}) {
+  const clientId = (o.client ?? w.client).id;
+  const stored = () => tokenRows(w.server, clientId, ['PushedAuthorizationRequest']);
+  const before = await stored();
+  const pushed = await push(w, o);
+  assert.equal(pushed.requestUri, undefined, 'no request_uri');
+  assert.equal(await stored(), before, 'no pushed request stored');
+  return pushed;
 }
 
 export const authorizeUrl = (w: World, clientId: string, requestUri: string) =>
