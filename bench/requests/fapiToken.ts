@@ -68,7 +68,8 @@ export function dpopSigner(htu: string): () => string {
 
 export function steps(options: FapiTokenOptions): Step[] {
   const assertion = fapiAssertionSigner(options);
-  const proof = dpopSigner(new URL(options.path, options.issuer).href);
+  // The endpoint's URL under the issuer (which may have a path of its own).
+  const proof = dpopSigner(`${options.issuer.replace(/\/$/, '')}${options.path}`);
   return [
     {
       method: 'POST',
