@@ -6,6 +6,7 @@ import { ACTOR_TYPES, OUTCOMES } from '../audit/event.ts';
 import { DomainError } from '../errors.ts';
 import { MAX_REQUESTS, MAX_WINDOW_SECONDS } from '../limits/rateLimit.ts';
 import { AUTH_METHODS, GRANT_TYPES, validateRedirectUri } from '../oidc/clientRules.ts';
+import { PROFILE_NAMES } from '../oidc/profiles.ts';
 import { MAX_ALLOWANCE_SECONDS, MIN_ALLOWANCE_SECONDS } from '../oidc/registration.ts';
 
 // --- Building blocks ---------------------------------------------------------------------------
@@ -59,6 +60,11 @@ export const Problem = z.object({
 });
 
 // --- Clients -----------------------------------------------------------------------------------
+const profile = z
+  .enum(PROFILE_NAMES)
+  .describe(
+    'what its requests must obey: default, or fapi2 (FAPI 2.0: PAR, private_key_jwt or mTLS, DPoP- or certificate-bound tokens)',
+  );
 export const ClientIdParams = z.strictObject({ clientId: z.string().min(1).max(128) });
 
 export const ClientInput = z.strictObject({
@@ -81,6 +87,11 @@ export const ClientInput = z.strictObject({
     .describe(
       'its own request limit at the token, introspection, revocation, PAR and admin endpoints; null: the default (CLIENT_RATE_LIMIT)',
     ),
+  profile: profile
+    .optional()
+    .describe(
+      'default, or fapi2 (FAPI 2.0). Omitted: default when created, unchanged when replaced; under FAPI_PROFILE=2.0 always fapi2',
+    ),
   requireSignedRequestObject: z
     .boolean()
     .default(false)
@@ -102,6 +113,7 @@ export const Client = z.object({
   firstParty: z.boolean(),
   minAssuranceLevel: z.int(),
   rateLimit: rateLimit.nullable().describe('null: the default (CLIENT_RATE_LIMIT)'),
+  profile: profile.describe('its profile, FAPI_PROFILE included'),
   requireSignedRequestObject: z.boolean().describe('signed request objects (JAR) only'),
   createdBy: z.string().describe('cli, admin-api, registration, system or quickstart'),
   createdAt: time,
@@ -269,6 +281,9 @@ export const InitialAccessTokenCreate = z.strictObject({
   minAssuranceLevel: level.default(1),
   expiresIn: z.int().min(MIN_ALLOWANCE_SECONDS).max(MAX_ALLOWANCE_SECONDS).default(86400),
   singleUse: z.boolean().default(true),
+  profile: profile
+    .default('default')
+    .describe('fapi2: every client registered with it is a FAPI 2.0 client'),
 });
 export const InitialAccessToken = z.object({
   id: z.uuid(),
@@ -276,6 +291,7 @@ export const InitialAccessToken = z.object({
   apiAccess,
   minAssuranceLevel: z.int(),
   singleUse: z.boolean(),
+  profile: profile.describe('the profile of every client registered with it'),
   createdBy: z.string(),
   createdAt: time,
   expiresAt: time,

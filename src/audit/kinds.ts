@@ -14,6 +14,7 @@ const CLIENT = [
   'firstParty',
   'minAssuranceLevel',
   'rateLimit',
+  'profile',
   'requireSignedRequestObject',
 ] as const;
 
@@ -66,6 +67,7 @@ export const AUDIT_KINDS = {
     'minAssuranceLevel',
     'singleUse',
     'expiresAt',
+    'profile',
   ],
   'initial_access.revoked': [...CHANGE],
   'role.created': [...CHANGE, 'scopes', 'description'],

@@ -22,6 +22,7 @@ import {
   SECRET_METHODS,
 } from './clientRules.ts';
 import { type ClientRow, createClientStore } from './clientStore.ts';
+import { type ProfileName, profileOf, type ServerProfileSetting } from './profiles.ts';
 
 export {
   AUTH_METHODS,
@@ -58,6 +59,8 @@ export interface ClientView {
   minAssuranceLevel: number;
   /** Its own request limit; null: the default (CLIENT_RATE_LIMIT). */
   rateLimit: RateLimit | null;
+  /** What the client's requests must obey (src/oidc/profiles.ts), FAPI_PROFILE included. */
+  profile: ProfileName;
   /** Authorization requests only as signed request objects (JAR) pushed to the PAR endpoint. */
   requireSignedRequestObject: boolean;
   createdBy: string;
@@ -73,6 +76,8 @@ export interface ClientRegistryOptions {
   cacheSeconds: number;
   /** Signing algorithm for ID tokens (the key ring's algorithm). */
   idTokenAlg: string;
+  /** FAPI_PROFILE: '2.0' makes every client fapi2. */
+  serverProfile?: ServerProfileSetting;
   /** Full validation by the protocol library; throws DomainError('invalid_input') on bad metadata. */
   validateMetadata: (metadata: Record<string, unknown>) => Promise<void>;
   /** Revokes every grant, token and code issued to a client; called once it is deleted. */
@@ -95,7 +100,11 @@ export function createClientRegistry(options: ClientRegistryOptions) {
   ): Promise<Record<string, unknown>> {
     return {
       client_id: clientId,
-      ...(await clientMetadata(input, { catalogue, idTokenAlg: options.idTokenAlg })),
+      ...(await clientMetadata(input, {
+        catalogue,
+        idTokenAlg: options.idTokenAlg,
+        serverProfile: options.serverProfile,
+      })),
     };
   }
 
@@ -114,6 +123,7 @@ export function createClientRegistry(options: ClientRegistryOptions) {
       firstParty: m.first_party === true,
       minAssuranceLevel: typeof m.min_assurance_level === 'number' ? m.min_assurance_level : 1,
       rateLimit: rateLimitOfMetadata(m.rate_limit) ?? null,
+      profile: profileOf(m, options.serverProfile).name,
       requireSignedRequestObject: m.require_signed_request_object === true,
       createdBy: row.created_by,
       createdAt: row.created_at,
@@ -153,7 +163,9 @@ export function createClientRegistry(options: ClientRegistryOptions) {
     ): Promise<{ client: ClientView; secret: string | undefined }> {
       const row = await store.find(clientId);
       if (!row) throw notFound(`no client ${clientId}`);
-      const metadata = await toMetadata(clientId, input);
+      // A fapi2 client stays one unless the administrator says otherwise (profile: 'default').
+      const kept = input.profile === undefined && row.metadata.profile === 'fapi2';
+      const metadata = await toMetadata(clientId, kept ? { ...input, profile: 'fapi2' } : input);
       let sealed = row.secret_sealed;
       let secret: string | undefined;
       if (!SECRET_METHODS.has(input.authMethod)) sealed = null;

@@ -18,6 +18,7 @@ import {
   type GrantType,
   SECRET_METHODS,
 } from './clientRules.ts';
+import type { ProfileName, ServerProfileSetting } from './profiles.ts';
 
 export const REGISTRATION_POLICY = 'portcullis';
 export const MIN_ALLOWANCE_SECONDS = 60;
@@ -30,6 +31,8 @@ export interface AllowanceInput {
   expiresInSeconds: number;
   singleUse: boolean;
   createdBy: string;
+  /** `fapi2`: every client registered with the token is a FAPI 2.0 client. */
+  profile?: ProfileName | undefined;
 }
 
 /**
@@ -46,6 +49,8 @@ interface AllowancePayload {
   createdBy: string;
   createdAt: string;
   expiresAt: string;
+  /** Absent in tokens issued before profiles existed: the default. */
+  profile?: ProfileName;
 }
 
 export interface Allowance {
@@ -57,6 +62,7 @@ export interface Allowance {
   createdBy: string;
   createdAt: Date;
   expiresAt: Date;
+  profile: ProfileName;
 }
 
 /** Metadata a client may register itself: the protocol fields the client rules decide on... */
@@ -83,7 +89,15 @@ const INFO_FIELDS = [
   'software_version',
 ];
 /** Fields only an administrator decides. */
-const DECIDED_FIELDS = ['api_access', 'first_party', 'min_assurance_level', 'rate_limit'];
+const DECIDED_FIELDS = [
+  'api_access',
+  'first_party',
+  'min_assurance_level',
+  'rate_limit',
+  'profile',
+];
+/** Fields the client's profile sets (src/oidc/profiles.ts): a client may send the same value. */
+const PROFILE_FIELDS = ['require_pushed_authorization_requests', 'dpop_bound_access_tokens'];
 /** Fields the protocol library itself checks or sets. */
 const PROVIDER_FIELDS = ['client_id', 'client_secret', 'client_id_issued_at'];
 
@@ -102,6 +116,7 @@ const SNAKE: Record<string, string> = {
 
 const toAllowance = (p: AllowancePayload): Allowance => ({
   ...p,
+  profile: p.profile ?? 'default',
   createdAt: new Date(p.createdAt),
   expiresAt: new Date(p.expiresAt),
 });
@@ -128,6 +143,8 @@ interface Decided {
   min_assurance_level: 1 | 2 | 3;
   /** Set by an administrator after registration (client update --rate-limit); kept by updates. */
   rate_limit?: unknown;
+  /** `fapi2` from the initial access token (or kept from the client); absent: the default. */
+  profile?: 'fapi2';
 }
 
 export interface RegistrationDeps {
@@ -135,6 +152,8 @@ export interface RegistrationDeps {
   clock: Clock;
   catalogue: Catalogue;
   idTokenAlg: string;
+  /** FAPI_PROFILE: '2.0' makes every registered client fapi2. */
+  serverProfile?: ServerProfileSetting;
   /** The provider serving requests now (it is rebuilt when the key ring changes). */
   provider: () => Provider;
 }
@@ -149,6 +168,7 @@ export function createRegistration(deps: RegistrationDeps) {
   function checkFields(body: Record<string, unknown>, decided: Decided, current?: object): void {
     for (const [key, value] of Object.entries(body)) {
       if (value === undefined || value === null || PROVIDER_FIELDS.includes(key)) continue;
+      if (PROFILE_FIELDS.includes(key)) continue; // compared with the metadata, once built
       if (DECIDED_FIELDS.includes(key)) {
         if (!isDeepStrictEqual(value, decided[key as keyof Decided]))
           throw new errors.InvalidClientMetadata(
@@ -181,15 +201,30 @@ export function createRegistration(deps: RegistrationDeps) {
       firstParty: decided.first_party,
       minAssuranceLevel: decided.min_assurance_level,
       rateLimit: rateLimitOfMetadata(decided.rate_limit),
+      profile: decided.profile,
       requireSignedRequestObject: flag(body, 'require_signed_request_object'),
     };
     let metadata: Record<string, unknown>;
     try {
-      metadata = await clientMetadata(input, { catalogue, idTokenAlg: deps.idTokenAlg });
+      metadata = await clientMetadata(input, {
+        catalogue,
+        idTokenAlg: deps.idTokenAlg,
+        serverProfile: deps.serverProfile,
+      });
     } catch (err) {
       if (!(err instanceof DomainError)) throw err;
       throw new errors.InvalidClientMetadata(
         `${SNAKE[err.field ?? ''] ?? 'client metadata'}: ${err.message}`,
+      );
+    }
+    for (const key of PROFILE_FIELDS) {
+      const sent = body[key];
+      if (sent === undefined || sent === null || sent === metadata[key]) continue;
+      if (sent === false && metadata[key] === undefined) continue;
+      throw new errors.InvalidClientMetadata(
+        metadata[key] === undefined
+          ? `${key} cannot be registered with Portcullis`
+          : `${key} must be ${String(metadata[key])} for this client's profile`,
       );
     }
     const responseTypes = stringList(body, 'response_types');
@@ -224,6 +259,7 @@ export function createRegistration(deps: RegistrationDeps) {
         api_access: allowance.apiAccess,
         first_party: false,
         min_assurance_level: allowance.minAssuranceLevel,
+        ...(allowance.profile === 'fapi2' ? { profile: 'fapi2' as const } : {}),
       };
     } else {
       const client = ctx.oidc.client as unknown as Record<string, unknown> | undefined;
@@ -234,6 +270,7 @@ export function createRegistration(deps: RegistrationDeps) {
         first_party: current.first_party === true,
         min_assurance_level: (current.min_assurance_level ?? 1) as 1 | 2 | 3,
         rate_limit: current.rate_limit,
+        ...(current.profile === 'fapi2' ? { profile: 'fapi2' as const } : {}),
       };
     }
     checkFields(body, decided, current);
@@ -291,6 +328,7 @@ export function createRegistration(deps: RegistrationDeps) {
         createdBy: input.createdBy,
         createdAt: new Date(now).toISOString(),
         expiresAt: new Date(now + seconds * 1000).toISOString(),
+        ...(input.profile === 'fapi2' ? { profile: 'fapi2' as const } : {}),
       };
       await store.insert(hashId(token), payload, new Date(payload.expiresAt));
       return { token, allowance: toAllowance(payload) };

@@ -37,7 +37,9 @@ const summary = (c: ClientView) => ({
   firstParty: c.firstParty,
   minAssuranceLevel: c.minAssuranceLevel,
   rateLimit: c.rateLimit,
-  // Named only when set, so the events of every other client read as before.
+  // Named only when it is not the default, so default clients' events read as before.
+  ...(c.profile === 'default' ? {} : { profile: c.profile }),
+  // Named only when set, likewise.
   ...(c.requireSignedRequestObject ? { requireSignedRequestObject: true } : {}),
 });
 

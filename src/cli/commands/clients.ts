@@ -10,6 +10,7 @@ import {
   GRANT_TYPES,
   type GrantType,
 } from '../../oidc/clients.ts';
+import { PROFILE_NAMES, type ProfileName } from '../../oidc/profiles.ts';
 import { auditChange, withApp } from '../context.ts';
 import { CliError, print, printTable } from '../output.ts';
 
@@ -96,6 +97,7 @@ interface CreateOptions {
   firstParty?: boolean;
   minLevel: string;
   rateLimit?: string;
+  profile?: string;
   requireSignedRequestObject?: boolean;
   json?: boolean;
 }
@@ -133,15 +135,22 @@ export function registerClientCommands(program: Command): void {
       'its request limit at the token, introspection, revocation, PAR and admin endpoints (default: CLIENT_RATE_LIMIT)',
     )
     .option(
+      '--profile <profile>',
+      `what its requests must obey: ${PROFILE_NAMES.join(', ')} (fapi2: FAPI 2.0, PAR, private_key_jwt, DPoP-bound tokens; default: default, or fapi2 under FAPI_PROFILE=2.0)`,
+    )
+    .option(
       '--require-signed-request-object',
       'authorization requests only as request objects signed with its keys (JAR), pushed to the PAR endpoint',
     )
     .option('--json', 'print the result as JSON')
     .action(async (opts: CreateOptions) => {
       if (opts.public && opts.auth) throw new CliError('choose either --public or --auth');
-      const authMethod = (
-        opts.public ? 'none' : (opts.auth ?? 'client_secret_basic')
-      ) as AuthMethod;
+      if (opts.profile !== undefined && !PROFILE_NAMES.includes(opts.profile as ProfileName))
+        throw new CliError(`--profile must be one of ${PROFILE_NAMES.join(', ')}`);
+      const profile = opts.profile as ProfileName | undefined;
+      // A FAPI 2.0 client never has a secret: it signs its requests (private_key_jwt).
+      const defaultAuth = profile === 'fapi2' ? 'private_key_jwt' : 'client_secret_basic';
+      const authMethod = (opts.public ? 'none' : (opts.auth ?? defaultAuth)) as AuthMethod;
       if (!AUTH_METHODS.includes(authMethod) || (authMethod === 'none' && !opts.public)) {
         throw new CliError(
           `--auth must be one of ${AUTH_METHODS.filter((m) => m !== 'none').join(', ')}`,
@@ -172,6 +181,7 @@ export function registerClientCommands(program: Command): void {
           firstParty: opts.firstParty,
           minAssuranceLevel: Number(opts.minLevel) as 1 | 2 | 3,
           rateLimit,
+          profile,
           requireSignedRequestObject: opts.requireSignedRequestObject,
         });
         await auditChange(
@@ -184,6 +194,7 @@ export function registerClientCommands(program: Command): void {
             authMethod: created.authMethod,
             apiAccess: created.apiAccess,
             rateLimit: created.rateLimit,
+            ...(created.profile === 'default' ? {} : { profile: created.profile }),
             ...(created.requireSignedRequestObject ? { requireSignedRequestObject: true } : {}),
           },
         );
@@ -215,7 +226,7 @@ export function registerClientCommands(program: Command): void {
               grants: c.grantTypes,
               apis: Object.keys(c.apiAccess),
             })),
-            ['client_id', 'name', 'auth', 'grants', 'apis'],
+            ['client_id', 'name', 'profile', 'auth', 'grants', 'apis'],
           ),
         );
       });
