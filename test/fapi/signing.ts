@@ -19,16 +19,17 @@ export interface SigningClient {
 
 export interface SigningBank {
   ledger: Ledger;
-  /** Registered with require_signed_request_object. */
+  /** A FAPI 2.0 client (profile fapi2) registered with require_signed_request_object. */
   signer: SigningClient;
-  /** The same kind of client without the requirement. */
+  /** The same kind of client without the requirement, of the default profile. */
   optional: SigningClient;
 }
 
-async function createSigningClient(
+export async function createSigningClient(
   server: TestServer,
   name: string,
   requireSignedRequestObject: boolean,
+  profile: 'fapi2' | 'default',
 ): Promise<SigningClient> {
   const { privateKey, publicKey } = await generateKeyPair('ES256');
   const kid = randomUUID();
@@ -42,6 +43,7 @@ async function createSigningClient(
     apiAccess: { [LEDGER]: ['ledger:read'] },
     firstParty: true,
     requireSignedRequestObject,
+    profile,
   });
   return { id: created.client.clientId, key: privateKey, kid };
 }
@@ -50,8 +52,8 @@ export async function seedSigningBank(server: TestServer): Promise<SigningBank> 
   const ledger = await seedLedger(server);
   return {
     ledger,
-    signer: await createSigningClient(server, 'Signing app', true),
-    optional: await createSigningClient(server, 'Optionally signing app', false),
+    signer: await createSigningClient(server, 'Signing app', true, 'fapi2'),
+    optional: await createSigningClient(server, 'Optionally signing app', false, 'default'),
   };
 }
 
