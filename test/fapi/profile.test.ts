@@ -46,9 +46,16 @@ describe('FAPI 2.0 profile per client', () => {
   });
 
   test('happy path with openid-client: PAR + private_key_jwt + DPoP, DPoP-bound tokens, userinfo with DPoP', async () => {
-    const { config, dpop, tokens } = await fapiFlow(server, tpp, person.email);
+    const { config, dpop, tokens, callback } = await fapiFlow(server, tpp, person.email);
+    assert.equal(callback.searchParams.get('iss'), server.issuer, 'RFC 9207');
     assert.equal(tokens.token_type.toLowerCase(), 'dpop');
     assert.ok(tokens.refresh_token);
+    const codes = await server.db
+      .knex('oidc_artifacts')
+      .where({ model: 'AuthorizationCode', client_id: tpp.id })
+      .select('payload');
+    assert.ok(codes.length > 0);
+    for (const { payload } of codes) assert.equal(payload.exp - payload.iat, 60, 'code lifetime');
     const info = await oidc.fetchUserInfo(config, tokens.access_token, oidc.skipSubjectCheck, {
       DPoP: dpop,
     });
@@ -168,6 +175,31 @@ describe('FAPI 2.0 profile per client', () => {
     assert.equal(refreshed.refresh_token ?? first, first);
     const again = await oidc.refreshTokenGrant(config, first, undefined, { DPoP: dpop });
     assert.ok(again.access_token);
+  });
+
+  test('a default client on the same server: no PAR needed, Bearer tokens, refresh tokens rotated', async () => {
+    const plain = await createTpp(server, {});
+    assert.equal((await server.app.services.clients.get(plain.id))?.profile, 'default');
+    const config = await relyingParty(server, plain);
+    const verifier = oidc.randomPKCECodeVerifier();
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: TPP_REDIRECT,
+      scope: SCOPE,
+      resource: PAYMENTS,
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+    });
+    const { callback } = await signIn(server, url, person.email);
+    assert.ok(callback?.searchParams.get('code'));
+    const tokens = await oidc.authorizationCodeGrant(config, callback!, {
+      pkceCodeVerifier: verifier,
+      idTokenExpected: true,
+    });
+    assert.equal(tokens.token_type.toLowerCase(), 'bearer');
+    const first = tokens.refresh_token!;
+    const refreshed = await oidc.refreshTokenGrant(config, first);
+    assert.notEqual(refreshed.refresh_token, first, 'rotated');
+    await assert.rejects(oidc.refreshTokenGrant(config, first), { error: 'invalid_grant' });
   });
 
   test('a fapi2 client with a secret or no authentication is refused at registration', async () => {

@@ -4,6 +4,7 @@
 // codes live 60 s. Each refusal asserts the error and that nothing was issued.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { loadConfig } from '../../src/config.ts';
 import { ACCOUNT_CLIENT_ID } from '../../src/interactions/account.ts';
 import { pkce } from '../support/browserless.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
@@ -23,6 +24,19 @@ import {
   tokenCount,
   tppInput,
 } from './world.ts';
+
+test('FAPI_PROFILE takes 2.0 or nothing', () => {
+  const base = testSecrets();
+  assert.equal(loadConfig({ ...base, FAPI_PROFILE: '2.0' }).fapiProfile, '2.0');
+  assert.equal(loadConfig(base).fapiProfile, undefined);
+  assert.equal(loadConfig({ ...base, FAPI_PROFILE: '' }).fapiProfile, undefined);
+  for (const value of ['1.0', '2', 'fapi2'])
+    assert.throws(() => loadConfig({ ...base, FAPI_PROFILE: value }), {
+      name: 'ConfigError',
+      message:
+        'Invalid configuration: FAPI_PROFILE must be 2.0 (or unset: each client has its own profile)',
+    });
+});
 
 describe('FAPI_PROFILE=2.0', () => {
   let db: TestDatabase;
