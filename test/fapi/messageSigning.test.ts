@@ -1,6 +1,5 @@
-// FAPI 2.0 Message Signing, signed request objects (JAR, RFC 9101) at the PAR endpoint: the
-// request-object modules of the OpenID Foundation's fapi2-message-signing-final test plan. Each
-// refusal asserts the exact error and that nothing was stored (no request_uri, code or token).
+// The request-object modules of the OpenID Foundation's fapi2-message-signing-final test plan (JAR
+// at PAR): each refusal asserts the exact error and that nothing was stored (request_uri, code, token).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { generateKeyPair } from 'jose';

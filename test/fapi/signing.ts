@@ -1,6 +1,5 @@
-// Fixture for the message-signing tests: a client that signs its requests (private_key_jwt and
-// request objects with its own ES256 key), request objects built claim by claim, PAR calls, a
-// browser sign-in from a prepared authorization URL, and a count of what the server stored.
+// Fixture for the message-signing tests: clients signing with their own ES256 key, request objects
+// built claim by claim, PAR calls, a browser sign-in from a URL, and a count of what was stored.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { type CryptoKey, exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
