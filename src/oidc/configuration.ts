@@ -14,6 +14,8 @@ import type { Views } from '../http/views.ts';
 import type { KeyRing } from '../keys/signingKeys.ts';
 import { rateLimitOfMetadata } from '../limits/rateLimit.ts';
 import { newClientId } from './clients.ts';
+import { messageSigningClientDefaults, messageSigningFeatures } from './messageSigning.ts';
+import { type MtlsOptions, mtlsConfiguration } from './mtls.ts';
 import {
   clientAssertionProblem,
   enforceProfileOnLoad,
@@ -23,8 +25,6 @@ import {
   type ServerProfileSetting,
   serverProfile,
 } from './profiles.ts';
-import { type MtlsOptions, mtlsConfiguration } from './mtls.ts';
-import { messageSigningClientDefaults, messageSigningFeatures } from './messageSigning.ts';
 import { createResourceIndicators, type ResourceOptions } from './resources.ts';
 
 export interface ConfigurationParts {

@@ -1,6 +1,5 @@
 // FAPI 2.0 Message Signing: signed request objects (JAR, RFC 9101) pushed to the PAR endpoint,
-// signed authorization responses (JARM) and signed introspection responses (RFC 9701). The
-// algorithms clients may sign with are enabledJWA.requestObjectSigningAlgValues (configuration.ts).
+// signed authorization responses (JARM) and signed introspection responses (RFC 9701).
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { SigningAlg } from '../config.ts';
 
@@ -10,8 +9,9 @@ export const MAX_REQUEST_OBJECT_LIFETIME_SECONDS = 3600;
 type Claims = Record<string, unknown>;
 
 /**
- * Checks a request object beyond what the library checks itself (signature, `iss`, `aud` when
- * present, `exp` and `nbf` against the clock). Request objects are taken only at the PAR
+ * Checks a request object beyond what the library checks itself (its algorithm among
+ * enabledJWA.requestObjectSigningAlgValues in configuration.ts, the signature, `iss`, `aud`, and
+ * `exp` and `nbf` against the clock, when present). Request objects are taken only at the PAR
  * endpoint, so a `request` sent to the authorization endpoint directly is refused; a request
  * pushed earlier was checked when it was pushed. Every pushed request object must name the
  * issuer as `aud` and carry `exp` and `nbf` at most 60 minutes apart, for every client: the

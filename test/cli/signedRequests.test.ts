@@ -1,6 +1,5 @@
-// `portcullis client create --require-signed-request-object`: a client that must sign its
-// authorization requests (JAR at the PAR endpoint), shown by `client show`; refused, in one line
-// and with nothing written, for a client without keys.
+// `portcullis client create --require-signed-request-object`: set and shown by `client show`;
+// refused, in one line and with nothing written, for a client without keys.
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

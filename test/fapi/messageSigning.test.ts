@@ -1,6 +1,5 @@
-// FAPI 2.0 Message Signing, signed request objects (JAR, RFC 9101) at the PAR endpoint: the
-// request-object modules of the OpenID Foundation's fapi2-message-signing-final test plan. Each
-// refusal asserts the exact error and that nothing was stored (no request_uri, code or token).
+// The request-object modules of the OpenID Foundation's fapi2-message-signing-final test plan (JAR
+// at PAR): each refusal asserts the exact error and that nothing was stored (request_uri, code, token).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { generateKeyPair } from 'jose';
@@ -8,6 +7,7 @@ import { startTestServer, type TestServer } from '../support/server.ts';
 import {
   asForm,
   authorizationParams,
+  createSigningClient,
   push,
   type Reply,
   redirectedTo,
@@ -241,20 +241,30 @@ describe('FAPI 2.0 Message Signing: signed request objects at the PAR endpoint',
       );
     });
 
-    test('ensure-unsigned-authorization-request-without-using-par-fails: a client that must sign sends plain parameters', async () => {
-      const { params, state } = authorizationParams(bank.signer);
-      const query = new URLSearchParams(asForm(params));
+    /** Plain parameters straight to /auth: redirected back with invalid_request, nothing stored. */
+    async function refusedWithoutPar(client: SigningClient, error_description: string) {
+      const { params, state } = authorizationParams(client);
       const before = await storedArtifacts(server);
+      const query = new URLSearchParams(asForm(params));
       const res = await fetch(server.url(`/auth?${query}`), { redirect: 'manual' });
       const back = new URL(res.headers.get('location') ?? '');
       assert.equal(`${back.origin}${back.pathname}`, SIGNING_REDIRECT);
       assert.deepEqual(Object.fromEntries(back.searchParams), {
         error: 'invalid_request',
-        error_description: 'Request Object must be used by this client',
+        error_description,
         state,
         iss: server.issuer,
       });
       assert.deepEqual(await storedArtifacts(server), before, 'nothing was stored');
+    }
+
+    test('ensure-unsigned-authorization-request-without-using-par-fails: a FAPI 2.0 client that must sign', async () => {
+      await refusedWithoutPar(bank.signer, 'Pushed Authorization Request must be used');
+    });
+
+    test('a client of the default profile that must sign sends plain parameters to /auth', async () => {
+      const client = await createSigningClient(server, 'Default signer', true, 'default');
+      await refusedWithoutPar(client, 'Request Object must be used by this client');
     });
 
     test('a request_uri of an outside host is refused (request_uri_not_supported)', async () => {

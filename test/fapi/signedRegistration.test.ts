@@ -1,6 +1,5 @@
-// Dynamic registration (RFC 7591) of a client that must sign its requests: a third-party
-// provider registers require_signed_request_object with its keys, and is then held to it at the
-// PAR endpoint; refused (invalid_client_metadata, nothing written) without keys to verify with.
+// Dynamic registration (RFC 7591) with require_signed_request_object: held to it at the PAR
+// endpoint; refused (invalid_client_metadata, nothing written) without keys to verify with.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { exportJWK, generateKeyPair } from 'jose';

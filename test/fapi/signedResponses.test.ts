@@ -1,6 +1,5 @@
-// FAPI 2.0 Message Signing, the server's side: signed authorization responses (JARM,
-// response_mode=jwt) taken by openid-client as the relying party, which refuses a tampered or
-// foreign response, and signed introspection responses (RFC 9701) verified with jose.
+// FAPI 2.0 Message Signing, the server's answers: JARM taken by openid-client (a tampered or foreign
+// response refused by it) and signed introspection responses (RFC 9701) verified with jose.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createLocalJWKSet, decodeJwt, generateKeyPair, type JWK, jwtVerify, SignJWT } from 'jose';

@@ -1,6 +1,5 @@
-// Fixture for the message-signing tests: a client that signs its requests (private_key_jwt and
-// request objects with its own ES256 key), request objects built claim by claim, PAR calls, a
-// browser sign-in from a prepared authorization URL, and a count of what the server stored.
+// Fixture for the message-signing tests: clients signing with their own ES256 key, request objects
+// built claim by claim, PAR calls, a browser sign-in from a URL, and a count of what was stored.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { type CryptoKey, exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
@@ -19,16 +18,17 @@ export interface SigningClient {
 
 export interface SigningBank {
   ledger: Ledger;
-  /** Registered with require_signed_request_object. */
+  /** A FAPI 2.0 client (profile fapi2) registered with require_signed_request_object. */
   signer: SigningClient;
-  /** The same kind of client without the requirement. */
+  /** The same kind of client without the requirement, of the default profile. */
   optional: SigningClient;
 }
 
-async function createSigningClient(
+export async function createSigningClient(
   server: TestServer,
   name: string,
   requireSignedRequestObject: boolean,
+  profile: 'fapi2' | 'default',
 ): Promise<SigningClient> {
   const { privateKey, publicKey } = await generateKeyPair('ES256');
   const kid = randomUUID();
@@ -42,6 +42,7 @@ async function createSigningClient(
     apiAccess: { [LEDGER]: ['ledger:read'] },
     firstParty: true,
     requireSignedRequestObject,
+    profile,
   });
   return { id: created.client.clientId, key: privateKey, kid };
 }
@@ -50,8 +51,8 @@ export async function seedSigningBank(server: TestServer): Promise<SigningBank> 
   const ledger = await seedLedger(server);
   return {
     ledger,
-    signer: await createSigningClient(server, 'Signing app', true),
-    optional: await createSigningClient(server, 'Optionally signing app', false),
+    signer: await createSigningClient(server, 'Signing app', true, 'fapi2'),
+    optional: await createSigningClient(server, 'Optionally signing app', false, 'default'),
   };
 }
 
