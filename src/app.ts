@@ -160,12 +160,13 @@ export async function createApp(config: Config, deps: AppDeps) {
     clock,
     catalogue,
     idTokenAlg: config.keys.alg,
+    serverProfile: config.fapiProfile,
     provider: () => runtime!.provider,
   });
 
   // --- Protocol ------------------------------------------------------------------------------
   const ArtifactAdapter = createArtifactAdapter({ artifacts, clock });
-  const clientAdapter = createClientAdapter(clients);
+  const clientAdapter = createClientAdapter(clients, config.fapiProfile);
   const adapter = (model: string) =>
     model === 'Client' ? clientAdapter : new ArtifactAdapter(model);
 

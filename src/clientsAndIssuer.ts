@@ -12,8 +12,19 @@ import type { Sealer } from './keys/envelope.ts';
 import { type Catalogue, createCatalogue } from './oidc/catalogue.ts';
 import { type ClientRegistry, createClientRegistry } from './oidc/clients.ts';
 
-/** The account page's first-party client, its redirect URI under the served issuer. */
-function ensureAccountClient(clients: ClientRegistry, issuer: string): Promise<void> {
+/**
+ * The account page's first-party client, its redirect URI under the served issuer. It is a public
+ * client, which FAPI 2.0 forbids: under FAPI_PROFILE=2.0 it does not exist (nor the account page).
+ */
+async function ensureAccountClient(
+  clients: ClientRegistry,
+  issuer: string,
+  config: Config,
+): Promise<void> {
+  if (config.fapiProfile) {
+    if (await clients.get(ACCOUNT_CLIENT_ID)) await clients.delete(ACCOUNT_CLIENT_ID);
+    return;
+  }
   return clients.ensureSystemClient(ACCOUNT_CLIENT_ID, {
     name: 'Your Portcullis account',
     grantTypes: ['authorization_code'],
@@ -52,6 +63,7 @@ export async function createClientsAndIssuer(parts: {
       catalogue: overCatalogue,
       cacheSeconds: config.cacheSeconds,
       idTokenAlg: config.keys.alg,
+      serverProfile: config.fapiProfile,
       validateMetadata: async (metadata) => {
         if (!mtlsServed && needsClientCertificates(metadata))
           throw invalid(
@@ -81,7 +93,7 @@ export async function createClientsAndIssuer(parts: {
         { catalogue: overCatalogue, clients: overClients },
         { issuer: to, accessTokenTtl: config.admin.tokenTtlSeconds },
       );
-      await ensureAccountClient(overClients, to);
+      await ensureAccountClient(overClients, to, config);
       return { clientsMoved: admin.clientsMoved };
     },
   });
@@ -91,6 +103,6 @@ export async function createClientsAndIssuer(parts: {
     issuer,
     servedIssuer,
     /** The account page signs people in through the ordinary login flow as this client. */
-    ensureAccountClient: () => ensureAccountClient(clients, servedIssuer),
+    ensureAccountClient: () => ensureAccountClient(clients, servedIssuer, config),
   };
 }

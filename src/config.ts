@@ -91,6 +91,8 @@ export interface Config {
   };
   /** Dynamic client registration (RFC 7591/7592), always with an initial access token. */
   registration: { enabled: boolean };
+  /** FAPI_PROFILE: '2.0' makes every client a FAPI 2.0 client; unset, each client has its own profile. */
+  fapiProfile: '2.0' | undefined;
   /**
    * AUDIT_COVERAGE_DIR (default unset; for the test suite only): each committed audit event's
    * action is appended to a file in this directory (test/run.js checks every kind was written).
@@ -190,6 +192,10 @@ const schema = z.object({
   FACTOR_CHANGE_MAX_AGE_SECONDS: int(30, 3600).default(300),
   ADMIN_TOKEN_TTL_SECONDS: int(60, 3600).default(300),
   DYNAMIC_REGISTRATION: bool.default(true),
+  // 2.0: every client is a FAPI 2.0 client (src/oidc/profiles.ts); unset: per client.
+  FAPI_PROFILE: z
+    .enum(['2.0'], 'must be 2.0 (or unset: each client has its own profile)')
+    .optional(),
   // Testing only: test/run.js sets it to learn which audit event kinds the suite wrote.
   AUDIT_COVERAGE_DIR: z.string().min(1).optional(),
 });
@@ -341,6 +347,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     },
     admin: { tokenTtlSeconds: env.ADMIN_TOKEN_TTL_SECONDS },
     registration: { enabled: env.DYNAMIC_REGISTRATION },
+    fapiProfile: env.FAPI_PROFILE,
     auditCoverageDir: env.AUDIT_COVERAGE_DIR,
     warnings,
   };

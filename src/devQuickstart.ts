@@ -9,6 +9,8 @@ export const DEMO_API = 'https://demo-api.portcullis.localhost';
 export async function runDevQuickstart(app: App): Promise<string | undefined> {
   const { catalogue, clients } = app.services;
   const issuer = app.config.issuer;
+  // The demo client is public, which FAPI 2.0 forbids: a FAPI client brings its own keys.
+  if (app.config.fapiProfile) return undefined;
   // Clients Portcullis itself keeps (the account page's) do not make a setup "used".
   const existing = (await clients.list()).filter((c) => c.createdBy !== 'system');
   let client = existing.find((c) => c.createdBy === 'quickstart');

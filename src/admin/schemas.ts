@@ -12,6 +12,7 @@ import {
   TLS_SUBJECT_KINDS,
   validateRedirectUri,
 } from '../oidc/clientRules.ts';
+import { PROFILE_NAMES } from '../oidc/profiles.ts';
 import { MAX_ALLOWANCE_SECONDS, MIN_ALLOWANCE_SECONDS } from '../oidc/registration.ts';
 
 // --- Building blocks ---------------------------------------------------------------------------
@@ -79,6 +80,11 @@ const senderConstraint = z
     "tokens bound to a DPoP key (RFC 9449) or to the client's TLS certificate (RFC 8705, cnf.x5t#S256)",
   );
 
+const profile = z
+  .enum(PROFILE_NAMES)
+  .describe(
+    'what its requests must obey: default, or fapi2 (FAPI 2.0: PAR, private_key_jwt or mTLS, DPoP- or certificate-bound tokens)',
+  );
 export const ClientIdParams = z.strictObject({ clientId: z.string().min(1).max(128) });
 
 export const ClientInput = z.strictObject({
@@ -105,6 +111,11 @@ export const ClientInput = z.strictObject({
     .describe(
       'its own request limit at the token, introspection, revocation, PAR and admin endpoints; null: the default (CLIENT_RATE_LIMIT)',
     ),
+  profile: profile
+    .optional()
+    .describe(
+      'default, or fapi2 (FAPI 2.0). Omitted: default when created, unchanged when replaced; under FAPI_PROFILE=2.0 always fapi2',
+    ),
 });
 
 export const Client = z.object({
@@ -122,6 +133,7 @@ export const Client = z.object({
   tlsSubject: tlsSubject.nullable(),
   senderConstraint: senderConstraint.nullable().describe('null: bearer tokens'),
   rateLimit: rateLimit.nullable().describe('null: the default (CLIENT_RATE_LIMIT)'),
+  profile: profile.describe('its profile, FAPI_PROFILE included'),
   createdBy: z.string().describe('cli, admin-api, registration, system or quickstart'),
   createdAt: time,
   updatedAt: time,
@@ -288,6 +300,9 @@ export const InitialAccessTokenCreate = z.strictObject({
   minAssuranceLevel: level.default(1),
   expiresIn: z.int().min(MIN_ALLOWANCE_SECONDS).max(MAX_ALLOWANCE_SECONDS).default(86400),
   singleUse: z.boolean().default(true),
+  profile: profile
+    .default('default')
+    .describe('fapi2: every client registered with it is a FAPI 2.0 client'),
 });
 export const InitialAccessToken = z.object({
   id: z.uuid(),
@@ -295,6 +310,7 @@ export const InitialAccessToken = z.object({
   apiAccess,
   minAssuranceLevel: z.int(),
   singleUse: z.boolean(),
+  profile: profile.describe('the profile of every client registered with it'),
   createdBy: z.string(),
   createdAt: time,
   expiresAt: time,

@@ -17,6 +17,7 @@ const CLIENT = [
   // Mutual TLS: the certificate subject a tls_client_auth client presents, and token binding.
   'tlsSubject',
   'senderConstraint',
+  'profile',
 ] as const;
 
 /**
@@ -68,6 +69,7 @@ export const AUDIT_KINDS = {
     'minAssuranceLevel',
     'singleUse',
     'expiresAt',
+    'profile',
   ],
   'initial_access.revoked': [...CHANGE],
   'role.created': [...CHANGE, 'scopes', 'description'],

@@ -23,6 +23,21 @@ export function accountPages(deps: InteractionDeps) {
 
   /** Sends the browser through a login for the account client; it comes back to /account. */
   function startLogin(ctx: Koa.Context, extra: Record<string, string> = {}): void {
+    // Its client is public, which FAPI 2.0 forbids: under FAPI_PROFILE=2.0 it does not exist.
+    if (config.fapiProfile) {
+      renderPage(
+        ctx,
+        views,
+        'error',
+        {
+          title: 'Not available',
+          message: 'This server signs people in only for the applications registered with it.',
+          code: 'not_found',
+        },
+        404,
+      );
+      return;
+    }
     const url = new URL(`${config.issuer}/auth`);
     url.search = new URLSearchParams({
       client_id: ACCOUNT_CLIENT_ID,

@@ -1,10 +1,20 @@
 // oidc-provider's Client model reads and writes through the client registry: the clients table,
 // with the secret sealed at rest and a short per-instance cache.
 import type { ClientRegistry } from './clients.ts';
+import { profileOf, profileViolations, type ServerProfileSetting } from './profiles.ts';
 
-export function createClientAdapter(registry: ClientRegistry) {
+export function createClientAdapter(registry: ClientRegistry, serverProfile: ServerProfileSetting) {
   return {
-    find: (id: string) => registry.providerMetadata(id),
+    /**
+     * A client its profile forbids (a secret client stored before FAPI_PROFILE=2.0 was set) does
+     * not exist for the protocol: its requests fail as an unknown client's (invalid_client).
+     */
+    async find(id: string) {
+      const metadata = await registry.providerMetadata(id);
+      if (!metadata) return undefined;
+      const forbidden = profileViolations(profileOf(metadata, serverProfile), metadata).length > 0;
+      return forbidden ? undefined : metadata;
+    },
     /** Called by dynamic client registration (RFC 7591 / 7592). */
     upsert: (id: string, metadata: Record<string, unknown>) =>
       registry.saveProviderMetadata(id, metadata, 'registration'),

@@ -4,6 +4,14 @@
 import { invalid } from '../errors.ts';
 import { type RateLimit, rateLimitMetadata, rateLimitProblem } from '../limits/rateLimit.ts';
 import type { Catalogue } from './catalogue.ts';
+import {
+  addProfileDemands,
+  type ProfileName,
+  parseProfileName,
+  profileOf,
+  profileViolations,
+  type ServerProfileSetting,
+} from './profiles.ts';
 
 export type GrantType = 'authorization_code' | 'client_credentials' | 'refresh_token';
 export type AuthMethod =
@@ -72,6 +80,8 @@ export interface ClientInput {
   senderConstraint?: SenderConstraint | undefined;
   /** Its own request limit at the token, introspection, revocation, PAR and admin endpoints (default: CLIENT_RATE_LIMIT). */
   rateLimit?: RateLimit | null | undefined;
+  /** Its profile (src/oidc/profiles.ts); default: `default`, or `fapi2` under FAPI_PROFILE=2.0. */
+  profile?: ProfileName | undefined;
 }
 
 /** Checks one redirect URI: absolute, no fragment, https except on loopback. */
@@ -225,7 +235,7 @@ export async function checkApiAccess(
  */
 export async function clientMetadata(
   input: ClientInput,
-  deps: { catalogue: Catalogue; idTokenAlg: string },
+  deps: { catalogue: Catalogue; idTokenAlg: string; serverProfile?: ServerProfileSetting },
 ): Promise<Record<string, unknown>> {
   if (typeof input.name !== 'string' || !input.name.trim())
     throw invalid('a client needs a name', 'name');
@@ -268,5 +278,32 @@ export async function clientMetadata(
   if (input.jwks) metadata.jwks = input.jwks;
   if (input.jwksUri) metadata.jwks_uri = input.jwksUri;
   for (const key of Object.keys(metadata)) if (metadata[key] === undefined) delete metadata[key];
-  return metadata;
+  return withProfile(input, metadata, deps.serverProfile);
 }
+
+/**
+ * Records the client's profile (absent for the default) and applies what it demands; under
+ * FAPI_PROFILE=2.0 every client is fapi2 and asking for another profile is an error.
+ */
+function withProfile(
+  input: ClientInput,
+  metadata: Record<string, unknown>,
+  setting: ServerProfileSetting,
+): Record<string, unknown> {
+  const asked = input.profile === undefined ? undefined : parseProfileName(input.profile);
+  if (setting && asked !== undefined && profileOf({ profile: asked }, undefined).fapi !== setting)
+    throw invalid(`FAPI_PROFILE=${setting} makes every client fapi2`, 'profile');
+  const profile = profileOf({ profile: asked }, setting);
+  if (profile.name === 'default') return metadata;
+  const [problem] = profileViolations(profile, metadata);
+  if (problem) throw invalid(problem[1], INPUT_FIELD[problem[0]] ?? 'profile');
+  const applied = { ...metadata, profile: profile.name };
+  addProfileDemands(profile, applied);
+  return applied;
+}
+
+/** ClientInput's name of a metadata field a profile may refuse. */
+const INPUT_FIELD: Record<string, string> = {
+  token_endpoint_auth_method: 'authMethod',
+  response_types: 'grantTypes',
+};

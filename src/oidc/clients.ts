@@ -25,6 +25,7 @@ import {
   type TlsSubjectKind,
 } from './clientRules.ts';
 import { type ClientRow, createClientStore } from './clientStore.ts';
+import { type ProfileName, profileOf, type ServerProfileSetting } from './profiles.ts';
 
 export {
   AUTH_METHODS,
@@ -69,6 +70,8 @@ export interface ClientView {
   senderConstraint: SenderConstraint | null;
   /** Its own request limit; null: the default (CLIENT_RATE_LIMIT). */
   rateLimit: RateLimit | null;
+  /** What the client's requests must obey (src/oidc/profiles.ts), FAPI_PROFILE included. */
+  profile: ProfileName;
   createdBy: string;
   createdAt: Date;
   updatedAt: Date;
@@ -93,6 +96,8 @@ export interface ClientRegistryOptions {
   cacheSeconds: number;
   /** Signing algorithm for ID tokens (the key ring's algorithm). */
   idTokenAlg: string;
+  /** FAPI_PROFILE: '2.0' makes every client fapi2. */
+  serverProfile?: ServerProfileSetting;
   /** Full validation by the protocol library; throws DomainError('invalid_input') on bad metadata. */
   validateMetadata: (metadata: Record<string, unknown>) => Promise<void>;
   /** Revokes every grant, token and code issued to a client; called once it is deleted. */
@@ -115,7 +120,11 @@ export function createClientRegistry(options: ClientRegistryOptions) {
   ): Promise<Record<string, unknown>> {
     return {
       client_id: clientId,
-      ...(await clientMetadata(input, { catalogue, idTokenAlg: options.idTokenAlg })),
+      ...(await clientMetadata(input, {
+        catalogue,
+        idTokenAlg: options.idTokenAlg,
+        serverProfile: options.serverProfile,
+      })),
     };
   }
 
@@ -140,6 +149,7 @@ export function createClientRegistry(options: ClientRegistryOptions) {
           ? 'dpop'
           : null,
       rateLimit: rateLimitOfMetadata(m.rate_limit) ?? null,
+      profile: profileOf(m, options.serverProfile).name,
       createdBy: row.created_by,
       createdAt: row.created_at,
       updatedAt: row.updated_at,
@@ -178,7 +188,9 @@ export function createClientRegistry(options: ClientRegistryOptions) {
     ): Promise<{ client: ClientView; secret: string | undefined }> {
       const row = await store.find(clientId);
       if (!row) throw notFound(`no client ${clientId}`);
-      const metadata = await toMetadata(clientId, input);
+      // A fapi2 client stays one unless the administrator says otherwise (profile: 'default').
+      const kept = input.profile === undefined && row.metadata.profile === 'fapi2';
+      const metadata = await toMetadata(clientId, kept ? { ...input, profile: 'fapi2' } : input);
       let sealed = row.secret_sealed;
       let secret: string | undefined;
       if (!SECRET_METHODS.has(input.authMethod)) sealed = null;

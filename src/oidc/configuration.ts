@@ -2,7 +2,12 @@
 // the protocol library does for Portcullis is decided here; the rest of src/oidc/ supplies the parts.
 import { hkdfSync } from 'node:crypto';
 import type Koa from 'koa';
-import type { Configuration, FindAccount, KoaContextWithOIDC } from 'oidc-provider';
+import {
+  type Configuration,
+  errors,
+  type FindAccount,
+  type KoaContextWithOIDC,
+} from 'oidc-provider';
 import { type Clock, epochSeconds } from '../clock.ts';
 import type { Config } from '../config.ts';
 import type { Views } from '../http/views.ts';
@@ -10,6 +15,15 @@ import type { KeyRing } from '../keys/signingKeys.ts';
 import { rateLimitOfMetadata } from '../limits/rateLimit.ts';
 import { newClientId } from './clients.ts';
 import { type MtlsOptions, mtlsConfiguration } from './mtls.ts';
+import {
+  clientAssertionProblem,
+  enforceProfileOnLoad,
+  PROFILES,
+  type Profile,
+  profileOf,
+  type ServerProfileSetting,
+  serverProfile,
+} from './profiles.ts';
 import { createResourceIndicators, type ResourceOptions } from './resources.ts';
 
 export interface ConfigurationParts {
@@ -50,7 +64,39 @@ export const EXTRA_CLIENT_METADATA = [
   'first_party',
   'min_assurance_level',
   'rate_limit',
+  'profile',
 ];
+
+/** Every client authentication method Portcullis offers (a profile may narrow them). */
+const CLIENT_AUTH_METHODS = [
+  'private_key_jwt',
+  'client_secret_basic',
+  'client_secret_post',
+  'none',
+];
+
+/**
+ * oidc-provider's check of the extra metadata. A client's profile (src/oidc/profiles.ts) is
+ * enforced here too, on every client the library loads however it was stored: what the profile
+ * forbids makes the client invalid, what it demands (PAR, sender-constrained tokens) is added.
+ */
+const validateExtraMetadataFor =
+  (setting: ServerProfileSetting) =>
+  (ctx: unknown, key: string, value: unknown, metadata?: Record<string, unknown>): void => {
+    if (key === 'profile') {
+      if (value !== undefined && value !== 'fapi2')
+        throw new TypeError('profile must be fapi2 (or absent)');
+      const profile = profileOf({ profile: value }, setting);
+      try {
+        if (profile.fapi && metadata) enforceProfileOnLoad(profile, metadata);
+      } catch (err) {
+        // The library's own error (400), not a TypeError (500).
+        throw new errors.InvalidClientMetadata((err as Error).message);
+      }
+      return;
+    }
+    validateExtraMetadata(ctx, key, value);
+  };
 
 function validateExtraMetadata(_ctx: unknown, key: string, value: unknown): void {
   if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') {
@@ -81,6 +127,15 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
   const secure = config.issuer.startsWith('https:');
   const alg = config.keys.alg;
   const mtls = parts.mtls ? mtlsConfiguration(parts.mtls) : undefined;
+  const setting = config.fapiProfile;
+  const everyClient = serverProfile(setting);
+  /** The profile of the client a request is about (FAPI_PROFILE's when there is no client). */
+  const profileFor = (client: unknown): Profile =>
+    client
+      ? profileOf(client as { profile?: unknown }, setting)
+      : (everyClient ?? PROFILES.default);
+  // What clients sign with: the server-wide profile's algorithms, else the default ones.
+  const clientAlgs = [...(everyClient ?? PROFILES.default).clientSigningAlgs] as never[];
 
   const renderError: Configuration['renderError'] = async (ctx, out) => {
     ctx.type = 'html';
@@ -115,13 +170,21 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
     // Authorization code only (no implicit or hybrid: RFC 9700), PKCE S256 for every client.
     responseTypes: ['code'],
     pkce: { required: () => true },
-    clientAuthMethods: [
-      'private_key_jwt',
-      'client_secret_basic',
-      'client_secret_post',
-      'none',
-      ...(mtls?.clientAuthMethods ?? []),
-    ],
+    // Under FAPI_PROFILE=2.0 only the profile's methods exist (discovery says so too).
+    clientAuthMethods: [...CLIENT_AUTH_METHODS, ...(mtls?.clientAuthMethods ?? [])].filter(
+      (m) => !everyClient?.authMethods || everyClient.authMethods.includes(m),
+    ) as never[],
+    // A client assertion must obey its client's profile (FAPI 2.0: aud the issuer as a string,
+    // sub the client_id, iat/nbf at most 60 s ahead); expiry, signature and replay are the library's.
+    assertJwtClientAuthClaimsAndHeader: async (ctx, claims, header, client) => {
+      const problem = clientAssertionProblem(profileFor(client), claims, {
+        issuer: ctx.oidc.issuer,
+        clientId: client.clientId,
+        alg: header.alg,
+        now: epochSeconds(parts.clock),
+      });
+      if (problem) throw new errors.InvalidClientAuth(problem);
+    },
     // Redirect URIs are matched exactly; the client always sends the one it used.
     allowOmittingSingleRegisteredRedirectUri: false,
     scopes: ['openid', 'offline_access', 'profile', 'email'],
@@ -141,13 +204,13 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
 
     enabledJWA: {
       // Asymmetric algorithms only (FAPI 2.0 allows PS256, ES256 and EdDSA).
-      clientAuthSigningAlgValues: ['ES256', 'PS256', 'Ed25519', 'EdDSA'],
+      clientAuthSigningAlgValues: clientAlgs,
       idTokenSigningAlgValues: [alg],
       userinfoSigningAlgValues: [alg],
       introspectionSigningAlgValues: [alg],
       authorizationSigningAlgValues: [alg],
-      requestObjectSigningAlgValues: ['ES256', 'PS256', 'Ed25519', 'EdDSA'],
-      dPoPSigningAlgValues: ['ES256', 'PS256', 'Ed25519', 'EdDSA'],
+      requestObjectSigningAlgValues: clientAlgs,
+      dPoPSigningAlgValues: clientAlgs,
     },
     clientDefaults: {
       grant_types: ['authorization_code'],
@@ -155,11 +218,16 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
       token_endpoint_auth_method: 'private_key_jwt',
       id_token_signed_response_alg: alg,
     },
-    extraClientMetadata: { properties: EXTRA_CLIENT_METADATA, validator: validateExtraMetadata },
+    extraClientMetadata: {
+      properties: EXTRA_CLIENT_METADATA,
+      validator: validateExtraMetadataFor(setting) as never,
+    },
 
     features: {
       // Never the built-in development login: interactions are Portcullis' own pages.
       devInteractions: { enabled: false },
+      // One server serves both kinds: each client's profile says whether FAPI 2.0 applies.
+      fapi: { enabled: true, profile: (_ctx, client) => profileFor(client).fapi as never },
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true,
@@ -195,7 +263,12 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
         postLogoutSuccessSource: async (ctx) =>
           parts.logoutPages.done(ctx, ctx.oidc.client?.clientName),
       },
-      pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: false },
+      // PAR for every client under FAPI_PROFILE=2.0 (discovery says so); else fapi2 clients
+      // carry require_pushed_authorization_requests themselves (src/oidc/profiles.ts).
+      pushedAuthorizationRequests: {
+        enabled: true,
+        requirePushedAuthorizationRequests: everyClient?.requirePar ?? false,
+      },
       dPoP: {
         enabled: true,
         // Shared by every instance (derived from the cookie key), so nonces verify anywhere.
@@ -226,7 +299,7 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
     ttl: {
       AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? 600,
       ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? 600,
-      AuthorizationCode: 60,
+      AuthorizationCode: (_ctx, _code, client) => profileFor(client).authorizationCodeSeconds,
       IdToken: 3600,
       Interaction: 1800,
       Grant: 14 * 24 * 3600,
@@ -243,8 +316,9 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
       RefreshToken: (ctx) =>
         ctx?.oidc?.entities.RotatedRefreshToken?.remainingTTL ?? 14 * 24 * 3600,
     },
-    // Rotation with reuse detection: a refresh token is single use; replaying one revokes the grant.
-    rotateRefreshToken: true,
+    // Rotation with reuse detection: a refresh token is single use, replaying one revokes the
+    // grant; except for profiles that forbid rotation (FAPI 2.0 §5.3.2.1).
+    rotateRefreshToken: (ctx) => profileFor(ctx.oidc.client).rotateRefreshTokens,
     // Every client allowed the refresh_token grant gets one. Without offline_access (which
     // OpenID Connect only honours with prompt=consent) it ends with the browser session.
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),

@@ -19,6 +19,7 @@ import {
   SECRET_METHODS,
   TLS_SUBJECT_KINDS,
 } from './clientRules.ts';
+import type { ProfileName, ServerProfileSetting } from './profiles.ts';
 
 export const REGISTRATION_POLICY = 'portcullis';
 export const MIN_ALLOWANCE_SECONDS = 60;
@@ -31,6 +32,8 @@ export interface AllowanceInput {
   expiresInSeconds: number;
   singleUse: boolean;
   createdBy: string;
+  /** `fapi2`: every client registered with the token is a FAPI 2.0 client. */
+  profile?: ProfileName | undefined;
 }
 
 /**
@@ -47,6 +50,8 @@ interface AllowancePayload {
   createdBy: string;
   createdAt: string;
   expiresAt: string;
+  /** Absent in tokens issued before profiles existed: the default. */
+  profile?: ProfileName;
 }
 
 export interface Allowance {
@@ -58,6 +63,7 @@ export interface Allowance {
   createdBy: string;
   createdAt: Date;
   expiresAt: Date;
+  profile: ProfileName;
 }
 
 /** Metadata a client may register itself: the protocol fields the client rules decide on... */
@@ -90,7 +96,15 @@ const INFO_FIELDS = [
   'software_version',
 ];
 /** Fields only an administrator decides. */
-const DECIDED_FIELDS = ['api_access', 'first_party', 'min_assurance_level', 'rate_limit'];
+const DECIDED_FIELDS = [
+  'api_access',
+  'first_party',
+  'min_assurance_level',
+  'rate_limit',
+  'profile',
+];
+/** Fields the client's profile sets (src/oidc/profiles.ts): a client may send the same value. */
+const PROFILE_FIELDS = ['require_pushed_authorization_requests', 'dpop_bound_access_tokens'];
 /** Fields the protocol library itself checks or sets. */
 const PROVIDER_FIELDS = ['client_id', 'client_secret', 'client_id_issued_at'];
 
@@ -110,6 +124,7 @@ const SNAKE: Record<string, string> = {
 
 const toAllowance = (p: AllowancePayload): Allowance => ({
   ...p,
+  profile: p.profile ?? 'default',
   createdAt: new Date(p.createdAt),
   expiresAt: new Date(p.expiresAt),
 });
@@ -143,6 +158,8 @@ interface Decided {
   min_assurance_level: 1 | 2 | 3;
   /** Set by an administrator after registration (client update --rate-limit); kept by updates. */
   rate_limit?: unknown;
+  /** `fapi2` from the initial access token (or kept from the client); absent: the default. */
+  profile?: 'fapi2';
 }
 
 export interface RegistrationDeps {
@@ -150,6 +167,8 @@ export interface RegistrationDeps {
   clock: Clock;
   catalogue: Catalogue;
   idTokenAlg: string;
+  /** FAPI_PROFILE: '2.0' makes every registered client fapi2. */
+  serverProfile?: ServerProfileSetting;
   /** The provider serving requests now (it is rebuilt when the key ring changes). */
   provider: () => Provider;
 }
@@ -164,6 +183,7 @@ export function createRegistration(deps: RegistrationDeps) {
   function checkFields(body: Record<string, unknown>, decided: Decided, current?: object): void {
     for (const [key, value] of Object.entries(body)) {
       if (value === undefined || value === null || PROVIDER_FIELDS.includes(key)) continue;
+      if (PROFILE_FIELDS.includes(key)) continue; // compared with the metadata, once built
       if (DECIDED_FIELDS.includes(key)) {
         if (!isDeepStrictEqual(value, decided[key as keyof Decided]))
           throw new errors.InvalidClientMetadata(
@@ -199,14 +219,29 @@ export function createRegistration(deps: RegistrationDeps) {
       firstParty: decided.first_party,
       minAssuranceLevel: decided.min_assurance_level,
       rateLimit: rateLimitOfMetadata(decided.rate_limit),
+      profile: decided.profile,
     };
     let metadata: Record<string, unknown>;
     try {
-      metadata = await clientMetadata(input, { catalogue, idTokenAlg: deps.idTokenAlg });
+      metadata = await clientMetadata(input, {
+        catalogue,
+        idTokenAlg: deps.idTokenAlg,
+        serverProfile: deps.serverProfile,
+      });
     } catch (err) {
       if (!(err instanceof DomainError)) throw err;
       throw new errors.InvalidClientMetadata(
         `${SNAKE[err.field ?? ''] ?? 'client metadata'}: ${err.message}`,
+      );
+    }
+    for (const key of PROFILE_FIELDS) {
+      const sent = body[key];
+      if (sent === undefined || sent === null || sent === metadata[key]) continue;
+      if (sent === false && metadata[key] === undefined) continue;
+      throw new errors.InvalidClientMetadata(
+        metadata[key] === undefined
+          ? `${key} cannot be registered with Portcullis`
+          : `${key} must be ${String(metadata[key])} for this client's profile`,
       );
     }
     const responseTypes = stringList(body, 'response_types');
@@ -241,6 +276,7 @@ export function createRegistration(deps: RegistrationDeps) {
         api_access: allowance.apiAccess,
         first_party: false,
         min_assurance_level: allowance.minAssuranceLevel,
+        ...(allowance.profile === 'fapi2' ? { profile: 'fapi2' as const } : {}),
       };
     } else {
       const client = ctx.oidc.client as unknown as Record<string, unknown> | undefined;
@@ -251,6 +287,7 @@ export function createRegistration(deps: RegistrationDeps) {
         first_party: current.first_party === true,
         min_assurance_level: (current.min_assurance_level ?? 1) as 1 | 2 | 3,
         rate_limit: current.rate_limit,
+        ...(current.profile === 'fapi2' ? { profile: 'fapi2' as const } : {}),
       };
     }
     checkFields(body, decided, current);
@@ -308,6 +345,7 @@ export function createRegistration(deps: RegistrationDeps) {
         createdBy: input.createdBy,
         createdAt: new Date(now).toISOString(),
         expiresAt: new Date(now + seconds * 1000).toISOString(),
+        ...(input.profile === 'fapi2' ? { profile: 'fapi2' as const } : {}),
       };
       await store.insert(hashId(token), payload, new Date(payload.expiresAt));
       return { token, allowance: toAllowance(payload) };

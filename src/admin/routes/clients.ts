@@ -40,6 +40,8 @@ const summary = (c: ClientView) => ({
   // Mutual TLS facts only for the clients that have them.
   ...(c.tlsSubject ? { tlsSubject: c.tlsSubject } : {}),
   ...(c.senderConstraint ? { senderConstraint: c.senderConstraint } : {}),
+  // Named only when it is not the default, so default clients' events read as before.
+  ...(c.profile === 'default' ? {} : { profile: c.profile }),
 });
 
 export function clientRoutes({ issuer, services }: AdminContext): AnyRoute[] {

@@ -63,6 +63,7 @@ export function initialAccessTokenRoutes({ issuer, services }: AdminContext): An
           minAssuranceLevel: body.minAssuranceLevel,
           expiresInSeconds: body.expiresIn,
           singleUse: body.singleUse,
+          profile: body.profile,
           createdBy: `${principal.actor.type}:${principal.actor.id}`,
         });
         await audit('initial_access.created', target(allowance.id), {
@@ -71,6 +72,7 @@ export function initialAccessTokenRoutes({ issuer, services }: AdminContext): An
           minAssuranceLevel: allowance.minAssuranceLevel,
           singleUse: allowance.singleUse,
           expiresAt: iso(allowance.expiresAt),
+          ...(allowance.profile === 'default' ? {} : { profile: allowance.profile }),
         });
         return { ...allowanceJson(allowance), token, registrationEndpoint: `${issuer}/reg` };
       },

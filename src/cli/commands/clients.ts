@@ -14,6 +14,7 @@ import {
   TLS_SUBJECT_KINDS,
   type TlsSubjectKind,
 } from '../../oidc/clients.ts';
+import { PROFILE_NAMES, type ProfileName } from '../../oidc/profiles.ts';
 import { auditChange, withApp } from '../context.ts';
 import { CliError, print, printTable } from '../output.ts';
 
@@ -136,6 +137,7 @@ interface CreateOptions {
   firstParty?: boolean;
   minLevel: string;
   rateLimit?: string;
+  profile?: string;
   json?: boolean;
 }
 
@@ -183,12 +185,19 @@ export function registerClientCommands(program: Command): void {
       '--rate-limit <N/SECONDS>',
       'its request limit at the token, introspection, revocation, PAR and admin endpoints (default: CLIENT_RATE_LIMIT)',
     )
+    .option(
+      '--profile <profile>',
+      `what its requests must obey: ${PROFILE_NAMES.join(', ')} (fapi2: FAPI 2.0, PAR, private_key_jwt, DPoP-bound tokens; default: default, or fapi2 under FAPI_PROFILE=2.0)`,
+    )
     .option('--json', 'print the result as JSON')
     .action(async (opts: CreateOptions) => {
       if (opts.public && opts.auth) throw new CliError('choose either --public or --auth');
-      const authMethod = (
-        opts.public ? 'none' : (opts.auth ?? 'client_secret_basic')
-      ) as AuthMethod;
+      if (opts.profile !== undefined && !PROFILE_NAMES.includes(opts.profile as ProfileName))
+        throw new CliError(`--profile must be one of ${PROFILE_NAMES.join(', ')}`);
+      const profile = opts.profile as ProfileName | undefined;
+      // A FAPI 2.0 client never has a secret: it signs its requests (private_key_jwt).
+      const defaultAuth = profile === 'fapi2' ? 'private_key_jwt' : 'client_secret_basic';
+      const authMethod = (opts.public ? 'none' : (opts.auth ?? defaultAuth)) as AuthMethod;
       if (!AUTH_METHODS.includes(authMethod) || (authMethod === 'none' && !opts.public)) {
         throw new CliError(
           `--auth must be one of ${AUTH_METHODS.filter((m) => m !== 'none').join(', ')}`,
@@ -235,6 +244,7 @@ export function registerClientCommands(program: Command): void {
           firstParty: opts.firstParty,
           minAssuranceLevel: Number(opts.minLevel) as 1 | 2 | 3,
           rateLimit,
+          profile,
         });
         await auditChange(
           app,
@@ -248,6 +258,7 @@ export function registerClientCommands(program: Command): void {
             ...(created.tlsSubject ? { tlsSubject: created.tlsSubject } : {}),
             ...(created.senderConstraint ? { senderConstraint: created.senderConstraint } : {}),
             rateLimit: created.rateLimit,
+            ...(created.profile === 'default' ? {} : { profile: created.profile }),
           },
         );
         print(opts.json, { ...clientJson(created), clientSecret: secret }, () => {
@@ -278,7 +289,7 @@ export function registerClientCommands(program: Command): void {
               grants: c.grantTypes,
               apis: Object.keys(c.apiAccess),
             })),
-            ['client_id', 'name', 'auth', 'grants', 'apis'],
+            ['client_id', 'name', 'profile', 'auth', 'grants', 'apis'],
           ),
         );
       });
