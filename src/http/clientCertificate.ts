@@ -63,15 +63,58 @@ export interface ClientCertificateOptions {
 
 const NONE = Symbol('no certificate');
 
+/**
+ * A bounded map that forgets its oldest entry when full. Parsing a certificate costs about a
+ * millisecond (Node's X509Certificate constructor) and checking its signature a third of one,
+ * while a client presents the same certificate request after request: each is done once.
+ */
+function boundedCache<K, V>(limit: number) {
+  const entries = new Map<K, V>();
+  return {
+    get: (key: K) => entries.get(key),
+    set(key: K, value: V) {
+      if (entries.size >= limit) entries.delete(entries.keys().next().value as K);
+      entries.set(key, value);
+    },
+  };
+}
+
+const CACHE_ENTRIES = 1000;
+
 export function createClientCertificates(options: ClientCertificateOptions) {
   const cas = options.trustedCas.filter((ca) => ca.ca);
   const seen = new WeakMap<Koa.Context, X509Certificate | typeof NONE>();
+  // Keyed by the header's exact text and by the connection: the same bytes, the same certificate.
+  const parsedHeaders = boundedCache<string, X509Certificate | typeof NONE>(CACHE_ENTRIES);
+  const peerCertificates = new WeakMap<object, X509Certificate | typeof NONE>();
+  // Keyed by the SHA-256 fingerprint and the CA's place in the list: whether its signature is on it.
+  const signedByTrustedCa = boundedCache<string, boolean>(CACHE_ENTRIES);
 
-  function fromRequest(ctx: Koa.Context): X509Certificate | undefined {
-    if (options.header) return certificateOfHeader(ctx.get(options.header) || undefined);
-    const socket = ctx.req.socket as Partial<TLSSocket>;
-    if (typeof socket.getPeerX509Certificate !== 'function') return undefined;
-    return socket.getPeerX509Certificate() ?? undefined;
+  function fromHeader(value: string): X509Certificate | typeof NONE {
+    let cert = parsedHeaders.get(value);
+    if (cert === undefined) {
+      cert = certificateOfHeader(value) ?? NONE;
+      parsedHeaders.set(value, cert);
+    }
+    return cert;
+  }
+
+  function fromSocket(socket: Partial<TLSSocket>): X509Certificate | typeof NONE {
+    if (typeof socket.getPeerX509Certificate !== 'function') return NONE;
+    let cert = peerCertificates.get(socket);
+    if (cert === undefined) {
+      cert = socket.getPeerX509Certificate() ?? NONE;
+      peerCertificates.set(socket, cert);
+    }
+    return cert;
+  }
+
+  function fromRequest(ctx: Koa.Context): X509Certificate | typeof NONE {
+    if (options.header) {
+      const value = ctx.get(options.header);
+      return value ? fromHeader(value) : NONE;
+    }
+    return fromSocket(ctx.req.socket as Partial<TLSSocket>);
   }
 
   return {
@@ -79,7 +122,7 @@ export function createClientCertificates(options: ClientCertificateOptions) {
     of(ctx: Koa.Context): X509Certificate | undefined {
       let cert = seen.get(ctx);
       if (cert === undefined) {
-        cert = fromRequest(ctx) ?? NONE;
+        cert = fromRequest(ctx);
         seen.set(ctx, cert);
       }
       return cert === NONE ? undefined : cert;
@@ -92,9 +135,16 @@ export function createClientCertificates(options: ClientCertificateOptions) {
     issuedByTrustedCa(cert: X509Certificate): boolean {
       const now = options.clock.now();
       if (!withinValidity(cert, now)) return false;
-      return cas.some(
-        (ca) => withinValidity(ca, now) && cert.checkIssued(ca) && cert.verify(ca.publicKey),
-      );
+      return cas.some((ca, i) => {
+        if (!withinValidity(ca, now) || !cert.checkIssued(ca)) return false;
+        const key = `${cert.fingerprint256}/${i}`;
+        let signed = signedByTrustedCa.get(key);
+        if (signed === undefined) {
+          signed = cert.verify(ca.publicKey);
+          signedByTrustedCa.set(key, signed);
+        }
+        return signed;
+      });
     },
   };
 }

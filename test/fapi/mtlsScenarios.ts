@@ -4,6 +4,7 @@
 // refusals (no, wrong, untrusted or mismatched certificate) with no token written.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { decodeJwt } from 'jose';
 import * as oidc from 'openid-client';
 import { HttpBrowser } from '../support/browserless.ts';
 import type { Identity, TestPki } from '../support/certificates.ts';
@@ -18,6 +19,7 @@ import {
   PAYMENTS,
   postForm,
   reply,
+  STATEMENTS,
   seedMtlsWorld,
   signInAt,
   TPP_REDIRECT,
@@ -150,6 +152,17 @@ export function mtlsScenarios(name: string, start: StartDeployment): void {
           bound ? { 'x5t#S256': thumbprintOf(certificate) } : undefined,
         );
       }
+      // A JWT access token carries the binding itself (RFC 8705 §3.1).
+      const jwt = await postForm(as(pki.selfSigned), at('/token'), {
+        grant_type: 'client_credentials',
+        client_id: world.selfSigned,
+        scope: 'statements:read',
+        resource: STATEMENTS,
+      });
+      assert.equal(jwt.status, 200, JSON.stringify(jwt.body));
+      assert.deepEqual(decodeJwt(jwt.body.access_token).cnf, {
+        'x5t#S256': thumbprintOf(pki.selfSigned),
+      });
     });
 
     test('refused without a certificate, with an untrusted, a mismatched or an unregistered one: nothing issued', async () => {

@@ -11,6 +11,8 @@ import { PASSWORD } from '../support/fixtures.ts';
 import type { TestServer } from '../support/server.ts';
 
 export const PAYMENTS = 'https://payments.api.example';
+/** An API whose access tokens are JWTs: the binding is in the token itself. */
+export const STATEMENTS = 'https://statements.api.example';
 export const TPP_REDIRECT = 'https://tpp-one.example/callback';
 export const CUSTOMER = 'carol@example.com';
 
@@ -38,6 +40,13 @@ export async function seedMtlsWorld(server: TestServer, pki: TestPki): Promise<M
     accessTokenTtl: 300,
     scopes: [{ name: 'payments:read', description: 'See your payments' }],
   });
+  await catalogue.create({
+    identifier: STATEMENTS,
+    name: 'Statements',
+    tokenFormat: 'jwt',
+    accessTokenTtl: 300,
+    scopes: [{ name: 'statements:read', description: 'See your statements' }],
+  });
   await roles.create({ name: 'payer', scopes: ['payments:read'] });
   await accounts.create({ email: CUSTOMER, password: PASSWORD, roles: ['payer'] });
   const apiAccess = { [PAYMENTS]: ['payments:read'] };
@@ -64,7 +73,7 @@ export async function seedMtlsWorld(server: TestServer, pki: TestPki): Promise<M
     authMethod: 'self_signed_tls_client_auth',
     jwks: { keys: [await jwkWithCertificate(pki.selfSigned)] },
     senderConstraint: 'mtls',
-    apiAccess,
+    apiAccess: { ...apiAccess, [STATEMENTS]: ['statements:read'] },
   });
   return {
     byDn: byDn.client.clientId,
