@@ -38,6 +38,7 @@ import { limitClients } from './oidc/clientLimits.ts';
 import { buildConfiguration } from './oidc/configuration.ts';
 import { attachProviderEvents } from './oidc/events.ts';
 import { MTLS_ALIASED_PATHS } from './oidc/mtls.ts';
+import { PROFILES, serverProfile } from './oidc/profiles.ts';
 import { createOidcRuntime, type OidcRuntime } from './oidc/provider.ts';
 import { createRegistration } from './oidc/registration.ts';
 import { readinessChecks } from './readiness.ts';
@@ -298,6 +299,15 @@ export async function createApp(config: Config, deps: AppDeps) {
         assurance,
         record,
         limiter,
+        dpopAlgorithms: (serverProfile(config.fapiProfile) ?? PROFILES.default).clientSigningAlgs,
+        // Kept with oidc-provider's own replay detection: a proof replayed to another instance fails.
+        claimProof: (id, until) =>
+          artifacts.claimReplay(
+            id,
+            { kind: 'ReplayDetection', iss: 'admin-api', exp: Math.ceil(until.getTime() / 1000) },
+            until,
+          ),
+        certificates,
         registrationEnabled: config.registration.enabled,
         services: {
           catalogue,

@@ -2,6 +2,7 @@
 // both the Koa router and the OpenAPI document served at /admin/v1/openapi.json.
 import type Router from '@koa/router';
 import type { AuditEventInput } from '../audit/log.ts';
+import type { ClientCertificates } from '../http/clientCertificate.ts';
 import type { KeyRing } from '../keys/signingKeys.ts';
 import type { ClientLimiter } from '../limits/clientLimiter.ts';
 import type { Logger } from '../log.ts';
@@ -27,6 +28,12 @@ export interface AdminApiDeps extends AdminContext {
   assurance: Assurance;
   record: (event: AuditEventInput) => Promise<void>;
   limiter?: ClientLimiter | undefined;
+  /** Algorithms a DPoP proof may be signed with (the token endpoint's list). */
+  dpopAlgorithms: readonly string[];
+  /** Replay detection of DPoP proofs, shared by every instance (src/oidc/artifactStore.ts). */
+  claimProof: (id: string, until: Date) => Promise<boolean>;
+  /** Client certificates, when mTLS is set up (certificate-bound tokens need them). */
+  certificates?: ClientCertificates | undefined;
 }
 
 /** Every route of the admin API, the OpenAPI document's own included. */
@@ -67,10 +74,21 @@ export function adminApi(deps: AdminApiDeps): Router {
     assurance: deps.assurance,
     accounts: deps.services.accounts,
     clients: deps.services.clients,
+    dpopAlgorithms: deps.dpopAlgorithms,
+    claimProof: deps.claimProof,
   });
+  // A DPoP proof's htu is compared with ISSUER's origin and the path: never the Host header's.
+  const origin = new URL(deps.issuer).origin;
   return buildAdminRouter(adminRouteTable(deps), {
     logger: deps.logger,
     auth,
+    requestOf: (ctx) => ({
+      authorization: ctx.get('authorization') || undefined,
+      dpop: ctx.get('dpop') || undefined,
+      method: ctx.method,
+      url: `${origin}${ctx.path}`,
+      certificate: () => deps.certificates?.of(ctx),
+    }),
     record: deps.record,
     limiter: deps.limiter,
   });

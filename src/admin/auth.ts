@@ -1,6 +1,8 @@
 // Who calls the admin API: a JWT access token (RFC 9068) for {ISSUER}/admin/v1 checked against
 // the running key ring; a person's token also needs level 2, an active account and the role.
 // And what a caller may hand out: admin scopes only with admin:grant-admin, and only those held.
+// Sender-constrained tokens (DPoP, mTLS) are held to their binding (src/admin/senderConstraint.ts).
+import type { X509Certificate } from 'node:crypto';
 import { createLocalJWKSet, type JWK, errors as joseErrors, jwtVerify } from 'jose';
 import type { Accounts } from '../accounts/accounts.ts';
 import type { KeyRing } from '../keys/signingKeys.ts';
@@ -9,6 +11,12 @@ import type { Assurance } from '../mfa/assurance.ts';
 import type { ClientRegistry } from '../oidc/clients.ts';
 import { GRANT_ADMIN } from './adminApi.ts';
 import { Problem } from './problem.ts';
+import {
+  certificateThumbprint,
+  DpopProofError,
+  proofReplayId,
+  verifyDpopProof,
+} from './senderConstraint.ts';
 
 export const REALM = 'portcullis-admin';
 /** The level a person must have signed in at for any admin scope. */
@@ -35,14 +43,54 @@ export interface AuthDeps {
   assurance: Assurance;
   accounts: Accounts;
   clients: ClientRegistry;
+  /** Algorithms a DPoP proof may be signed with (the token endpoint's list). */
+  dpopAlgorithms: readonly string[];
+  /**
+   * Records a proof's replay id in the store shared by every instance until `until`; true when
+   * it is new (exactly one caller per id).
+   */
+  claimProof: (id: string, until: Date) => Promise<boolean>;
+}
+
+/** What authenticating an admin request looks at. */
+export interface AdminRequest {
+  authorization: string | undefined;
+  /** The DPoP header as received. */
+  dpop: string | undefined;
+  method: string;
+  /** The request URL without query or fragment, on ISSUER's origin (never the Host header's). */
+  url: string;
+  /** The client certificate of the connection or of the trusted proxy's header, if any. */
+  certificate: () => X509Certificate | undefined;
 }
 
 /** A quoted-string of a WWW-Authenticate parameter (RFC 9110): no quotes or backslashes inside. */
 const quoted = (value: string) => `"${value.replace(/["\\]/g, "'")}"`;
 
-function challenge(params: Record<string, string>): string {
+function challenge(params: Record<string, string>, scheme = 'Bearer'): string {
   const parts = Object.entries({ realm: REALM, ...params }).map(([k, v]) => `${k}=${quoted(v)}`);
-  return `Bearer ${parts.join(', ')}`;
+  return `${scheme} ${parts.join(', ')}`;
+}
+
+/**
+ * A 401 about a DPoP-bound token or its proof: the DPoP challenge with the algorithms a proof
+ * may use (RFC 9449 §7.1); `invalid_dpop_proof` for the proof, `invalid_token` for the token.
+ */
+function dpopProblem(
+  error: 'invalid_token' | 'invalid_dpop_proof',
+  description: string,
+  algs: readonly string[],
+): Problem {
+  const title = error === 'invalid_token' ? 'Invalid access token' : 'Invalid DPoP proof';
+  return new Problem(401, error, title, description, {
+    error,
+    headers: {
+      'WWW-Authenticate': challenge(
+        { error, error_description: description, algs: algs.join(' ') },
+        'DPoP',
+      ),
+    },
+  });
 }
 
 export function missingToken(): Problem {
@@ -152,15 +200,78 @@ export function createAdminAuth(deps: AuthDeps) {
     return cached;
   }
 
-  /** The bearer token of a request; throws the 401 problem when there is none or another kind. */
-  function bearerOf(header: string | undefined): string {
+  /** The scheme and token of a request; throws the 401 problem when there is none or another kind. */
+  function credentialsOf(header: string | undefined): { scheme: 'bearer' | 'dpop'; token: string } {
     if (!header) throw missingToken();
-    const [scheme, token, ...rest] = header.trim().split(/\s+/);
-    if (scheme?.toLowerCase() === 'dpop')
-      throw invalidToken('DPoP-bound access tokens are not accepted by the admin API');
-    if (scheme?.toLowerCase() !== 'bearer') throw missingToken();
+    const [given, token, ...rest] = header.trim().split(/\s+/);
+    const scheme = given?.toLowerCase();
+    if (scheme !== 'bearer' && scheme !== 'dpop') throw missingToken();
     if (!token || rest.length) throw invalidToken('the Authorization header is malformed');
-    return token;
+    return { scheme, token };
+  }
+
+  /**
+   * Holds a token to its confirmation (cnf): none for a Bearer token; cnf.jkt (DPoP) to a
+   * fresh, unused proof of that key; cnf.x5t#S256 (mTLS) to the certificate presented.
+   */
+  async function checkBinding(
+    cnf: Record<string, unknown>,
+    credentials: { scheme: 'bearer' | 'dpop'; token: string },
+    request: AdminRequest,
+  ): Promise<void> {
+    const algs = deps.dpopAlgorithms;
+    const members = Object.keys(cnf);
+    if (members.length === 0) {
+      if (credentials.scheme === 'dpop')
+        throw dpopProblem(
+          'invalid_token',
+          'the access token is not DPoP-bound: send it as Bearer',
+          algs,
+        );
+      return;
+    }
+    if (members.length !== 1 || !['jkt', 'x5t#S256'].includes(members[0]!))
+      throw invalidToken('the access token is bound in a way the admin API does not support');
+    if ('x5t#S256' in cnf) {
+      if (credentials.scheme !== 'bearer')
+        throw invalidToken('a certificate-bound access token is sent with the Bearer scheme');
+      const certificate = request.certificate();
+      if (!certificate || certificateThumbprint(certificate) !== cnf['x5t#S256'])
+        throw invalidToken(
+          'the access token is bound to a client certificate this request does not present',
+        );
+      return;
+    }
+    if (credentials.scheme !== 'dpop')
+      throw dpopProblem(
+        'invalid_token',
+        'a DPoP-bound access token must be sent with the DPoP scheme',
+        algs,
+      );
+    let proof: Awaited<ReturnType<typeof verifyDpopProof>>;
+    try {
+      proof = await verifyDpopProof({
+        proof: request.dpop,
+        method: request.method,
+        url: request.url,
+        accessToken: credentials.token,
+        algorithms: algs,
+        clockToleranceSeconds: deps.clockToleranceSeconds,
+        now: Math.floor(Date.now() / 1000),
+      });
+    } catch (err) {
+      if (err instanceof DpopProofError) throw dpopProblem('invalid_dpop_proof', err.message, algs);
+      throw err;
+    }
+    if (proof.jkt !== cnf.jkt)
+      throw dpopProblem(
+        'invalid_token',
+        'the DPoP proof is not signed with the key the access token is bound to',
+        algs,
+      );
+    // Last, so that only a proof that passed every other check uses up its jti.
+    if (!(await deps.claimProof(proofReplayId(proof), new Date(proof.acceptableUntil * 1000))))
+      throw dpopProblem('invalid_dpop_proof', 'the DPoP proof has been used before', algs);
   }
 
   async function personScopes(userId: string, acr: unknown, scopes: Set<string>) {
@@ -176,8 +287,13 @@ export function createAdminAuth(deps: AuthDeps) {
 
   return {
     /** Verifies the request's token; throws a 401 Problem with its WWW-Authenticate header. */
-    async authenticate(authorization: string | undefined): Promise<Principal> {
-      const token = bearerOf(authorization);
+    async authenticate(request: AdminRequest): Promise<Principal> {
+      const credentials = credentialsOf(request.authorization);
+      if (credentials.scheme === 'bearer' && request.dpop)
+        throw invalidToken(
+          'a DPoP proof goes with a DPoP-bound token and the DPoP scheme, not Bearer',
+        );
+      const { token } = credentials;
       const { jwks, algs } = keys();
       let payload: Record<string, unknown>;
       // Checked against the system time, not the injected clock: oidc-provider stamps iat and
@@ -194,9 +310,10 @@ export function createAdminAuth(deps: AuthDeps) {
       } catch (err) {
         throw invalidToken(describeJoseError(err));
       }
-      const cnf = payload.cnf as Record<string, unknown> | undefined;
-      if (cnf && Object.keys(cnf).length > 0)
-        throw invalidToken('sender-constrained (DPoP or mTLS) tokens are not accepted here');
+      const cnf = payload.cnf ?? {};
+      if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf))
+        throw invalidToken("the access token's cnf claim is not valid");
+      await checkBinding(cnf as Record<string, unknown>, credentials, request);
       const clientId = String(payload.client_id);
       const sub = String(payload.sub);
       let scopes = new Set(

@@ -1,13 +1,15 @@
 // The first administrator: a role granting every admin scope (admin:grant-admin included), a
 // person holding it, and a client for automation (client credentials, every admin scope but
-// admin:grant-admin unless asked for). Everything is checked before anything is written, and
-// what was written is undone if a later step fails.
+// admin:grant-admin unless asked for; private_key_jwt with given keys, which FAPI 2.0 demands).
+// Everything is checked before anything is written, and what was written is undone if a later
+// step fails.
 import type { Accounts, User } from '../accounts/accounts.ts';
 import { validateEmail } from '../accounts/accounts.ts';
 import { checkPassword } from '../accounts/passwordPolicy.ts';
 import type { Role, Roles } from '../accounts/roles.ts';
-import { conflict } from '../errors.ts';
+import { conflict, invalid } from '../errors.ts';
 import type { ClientRegistry, ClientView } from '../oidc/clients.ts';
+import { type ProfileName, profileOf, type ServerProfileSetting } from '../oidc/profiles.ts';
 import { ADMIN_SCOPES, adminApiIdentifier, MANAGEMENT_SCOPES } from './adminApi.ts';
 
 export const ADMIN_ROLE = 'administrator';
@@ -25,7 +27,30 @@ export interface BootstrapResult {
   /** The role before, when it existed already (--force). */
   roleBefore: Role | undefined;
   client: ClientView;
-  clientSecret: string;
+  /** The automation client's secret; undefined when it authenticates with its keys. */
+  clientSecret: string | undefined;
+}
+
+/** The automation client's keys and profile, as given to the bootstrap. */
+export interface AutomationClientKeys {
+  /** Its public keys: it then authenticates with private_key_jwt instead of a secret. */
+  jwks?: { keys: Record<string, unknown>[] } | undefined;
+  /** `fapi2`: FAPI 2.0 (private_key_jwt, DPoP-bound tokens); default: the server's. */
+  profile?: ProfileName | undefined;
+  /** FAPI_PROFILE. */
+  serverProfile: ServerProfileSetting;
+}
+
+/**
+ * Refuses (DomainError invalid_input) a FAPI 2.0 automation client without keys: the profile
+ * allows no secret. Checked before asking for a password.
+ */
+export function assertAutomationClientKeys(keys: AutomationClientKeys): void {
+  const profile = profileOf({ profile: keys.profile }, keys.serverProfile);
+  if (profile.name === 'fapi2' && !keys.jwks)
+    throw invalid(
+      'a FAPI 2.0 automation client authenticates with private_key_jwt, not a secret: give its public keys with --jwks-file',
+    );
 }
 
 /**
@@ -67,11 +92,15 @@ export async function bootstrapAdmin(
     force: boolean;
     /** Give the automation client admin:grant-admin too (off by default). */
     clientGrantAdmin?: boolean | undefined;
+    /** The automation client's keys and profile; none: a secret (not under FAPI 2.0). */
+    clientKeys?: AutomationClientKeys | undefined;
   },
 ): Promise<BootstrapResult> {
   const { accounts, roles, clients } = services;
   const audience = adminApiIdentifier(input.issuer);
+  const keys = input.clientKeys ?? { serverProfile: undefined };
   await assertBootstrapAllowed(roles, input.issuer, input.force);
+  assertAutomationClientKeys(keys);
   const email = validateEmail(input.email);
   checkPassword(input.password, { email, name: input.name ?? '' });
   if (await accounts.get(email))
@@ -83,7 +112,9 @@ export async function bootstrapAdmin(
       {
         name: AUTOMATION_CLIENT_NAME,
         grantTypes: ['client_credentials'],
-        authMethod: 'client_secret_basic',
+        authMethod: keys.jwks ? 'private_key_jwt' : 'client_secret_basic',
+        jwks: keys.jwks,
+        profile: keys.profile,
         apiAccess: {
           [audience]: input.clientGrantAdmin ? [...ADMIN_SCOPES] : [...MANAGEMENT_SCOPES],
         },
@@ -121,7 +152,7 @@ export async function bootstrapAdmin(
       role: { ...role, members: role.members + 1 },
       roleBefore,
       client,
-      clientSecret: secret!,
+      clientSecret: secret,
     };
   } catch (err) {
     for (const step of undo.reverse()) await step().catch(() => undefined);

@@ -9,7 +9,7 @@ import type { AuditEventInput } from '../audit/log.ts';
 import type { ClientLimiter } from '../limits/clientLimiter.ts';
 import { errorFacts, type Logger } from '../log.ts';
 import { ADMIN_BASE_PATH } from './adminApi.ts';
-import { type AdminAuth, InsufficientScope, type Principal } from './auth.ts';
+import { type AdminAuth, type AdminRequest, InsufficientScope, type Principal } from './auth.ts';
 import { fieldProblems, problemHandler, problems } from './problem.ts';
 import type { AnyRoute } from './route.ts';
 
@@ -18,6 +18,8 @@ const BODY_LIMIT = 256 * 1024;
 export interface RouterDeps {
   logger: Logger;
   auth: AdminAuth;
+  /** What authentication looks at in a request (its URL on ISSUER's origin, its certificate). */
+  requestOf: (ctx: Koa.Context) => AdminRequest;
   record: (event: AuditEventInput) => Promise<void>;
   /** Per-client request limits: counted per client_id of the token. */
   limiter?: ClientLimiter | undefined;
@@ -100,7 +102,7 @@ function handle(route: AnyRoute, deps: RouterDeps): Koa.Middleware {
     ctx.set('Cache-Control', 'no-store');
     let principal: Principal | undefined;
     if (route.scope) {
-      principal = await deps.auth.authenticate(ctx.get('authorization') || undefined);
+      principal = await deps.auth.authenticate(deps.requestOf(ctx));
       if (deps.limiter) spendClientRequest(ctx, deps.limiter, principal);
       try {
         deps.auth.requireScope(principal, route.scope);

@@ -128,7 +128,8 @@ describe('admin API authentication', () => {
     assertProblem(reply, 401, 'invalid_token', 'the access token is not for the admin API');
   });
 
-  test('DPoP: the DPoP scheme and sender-constrained tokens are refused with 401', async () => {
+  test('DPoP: a Bearer token under the DPoP scheme, a bound token as Bearer: 401 invalid_token', async () => {
+    // Sender-constrained tokens themselves: test/admin/senderConstrained.test.ts.
     const dpop = await api.call('GET', '/clients', {
       headers: { authorization: `DPoP ${tokens.get('admin:clients')}` },
     });
@@ -136,7 +137,7 @@ describe('admin API authentication', () => {
       dpop,
       401,
       'invalid_token',
-      'DPoP-bound access tokens are not accepted by the admin API',
+      'the access token is not DPoP-bound: send it as Bearer',
     );
     const client = await api.machineClient(['admin:clients']);
     const bound = await api.forge({
@@ -149,7 +150,7 @@ describe('admin API authentication', () => {
       await api.call('GET', '/clients', { token: bound }),
       401,
       'invalid_token',
-      'sender-constrained (DPoP or mTLS) tokens are not accepted here',
+      'a DPoP-bound access token must be sent with the DPoP scheme',
     );
   });
 

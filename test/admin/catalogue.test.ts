@@ -301,6 +301,8 @@ describe('admin API: APIs, audit events and the OpenAPI document', () => {
       ring: () => app.oidc.ring,
       assurance: app.services.assurance,
       record: app.record,
+      dpopAlgorithms: ['ES256'],
+      claimProof: async () => false,
       registrationEnabled: true,
       services: { ...app.services },
     });

@@ -1,10 +1,17 @@
 // `portcullis admin bootstrap`: the first administrator and a client for automating the admin API.
 import type { Command } from 'commander';
 import { adminApiIdentifier } from '../../admin/adminApi.ts';
-import { assertBootstrapAllowed, bootstrapAdmin } from '../../admin/bootstrap.ts';
+import {
+  type AutomationClientKeys,
+  assertAutomationClientKeys,
+  assertBootstrapAllowed,
+  bootstrapAdmin,
+} from '../../admin/bootstrap.ts';
+import { PROFILE_NAMES, type ProfileName } from '../../oidc/profiles.ts';
 import { auditChange, withApp } from '../context.ts';
-import { print } from '../output.ts';
+import { CliError, print } from '../output.ts';
 import { readPassword } from '../password.ts';
+import { readJwks } from './clients.ts';
 
 interface BootstrapOptions {
   email: string;
@@ -12,6 +19,8 @@ interface BootstrapOptions {
   json?: boolean;
   force?: boolean;
   clientGrantAdmin?: boolean;
+  jwksFile?: string;
+  profile?: string;
 }
 
 export function registerAdminCommands(program: Command): void {
@@ -29,12 +38,29 @@ export function registerAdminCommands(program: Command): void {
       '--client-grant-admin',
       'also give the automation client admin:grant-admin, so it can hand out the admin scopes it holds',
     )
+    .option(
+      '--jwks-file <file>',
+      "the automation client's public keys (JWK Set): it authenticates with private_key_jwt instead of a secret (required under FAPI_PROFILE=2.0)",
+    )
+    .option(
+      '--profile <profile>',
+      `the automation client's profile: ${PROFILE_NAMES.join(', ')} (fapi2: private_key_jwt and DPoP-bound tokens; needs --jwks-file)`,
+    )
     .option('--json', 'print the result as JSON')
     .action(async (opts: BootstrapOptions) => {
+      if (opts.profile !== undefined && !PROFILE_NAMES.includes(opts.profile as ProfileName))
+        throw new CliError(`--profile must be one of ${PROFILE_NAMES.join(', ')}`);
+      const jwks = opts.jwksFile ? readJwks(opts.jwksFile) : undefined;
       await withApp(async (app) => {
         const { roles, accounts, clients } = app.services;
+        const clientKeys: AutomationClientKeys = {
+          jwks,
+          profile: opts.profile as ProfileName | undefined,
+          serverProfile: app.config.fapiProfile,
+        };
         // Refuse before asking for a password that would not be used.
         await assertBootstrapAllowed(roles, app.config.issuer, opts.force === true);
+        assertAutomationClientKeys(clientKeys);
         const password = await readPassword({ confirm: true });
         const result = await bootstrapAdmin(
           { roles, accounts, clients },
@@ -45,6 +71,7 @@ export function registerAdminCommands(program: Command): void {
             password,
             force: opts.force === true,
             clientGrantAdmin: opts.clientGrantAdmin === true,
+            clientKeys,
           },
         );
         const { user, role, roleBefore, client, clientSecret } = result;
@@ -93,8 +120,11 @@ export function registerAdminCommands(program: Command): void {
               clientId: client.clientId,
               name: client.name,
               scopes: client.apiAccess[audience] ?? [],
+              authMethod: client.authMethod,
+              profile: client.profile,
+              senderConstraint: client.senderConstraint,
             },
-            clientSecret,
+            ...(clientSecret ? { clientSecret } : {}),
             tokenEndpoint,
             audience,
           },
@@ -105,9 +135,19 @@ export function registerAdminCommands(program: Command): void {
               `admin client for automation (client credentials): ${(client.apiAccess[audience] ?? []).join(' ')}`,
             );
             out(`client_id:     ${client.clientId}`);
-            out(`client_secret: ${clientSecret}`);
-            out(`token:         POST ${tokenEndpoint} with resource=${audience}`);
-            out('Store the secret now: it is not shown again.');
+            if (clientSecret) {
+              out(`client_secret: ${clientSecret}`);
+              out(`token:         POST ${tokenEndpoint} with resource=${audience}`);
+              out('Store the secret now: it is not shown again.');
+              return;
+            }
+            const dpop = client.senderConstraint === 'dpop';
+            out(`auth:          private_key_jwt with the keys of ${opts.jwksFile}`);
+            out(
+              `token:         POST ${tokenEndpoint} with resource=${audience}${dpop ? ' and a DPoP proof' : ''}`,
+            );
+            if (dpop)
+              out('Call the admin API with Authorization: DPoP <token> and a fresh DPoP proof.');
           },
         );
       });

@@ -69,7 +69,7 @@ async function resolveApiAccess(
   return access;
 }
 
-function readJwks(file: string): { keys: Record<string, unknown>[] } {
+export function readJwks(file: string): { keys: Record<string, unknown>[] } {
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'));

@@ -191,7 +191,7 @@ export async function startCluster(): Promise<Cluster> {
     password: PASSWORD,
     force: false,
   });
-  const admin = { id: boot.client.clientId, secret: boot.clientSecret };
+  const admin = { id: boot.client.clientId, secret: boot.clientSecret! };
 
   const env = { ...common, DATABASE_URL: viaProxy.href, LOG_LEVEL: 'info' };
   // The processes' logs are kept for a failed run (their path is printed with the figures).
