@@ -7,7 +7,7 @@ import { calculateJwkThumbprint, EmbeddedJWK, errors as joseErrors, jwtVerify } 
 export const DPOP_PROOF_SECONDS = 60;
 /** At most this many characters of proof: a DPoP header is a short compact JWS. */
 const MAX_PROOF_LENGTH = 8192;
-const COMPACT_JWS = /^[\w-]+\.[\w-]+\.[\w-]+$/;
+const COMPACT_JWS = /^[\w-]+\.[\w-]+\.[\w-]*$/;
 
 /** A proof that fails a check; `description` goes to the caller and never quotes the proof. */
 export class DpopProofError extends Error {
