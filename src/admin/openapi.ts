@@ -145,7 +145,7 @@ export function buildOpenApi(routes: AnyRoute[], issuer: string): Json {
       securitySchemes: {
         oauth2: {
           type: 'oauth2',
-          description: `Tokens for the resource ${issuer}${ADMIN_BASE_PATH}; a person must sign in at level 2 or more.`,
+          description: `Tokens for the resource ${issuer}${ADMIN_BASE_PATH}; a person must sign in at level 2 or more. A DPoP-bound token is sent as "Authorization: DPoP" with a DPoP proof (RFC 9449), a certificate-bound one as Bearer with its client certificate (RFC 8705).`,
           flows: {
             clientCredentials: { tokenUrl: `${issuer}/token`, scopes },
             authorizationCode: {
