@@ -13,7 +13,7 @@ import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
 import { connectDatabase, type Database } from './db/connect.ts';
 import { DEMO_API } from './devQuickstart.ts';
-import { createClientCertificates, readCertificateBundle } from './http/clientCertificate.ts';
+import { clientCertificatesFor } from './http/clientCertificate.ts';
 import { createListener } from './http/listener.ts';
 import { createMetrics, createMetricsApp } from './http/metrics.ts';
 import { createHttpApp, handleClientErrors, listening, stopListening } from './http/server.ts';
@@ -177,16 +177,7 @@ export async function createApp(config: Config, deps: AppDeps) {
 
   // Mutual TLS when client certificates can reach Portcullis: over its own TLS, or from a proxy.
   const { tls } = config;
-  const certificates =
-    tls.server || tls.certificateHeader
-      ? createClientCertificates({
-          header: tls.certificateHeader,
-          trustedCas: tls.clientCaFile
-            ? readCertificateBundle(tls.clientCaFile, 'TLS_CLIENT_CA_FILE')
-            : [],
-          clock,
-        })
-      : undefined;
+  const certificates = clientCertificatesFor(tls, clock);
 
   const findAccount = createFindAccount(accounts);
   const logout = logoutPages(views);

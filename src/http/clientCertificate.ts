@@ -9,6 +9,7 @@ import type { TLSSocket } from 'node:tls';
 import type Koa from 'koa';
 import type { Clock } from '../clock.ts';
 import { ConfigError } from '../config.ts';
+import type { TlsSettings } from '../configTls.ts';
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
@@ -150,3 +151,18 @@ export function createClientCertificates(options: ClientCertificateOptions) {
 }
 
 export type ClientCertificates = ReturnType<typeof createClientCertificates>;
+
+/**
+ * The client certificates of requests when they can reach Portcullis (over its own TLS, or from
+ * a trusted proxy's header); undefined when neither is configured (no mutual TLS).
+ */
+export function clientCertificatesFor(tls: TlsSettings, clock: Clock) {
+  if (!tls.server && !tls.certificateHeader) return undefined;
+  return createClientCertificates({
+    header: tls.certificateHeader,
+    trustedCas: tls.clientCaFile
+      ? readCertificateBundle(tls.clientCaFile, 'TLS_CLIENT_CA_FILE')
+      : [],
+    clock,
+  });
+}
