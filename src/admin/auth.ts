@@ -8,6 +8,7 @@ import type { Accounts } from '../accounts/accounts.ts';
 import type { KeyRing } from '../keys/signingKeys.ts';
 import type { RateLimit } from '../limits/rateLimit.ts';
 import type { Assurance } from '../mfa/assurance.ts';
+import { PRIVATE_JWK_MEMBERS } from '../oidc/clientRules.ts';
 import type { ClientRegistry } from '../oidc/clients.ts';
 import { GRANT_ADMIN } from './adminApi.ts';
 import { Problem } from './problem.ts';
@@ -21,7 +22,6 @@ import {
 export const REALM = 'portcullis-admin';
 /** The level a person must have signed in at for any admin scope. */
 export const ADMIN_LEVEL = 2;
-const PRIVATE_MEMBERS = new Set(['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k']);
 
 export interface Principal {
   kind: 'client' | 'person';
@@ -181,7 +181,7 @@ function describeJoseError(err: unknown): string {
 }
 
 const publicPart = (jwk: JWK): JWK =>
-  Object.fromEntries(Object.entries(jwk).filter(([k]) => !PRIVATE_MEMBERS.has(k))) as JWK;
+  Object.fromEntries(Object.entries(jwk).filter(([k]) => !PRIVATE_JWK_MEMBERS.includes(k))) as JWK;
 
 export function createAdminAuth(deps: AuthDeps) {
   let cached: { fingerprint: string; jwks: ReturnType<typeof createLocalJWKSet>; algs: string[] };

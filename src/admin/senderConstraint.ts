@@ -2,6 +2,7 @@
 // against its DPoP-bound token, and a certificate-bound token (RFC 8705) against the certificate.
 import { createHash, type X509Certificate } from 'node:crypto';
 import { calculateJwkThumbprint, EmbeddedJWK, errors as joseErrors, jwtVerify } from 'jose';
+import { PRIVATE_JWK_MEMBERS } from '../oidc/clientRules.ts';
 
 /** How long a proof is accepted after its iat (plus the clock tolerance either side). */
 export const DPOP_PROOF_SECONDS = 60;
@@ -75,7 +76,7 @@ export async function verifyDpopProof(check: DpopProofCheck): Promise<VerifiedPr
   }
   // EmbeddedJWK already refuses private and symmetric keys; the private members are checked
   // again so that no future change of the library lets one through.
-  if (['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'].some((member) => member in jwk))
+  if (PRIVATE_JWK_MEMBERS.some((member) => member in jwk))
     throw new DpopProofError('the DPoP proof jwk must be a public key');
   if (typeof payload.jti !== 'string' || payload.jti.length === 0 || payload.jti.length > 256)
     throw new DpopProofError('the DPoP proof needs a jti');

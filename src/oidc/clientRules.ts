@@ -58,7 +58,7 @@ export const SENDER_CONSTRAINTS: readonly SenderConstraint[] = ['dpop', 'mtls'];
 /** Scopes of OpenID Connect itself that every login client may ask for. */
 export const LOGIN_SCOPES = ['openid', 'profile', 'email'];
 /** JWK members that only a private or symmetric key has. */
-const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
+export const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 
 /** What an administrator decides about a client. */
 export interface ClientInput {

@@ -51,19 +51,24 @@ function identity(dir: string, name: string): Identity {
   };
 }
 
+/** openssl arguments that make a new unencrypted P-256 key in `${name}.key`. */
+const newP256Key = (name: string) => [
+  '-newkey',
+  'ec',
+  '-pkeyopt',
+  'ec_paramgen_curve:P-256',
+  '-nodes',
+  '-keyout',
+  `${name}.key`,
+];
+
 /** A P-256 key and a self-signed certificate (a CA when `ca`). */
 function selfSigned(dir: string, name: string, subject: string, ca: boolean): Identity {
   openssl(
     [
       'req',
       '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      `${name}.key`,
+      ...newP256Key(name),
       '-out',
       `${name}.pem`,
       '-days',
@@ -86,24 +91,7 @@ function selfSigned(dir: string, name: string, subject: string, ca: boolean): Id
 
 /** A P-256 key and a certificate for it issued by `ca`, with the given extensions. */
 function issued(dir: string, name: string, subject: string, ca: string, ext: string): Identity {
-  openssl(
-    [
-      'req',
-      '-new',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.csr`,
-      '-subj',
-      subject,
-    ],
-    dir,
-  );
+  openssl(['req', '-new', ...newP256Key(name), '-out', `${name}.csr`, '-subj', subject], dir);
   writeFileSync(join(dir, `${name}.ext`), ext);
   openssl(
     [
