@@ -1,6 +1,7 @@
 // Rich authorization requests (RFC 9396) in the protocol: which authorization_details a request may
 // carry (the domain's schemas, an API declaring each type, the client's access to it), and what a
 // code, an access token, introspection and a refresh carry: exactly the authorised consent's details.
+import type Provider from 'oidc-provider';
 import {
   type AuthorizationDetailsForIntrospection,
   errors,
@@ -8,19 +9,15 @@ import {
   type RichAuthorizationRequestsActiveConfiguration,
 } from 'oidc-provider';
 import type { Clock } from '../clock.ts';
+import type { Consent } from '../consents/consents.ts';
+import type { AuthorizationDetail } from '../consents/detailTypes.ts';
 import { DomainError } from '../errors.ts';
 import { apiAccessOf } from './resources.ts';
 
-export type AuthorizationDetail = { type: string; [k: string]: unknown };
+export type { AuthorizationDetail };
 
-/** What the protocol reads of a consent (src/consents/). */
-export interface ConsentView {
-  id: string;
-  details: AuthorizationDetail[];
-  canonicalHash: string;
-  /** Effective: an authorised consent past its expiry reads 'expired'. */
-  status: string;
-}
+/** What the protocol reads of a consent (its status is the effective one: expiry applies). */
+export type ConsentView = Pick<Consent, 'id' | 'details' | 'canonicalHash' | 'status'>;
 
 export interface RichAuthorizationOptions {
   clock: Clock;
@@ -200,6 +197,24 @@ export function createRichAuthorization(options: RichAuthorizationOptions) {
 
   return {
     feature,
+    /** Every client may ask for every type (the library's default is none); access is checked per API. */
+    clientDefaults: { authorization_details_types: [...options.detailTypes] },
+
+    /**
+     * Discovery's authorization_details_types_supported lists the types some API of the catalogue
+     * declares (the library would list every type Portcullis has a schema for).
+     */
+    narrowDiscovery(provider: Provider): void {
+      provider.use(async (ctx, next) => {
+        await next();
+        const body = ctx.body as Record<string, unknown> | undefined;
+        if (ctx.oidc?.route !== 'discovery' || !body?.authorization_details_types_supported) return;
+        const declared: string[] = [];
+        for (const type of options.detailTypes)
+          if (await apiForDetailType(type)) declared.push(type);
+        body.authorization_details_types_supported = declared;
+      });
+    },
 
     /** API identifiers the request's details (or the redeemed code's / refresh token's) belong to. */
     async detailResources(ctx: KoaContextWithOIDC): Promise<string[]> {
