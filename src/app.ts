@@ -293,6 +293,8 @@ export async function createApp(config: Config, deps: AppDeps) {
         factors,
         totp,
         webauthn,
+        paymentAssertion: services.paymentAssertion,
+        consents: services.consents,
         recoveryCodes,
         progress,
         record,
