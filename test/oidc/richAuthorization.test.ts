@@ -162,6 +162,40 @@ describe('authorization_details from PAR to token, and the consent behind the to
     assert.equal(claims.consent_id, undefined);
   });
 
+  test('details of two APIs: each token carries those of its own API only', async () => {
+    const detail = accountAccess(60);
+    const config = await world.rp(world.tpp);
+    const verifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    const url = await oidc.buildAuthorizationUrlWithPAR(config, {
+      redirect_uri: REDIRECT,
+      scope: 'openid',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      authorization_details: JSON.stringify([PAYMENT, detail]),
+    });
+    const callback = await approve(url);
+    // Two APIs: the client names the one its token is for.
+    const payments = await oidc.authorizationCodeGrant(
+      config,
+      callback,
+      { pkceCodeVerifier: verifier, expectedState: state },
+      { resource: PAYMENTS },
+    );
+    assert.deepEqual(payments.authorization_details, [PAYMENT]);
+    assert.deepEqual(claimsOf(payments.access_token).authorization_details, [PAYMENT]);
+    const accounts = await oidc.refreshTokenGrant(config, payments.refresh_token!, {
+      resource: ACCOUNTS,
+    });
+    assert.deepEqual(accounts.authorization_details, [detail]);
+    const seen = await postAs(server.url('/token/introspection'), world.accountsRs, {
+      token: accounts.access_token,
+    });
+    assert.deepEqual(seen.body.authorization_details, [detail]);
+    assert.equal(seen.body.consent_id, claimsOf(payments.access_token).consent_id);
+  });
+
   test('a revoked consent: introspection inactive, refresh invalid_grant, nothing written', async () => {
     const detail = accountAccess(30);
     const { config, tokens } = await consentTo(world.tpp, [detail]);
