@@ -105,6 +105,11 @@ export function createRichAuthorization(options: RichAuthorizationOptions) {
       );
     }
     const access = apiAccessOf(client);
+    // Resources the client named at PAR or authorization: the details must be for one of them
+    // (else the consent would be granted and no token carry it). At the token endpoint a token
+    // is for one API and carries the details of that API only.
+    const raw = ctx.oidc.route === 'token' ? undefined : ctx.oidc.params?.resource;
+    const named = raw === undefined ? undefined : [raw].flat().map(String);
     for (const [i, detail] of details.entries()) {
       const api = await apiForDetailType(detail.type);
       if (!api)
@@ -114,6 +119,10 @@ export function createRichAuthorization(options: RichAuthorizationOptions) {
       if (!access[api.identifier]?.length)
         throw new errors.InvalidAuthorizationDetails(
           `authorization_details[${i}].type: this client may not request ${detail.type}`,
+        );
+      if (named && !named.includes(api.identifier))
+        throw new errors.InvalidAuthorizationDetails(
+          `authorization_details[${i}].type: ${detail.type} is for ${api.identifier}, which the resource parameter does not name`,
         );
     }
     return details;
