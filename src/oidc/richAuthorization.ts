@@ -64,6 +64,15 @@ const notAuthorised = () =>
 
 const describe = (err: DomainError) => (err.field ? `${err.field}: ${err.message}` : err.message);
 
+/**
+ * What a client sends: `authorization_details` (a JSON array) at PAR or the authorization
+ * endpoint, with PKCE and redirect_uri as always; `resource` may be left out (the APIs declaring
+ * the types are then the resources; if named, it must include them), `scope` may be just
+ * `openid`. At the token endpoint the code is redeemed for the API of its details without
+ * `resource` (details of two APIs: name one; a refresh naming the other gets that one's); the
+ * response and the token carry the details of that API, and `consent_id`. JWT access tokens
+ * are not introspectable (the library's rule): an API checks the consent (GET /consents/{id}).
+ */
 export function createRichAuthorization(options: RichAuthorizationOptions) {
   const { consents, apiForDetailType } = options;
   /** One validation of the whole array per request (the library asks once per detail). */
