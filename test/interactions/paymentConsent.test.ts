@@ -299,6 +299,42 @@ describe('consent to payments and account access', () => {
     assert.equal(claimsOf((await redeem(done, verifier)).access_token).consent_id, consentId);
   });
 
+  test('an assertion made on one consent page does not authorise the same payment in another login', async () => {
+    clock.advance(60_000);
+    const first = new HttpBrowser();
+    const a = await consentPage(first, 'alice', 'payments:write', [PAYMENT]);
+    clock.advance(60_000);
+    const second = new HttpBrowser();
+    const b = await consentPage(second, 'alice', 'payments:write', [PAYMENT]);
+    const consentB = consentIdOf(b.page);
+    assert.notEqual(consentB, consentIdOf(a.page), 'a consent per login');
+    const codes = await codesIssued();
+    // The assertion and nonce of page A, posted with page B's form (its consent, its session).
+    const nonceA = /name="nonce" value="([^"]+)"/.exec(a.page.html)![1]!;
+    const moved = await second.submit(b.page, /\/consent$/, {
+      nonce: nonceA,
+      assertion: JSON.stringify(soft.alice!.authenticate(optionsOf(a.page))),
+    });
+    assert.equal(moved.status, 401);
+    assert.equal(shown(moved), NOT_VERIFIED);
+    assert.equal(
+      (await server.app.services.consents.find(consentB))?.status,
+      'awaiting_authorisation',
+    );
+    assert.equal(await codesIssued(), codes);
+    // Nor can A's login decide on B's consent: the form's token is bound to the consent it shows.
+    const swapped = await first.submit(a.page, /\/consent$/, {
+      consent: consentB,
+      assertion: JSON.stringify(soft.alice!.authenticate(optionsOf(a.page))),
+    });
+    assert.equal(swapped.status, 403);
+    assert.equal(
+      (await server.app.services.consents.find(consentB))?.status,
+      'awaiting_authorisation',
+    );
+    assert.equal(await codesIssued(), codes);
+  });
+
   test('a person with an app code only cannot authorise a payment, and refusing ends in access_denied', async () => {
     clock.advance(60_000);
     const browser = new HttpBrowser();
