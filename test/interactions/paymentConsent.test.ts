@@ -13,7 +13,11 @@ import { hashId } from '../../src/oidc/adapter.ts';
 import { authorizationUrl, HttpBrowser, type Page, pkce } from '../support/browserless.ts';
 import { BANK_API, PASSWORD, REDIRECT_URI } from '../support/fixtures.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { SoftAuthenticator } from '../support/softAuthenticator.ts';
+import {
+  confirmPayment,
+  paymentAssertionOptions,
+  SoftAuthenticator,
+} from '../support/softAuthenticator.ts';
 
 const CHANGED =
   'The payment changed after you saw it. Nothing was paid; go back to the application and start again.';
@@ -36,14 +40,7 @@ const ACCOUNTS = {
 /** The error or alert a page shows. */
 const shown = (page: Page) =>
   /role="alert"(?: id="[a-z-]+")?>([^<]*)</.exec(page.html)?.[1]?.replace(/&#39;/g, "'");
-const optionsOf = (page: Page) => {
-  const json =
-    /<script type="application\/json" id="payment-assertion-options">([^<]*)<\/script>/.exec(
-      page.html,
-    )?.[1];
-  if (!json) throw new Error(`no assertion options on the page:\n${page.html.slice(0, 2000)}`);
-  return JSON.parse(json);
-};
+const optionsOf = paymentAssertionOptions;
 const uidOf = (page: Page) => /\/interaction\/([^/"]+)\/consent"/.exec(page.html)![1]!;
 const consentIdOf = (page: Page) => /name="consent" value="([^"]+)"/.exec(page.html)![1]!;
 const claimsOf = (jwt: string) =>
@@ -177,15 +174,13 @@ describe('consent to payments and account access', () => {
       user_id: people.alice!.id,
     });
     assert.deepEqual(
-      options.allowCredentials.map((c: { id: string }) => c.id),
+      options.allowCredentials?.map((c) => c.id),
       [credential.credential_id],
       'only her own keys',
     );
     assert.equal(options.userVerification, 'preferred');
 
-    const done = await browser.submit(page, /\/consent$/, {
-      assertion: JSON.stringify(soft.alice!.authenticate(options)),
-    });
+    const done = await confirmPayment(browser, page, (o) => soft.alice!.authenticate(o));
     assert.ok(done.location?.startsWith(REDIRECT_URI), done.html.slice(0, 500));
     const tokens = await redeem(done, verifier);
     const claims = claimsOf(tokens.access_token);
