@@ -28,6 +28,7 @@ const PAYMENT = {
   instructedAmount: { currency: 'EUR', amount: '1250.00' },
   creditorName: 'ACME GmbH',
   creditorAccount: { iban: 'DE89370400440532013000' },
+  debtorAccount: { iban: 'GB29NWBK60161331926819' },
   remittanceInformation: 'Invoice 2026-117',
 };
 const ACCOUNTS = {
@@ -165,7 +166,8 @@ describe('consent to payments and account access', () => {
     assert.match(page.html, /data-amount>€1,250\.00</);
     assert.match(page.html, /data-payee>ACME GmbH</);
     assert.match(page.html, /data-payee-account>DE89 •••• 3000</);
-    assert.match(page.html, /Invoice 2026-117/);
+    assert.match(page.html, /<dt>From your account<\/dt><dd>GB29 •••• 6819<\/dd>/);
+    assert.match(page.html, /<dt>Reference<\/dt><dd>Invoice 2026-117<\/dd>/);
     const consentId = consentIdOf(page);
     const { consents } = server.app.services;
     assert.equal((await consents.find(consentId))?.status, 'awaiting_authorisation');
@@ -394,5 +396,20 @@ describe('consent to payments and account access', () => {
     assert.deepEqual(claims.authorization_details, [ACCOUNTS]);
     assert.equal(claims.consent_id, consentId);
     assert.equal((await server.app.services.consents.find(consentId))?.status, 'authorised');
+
+    // The same request refused: one click, access_denied, the consent rejected, no code.
+    clock.advance(60_000);
+    const other = new HttpBrowser();
+    const again = await consentPage(other, 'alice', 'accounts:read', [ACCOUNTS]);
+    const refusedId = consentIdOf(again.page);
+    const codes = await codesIssued();
+    const refused = await other.submit(again.page, /\/consent$/, { decision: 'deny' });
+    assert.equal(new URL(refused.location!).searchParams.get('error'), 'access_denied');
+    assert.equal((await server.app.services.consents.find(refusedId))?.status, 'rejected');
+    assert.equal(await codesIssued(), codes);
+    const rejected = (await events('consent.rejected')).find(
+      (e) => e.details.consent === refusedId,
+    );
+    assert.deepEqual(rejected?.details.detailTypes, ['account_information']);
   });
 });
