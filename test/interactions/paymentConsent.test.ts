@@ -43,6 +43,8 @@ describe('consent to payments and account access', () => {
     assert.match(page.html, /data-payee-account>DE89 •••• 3000</);
     assert.match(page.html, /<dt>From your account<\/dt><dd>GB29 •••• 6819<\/dd>/);
     assert.match(page.html, /<dt>Reference<\/dt><dd>Invoice 2026-117<\/dd>/);
+    // Without JavaScript the page says why it cannot confirm, and the refusal still works.
+    assert.match(page.html, /<p class="notice" data-webauthn-missing>Confirming a payment needs/);
     const consentId = consentIdOf(page);
     const { consents } = w.server().app.services;
     assert.equal((await consents.find(consentId))?.status, 'awaiting_authorisation');
