@@ -51,6 +51,12 @@ export function createGrantRegistry({ artifacts }: { artifacts: ArtifactStore })
     revokeClient: (accountId: string, clientId: string): Promise<number> =>
       artifacts.revokeAccountClient(accountId, clientId),
 
+    /**
+     * Revokes one grant and every artefact issued from it (refresh and opaque access tokens,
+     * codes): a revoked consent's grant. Returns the rows deleted (0 when it was gone already).
+     */
+    revokeGrant: (grantId: string): Promise<number> => artifacts.revokeGrant(grantId),
+
     /** Ends every session and revokes every grant and token of an account ("sign out everywhere"). */
     revokeAll: (accountId: string): Promise<number> => artifacts.revokeAccount(accountId),
 
