@@ -1,8 +1,10 @@
 // Verifies the access tokens Portcullis issued when they are presented to its own APIs (the admin
-// API, the consent API): a JWT (RFC 9068) checked against the running key ring, held to its sender
-// constraint (DPoP proof or client certificate). Web layers turn AccessTokenError into responses.
+// API, the consent API): a JWT (RFC 9068) checked against the running key ring, or an opaque token
+// found in the store, held to its sender constraint (DPoP proof or client certificate). Web layers
+// turn AccessTokenError into responses.
 import type { X509Certificate } from 'node:crypto';
 import { createLocalJWKSet, type JWK, errors as joseErrors, jwtVerify } from 'jose';
+import type Provider from 'oidc-provider';
 import type { KeyRing } from '../keys/signingKeys.ts';
 import { PRIVATE_JWK_MEMBERS } from './clientRules.ts';
 import {
@@ -60,6 +62,31 @@ export interface AccessTokenVerifierDeps {
    * it is new (exactly one caller per id).
    */
   claimProof: (id: string, until: Date) => Promise<boolean>;
+  /** Opaque tokens' claims as a JWT would carry them (see opaqueTokens); none: JWTs only. */
+  findOpaque?: ((token: string) => Promise<Record<string, unknown> | undefined>) | undefined;
+}
+
+/**
+ * Looks an opaque access token up in the store (client credentials first, then a person's) and
+ * gives its claims as a JWT access token carries them; undefined when unknown or expired.
+ */
+export function opaqueTokens(provider: () => Provider) {
+  return async (token: string): Promise<Record<string, unknown> | undefined> => {
+    const p = provider();
+    const found = (await p.ClientCredentials.find(token)) ?? (await p.AccessToken.find(token));
+    if (!found || found.isExpired) return undefined;
+    const thumbprint = found['x5t#S256'];
+    const cnf = found.jkt ? { jkt: found.jkt } : thumbprint ? { 'x5t#S256': thumbprint } : {};
+    const accountId = 'accountId' in found ? found.accountId : undefined;
+    return {
+      ...(found.extra ?? {}),
+      client_id: found.clientId,
+      sub: accountId ?? found.clientId,
+      aud: found.aud,
+      scope: found.scope,
+      cnf,
+    };
+  };
 }
 
 export interface VerifyOptions {
@@ -179,6 +206,37 @@ export function createAccessTokenVerifier(deps: AccessTokenVerifierDeps) {
       throw dpopInvalid('invalid_dpop_proof', 'the DPoP proof has been used before');
   }
 
+  async function verifyJwt(token: string, audience: string | undefined, apiName: string) {
+    const { jwks, algs } = keys();
+    // Checked against the system time, not the injected clock: oidc-provider stamps iat and
+    // exp with the system time.
+    try {
+      const { payload } = await jwtVerify(token, jwks, {
+        issuer: deps.issuer,
+        ...(audience ? { audience } : {}),
+        typ: 'at+jwt',
+        algorithms: algs,
+        clockTolerance: deps.clockToleranceSeconds,
+        requiredClaims: ['exp', 'iat', 'sub', 'client_id', 'aud'],
+      });
+      return payload as Record<string, unknown>;
+    } catch (err) {
+      throw invalid(describeJoseError(err, apiName));
+    }
+  }
+
+  async function findOpaque(token: string, audience: string | undefined, apiName: string) {
+    const found = deps.findOpaque && token.length <= 512 ? await deps.findOpaque(token) : undefined;
+    if (!found)
+      throw invalid(
+        deps.findOpaque ? 'the access token is not valid' : 'the access token is malformed',
+      );
+    const aud = found.aud;
+    if (audience && !(Array.isArray(aud) ? aud.includes(audience) : aud === audience))
+      throw invalid(`the access token is not for ${apiName}`);
+    return found;
+  }
+
   return {
     /** Algorithms a DPoP proof may use (named in a DPoP challenge). */
     dpopAlgorithms: deps.dpopAlgorithms,
@@ -189,22 +247,9 @@ export function createAccessTokenVerifier(deps: AccessTokenVerifierDeps) {
       const credentials = credentialsOf(request.authorization);
       if (credentials.scheme === 'bearer' && request.dpop)
         throw invalid('a DPoP proof goes with a DPoP-bound token and the DPoP scheme, not Bearer');
-      const { jwks, algs } = keys();
-      let payload: Record<string, unknown>;
-      // Checked against the system time, not the injected clock: oidc-provider stamps iat and
-      // exp with the system time.
-      try {
-        ({ payload } = await jwtVerify(credentials.token, jwks, {
-          issuer: deps.issuer,
-          ...(options.audience ? { audience: options.audience } : {}),
-          typ: 'at+jwt',
-          algorithms: algs,
-          clockTolerance: deps.clockToleranceSeconds,
-          requiredClaims: ['exp', 'iat', 'sub', 'client_id', 'aud'],
-        }));
-      } catch (err) {
-        throw invalid(describeJoseError(err, apiName));
-      }
+      const payload = credentials.token.includes('.')
+        ? await verifyJwt(credentials.token, options.audience, apiName)
+        : await findOpaque(credentials.token, options.audience, apiName);
       const cnf = payload.cnf ?? {};
       if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf))
         throw invalid("the access token's cnf claim is not valid");
