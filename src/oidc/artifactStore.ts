@@ -279,9 +279,8 @@ export function createArtifactStore(options: ArtifactStoreOptions) {
     },
 
     /** One grant and everything issued from it (tokens, codes); returns the rows deleted. */
-    async revokeGrant(grantId: string): Promise<number> {
-      return knex.transaction((trx) => deleteGrants(trx, [grantId]));
-    },
+    revokeGrant: (grantId: string): Promise<number> =>
+      knex.transaction((trx) => deleteGrants(trx, [grantId])),
 
     /** Every session, grant, token and code of an account; returns the rows deleted. */
     async revokeAccount(accountId: string): Promise<number> {

@@ -52,8 +52,8 @@ export function createGrantRegistry({ artifacts }: { artifacts: ArtifactStore })
       artifacts.revokeAccountClient(accountId, clientId),
 
     /**
-     * Revokes one grant and every artefact issued from it (refresh and opaque access tokens,
-     * codes): a revoked consent's grant. Returns the rows deleted (0 when it was gone already).
+     * Revokes one grant and every token and code issued from it (e.g. when the consent made
+     * with it is revoked). Returns the rows deleted (0 when the grant was already gone).
      */
     revokeGrant: (grantId: string): Promise<number> => artifacts.revokeGrant(grantId),
 
