@@ -4,6 +4,7 @@ import type Koa from 'koa';
 import type { Consent, ConsentStatus } from '../consents/consents.ts';
 import { ConsentStateError } from '../consents/consents.ts';
 import { ALL_ACCOUNTS, presentDetail } from '../consents/present.ts';
+import { type Revoked, revokeConsent, revokedDetails } from '../consents/revocation.ts';
 import { DomainError } from '../errors.ts';
 import { PageError } from '../http/pageError.ts';
 import type { BrowserSession } from '../oidc/bridge.ts';
@@ -54,7 +55,7 @@ function describe(consent: Consent, locale: string): string[] {
 }
 
 export function accountConsents(deps: InteractionDeps) {
-  const { consents, grants, csrf, bridge } = deps;
+  const { consents, csrf, bridge } = deps;
 
   return {
     /** The rows of the account page: every consent but those never authorised, newest first. */
@@ -92,9 +93,10 @@ export function accountConsents(deps: InteractionDeps) {
         ctx.redirect('/account?notice=consent-inactive');
         return;
       }
-      let revoked: Consent;
+      let revoked: Revoked;
       try {
-        revoked = await consents.revoke(
+        revoked = await revokeConsent(
+          deps,
           id,
           { type: 'user', id: session.accountId },
           session.accountId,
@@ -107,14 +109,13 @@ export function accountConsents(deps: InteractionDeps) {
         }
         throw err;
       }
-      const tokens = revoked.grantId ? await grants.revokeGrant(revoked.grantId) : 0;
       await deps.record({
         actor: { type: 'user', id: session.accountId },
         action: 'consent.revoked',
-        target: { type: 'consent', id: revoked.id },
+        target: { type: 'consent', id: revoked.consent.id },
         outcome: 'success',
         ...requestOrigin(ctx),
-        details: { types: revoked.types, grants: revoked.grantId ? 1 : 0, tokens },
+        details: revokedDetails(revoked),
       });
       ctx.status = 303;
       ctx.redirect('/account?notice=consent-revoked');

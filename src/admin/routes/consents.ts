@@ -1,6 +1,7 @@
 // /consents: what people granted clients through rich authorization requests. List (filtered by
 // person, client and status), show, and revoke (which also ends the consent's grant and tokens).
 import type { Consent as ConsentModel } from '../../consents/consents.ts';
+import { revokeConsent, revokedDetails } from '../../consents/revocation.ts';
 import { notFound } from '../../errors.ts';
 import {
   Consent,
@@ -95,19 +96,18 @@ export function consentRoutes({ services }: AdminContext): AnyRoute[] {
       response: ConsentRevoked,
       errors: [404, 409],
       async handler({ params, principal, audit }) {
-        const before = await requireConsent(params.consentId);
-        if (before.status === 'revoked') return { ...consentJson(before), tokensRevoked: 0 };
-        const revoked = await consents.revoke(params.consentId, {
+        await requireConsent(params.consentId);
+        const revoked = await revokeConsent({ consents, grants }, params.consentId, {
           type: 'admin',
           id: principal.actor.id,
         });
-        const tokensRevoked = revoked.grantId ? await grants.revokeGrant(revoked.grantId) : 0;
-        await audit(
-          'consent.revoked',
-          { type: 'consent', id: revoked.id },
-          { types: revoked.types, grants: revoked.grantId ? 1 : 0, tokens: tokensRevoked },
-        );
-        return { ...consentJson(revoked), tokensRevoked };
+        if (revoked.changed)
+          await audit(
+            'consent.revoked',
+            { type: 'consent', id: revoked.consent.id },
+            revokedDetails(revoked),
+          );
+        return { ...consentJson(revoked.consent), tokensRevoked: revoked.tokensRevoked };
       },
     }),
   ];
