@@ -15,6 +15,7 @@ import {
 import { PROFILE_NAMES } from '../oidc/profiles.ts';
 import { MAX_ALLOWANCE_SECONDS, MIN_ALLOWANCE_SECONDS } from '../oidc/registration.ts';
 import { Api, ApiCreate, ApiList, ApiUpdate } from './apiSchemas.ts';
+import { consentResponseSchemas } from './consentSchemas.ts';
 import { level, scopeName, time } from './schemaBlocks.ts';
 
 export { Api, ApiCreate, ApiIdParams, ApiList, ApiUpdate } from './apiSchemas.ts';
@@ -348,5 +349,6 @@ export const responseSchemas = {
   InitialAccessTokenList,
   AuditEvent,
   AuditPage,
+  ...consentResponseSchemas,
   OpenApiDocument,
 };

@@ -40,6 +40,11 @@ export const AUDIT_KINDS = {
   'recovery_codes.regenerated': [],
   'consent.given': ['how', 'scopes', 'resources', 'refused', 'consent', 'detailTypes'],
   'consent.denied': [],
+  // Consents of rich authorization requests: revoked by the person (account page) or an
+  // administrator, consumed by the API that executes a payment (src/http/consentApi.ts).
+  'consent.revoked': ['grants', 'types', 'tokens', ...CHANGE],
+  'consent.consumed': ['api', 'types'],
+  'consent.consume_refused': ['api', 'types', 'status'],
   // A consent with authorization_details refused on the page (the consent record is 'rejected').
   'consent.rejected': ['consent', 'detailTypes'],
   // Dynamic linking: the WebAuthn assertion over one payment (canonicalHash: the payment's,
@@ -52,7 +57,6 @@ export const AUDIT_KINDS = {
     'userVerified',
   ],
   'consent.payment_failed': ['consent', 'canonicalHash', 'client', 'reason'],
-  'consent.revoked': ['grants'],
   'logout.success': ['client'],
 
   // The protocol (src/oidc/events.ts).
