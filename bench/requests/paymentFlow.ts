@@ -52,6 +52,17 @@ export function paymentDetails(n: number): Record<string, unknown>[] {
 
 const OPTIONS_SCRIPT =
   /<script type="application\/json" id="payment-assertion-options"[^>]*>([\s\S]*?)<\/script>/;
+/** The payment form (data-webauthn="payment"), whose hidden fields go back with the assertion. */
+const PAYMENT_FORM =
+  /<form method="post" action="[^"]+" data-webauthn="payment"[^>]*>([\s\S]*?)<\/form>/;
+const HIDDEN = /<input type="hidden" name="([^"]+)" value="([^"]*)"/g;
+const unescapeHtml = (value: string) =>
+  value
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
 const ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
 const claimsOf = (jwt: string): Record<string, unknown> => {
@@ -90,7 +101,11 @@ export function paymentFlow(o: PaymentFlowOptions) {
   /** The page's assertion options, answered by the payer's passkey as the page's script would. */
   const consentFields: ConsentFields = (page, flow) => {
     const script = OPTIONS_SCRIPT.exec(page);
-    if (!script) return undefined;
+    const form = PAYMENT_FORM.exec(page);
+    if (!script || !form) return undefined;
+    // The form's own fields (_csrf, the consent id, the page's nonce, decision=approve).
+    const fields: Record<string, string> = {};
+    for (const [, name, value] of form[1]!.matchAll(HIDDEN)) fields[name!] = unescapeHtml(value!);
     let options: PublicKeyCredentialRequestOptionsJSON;
     try {
       options = JSON.parse(script[1]!);
@@ -99,7 +114,7 @@ export function paymentFlow(o: PaymentFlowOptions) {
     }
     const { passkey } = (flow as PaymentState).payer;
     const response = authenticator.authenticate(options, { credentialId: passkey.id, counter: 0 });
-    return { assertion: JSON.stringify(response) };
+    return { ...fields, assertion: JSON.stringify(response) };
   };
 
   return {
