@@ -341,7 +341,11 @@ export async function createApp(config: Config, deps: AppDeps) {
   async function sweep(): Promise<number> {
     const expired = await artifacts.sweepExpired(config.sweep.batchSize);
     return (
-      expired + (await authenticator.sweep()) + (await progress.sweep()) + (await limiter.sweep())
+      expired +
+      (await authenticator.sweep()) +
+      (await progress.sweep()) +
+      (await limiter.sweep()) +
+      (await services.consents.expireDue(config.sweep.batchSize))
     );
   }
 

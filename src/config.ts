@@ -89,6 +89,8 @@ export interface Config {
     /** Lifetime of access tokens for the admin API (short: they cannot be revoked). */
     tokenTtlSeconds: number;
   };
+  /** How long a granted one-off payment consent may wait to be executed (consumed). */
+  consents: { paymentTtlSeconds: number };
   /** Dynamic client registration (RFC 7591/7592), always with an initial access token. */
   registration: { enabled: boolean };
   /** FAPI_PROFILE: '2.0' makes every client a FAPI 2.0 client; unset, each client has its own profile. */
@@ -191,6 +193,7 @@ const schema = z.object({
   WEBAUTHN_RP_NAME: z.string().min(1).max(64).default('Portcullis'),
   FACTOR_CHANGE_MAX_AGE_SECONDS: int(30, 3600).default(300),
   ADMIN_TOKEN_TTL_SECONDS: int(60, 3600).default(300),
+  PAYMENT_CONSENT_TTL_SECONDS: int(60, 86400).default(600),
   DYNAMIC_REGISTRATION: bool.default(true),
   // 2.0: every client is a FAPI 2.0 client (src/oidc/profiles.ts); unset: per client.
   FAPI_PROFILE: z
@@ -346,6 +349,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
       idleSeconds: Math.min(env.SESSION_IDLE_SECONDS, env.SESSION_ABSOLUTE_SECONDS),
     },
     admin: { tokenTtlSeconds: env.ADMIN_TOKEN_TTL_SECONDS },
+    consents: { paymentTtlSeconds: env.PAYMENT_CONSENT_TTL_SECONDS },
     registration: { enabled: env.DYNAMIC_REGISTRATION },
     fapiProfile: env.FAPI_PROFILE,
     auditCoverageDir: env.AUDIT_COVERAGE_DIR,

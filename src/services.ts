@@ -1,6 +1,6 @@
 // The domain services every part of the server shares (accounts, roles, second factors, the
-// API catalogue, signing keys, grants and the artefact store under them), built from Config over
-// one database. Only app.ts calls it.
+// API catalogue, consents, signing keys, grants and the artefact store under them), built from
+// Config over one database. Only app.ts calls it.
 import type { Knex } from 'knex';
 import { type Accounts, createAccounts } from './accounts/accounts.ts';
 import { createAuthenticator } from './accounts/authenticate.ts';
@@ -10,6 +10,8 @@ import { createAccountStore } from './accounts/store.ts';
 import { createThrottleStore } from './accounts/throttleStore.ts';
 import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
+import { createConsents } from './consents/consents.ts';
+import { createConsentStore } from './consents/store.ts';
 import type { Sealer } from './keys/envelope.ts';
 import { createSigningKeys } from './keys/signingKeys.ts';
 import { errorFacts, type Logger } from './log.ts';
@@ -127,8 +129,16 @@ export function createDomainServices({
     requireMfa: config.mfa.required,
   });
 
+  // Consents of rich authorization requests (payments, account access) and their lifecycle.
+  const consents = createConsents({
+    store: createConsentStore(knex),
+    clock,
+    paymentTtlSeconds: config.consents.paymentTtlSeconds,
+  });
+
   return {
     catalogue,
+    consents,
     signingKeys,
     hasher,
     accounts,

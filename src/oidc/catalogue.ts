@@ -8,152 +8,33 @@ import { createTtlCache } from '../cache.ts';
 import type { Clock } from '../clock.ts';
 import { conflict, invalid, notFound } from '../errors.ts';
 import {
-  type ApiRow,
-  type ApiScopeRow,
-  createCatalogueStore,
-  missingClientOf,
-} from './catalogueStore.ts';
+  assertDetailTypesFree,
+  validateConsentScope,
+  validateDetailTypes,
+} from './catalogueDetails.ts';
+import {
+  type Api,
+  type ApiInput,
+  type ApiScope,
+  refusingUnknownClients,
+  validateApiIdentifier,
+  validateResourceServers,
+  validateScopes,
+  validateTtl,
+} from './catalogueRules.ts';
+import { type ApiRow, type ApiScopeRow, createCatalogueStore } from './catalogueStore.ts';
 
-export interface ApiScope {
-  name: string;
-  description: string;
-  /** Assurance level (1 password, 2 second factor, 3 phishing-resistant) this scope needs. */
-  requiredLevel?: 1 | 2 | 3 | undefined;
-}
-
-export interface Api {
-  id: string;
-  identifier: string;
-  name: string;
-  tokenFormat: 'jwt' | 'opaque';
-  accessTokenTtl: number;
-  scopes: ApiScope[];
-  /** Client ids allowed to introspect this API's tokens, sorted. */
-  resourceServers: string[];
-  createdAt: Date;
-  updatedAt: Date;
-}
-
-export interface ApiInput {
-  identifier: string;
-  name?: string | undefined;
-  tokenFormat?: 'jwt' | 'opaque' | undefined;
-  accessTokenTtl?: number | undefined;
-  scopes: ApiScope[];
-  /** Client ids allowed to introspect this API's tokens (default none). */
-  resourceServers?: string[] | undefined;
-}
-
-/** Scope names oidc-provider or OpenID Connect already give a meaning to. */
-export const RESERVED_SCOPES = new Set([
-  'openid',
-  'offline_access',
-  'profile',
-  'email',
-  'address',
-  'phone',
-]);
-const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/;
-export const MIN_TTL = 60;
-export const MAX_TTL = 24 * 3600;
-export const MAX_RESOURCE_SERVERS = 50;
-const CLIENT_ID = /^[\x21-\x7E]{1,128}$/;
-
-export function validateApiIdentifier(identifier: string): string {
-  const url = URL.parse(identifier);
-  if (!url || !/^https?:$/.test(url.protocol) || url.hash || identifier.includes('#')) {
-    throw invalid('identifier must be an absolute http(s) URI without a fragment', 'identifier');
-  }
-  return identifier;
-}
-
-export function validateScopes(scopes: ApiScope[]): ApiScope[] {
-  if (scopes.length === 0) throw invalid('an API needs at least one scope', 'scopes');
-  const seen = new Set<string>();
-  for (const s of scopes) {
-    if (!SCOPE_TOKEN.test(s.name)) {
-      throw invalid(
-        `scope "${s.name}" is not a valid scope token (printable ASCII, no spaces, quotes or backslashes)`,
-        'scopes',
-      );
-    }
-    if (RESERVED_SCOPES.has(s.name))
-      throw invalid(`scope "${s.name}" is reserved by OpenID Connect`, 'scopes');
-    if (seen.has(s.name)) throw invalid(`scope "${s.name}" is listed twice`, 'scopes');
-    if (!s.description.trim())
-      throw invalid(`scope "${s.name}" needs a description people can read`, 'scopes');
-    seen.add(s.name);
-  }
-  return scopes;
-}
-
-/** Client ids named as an API's resource servers: well formed, each once; returned sorted. */
-export function validateResourceServers(clientIds: string[]): string[] {
-  if (!Array.isArray(clientIds))
-    throw invalid('resource servers are a list of client ids', 'resourceServers');
-  if (clientIds.length > MAX_RESOURCE_SERVERS)
-    throw invalid(`at most ${MAX_RESOURCE_SERVERS} resource servers per API`, 'resourceServers');
-  const seen = new Set<string>();
-  for (const [i, id] of clientIds.entries()) {
-    if (typeof id !== 'string' || !CLIENT_ID.test(id))
-      throw invalid('a resource server is named by its client id', `resourceServers/${i}`);
-    if (seen.has(id)) throw invalid(`client ${id} is listed twice`, `resourceServers/${i}`);
-    seen.add(id);
-  }
-  return [...seen].sort();
-}
-
-/** What the catalogue needs to know of a client named as a resource server. */
-export type ResourceServerLookup = (
-  clientId: string,
-) => Promise<{ authMethod: string } | undefined>;
-
-/**
- * Checks that every client named as a resource server is registered and can authenticate: a
- * public client cannot prove who calls in its name, so it can never introspect others' tokens.
- * Callers that have the client registry check with it before they change the catalogue (the
- * database refuses unknown clients anyway; this names the one at fault and refuses public ones).
- */
-export async function checkResourceServerClients(
-  clientIds: string[],
-  lookup: ResourceServerLookup,
-): Promise<void> {
-  for (const [i, id] of clientIds.entries()) {
-    const client = await lookup(id);
-    if (!client) throw invalid(`no client ${id}`, `resourceServers/${i}`);
-    if (client.authMethod === 'none') {
-      throw invalid(
-        `client ${id} is public (it authenticates with no secret or key), so it cannot be a resource server`,
-        `resourceServers/${i}`,
-      );
-    }
-  }
-}
-
-/** Runs a catalogue write; a resource server that is not a registered client becomes a clear error. */
-async function refusingUnknownClients<T>(clientIds: string[], write: () => Promise<T>): Promise<T> {
-  try {
-    return await write();
-  } catch (err) {
-    const missing = missingClientOf(err);
-    if (missing === undefined) throw err;
-    const at = clientIds.indexOf(missing);
-    throw invalid(
-      missing ? `no client ${missing}` : 'a resource server is not a registered client',
-      at >= 0 ? `resourceServers/${at}` : 'resourceServers',
-    );
-  }
-}
-
-function validateTtl(ttl: number): number {
-  if (!Number.isInteger(ttl) || ttl < MIN_TTL || ttl > MAX_TTL) {
-    throw invalid(
-      `access token lifetime must be a whole number of seconds from ${MIN_TTL} to ${MAX_TTL}`,
-      'accessTokenTtl',
-    );
-  }
-  return ttl;
-}
+export type { Api, ApiInput, ApiScope, ResourceServerLookup } from './catalogueRules.ts';
+export {
+  checkResourceServerClients,
+  MAX_RESOURCE_SERVERS,
+  MAX_TTL,
+  MIN_TTL,
+  RESERVED_SCOPES,
+  validateApiIdentifier,
+  validateResourceServers,
+  validateScopes,
+} from './catalogueRules.ts';
 
 const toScopeRow = (apiId: string, s: ApiScope): ApiScopeRow => ({
   api_id: apiId,
@@ -175,6 +56,8 @@ function toApi(row: ApiRow, scopes: ApiScopeRow[], resourceServers: string[]): A
       requiredLevel: s.required_level as 1 | 2 | 3,
     })),
     resourceServers,
+    detailTypes: [...(row.detail_types ?? [])].sort(),
+    consentScope: row.consent_scope ?? undefined,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -191,6 +74,12 @@ export function createCatalogue({
 }) {
   const store = createCatalogueStore(knex);
   const cache = createTtlCache<Api | undefined>(clock, cacheSeconds * 1000);
+  /** The API of each detail type; cleared whole on every change (types move between APIs). */
+  const byType = createTtlCache<Api | undefined>(clock, cacheSeconds * 1000);
+  const forget = (...identifiers: string[]) => {
+    for (const identifier of identifiers) cache.delete(identifier);
+    byType.clear();
+  };
   /** APIs Portcullis itself defines (the admin API), and their scopes: reserved for them. */
   const systemIds = new Set<string>();
   const systemScopes = new Set<string>();
@@ -222,8 +111,15 @@ export function createCatalogue({
       if (format !== 'jwt' && format !== 'opaque')
         throw invalid('token format must be jwt or opaque', 'tokenFormat');
       const resourceServers = validateResourceServers(input.resourceServers ?? []);
+      const detailTypes = validateDetailTypes(input.detailTypes ?? []);
+      const consentScope = validateConsentScope(
+        input.consentScope,
+        detailTypes,
+        scopes.map((s) => s.name),
+      );
       if (await store.findBy({ identifier }))
         throw conflict(`an API with identifier ${identifier} already exists`, 'identifier');
+      await assertDetailTypesFree(detailTypes, undefined, store.declaringOther);
       const now = new Date(clock.now());
       const row: ApiRow = {
         id: randomUUID(),
@@ -231,6 +127,8 @@ export function createCatalogue({
         name: input.name?.trim() || identifier,
         token_format: format,
         access_token_ttl: ttl,
+        detail_types: detailTypes,
+        consent_scope: consentScope,
         created_at: now,
         updated_at: now,
       };
@@ -241,7 +139,7 @@ export function createCatalogue({
           resourceServers,
         ),
       );
-      cache.delete(identifier);
+      forget(identifier);
       return toApi(
         row,
         scopes.map((s) => toScopeRow(row.id, s)),
@@ -264,6 +162,21 @@ export function createCatalogue({
       if (patch.tokenFormat !== undefined) rowPatch.token_format = patch.tokenFormat;
       if (patch.accessTokenTtl !== undefined)
         rowPatch.access_token_ttl = validateTtl(patch.accessTokenTtl);
+      // Detail types and the consent scope are checked as they will be after the change.
+      const detailTypes =
+        patch.detailTypes !== undefined
+          ? validateDetailTypes(patch.detailTypes)
+          : existing.detailTypes;
+      const consentScope = validateConsentScope(
+        patch.consentScope !== undefined ? patch.consentScope : existing.consentScope,
+        detailTypes,
+        (scopes ?? existing.scopes).map((s) => s.name),
+      );
+      if (patch.detailTypes !== undefined) {
+        await assertDetailTypesFree(detailTypes, id, store.declaringOther);
+        rowPatch.detail_types = detailTypes;
+      }
+      if (consentScope !== (existing.consentScope ?? null)) rowPatch.consent_scope = consentScope;
       await refusingUnknownClients(patch.resourceServers ?? [], () =>
         store.update(
           id,
@@ -272,7 +185,7 @@ export function createCatalogue({
           resourceServers,
         ),
       );
-      cache.delete(existing.identifier);
+      forget(existing.identifier);
       return (await find({ id }))!;
     },
 
@@ -292,7 +205,7 @@ export function createCatalogue({
       );
       if (!changed) throw notFound('no such API');
       const api = (await find({ id }))!;
-      cache.delete(api.identifier);
+      forget(api.identifier);
       return { api, before: changed.before };
     },
 
@@ -300,7 +213,7 @@ export function createCatalogue({
       assertNotSystem(id);
       const existing = await find({ id });
       if (!existing || !(await store.delete(id))) throw notFound('no such API');
-      cache.delete(existing.identifier);
+      forget(existing.identifier);
       return existing;
     },
 
@@ -348,6 +261,8 @@ export function createCatalogue({
             name: input.name,
             token_format: format,
             access_token_ttl: ttl,
+            detail_types: [],
+            consent_scope: null,
             created_at: now,
             updated_at: now,
           },
@@ -380,8 +295,7 @@ export function createCatalogue({
         },
         rows,
       );
-      cache.delete(existing.identifier);
-      cache.delete(identifier);
+      forget(existing.identifier, identifier);
       return {
         api: (await find({ id }))!,
         previousIdentifier: existing.identifier === identifier ? undefined : existing.identifier,
@@ -391,6 +305,14 @@ export function createCatalogue({
     /** Cached: read on every token request and every introspection by a resource server. */
     findByIdentifier(identifier: string): Promise<Api | undefined> {
       return cache.get(identifier, () => find({ identifier }));
+    },
+
+    /** The API that declares this authorization detail type (cached like findByIdentifier). */
+    apiForDetailType(type: string): Promise<Api | undefined> {
+      return byType.get(type, async () => {
+        const id = await store.idForDetailType(type);
+        return id ? find({ id }) : undefined;
+      });
     },
 
     /** Longest JWT access token lifetime in the catalogue (0 when there is none). */

@@ -7,6 +7,10 @@ export interface ApiRow {
   name: string;
   token_format: 'jwt' | 'opaque';
   access_token_ttl: number;
+  /** RFC 9396 authorization detail types this API accepts (each belongs to one API at most). */
+  detail_types: string[];
+  /** The scope a resource server's client-credentials token needs to read and consume consents. */
+  consent_scope: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -150,6 +154,34 @@ export function createCatalogueStore(knex: Knex) {
     },
     async delete(id: string): Promise<boolean> {
       return (await knex('apis').where({ id }).delete()) > 0;
+    },
+    /** The API that declares this detail type. */
+    async idForDetailType(type: string): Promise<string | undefined> {
+      const row = await knex('apis')
+        .whereRaw('detail_types @> array[?]::text[]', [type])
+        .first<{ id: string } | undefined>('id');
+      return row?.id;
+    },
+    /** Another API (not `exceptId`) that declares one of `types`: its identifier and the type. */
+    async declaringOther(
+      types: string[],
+      exceptId: string | undefined,
+    ): Promise<{ identifier: string; type: string } | undefined> {
+      if (types.length === 0) return undefined;
+      const row = await knex('apis')
+        .whereRaw('detail_types && array(select jsonb_array_elements_text(?::jsonb))', [
+          JSON.stringify(types),
+        ])
+        .modify((q) => {
+          if (exceptId) q.whereNot({ id: exceptId });
+        })
+        .orderBy('identifier')
+        .first<{ identifier: string; detail_types: string[] } | undefined>(
+          'identifier',
+          'detail_types',
+        );
+      if (!row) return undefined;
+      return { identifier: row.identifier, type: types.find((t) => row.detail_types.includes(t))! };
     },
     async maxJwtTtl(): Promise<number> {
       const row = await knex('apis')
