@@ -11,6 +11,8 @@ import { createSecurityRecorder } from './audit/recorder.ts';
 import { createClientsAndIssuer } from './clientsAndIssuer.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
+import { canonicalHash } from './consents/canonical.ts';
+import { DETAIL_TYPES, validateAuthorizationDetails } from './consents/detailTypes.ts';
 import { connectDatabase, type Database } from './db/connect.ts';
 import { DEMO_API } from './devQuickstart.ts';
 import { clientCertificatesFor } from './http/clientCertificate.ts';
@@ -41,6 +43,7 @@ import { MTLS_ALIASED_PATHS } from './oidc/mtls.ts';
 import { PROFILES, serverProfile } from './oidc/profiles.ts';
 import { createOidcRuntime, type OidcRuntime } from './oidc/provider.ts';
 import { createRegistration } from './oidc/registration.ts';
+import { createRichAuthorization } from './oidc/richAuthorization.ts';
 import { readinessChecks } from './readiness.ts';
 import { createDomainServices } from './services.ts';
 
@@ -179,6 +182,15 @@ export async function createApp(config: Config, deps: AppDeps) {
   const { tls } = config;
   const certificates = clientCertificatesFor(tls, clock);
 
+  // authorization_details (RFC 9396): the domain's schemas, the catalogue's types, the consents.
+  const rar = createRichAuthorization({
+    clock,
+    detailTypes: DETAIL_TYPES,
+    validate: validateAuthorizationDetails,
+    canonicalHash,
+    apiForDetailType: (type) => catalogue.apiForDetailType(type),
+    consents: services.consents,
+  });
   const findAccount = createFindAccount(accounts);
   const logout = logoutPages(views);
   // Protocol responses wait for their audit events to be committed (503 when they cannot be).
@@ -204,6 +216,7 @@ export async function createApp(config: Config, deps: AppDeps) {
               api,
               await narrowToRoles(accounts)(ctx, api, scopes),
             ),
+          detailResources: rar.detailResources,
         },
         findAccount,
         mtls: certificates && { certificates, mtlsOrigin: tls.mtlsOrigin },
@@ -214,6 +227,7 @@ export async function createApp(config: Config, deps: AppDeps) {
           policy: assurancePolicy.policy,
           extraTokenClaims: assurancePolicy.extraTokenClaims,
         },
+        rar,
       }),
     onBuild: (provider) => {
       attachProviderEvents(provider, {
@@ -224,6 +238,7 @@ export async function createApp(config: Config, deps: AppDeps) {
         hold: auditGate.hold,
       });
       limitClients(provider, limiter);
+      rar.narrowDiscovery(provider);
     },
   });
   const oidc = runtime;

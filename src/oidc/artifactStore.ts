@@ -278,6 +278,10 @@ export function createArtifactStore(options: ArtifactStoreOptions) {
       });
     },
 
+    /** One grant and everything issued from it (tokens, codes); returns the rows deleted. */
+    revokeGrant: (grantId: string): Promise<number> =>
+      knex.transaction((trx) => deleteGrants(trx, [grantId])),
+
     /** Every session, grant, token and code of an account; returns the rows deleted. */
     async revokeAccount(accountId: string): Promise<number> {
       return knex.transaction(async (trx) => {

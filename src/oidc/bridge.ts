@@ -8,6 +8,7 @@ import type { Level } from '../mfa/assurance.ts';
 import type { AssurancePolicy } from './assurancePolicy.ts';
 import type { OidcRuntime } from './provider.ts';
 import { apiAccessOf } from './resources.ts';
+import type { AuthorizationDetail } from './richAuthorization.ts';
 
 export interface PendingInteraction {
   uid: string;
@@ -19,6 +20,8 @@ export interface PendingInteraction {
   lastSubmission: Record<string, unknown> | undefined;
   /** The assurance this login must reach, and the acr values the client insisted on. */
   assurance: { required: Level; unmet: boolean; essentialAcrs: string[] };
+  /** The authorization_details the request carries (validated at PAR or authorization), if any. */
+  authorizationDetails: AuthorizationDetail[] | undefined;
 }
 
 export interface ClientSummary {
@@ -77,6 +80,14 @@ function summarize(client: Record<string, unknown> | undefined, clientId: string
   };
 }
 
+/** The request's authorization_details: a JSON string in the interaction's parameters. */
+function detailsOf(params: Record<string, unknown>): AuthorizationDetail[] | undefined {
+  const raw = params.authorization_details;
+  if (raw === undefined || raw === null) return undefined;
+  const details = typeof raw === 'string' ? JSON.parse(raw) : raw;
+  return Array.isArray(details) && details.length ? (details as AuthorizationDetail[]) : undefined;
+}
+
 export function createInteractionBridge(runtime: OidcRuntime, assurancePolicy: AssurancePolicy) {
   const provider = () => runtime.provider;
 
@@ -90,6 +101,52 @@ export function createInteractionBridge(runtime: OidcRuntime, assurancePolicy: A
     });
     ctx.status = 303;
     ctx.redirect(returnTo);
+  }
+
+  /**
+   * Records what the person approved and returns the grant's id, without continuing (the
+   * consent page records its consent in between). A request with authorization_details gets a
+   * grant of its own (holding what the session's grant held, plus exactly these details), so
+   * the details of an earlier payment never ride along; otherwise the session's grant grows.
+   */
+  async function grantConsent(
+    interaction: PendingInteraction,
+    decision: ConsentDecision,
+  ): Promise<string> {
+    const p = provider();
+    const accountId = interaction.session?.accountId;
+    if (!accountId) throw new InteractionNotFound('Sign in first.');
+    const clientId = interaction.client.clientId;
+    const existing = interaction.grantId ? await p.Grant.find(interaction.grantId) : undefined;
+    const details = interaction.authorizationDetails;
+    let grant = existing ?? new p.Grant({ accountId, clientId });
+    if (details && existing) {
+      grant = new p.Grant({ accountId, clientId });
+      const held = existing as unknown as Record<string, unknown>;
+      const copy = (v: unknown) => (v === undefined ? undefined : structuredClone(v));
+      Object.assign(grant, {
+        openid: copy(held.openid),
+        resources: copy(held.resources),
+        rejected: copy(held.rejected),
+      });
+    }
+    if (decision.grantOidcScopes.length) grant.addOIDCScope(decision.grantOidcScopes.join(' '));
+    if (decision.rejectOidcScopes.length)
+      grant.rejectOIDCScope(decision.rejectOidcScopes.join(' '));
+    if (decision.grantOidcClaims.length) grant.addOIDCClaims(decision.grantOidcClaims);
+    for (const [resource, scopes] of Object.entries(decision.grantResourceScopes)) {
+      if (scopes.length) grant.addResourceScope(resource, scopes.join(' '));
+    }
+    for (const [resource, scopes] of Object.entries(decision.rejectResourceScopes)) {
+      if (scopes.length) grant.rejectResourceScope(resource, scopes.join(' '));
+    }
+    for (const detail of details ?? []) grant.addRar(detail as never);
+    return grant.save();
+  }
+
+  /** Continues the authorization with the grant consented to (303 back to the provider). */
+  function resumeAfterConsent(ctx: Koa.Context, grantId: string): Promise<void> {
+    return finish(ctx, { consent: { grantId } }, true);
   }
 
   return {
@@ -128,6 +185,7 @@ export function createInteractionBridge(runtime: OidcRuntime, assurancePolicy: A
         grantId: i.grantId,
         lastSubmission: i.lastSubmission as Record<string, unknown> | undefined,
         assurance: { required: need.level, unmet: need.unmet, essentialAcrs: need.essentialAcrs },
+        authorizationDetails: detailsOf(i.params as Record<string, unknown>),
       };
     },
 
@@ -136,30 +194,16 @@ export function createInteractionBridge(runtime: OidcRuntime, assurancePolicy: A
       return finish(ctx, { login: { ...login, remember: true } }, true);
     },
 
+    grantConsent,
+    resumeAfterConsent,
+
     /** Records what the person approved in the interaction's grant and continues. */
     async finishConsent(
       ctx: Koa.Context,
       interaction: PendingInteraction,
       decision: ConsentDecision,
     ): Promise<void> {
-      const p = provider();
-      const accountId = interaction.session?.accountId;
-      if (!accountId) throw new InteractionNotFound('Sign in first.');
-      const grant =
-        (interaction.grantId ? await p.Grant.find(interaction.grantId) : undefined) ??
-        new p.Grant({ accountId, clientId: interaction.client.clientId });
-      if (decision.grantOidcScopes.length) grant.addOIDCScope(decision.grantOidcScopes.join(' '));
-      if (decision.rejectOidcScopes.length)
-        grant.rejectOIDCScope(decision.rejectOidcScopes.join(' '));
-      if (decision.grantOidcClaims.length) grant.addOIDCClaims(decision.grantOidcClaims);
-      for (const [resource, scopes] of Object.entries(decision.grantResourceScopes)) {
-        if (scopes.length) grant.addResourceScope(resource, scopes.join(' '));
-      }
-      for (const [resource, scopes] of Object.entries(decision.rejectResourceScopes)) {
-        if (scopes.length) grant.rejectResourceScope(resource, scopes.join(' '));
-      }
-      const grantId = await grant.save();
-      await finish(ctx, { consent: { grantId } }, true);
+      await resumeAfterConsent(ctx, await grantConsent(interaction, decision));
     },
 
     /** Ends the interaction with an OAuth error returned to the client (e.g. access_denied). */

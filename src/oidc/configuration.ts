@@ -26,6 +26,7 @@ import {
   serverProfile,
 } from './profiles.ts';
 import { createResourceIndicators, type ResourceOptions } from './resources.ts';
+import type { RichAuthorization } from './richAuthorization.ts';
 
 export interface ConfigurationParts {
   config: Config;
@@ -57,6 +58,8 @@ export interface ConfigurationParts {
     policy: () => unknown;
     extraTokenClaims: (ctx: KoaContextWithOIDC | undefined) => Record<string, unknown> | undefined;
   };
+  /** Rich authorization requests (RFC 9396) over the consents of src/consents/. */
+  rar: RichAuthorization;
 }
 
 /** Client metadata Portcullis adds to the standard set. */
@@ -147,6 +150,28 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
     });
   };
 
+  // RFC 7662 section 4: every client learns about its own tokens (public ones included); an API's
+  // declared resource servers about that API's access tokens (the cached catalogue entry, no
+  // query of its own); nobody else about anything: { active: false }. Refresh tokens, and access
+  // tokens for no API (userinfo), stay with the client they were issued to.
+  const introspectionAllowed = async (
+    ctx: KoaContextWithOIDC,
+    client: { clientId: string; clientAuthMethod?: string | undefined },
+    token: { clientId?: unknown; kind: string },
+  ): Promise<boolean> => {
+    if (token.clientId === client.clientId) return true;
+    if (token.kind === 'RefreshToken' || client.clientAuthMethod === 'none') return false;
+    const audience = (token as { aud?: unknown }).aud;
+    if (typeof audience !== 'string') return false;
+    const api = await parts.resources.catalogue.findByIdentifier(audience);
+    if (!api?.resourceServers.includes(client.clientId)) return false;
+    // A token whose client is gone is no one's (and the library would fail on it).
+    return (
+      typeof token.clientId === 'string' &&
+      (await ctx.oidc.provider.Client.find(token.clientId)) !== undefined
+    );
+  };
+
   const configuration: Configuration = {
     adapter: parts.adapter as Configuration['adapter'],
     // Clients live in PostgreSQL and are read through the adapter, never from configuration.
@@ -219,6 +244,7 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
       token_endpoint_auth_method: 'private_key_jwt',
       id_token_signed_response_alg: alg,
       ...messageSigningClientDefaults(alg),
+      ...parts.rar.clientDefaults,
     },
     extraClientMetadata: {
       properties: EXTRA_CLIENT_METADATA,
@@ -233,23 +259,11 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true,
-        // RFC 7662 section 4: every client learns about its own tokens (public ones included);
-        // an API's declared resource servers about that API's access tokens (the cached catalogue
-        // entry, no query of its own); nobody else about anything: { active: false }. Refresh
-        // tokens, and access tokens for no API (userinfo), stay with the client they were issued to.
-        allowedPolicy: async (ctx: KoaContextWithOIDC, client, token) => {
-          if (token.clientId === client.clientId) return true;
-          if (token.kind === 'RefreshToken' || client.clientAuthMethod === 'none') return false;
-          const audience = (token as { aud?: unknown }).aud;
-          if (typeof audience !== 'string') return false;
-          const api = await parts.resources.catalogue.findByIdentifier(audience);
-          if (!api?.resourceServers.includes(client.clientId)) return false;
-          // A token whose client is gone is no one's (and the library would fail on it).
-          return (
-            typeof token.clientId === 'string' &&
-            (await ctx.oidc.provider.Client.find(token.clientId)) !== undefined
-          );
-        },
+        // Who may learn about a token (introspectionAllowed above); a token carrying
+        // authorization details is active only while its consent is authorised.
+        allowedPolicy: async (ctx: KoaContextWithOIDC, client, token) =>
+          (await introspectionAllowed(ctx, client, token)) &&
+          parts.rar.activeForIntrospection(ctx, token),
       },
       revocation: {
         enabled: true,
@@ -298,6 +312,8 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
         rotateRegistrationAccessToken: true,
       },
       resourceIndicators: createResourceIndicators(parts.resources) as never,
+      // authorization_details of the built-in types (src/oidc/richAuthorization.ts).
+      richAuthorizationRequests: parts.rar.feature,
     },
 
     ttl: {
@@ -322,7 +338,11 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
     },
     // Rotation with reuse detection: a refresh token is single use, replaying one revokes the
     // grant; except for profiles that forbid rotation (FAPI 2.0 §5.3.2.1).
-    rotateRefreshToken: (ctx) => profileFor(ctx.oidc.client).rotateRefreshTokens,
+    // A refresh whose consent is no longer authorised fails first, before anything rotates.
+    rotateRefreshToken: async (ctx) => {
+      await parts.rar.assertRefreshable(ctx);
+      return profileFor(ctx.oidc.client).rotateRefreshTokens;
+    },
     // Every client allowed the refresh_token grant gets one. Without offline_access (which
     // OpenID Connect only honours with prompt=consent) it ends with the browser session.
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
@@ -331,7 +351,14 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
       policy: parts.assurance.policy() as never,
       url: async (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },
-    extraTokenClaims: async (ctx) => parts.assurance.extraTokenClaims(ctx),
+    // acr/amr/auth_time of the login, and consent_id of a token carrying authorization details.
+    extraTokenClaims: async (ctx, token) => {
+      const claims = {
+        ...parts.assurance.extraTokenClaims(ctx),
+        ...(await parts.rar.tokenClaims(ctx, token)),
+      };
+      return Object.keys(claims).length ? claims : undefined;
+    },
     discovery: { ...mtls?.discovery },
     renderError,
   };

@@ -51,6 +51,12 @@ export function createGrantRegistry({ artifacts }: { artifacts: ArtifactStore })
     revokeClient: (accountId: string, clientId: string): Promise<number> =>
       artifacts.revokeAccountClient(accountId, clientId),
 
+    /**
+     * Revokes one grant and every token and code issued from it (e.g. when the consent made
+     * with it is revoked). Returns the rows deleted (0 when the grant was already gone).
+     */
+    revokeGrant: (grantId: string): Promise<number> => artifacts.revokeGrant(grantId),
+
     /** Ends every session and revokes every grant and token of an account ("sign out everywhere"). */
     revokeAll: (accountId: string): Promise<number> => artifacts.revokeAccount(accountId),
 

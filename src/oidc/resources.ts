@@ -38,22 +38,29 @@ export interface ResourceOptions {
   alg: SigningAlg;
   /** Further narrows the scopes a token may carry (accounts: roles; MFA: assurance level). */
   narrowScopes?: (ctx: KoaContextWithOIDC, api: Api, scopes: string[]) => Promise<string[]>;
+  /** The APIs declaring the types of the request's authorization_details (or the redeemed code's). */
+  detailResources?: (ctx: KoaContextWithOIDC) => Promise<string[]>;
 }
 
 export function createResourceIndicators(options: ResourceOptions) {
   const { catalogue } = options;
 
   /**
-   * When the client names no resource: the one API whose scopes it asks for. With several
-   * candidates at the token endpoint the client must choose, so nothing is guessed.
+   * When the client names no resource: the one API whose scopes it asks for, and the APIs that
+   * declare the types of its authorization_details. With several candidates at the token
+   * endpoint the client must choose, so nothing is guessed.
    */
   async function defaultResource(ctx: KoaContextWithOIDC, client: ClientLike, oneOf?: string[]) {
     const access = apiAccessOf(client);
     const requested = requestedApiScopes(ctx);
+    const details = ctx.oidc.params?.authorization_details;
+    const viaDetails = (await options.detailResources?.(ctx)) ?? [];
     const matching = (ids: string[]) =>
       requested.length ? ids.filter((id) => requested.some((s) => access[id]?.includes(s))) : ids;
     if (oneOf) {
-      const chosen = matching(oneOf);
+      // A code with details is redeemed for the API of its details unless the client says otherwise.
+      const ofDetails = oneOf.filter((id) => viaDetails.includes(id));
+      const chosen = ofDetails.length ? ofDetails : matching(oneOf);
       return chosen.length === 1 ? chosen[0] : oneOf;
     }
     const candidates = matching(Object.keys(access));
@@ -61,6 +68,7 @@ export function createResourceIndicators(options: ResourceOptions) {
       throw new errors.InvalidScope('requested scope is not allowed', requested.join(' '));
     }
     if (ctx.oidc.route === 'token') {
+      if (details !== undefined && viaDetails.length === 1) return viaDetails[0];
       // Client credentials: a token is always for exactly one API.
       if (candidates.length === 1) return candidates[0];
       throw new errors.InvalidTarget(
@@ -69,9 +77,11 @@ export function createResourceIndicators(options: ResourceOptions) {
           : 'this client may not access any API',
       );
     }
-    // Authorization and PAR: several APIs may be asked for at once; none when only OIDC scopes are.
-    if (requested.length === 0) return undefined;
-    return candidates.length === 1 ? candidates[0] : candidates;
+    // Authorization and PAR: several APIs may be asked for at once; none when only OIDC scopes
+    // are (and no authorization_details).
+    const chosen = [...new Set([...(requested.length ? candidates : []), ...viaDetails])];
+    if (chosen.length === 0) return undefined;
+    return chosen.length === 1 ? chosen[0] : chosen;
   }
 
   async function getResourceServerInfo(
@@ -124,7 +134,9 @@ export function createResourceIndicators(options: ResourceOptions) {
     defaultResource,
     getResourceServerInfo,
     // A token request without `resource` and with openid gets a userinfo token; naming the
-    // resource (or not asking for openid) gets the API token. RFC 8707 behaviour.
-    useGrantedResource: async () => false,
+    // resource (or not asking for openid) gets the API token. RFC 8707 behaviour. Except for a
+    // code or refresh token carrying authorization details: its token is for their API.
+    useGrantedResource: async (_ctx: unknown, model: { rar?: unknown[] }) =>
+      Boolean(model.rar?.length),
   };
 }
