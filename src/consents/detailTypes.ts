@@ -119,6 +119,12 @@ function checkAccount(account: unknown, path: string, fail: Fail): void {
 const RFC3339 =
   /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
 
+/** The date's day exists in its month (Date.parse would take 2027-02-30 as 2 March). */
+function realDay(at: string): boolean {
+  const [y, m, d] = at.slice(0, 10).split('-').map(Number) as [number, number, number];
+  return d <= new Date(Date.UTC(y, m, 0)).getUTCDate();
+}
+
 function checkPayment(d: AuthorizationDetail, fail: Fail): void {
   const { currency, amount } = d.instructedAmount as { currency: string; amount: string };
   if (minorUnits(currency) === undefined)
@@ -133,7 +139,7 @@ function checkAccountInformation(d: AuthorizationDetail, now: Date, fail: Fail):
   if (Array.isArray(d.accounts))
     for (const [i, a] of d.accounts.entries()) checkAccount(a, `accounts[${i}]`, fail);
   const at = d.expirationDateTime as string;
-  const when = RFC3339.test(at) ? Date.parse(at) : Number.NaN;
+  const when = RFC3339.test(at) && realDay(at) ? Date.parse(at) : Number.NaN;
   if (Number.isNaN(when))
     fail(
       'expirationDateTime',
