@@ -16,6 +16,7 @@ import { DETAIL_TYPES, validateAuthorizationDetails } from './consents/detailTyp
 import { connectDatabase, type Database } from './db/connect.ts';
 import { DEMO_API } from './devQuickstart.ts';
 import { clientCertificatesFor } from './http/clientCertificate.ts';
+import { consentApi } from './http/consentApi.ts';
 import { createListener } from './http/listener.ts';
 import { createMetrics, createMetricsApp } from './http/metrics.ts';
 import { createHttpApp, handleClientErrors, listening, stopListening } from './http/server.ts';
@@ -31,6 +32,7 @@ import { createSealer } from './keys/envelope.ts';
 import { createClientLimiter } from './limits/clientLimiter.ts';
 import { createRateLimitStore } from './limits/store.ts';
 import { errorFacts, type Logger } from './log.ts';
+import { createAccessTokenVerifier, opaqueTokens } from './oidc/accessTokens.ts';
 import { createFindAccount, narrowToRoles } from './oidc/accountClaims.ts';
 import { createArtifactAdapter } from './oidc/adapter.ts';
 import { createAuditGate } from './oidc/auditGate.ts';
@@ -133,6 +135,7 @@ export async function createApp(config: Config, deps: AppDeps) {
     factors,
     progress,
     assurancePolicy,
+    consents,
   } = services;
 
   // The provider validates client metadata; it exists once the runtime is built below.
@@ -254,6 +257,21 @@ export async function createApp(config: Config, deps: AppDeps) {
     );
   }
 
+  // Tokens at Portcullis' own APIs (admin, consents): DPoP proofs are kept with oidc-provider's
+  // own replay detection, so a proof replayed to another instance fails.
+  const ownApiTokens = {
+    issuer: config.issuer,
+    clockToleranceSeconds: config.clockToleranceSeconds,
+    ring: () => oidc.ring,
+    dpopAlgorithms: (serverProfile(config.fapiProfile) ?? PROFILES.default).clientSigningAlgs,
+    claimProof: (id: string, until: Date) =>
+      artifacts.claimReplay(
+        id,
+        { kind: 'ReplayDetection', iss: 'admin-api', exp: Math.ceil(until.getTime() / 1000) },
+        until,
+      ),
+  };
+
   // --- HTTP ----------------------------------------------------------------------------------
   const koa = createHttpApp({
     issuer: config.issuer,
@@ -295,24 +313,15 @@ export async function createApp(config: Config, deps: AppDeps) {
         webauthn,
         recoveryCodes,
         progress,
+        consents,
         record,
       }),
       adminApi({
-        issuer: config.issuer,
+        ...ownApiTokens,
         logger,
-        clockToleranceSeconds: config.clockToleranceSeconds,
-        ring: () => oidc.ring,
         assurance,
         record,
         limiter,
-        dpopAlgorithms: (serverProfile(config.fapiProfile) ?? PROFILES.default).clientSigningAlgs,
-        // Kept with oidc-provider's own replay detection: a proof replayed to another instance fails.
-        claimProof: (id, until) =>
-          artifacts.claimReplay(
-            id,
-            { kind: 'ReplayDetection', iss: 'admin-api', exp: Math.ceil(until.getTime() / 1000) },
-            until,
-          ),
         certificates,
         registrationEnabled: config.registration.enabled,
         services: {
@@ -324,7 +333,22 @@ export async function createApp(config: Config, deps: AppDeps) {
           grants,
           audit,
           registration,
+          consents,
         },
+      }),
+      consentApi({
+        issuer: config.issuer,
+        logger,
+        verifier: createAccessTokenVerifier({
+          ...ownApiTokens,
+          findOpaque: opaqueTokens(() => oidc.provider),
+        }),
+        catalogue,
+        clients,
+        consents,
+        record,
+        limiter,
+        certificates,
       }),
       ...(config.env === 'production'
         ? []

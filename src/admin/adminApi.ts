@@ -11,6 +11,7 @@ export const ADMIN_SCOPES = [
   'admin:apis',
   'admin:audit',
   'admin:clients',
+  'admin:consents',
   'admin:grant-admin',
   'admin:roles',
   'admin:users',
@@ -29,6 +30,7 @@ const DESCRIPTIONS: Record<AdminScope, string> = {
   'admin:apis': 'Manage the APIs and their scopes',
   'admin:audit': 'Read the audit log',
   'admin:clients': 'Manage client applications and registration tokens',
+  'admin:consents': 'Read and revoke the consents people gave (payments, account access)',
   'admin:grant-admin':
     'Hand out admin API scopes you hold (to clients, registration tokens and roles)',
   'admin:roles': 'Manage roles and who has them',

@@ -16,6 +16,7 @@ import { buildAdminRouter } from './router.ts';
 import { apiRoutes } from './routes/apis.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { clientRoutes } from './routes/clients.ts';
+import { consentRoutes } from './routes/consents.ts';
 import { initialAccessTokenRoutes } from './routes/initialAccessTokens.ts';
 import { roleRoutes } from './routes/roles.ts';
 import { userRoutes } from './routes/users.ts';
@@ -45,6 +46,7 @@ export function adminRouteTable(context: AdminContext): AnyRoute[] {
     ...userRoutes(context),
     ...roleRoutes(context),
     ...auditRoutes(context),
+    ...consentRoutes(context),
   ];
   let document: Record<string, unknown> | undefined;
   routes.unshift(

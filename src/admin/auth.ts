@@ -1,23 +1,20 @@
 // Who calls the admin API: a JWT access token (RFC 9068) for {ISSUER}/admin/v1 checked against
 // the running key ring; a person's token also needs level 2, an active account and the role.
 // And what a caller may hand out: admin scopes only with admin:grant-admin, and only those held.
-// Sender-constrained tokens (DPoP, mTLS) are held to their binding (src/admin/senderConstraint.ts).
-import type { X509Certificate } from 'node:crypto';
-import { createLocalJWKSet, type JWK, errors as joseErrors, jwtVerify } from 'jose';
+// Sender-constrained tokens (DPoP, mTLS) are held to their binding (src/oidc/accessTokens.ts).
 import type { Accounts } from '../accounts/accounts.ts';
 import type { KeyRing } from '../keys/signingKeys.ts';
 import type { RateLimit } from '../limits/rateLimit.ts';
 import type { Assurance } from '../mfa/assurance.ts';
-import { PRIVATE_JWK_MEMBERS } from '../oidc/clientRules.ts';
+import {
+  AccessTokenError,
+  createAccessTokenVerifier,
+  type TokenRequest,
+  type VerifiedToken,
+} from '../oidc/accessTokens.ts';
 import type { ClientRegistry } from '../oidc/clients.ts';
 import { GRANT_ADMIN } from './adminApi.ts';
 import { Problem } from './problem.ts';
-import {
-  certificateThumbprint,
-  DpopProofError,
-  proofReplayId,
-  verifyDpopProof,
-} from './senderConstraint.ts';
 
 export const REALM = 'portcullis-admin';
 /** The level a person must have signed in at for any admin scope. */
@@ -53,16 +50,7 @@ export interface AuthDeps {
 }
 
 /** What authenticating an admin request looks at. */
-export interface AdminRequest {
-  authorization: string | undefined;
-  /** The DPoP header as received. */
-  dpop: string | undefined;
-  method: string;
-  /** The request URL without query or fragment, on ISSUER's origin (never the Host header's). */
-  url: string;
-  /** The client certificate of the connection or of the trusted proxy's header, if any. */
-  certificate: () => X509Certificate | undefined;
-}
+export type AdminRequest = TokenRequest;
 
 /** A quoted-string of a WWW-Authenticate parameter (RFC 9110): no quotes or backslashes inside. */
 const quoted = (value: string) => `"${value.replace(/["\\]/g, "'")}"`;
@@ -164,115 +152,15 @@ function insufficientAuthentication(acrValues: string[]): Problem {
   });
 }
 
-/** Why jose refused a token, in words that reveal nothing about the keys. */
-function describeJoseError(err: unknown): string {
-  if (err instanceof joseErrors.JWTExpired) return 'the access token has expired';
-  if (err instanceof joseErrors.JWTClaimValidationFailed) {
-    if (err.claim === 'aud') return 'the access token is not for the admin API';
-    if (err.claim === 'iss') return 'the access token was not issued by this server';
-    if (err.claim === 'typ') return 'not an access token (typ at+jwt expected)';
-    return `the access token's ${err.claim} claim is not valid`;
-  }
-  if (err instanceof joseErrors.JWSSignatureVerificationFailed)
-    return 'the access token signature is not valid';
-  if (err instanceof joseErrors.JWKSNoMatchingKey)
-    return 'the access token is not signed by a key of this server';
-  return 'the access token is malformed';
+/** The admin API's answer to a refused token: its problem, with the challenge of its realm. */
+function problemOf(err: AccessTokenError, algs: readonly string[]): Problem {
+  if (err.code === 'missing') return missingToken();
+  if (err.scheme === 'DPoP') return dpopProblem(err.code, err.message, algs);
+  return invalidToken(err.message);
 }
 
-const publicPart = (jwk: JWK): JWK =>
-  Object.fromEntries(Object.entries(jwk).filter(([k]) => !PRIVATE_JWK_MEMBERS.includes(k))) as JWK;
-
 export function createAdminAuth(deps: AuthDeps) {
-  let cached: { fingerprint: string; jwks: ReturnType<typeof createLocalJWKSet>; algs: string[] };
-
-  /** The public keys of the current ring (rebuilt when the ring changes). */
-  function keys() {
-    const ring = deps.ring();
-    if (cached?.fingerprint !== ring.fingerprint) {
-      const published = ring.jwks.map(publicPart);
-      cached = {
-        fingerprint: ring.fingerprint,
-        jwks: createLocalJWKSet({ keys: published }),
-        algs: [...new Set(published.map((k) => k.alg).filter((a): a is string => !!a))],
-      };
-    }
-    return cached;
-  }
-
-  /** The scheme and token of a request; throws the 401 problem when there is none or another kind. */
-  function credentialsOf(header: string | undefined): { scheme: 'bearer' | 'dpop'; token: string } {
-    if (!header) throw missingToken();
-    const [given, token, ...rest] = header.trim().split(/\s+/);
-    const scheme = given?.toLowerCase();
-    if (scheme !== 'bearer' && scheme !== 'dpop') throw missingToken();
-    if (!token || rest.length) throw invalidToken('the Authorization header is malformed');
-    return { scheme, token };
-  }
-
-  /**
-   * Holds a token to its confirmation (cnf): none for a Bearer token; cnf.jkt (DPoP) to a
-   * fresh, unused proof of that key; cnf.x5t#S256 (mTLS) to the certificate presented.
-   */
-  async function checkBinding(
-    cnf: Record<string, unknown>,
-    credentials: { scheme: 'bearer' | 'dpop'; token: string },
-    request: AdminRequest,
-  ): Promise<void> {
-    const algs = deps.dpopAlgorithms;
-    const members = Object.keys(cnf);
-    if (members.length === 0) {
-      if (credentials.scheme === 'dpop')
-        throw dpopProblem(
-          'invalid_token',
-          'the access token is not DPoP-bound: send it as Bearer',
-          algs,
-        );
-      return;
-    }
-    if (members.length !== 1 || !['jkt', 'x5t#S256'].includes(members[0]!))
-      throw invalidToken('the access token is bound in a way the admin API does not support');
-    if ('x5t#S256' in cnf) {
-      if (credentials.scheme !== 'bearer')
-        throw invalidToken('a certificate-bound access token is sent with the Bearer scheme');
-      const certificate = request.certificate();
-      if (!certificate || certificateThumbprint(certificate) !== cnf['x5t#S256'])
-        throw invalidToken(
-          'the access token is bound to a client certificate this request does not present',
-        );
-      return;
-    }
-    if (credentials.scheme !== 'dpop')
-      throw dpopProblem(
-        'invalid_token',
-        'a DPoP-bound access token must be sent with the DPoP scheme',
-        algs,
-      );
-    let proof: Awaited<ReturnType<typeof verifyDpopProof>>;
-    try {
-      proof = await verifyDpopProof({
-        proof: request.dpop,
-        method: request.method,
-        url: request.url,
-        accessToken: credentials.token,
-        algorithms: algs,
-        clockToleranceSeconds: deps.clockToleranceSeconds,
-        now: Math.floor(Date.now() / 1000),
-      });
-    } catch (err) {
-      if (err instanceof DpopProofError) throw dpopProblem('invalid_dpop_proof', err.message, algs);
-      throw err;
-    }
-    if (proof.jkt !== cnf.jkt)
-      throw dpopProblem(
-        'invalid_token',
-        'the DPoP proof is not signed with the key the access token is bound to',
-        algs,
-      );
-    // Last, so that only a proof that passed every other check uses up its jti.
-    if (!(await deps.claimProof(proofReplayId(proof), new Date(proof.acceptableUntil * 1000))))
-      throw dpopProblem('invalid_dpop_proof', 'the DPoP proof has been used before', algs);
-  }
+  const verifier = createAccessTokenVerifier(deps);
 
   async function personScopes(userId: string, acr: unknown, scopes: Set<string>) {
     const level = typeof acr === 'string' ? deps.assurance.levelOf(acr) : 0;
@@ -288,37 +176,20 @@ export function createAdminAuth(deps: AuthDeps) {
   return {
     /** Verifies the request's token; throws a 401 Problem with its WWW-Authenticate header. */
     async authenticate(request: AdminRequest): Promise<Principal> {
-      const credentials = credentialsOf(request.authorization);
-      if (credentials.scheme === 'bearer' && request.dpop)
-        throw invalidToken(
-          'a DPoP proof goes with a DPoP-bound token and the DPoP scheme, not Bearer',
-        );
-      const { token } = credentials;
-      const { jwks, algs } = keys();
-      let payload: Record<string, unknown>;
-      // Checked against the system time, not the injected clock: oidc-provider stamps iat and
-      // exp with the system time.
+      let verified: VerifiedToken;
       try {
-        ({ payload } = await jwtVerify(token, jwks, {
-          issuer: deps.issuer,
+        verified = await verifier.verify(request, {
           audience: deps.audience,
-          typ: 'at+jwt',
-          algorithms: algs,
-          clockTolerance: deps.clockToleranceSeconds,
-          requiredClaims: ['exp', 'iat', 'sub', 'client_id'],
-        }));
+          audienceName: 'the admin API',
+        });
       } catch (err) {
-        throw invalidToken(describeJoseError(err));
+        if (err instanceof AccessTokenError) throw problemOf(err, deps.dpopAlgorithms);
+        throw err;
       }
-      const cnf = payload.cnf ?? {};
-      if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf))
-        throw invalidToken("the access token's cnf claim is not valid");
-      await checkBinding(cnf as Record<string, unknown>, credentials, request);
+      const { payload } = verified;
       const clientId = String(payload.client_id);
       const sub = String(payload.sub);
-      let scopes = new Set(
-        typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [],
-      );
+      let { scopes } = verified;
       // The client must still exist and still be allowed these scopes on the admin API.
       const client = await deps.clients.get(clientId);
       if (!client) throw invalidToken('the client of this token no longer exists');

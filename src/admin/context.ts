@@ -2,6 +2,7 @@
 import type { Accounts } from '../accounts/accounts.ts';
 import type { Roles } from '../accounts/roles.ts';
 import type { AuditLog } from '../audit/log.ts';
+import type { Consents } from '../consents/consents.ts';
 import type { Factors } from '../mfa/factors.ts';
 import type { Catalogue } from '../oidc/catalogue.ts';
 import type { ClientRegistry } from '../oidc/clients.ts';
@@ -17,6 +18,7 @@ export interface AdminServices {
   grants: GrantRegistry;
   audit: AuditLog;
   registration: Registration;
+  consents: Consents;
 }
 
 export interface AdminContext {

@@ -14,6 +14,7 @@ import {
 } from '../oidc/clientRules.ts';
 import { PROFILE_NAMES } from '../oidc/profiles.ts';
 import { MAX_ALLOWANCE_SECONDS, MIN_ALLOWANCE_SECONDS } from '../oidc/registration.ts';
+import { consentResponseSchemas } from './consentSchemas.ts';
 
 // --- Building blocks ---------------------------------------------------------------------------
 const time = z.iso.datetime({ offset: true });
@@ -395,5 +396,6 @@ export const responseSchemas = {
   InitialAccessTokenList,
   AuditEvent,
   AuditPage,
+  ...consentResponseSchemas,
   OpenApiDocument,
 };

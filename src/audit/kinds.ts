@@ -40,7 +40,11 @@ export const AUDIT_KINDS = {
   'recovery_codes.regenerated': [],
   'consent.given': ['how', 'scopes', 'resources', 'refused'],
   'consent.denied': [],
-  'consent.revoked': ['grants'],
+  // Consents of rich authorization requests: revoked by the person (account page) or an
+  // administrator, consumed by the API that executes a payment (src/http/consentApi.ts).
+  'consent.revoked': ['grants', 'types', 'tokens', ...CHANGE],
+  'consent.consumed': ['api', 'types'],
+  'consent.consume_refused': ['api', 'types', 'status'],
   'logout.success': ['client'],
 
   // The protocol (src/oidc/events.ts).

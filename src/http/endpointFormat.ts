@@ -6,6 +6,8 @@ import { ADMIN_BASE_PATH } from '../admin/adminApi.ts';
 import { Problem, sendProblem } from '../admin/problem.ts';
 import { PageError } from './pageError.ts';
 
+const CONSENT_API = /^\/consents(\/|$)/;
+
 export type EndpointKind = 'admin' | 'page' | 'oauth';
 
 /**
@@ -17,6 +19,8 @@ const PAGE_PATHS = /^\/(interaction|account|demo|auth|session\/end|static)(\/|$)
 
 export function endpointKind(path: string): EndpointKind {
   if (path === ADMIN_BASE_PATH || path.startsWith(`${ADMIN_BASE_PATH}/`)) return 'admin';
+  // The consent API of resource servers (src/http/consentApi.ts) answers in problem JSON too.
+  if (CONSENT_API.test(path)) return 'admin';
   if (PAGE_PATHS.test(path)) return 'page';
   return 'oauth';
 }

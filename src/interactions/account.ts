@@ -4,6 +4,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type Koa from 'koa';
 import type { BrowserSession } from '../oidc/bridge.ts';
+import { accountConsents } from './accountConsents.ts';
 import { accountFactorPages } from './accountFactors.ts';
 import { CsrfError, type InteractionDeps, renderPage, requestOrigin } from './context.ts';
 import { readForm } from './forms.ts';
@@ -16,6 +17,8 @@ const NOTICES: Record<string, string> = {
   reauth: 'To change how you sign in, confirm it is you first.',
   'factor-added': 'Added. You will be asked for it when you sign in.',
   'factor-removed': 'Removed.',
+  'consent-revoked': 'Consent revoked: the application can no longer use it.',
+  'consent-inactive': 'That consent was no longer active: nothing changed.',
 };
 
 export function accountPages(deps: InteractionDeps) {
@@ -56,6 +59,7 @@ export function accountPages(deps: InteractionDeps) {
   }
 
   const factorPages = accountFactorPages(deps, (ctx, extra) => startLogin(ctx, extra));
+  const consentRows = accountConsents(deps);
 
   async function requireSession(ctx: Koa.Context): Promise<BrowserSession | undefined> {
     const session = await bridge.session(ctx);
@@ -65,6 +69,7 @@ export function accountPages(deps: InteractionDeps) {
 
   return {
     factors: factorPages,
+    revokeConsent: consentRows.revoke,
 
     async show(ctx: Koa.Context): Promise<void> {
       const session = await requireSession(ctx);
@@ -93,6 +98,7 @@ export function accountPages(deps: InteractionDeps) {
       renderPage(ctx, views, 'account', {
         email: user?.email ?? '',
         grants: rows,
+        consents: await consentRows.view(ctx, session),
         notice,
         csrf: csrf.token(session.uid, 'account'),
         factors: await factorPages.view(session),

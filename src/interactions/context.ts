@@ -5,6 +5,7 @@ import type { Authenticator } from '../accounts/authenticate.ts';
 import type { AuditEventInput } from '../audit/log.ts';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
+import type { Consents } from '../consents/consents.ts';
 import { PageError } from '../http/pageError.ts';
 import type { Views } from '../http/views.ts';
 import type { Logger } from '../log.ts';
@@ -39,6 +40,7 @@ export interface InteractionDeps {
   webauthn: WebAuthn;
   recoveryCodes: RecoveryCodes;
   progress: LoginProgress;
+  consents: Consents;
   record: (event: SecurityEvent) => Promise<void>;
 }
 

@@ -1,8 +1,8 @@
-// Sender-constrained admin tokens: the DPoP proof of a request (RFC 9449 §4.3, §7.1) checked
-// against its DPoP-bound token, and a certificate-bound token (RFC 8705) against the certificate.
+// Sender-constrained access tokens at Portcullis' own APIs (admin, consents): the DPoP proof of a
+// request (RFC 9449 §4.3, §7.1) against its DPoP-bound token, a certificate-bound token (RFC 8705).
 import { createHash, type X509Certificate } from 'node:crypto';
 import { calculateJwkThumbprint, EmbeddedJWK, errors as joseErrors, jwtVerify } from 'jose';
-import { PRIVATE_JWK_MEMBERS } from '../oidc/clientRules.ts';
+import { PRIVATE_JWK_MEMBERS } from './clientRules.ts';
 
 /** How long a proof is accepted after its iat (plus the clock tolerance either side). */
 export const DPOP_PROOF_SECONDS = 60;

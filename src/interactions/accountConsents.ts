@@ -1,0 +1,123 @@
+// The account page's consents: the payments and account access a person authorised, in the words
+// of the consent page, with revocation of those still authorised (which ends their grant's tokens).
+import type Koa from 'koa';
+import type { Consent, ConsentStatus } from '../consents/consents.ts';
+import { ConsentStateError } from '../consents/consents.ts';
+import { ALL_ACCOUNTS, presentDetail } from '../consents/present.ts';
+import { DomainError } from '../errors.ts';
+import { PageError } from '../http/pageError.ts';
+import type { BrowserSession } from '../oidc/bridge.ts';
+import { CsrfError, type InteractionDeps, requestOrigin } from './context.ts';
+import { readForm } from './forms.ts';
+
+const STATUS_WORDS: Record<ConsentStatus, string> = {
+  awaiting_authorisation: 'Not authorised',
+  authorised: 'Active',
+  rejected: 'Refused',
+  consumed: 'Paid',
+  revoked: 'Revoked',
+  expired: 'Expired',
+};
+
+const ACCESS_WORDS: Record<string, string> = {
+  balances: 'balances',
+  transactions: 'transactions',
+  details: 'account details',
+};
+
+/** The first language of the browser that Intl knows, else English. */
+export function pageLocale(ctx: Koa.Context): string {
+  for (const tag of ctx.acceptsLanguages()) {
+    try {
+      const [known] = Intl.NumberFormat.supportedLocalesOf(tag);
+      if (known) return known;
+    } catch {
+      // '*' or a malformed tag: try the next.
+    }
+  }
+  return 'en';
+}
+
+/** One line per detail, as a person reads it. */
+function describe(consent: Consent, locale: string): string[] {
+  return consent.details.map((detail) => {
+    const shown = presentDetail(detail, locale);
+    if (shown.kind === 'payment')
+      return `Payment of ${shown.amount} to ${shown.payee} (${shown.payeeAccount})${shown.reference ? `, reference “${shown.reference}”` : ''}`;
+    const access = shown.access.map((a) => ACCESS_WORDS[a] ?? a).join(', ');
+    const which =
+      shown.accounts.length === 1 && shown.accounts[0] === ALL_ACCOUNTS
+        ? 'all your accounts'
+        : shown.accounts.join(', ');
+    return `See the ${access} of ${which} until ${shown.until}`;
+  });
+}
+
+export function accountConsents(deps: InteractionDeps) {
+  const { consents, grants, csrf, bridge } = deps;
+
+  return {
+    /** The rows of the account page: every consent but those never authorised, newest first. */
+    async view(ctx: Koa.Context, session: BrowserSession) {
+      const locale = pageLocale(ctx);
+      const rows = [];
+      for (const c of await consents.list({ accountId: session.accountId, limit: 100 })) {
+        if (c.status === 'awaiting_authorisation' || c.status === 'rejected') continue;
+        const client = await bridge.client(c.clientId);
+        rows.push({
+          id: c.id,
+          clientName: client?.name ?? c.clientId,
+          lines: describe(c, locale),
+          status: c.status,
+          statusText: STATUS_WORDS[c.status],
+          since: (c.authorisedAt ?? c.createdAt).toISOString().slice(0, 10),
+          revocable: c.status === 'authorised',
+        });
+      }
+      return rows;
+    },
+
+    /** POST /account/consents/:id/revoke: the person's own authorised consent, and its grant. */
+    async revoke(ctx: Koa.Context): Promise<void> {
+      const form = await readForm(ctx);
+      const session = await bridge.session(ctx);
+      if (!session || !csrf.verify(session.uid, 'account', form._csrf)) throw new CsrfError();
+      const id = String(ctx.params.id);
+      const found = await consents.find(id);
+      // Someone else's consent is as unknown as one that does not exist.
+      if (!found || found.accountId !== session.accountId)
+        throw new PageError(404, 'There is no such consent on your account.', 'Not found');
+      if (found.status !== 'authorised') {
+        ctx.status = 303;
+        ctx.redirect('/account?notice=consent-inactive');
+        return;
+      }
+      let revoked: Consent;
+      try {
+        revoked = await consents.revoke(
+          id,
+          { type: 'user', id: session.accountId },
+          session.accountId,
+        );
+      } catch (err) {
+        if (err instanceof ConsentStateError || err instanceof DomainError) {
+          ctx.status = 303;
+          ctx.redirect('/account?notice=consent-inactive');
+          return;
+        }
+        throw err;
+      }
+      const tokens = revoked.grantId ? await grants.revokeGrant(revoked.grantId) : 0;
+      await deps.record({
+        actor: { type: 'user', id: session.accountId },
+        action: 'consent.revoked',
+        target: { type: 'consent', id: revoked.id },
+        outcome: 'success',
+        ...requestOrigin(ctx),
+        details: { types: revoked.types, grants: revoked.grantId ? 1 : 0, tokens },
+      });
+      ctx.status = 303;
+      ctx.redirect('/account?notice=consent-revoked');
+    },
+  };
+}
