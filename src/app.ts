@@ -311,9 +311,10 @@ export async function createApp(config: Config, deps: AppDeps) {
         factors,
         totp,
         webauthn,
+        paymentAssertion: services.paymentAssertion,
+        consents,
         recoveryCodes,
         progress,
-        consents,
         record,
       }),
       adminApi({

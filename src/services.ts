@@ -18,6 +18,7 @@ import { errorFacts, type Logger } from './log.ts';
 import { createAssurance } from './mfa/assurance.ts';
 import { createFactors } from './mfa/factors.ts';
 import { createLoginProgress } from './mfa/loginProgress.ts';
+import { createPaymentAssertion } from './mfa/paymentAssertion.ts';
 import { createRecoveryCodes } from './mfa/recoveryCodes.ts';
 import { createMfaStore } from './mfa/store.ts';
 import { createTotp } from './mfa/totp.ts';
@@ -120,6 +121,11 @@ export function createDomainServices({
     issuer: config.issuer,
     rpName: config.mfa.rpName,
   });
+  const paymentAssertion = createPaymentAssertion({
+    store: mfaStore,
+    clock,
+    issuer: config.issuer,
+  });
   const recoveryCodes = createRecoveryCodes({ store: mfaStore, clock });
   const factors = createFactors({ totp, webauthn, recoveryCodes, requireMfa: config.mfa.required });
   const progress = createLoginProgress({ store: mfaStore, clock });
@@ -149,6 +155,7 @@ export function createDomainServices({
     assurance,
     totp,
     webauthn,
+    paymentAssertion,
     recoveryCodes,
     factors,
     progress,

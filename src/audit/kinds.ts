@@ -38,13 +38,25 @@ export const AUDIT_KINDS = {
   'mfa.change_refused': ['change', 'method', 'during', 'reason', 'level', 'required', 'client'],
   'recovery_code.used': ['method', 'client'],
   'recovery_codes.regenerated': [],
-  'consent.given': ['how', 'scopes', 'resources', 'refused'],
+  'consent.given': ['how', 'scopes', 'resources', 'refused', 'consent', 'detailTypes'],
   'consent.denied': [],
   // Consents of rich authorization requests: revoked by the person (account page) or an
   // administrator, consumed by the API that executes a payment (src/http/consentApi.ts).
   'consent.revoked': ['grants', 'types', 'tokens', ...CHANGE],
   'consent.consumed': ['api', 'types'],
   'consent.consume_refused': ['api', 'types', 'status'],
+  // A consent with authorization_details refused on the page (the consent record is 'rejected').
+  'consent.rejected': ['consent', 'detailTypes'],
+  // Dynamic linking: the WebAuthn assertion over one payment (canonicalHash: the payment's,
+  // credential: the internal id of the key used), and its failures with why.
+  'consent.payment_authorised': [
+    'consent',
+    'canonicalHash',
+    'client',
+    'credential',
+    'userVerified',
+  ],
+  'consent.payment_failed': ['consent', 'canonicalHash', 'client', 'reason'],
   'logout.success': ['client'],
 
   // The protocol (src/oidc/events.ts).

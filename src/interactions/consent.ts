@@ -1,7 +1,8 @@
 // The consent page: which application asks for what, per API, in words people read. A person
 // can only grant, on an API, the scopes their roles give on that API; the rest is refused (and
 // not asked for again).
-// First-party clients skip the page: the same decision is made without asking.
+// First-party clients skip the page: the same decision is made without asking. Requests with
+// authorization_details are shown by detailsConsent.ts.
 import type Koa from 'koa';
 import type { ApiScopes } from '../accounts/roles.ts';
 import {
@@ -11,6 +12,7 @@ import {
 } from '../oidc/bridge.ts';
 import type { Api } from '../oidc/catalogue.ts';
 import { CsrfError, type InteractionDeps, renderPage, requestOrigin } from './context.ts';
+import { detailsConsent, type ScopesView } from './detailsConsent.ts';
 import { readForm } from './forms.ts';
 
 const IDENTITY_TEXT: Record<string, string> = {
@@ -81,12 +83,11 @@ export function consentPage(deps: InteractionDeps) {
     await deps.bridge.finishConsent(ctx, i, d);
   }
 
-  async function show(ctx: Koa.Context, i: PendingInteraction): Promise<void> {
-    if (!i.session) throw new InteractionNotFound('Sign in first.');
-    if (i.client.firstParty) return approve(ctx, i, 'first_party');
+  /** What the scope part of the page shows: identity, scopes per API, what cannot be granted. */
+  async function view(i: PendingInteraction): Promise<ScopesView> {
     const d = await decision(i);
-    const user = await accounts.get(i.session.accountId);
-    const apis: { name: string; scopes: { name: string; description: string }[] }[] = [];
+    const user = await accounts.get(i.session!.accountId);
+    const apis: ScopesView['apis'] = [];
     for (const [resource, scopes] of Object.entries(d.grantResourceScopes)) {
       if (scopes.length === 0) continue;
       const api: Api | undefined = await catalogue.findByIdentifier(resource);
@@ -96,13 +97,26 @@ export function consentPage(deps: InteractionDeps) {
         scopes: scopes.map((s) => ({ name: s, description: described.get(s) ?? s })),
       });
     }
-    renderPage(ctx, views, 'consent', {
-      uid: i.uid,
+    return {
       clientName: i.client.name,
       email: user?.email ?? '',
-      identity: d.grantOidcScopes.map((s) => IDENTITY_TEXT[s]).filter(Boolean),
+      identity: d.grantOidcScopes.map((s) => IDENTITY_TEXT[s]).filter((s): s is string => !!s),
       apis,
       unavailable: d.unavailable,
+    };
+  }
+
+  const details = detailsConsent(deps, { view, decision });
+  const hasDetails = (i: PendingInteraction) => (i.authorizationDetails?.length ?? 0) > 0;
+
+  async function show(ctx: Koa.Context, i: PendingInteraction): Promise<void> {
+    if (!i.session) throw new InteractionNotFound('Sign in first.');
+    // Details (a payment, account access) are always shown, even to a first-party client.
+    if (hasDetails(i)) return details.show(ctx, i);
+    if (i.client.firstParty) return approve(ctx, i, 'first_party');
+    renderPage(ctx, views, 'consent', {
+      uid: i.uid,
+      ...(await view(i)),
       csrf: csrf.token(i.uid, 'consent'),
     });
   }
@@ -120,6 +134,7 @@ export function consentPage(deps: InteractionDeps) {
         400,
       );
     }
+    if (hasDetails(i)) return details.submit(ctx, i, form);
     if (form.decision === 'approve') return approve(ctx, i, 'approved');
     await deps.record({
       actor: { type: 'user', id: i.session.accountId },

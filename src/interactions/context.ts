@@ -12,6 +12,7 @@ import type { Logger } from '../log.ts';
 import type { Assurance } from '../mfa/assurance.ts';
 import type { Factors } from '../mfa/factors.ts';
 import type { LoginProgress } from '../mfa/loginProgress.ts';
+import type { PaymentAssertion } from '../mfa/paymentAssertion.ts';
 import type { RecoveryCodes } from '../mfa/recoveryCodes.ts';
 import type { Totp } from '../mfa/totp.ts';
 import type { WebAuthn } from '../mfa/webauthn.ts';
@@ -38,9 +39,10 @@ export interface InteractionDeps {
   factors: Factors;
   totp: Totp;
   webauthn: WebAuthn;
+  paymentAssertion: PaymentAssertion;
+  consents: Consents;
   recoveryCodes: RecoveryCodes;
   progress: LoginProgress;
-  consents: Consents;
   record: (event: SecurityEvent) => Promise<void>;
 }
 

@@ -15,8 +15,8 @@ import type { Clock } from '../clock.ts';
 import { invalid } from '../errors.ts';
 import type { CredentialRow, MfaStore } from './store.ts';
 
-const CHALLENGE_TTL_MS = 5 * 60 * 1000;
-const hash = (value: string) => createHash('sha256').update(value).digest('base64url');
+export const CHALLENGE_TTL_MS = 5 * 60 * 1000;
+export const hash = (value: string) => createHash('sha256').update(value).digest('base64url');
 
 export class WebAuthnError extends Error {
   override name = 'WebAuthnError';
@@ -29,7 +29,8 @@ export class WebAuthnError extends Error {
       | 'verification'
       | 'counter_rollback'
       | 'user_verification'
-      | 'already_registered',
+      | 'already_registered'
+      | 'payment_changed',
   ) {
     super(message);
   }
@@ -73,7 +74,7 @@ export interface Authenticated {
   userVerified: boolean;
 }
 
-const toCredential = (r: CredentialRow): Credential => ({
+export const toCredential = (r: CredentialRow): Credential => ({
   id: r.id,
   name: r.name,
   deviceType: r.device_type,
