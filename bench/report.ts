@@ -172,7 +172,7 @@ function ratioCell(r: ScenarioReport): string {
 
 const goalCell = (r: ScenarioReport) =>
   r.goal.of === 'none'
-    ? `none: ${r.goal.why}`
+    ? `none, no baseline: ${r.goal.why}`
     : `≥ ${r.goal.ratio} × ${r.goal.of} ${r.meets === undefined ? '' : r.meets ? 'met' : 'MISSED'}`;
 
 /** CPU per response; for a multi-request operation also per operation (a sign-in, a payment). */

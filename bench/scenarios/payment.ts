@@ -90,7 +90,7 @@ export const payment: Scenario = {
     'a whole one-off payment consent: PAR (private_key_jwt), the login and consent pages, one ' +
     'Argon2 verification, a WebAuthn assertion bound to the payment (dynamic linking), the code ' +
     'exchange with DPoP, and the bank consuming the consent',
-  goal: { of: 'none', why: 'no baseline: bare oidc-provider has no consents' },
+  goal: { of: 'none', why: 'bare oidc-provider has no consents' },
   targets: ['portcullis'],
   async prepare(env, target) {
     const discovery = (await (
