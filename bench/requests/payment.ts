@@ -3,12 +3,12 @@
 // Payers are taken in turn; every response is checked.
 import { advance, headerList, nextRequest } from './loginFlow.ts';
 import { type PaymentFlowOptions, type PaymentState, paymentFlow } from './paymentFlow.ts';
-import { type Expectation, expectation, type Step, type StepContext } from './types.ts';
+import type { Expectation, Step, StepContext } from './types.ts';
 
 export interface PaymentOptions extends PaymentFlowOptions {
   /** Requests from the authorization request (after PAR) up to the redirect with the code. */
   hops: number;
-  /** The consume response. */
+  /** Unused: every step checks its own response (GeneratorRef's shape). */
   expect: Expectation;
 }
 
@@ -63,7 +63,7 @@ export function steps(o: PaymentOptions): Step[] {
     path: '/consents',
     headers: {},
     setup: (ctx) => (flowOf(ctx).consentId ? payment.consumeRequest(flowOf(ctx)) : failed),
-    check: expectation(o.expect),
+    check: (status, body, _headers, ctx) => payment.consumed(flowOf(ctx), status, body),
   };
   return [par, ...Array.from({ length: o.hops }, () => hop), token, consume];
 }

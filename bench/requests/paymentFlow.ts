@@ -32,6 +32,8 @@ export interface PaymentFlowOptions {
 
 export interface PaymentState extends FlowState {
   payer: Payer;
+  /** The amount requested: the token must carry exactly this one. */
+  amount: string;
   consentId?: string;
 }
 
@@ -64,6 +66,8 @@ const unescapeHtml = (value: string) =>
     .replace(/&gt;/g, '>')
     .replace(/&amp;/g, '&');
 const ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+/** What a consume response says of the consent. */
+const CONSUMED = '"status":"consumed"';
 
 const claimsOf = (jwt: string): Record<string, unknown> => {
   try {
@@ -122,7 +126,9 @@ export function paymentFlow(o: PaymentFlowOptions) {
 
     /** A new payment by `payer`: its state and the PAR request. */
     start(payer: Payer): { flow: PaymentState; request: RequestParts } {
-      const flow: PaymentState = { ...newFlow(payer), payer };
+      const details = paymentDetails(payments++);
+      const { amount } = details[0]!.instructedAmount as { amount: string };
+      const flow: PaymentState = { ...newFlow(payer), payer, amount };
       const body = new URLSearchParams({
         ...clientAuth(),
         response_type: 'code',
@@ -132,7 +138,7 @@ export function paymentFlow(o: PaymentFlowOptions) {
         state: flow.state,
         code_challenge: createHash('sha256').update(flow.verifier).digest('base64url'),
         code_challenge_method: 'S256',
-        authorization_details: JSON.stringify(paymentDetails(payments++)),
+        authorization_details: JSON.stringify(details),
       });
       return {
         flow,
@@ -179,7 +185,7 @@ export function paymentFlow(o: PaymentFlowOptions) {
 
     /**
      * The token response: a DPoP-bound JWT carrying the consent id, and the granted
-     * authorization_details in the response.
+     * authorization_details (the payment as requested: its amount) in the response.
      */
     tokens(flow: PaymentState, status: number, body: string): boolean {
       if (status !== 200) return false;
@@ -190,7 +196,9 @@ export function paymentFlow(o: PaymentFlowOptions) {
         return false;
       }
       if (json.token_type !== 'DPoP' || typeof json.access_token !== 'string') return false;
-      if (!Array.isArray(json.authorization_details)) return false;
+      const granted = json.authorization_details as { instructedAmount?: { amount?: unknown } }[];
+      if (!Array.isArray(granted) || granted.length !== 1) return false;
+      if (granted[0]?.instructedAmount?.amount !== flow.amount) return false;
       const consentId = claimsOf(json.access_token).consent_id;
       if (typeof consentId !== 'string') return false;
       flow.consentId = consentId;
@@ -204,6 +212,16 @@ export function paymentFlow(o: PaymentFlowOptions) {
         path: `/consents/${encodeURIComponent(flow.consentId ?? 'missing')}/consume`,
         headers: { authorization: `Bearer ${o.bankToken}` },
       };
+    },
+
+    /** The consume response: 200, this consent, now consumed. */
+    consumed(flow: PaymentState, status: number, body: string): boolean {
+      return (
+        status === 200 &&
+        body.includes(CONSUMED) &&
+        flow.consentId !== undefined &&
+        body.includes(`"id":"${flow.consentId}"`)
+      );
     },
   };
 }
