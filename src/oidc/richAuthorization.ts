@@ -58,6 +58,10 @@ function requested(ctx: KoaContextWithOIDC): unknown {
   }
 }
 
+/** invalid_grant with this description (the library's own InvalidGrant always says "grant request is invalid"). */
+const notAuthorised = () =>
+  Object.assign(new errors.InvalidGrant(NOT_AUTHORISED), { error_description: NOT_AUTHORISED });
+
 const describe = (err: DomainError) => (err.field ? `${err.field}: ${err.message}` : err.message);
 
 export function createRichAuthorization(options: RichAuthorizationOptions) {
@@ -172,7 +176,7 @@ export function createRichAuthorization(options: RichAuthorizationOptions) {
         throw new errors.InvalidAuthorizationDetails(NEEDS_PERSON);
       }
       const consent = await authorisedConsent(ctx, (source as TokenLike | undefined)?.grantId);
-      if (!consent) throw new errors.InvalidGrant(NOT_AUTHORISED);
+      if (!consent) throw notAuthorised();
       const t = token as TokenLike;
       const granted = await ofApi(
         consent.details,
@@ -233,8 +237,7 @@ export function createRichAuthorization(options: RichAuthorizationOptions) {
     async assertRefreshable(ctx: KoaContextWithOIDC): Promise<void> {
       const rt = ctx.oidc.entities?.RefreshToken as TokenLike | undefined;
       if (!rt?.rar?.length) return;
-      if (!(await authorisedConsent(ctx, rt.grantId)))
-        throw new errors.InvalidGrant(NOT_AUTHORISED);
+      if (!(await authorisedConsent(ctx, rt.grantId))) throw notAuthorised();
     },
 
     /** Introspection: a token with details is active only while its consent is authorised. */

@@ -164,7 +164,7 @@ describe('consent to payments and account access', () => {
     const browser = new HttpBrowser();
     const { page, verifier } = await consentPage(browser, 'alice', 'payments:write', [PAYMENT]);
     assert.equal(page.status, 200);
-    assert.match(page.html, /<h1>Confirm a payment to Budget Planner\?<\/h1>/);
+    assert.match(page.html, /<h1>Allow Budget Planner to make this payment\?<\/h1>/);
     assert.match(page.html, /data-amount>€1,250\.00</);
     assert.match(page.html, /data-payee>ACME GmbH</);
     assert.match(page.html, /data-payee-account>DE89 •••• 3000</);
