@@ -13,7 +13,11 @@ import { hashId } from '../../src/oidc/adapter.ts';
 import { authorizationUrl, HttpBrowser, type Page, pkce } from '../support/browserless.ts';
 import { BANK_API, PASSWORD, REDIRECT_URI } from '../support/fixtures.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { SoftAuthenticator } from '../support/softAuthenticator.ts';
+import {
+  confirmPayment,
+  paymentAssertionOptions,
+  SoftAuthenticator,
+} from '../support/softAuthenticator.ts';
 
 const CHANGED =
   'The payment changed after you saw it. Nothing was paid; go back to the application and start again.';
@@ -24,6 +28,7 @@ const PAYMENT = {
   instructedAmount: { currency: 'EUR', amount: '1250.00' },
   creditorName: 'ACME GmbH',
   creditorAccount: { iban: 'DE89370400440532013000' },
+  debtorAccount: { iban: 'GB29NWBK60161331926819' },
   remittanceInformation: 'Invoice 2026-117',
 };
 const ACCOUNTS = {
@@ -36,14 +41,7 @@ const ACCOUNTS = {
 /** The error or alert a page shows. */
 const shown = (page: Page) =>
   /role="alert"(?: id="[a-z-]+")?>([^<]*)</.exec(page.html)?.[1]?.replace(/&#39;/g, "'");
-const optionsOf = (page: Page) => {
-  const json =
-    /<script type="application\/json" id="payment-assertion-options">([^<]*)<\/script>/.exec(
-      page.html,
-    )?.[1];
-  if (!json) throw new Error(`no assertion options on the page:\n${page.html.slice(0, 2000)}`);
-  return JSON.parse(json);
-};
+const optionsOf = paymentAssertionOptions;
 const uidOf = (page: Page) => /\/interaction\/([^/"]+)\/consent"/.exec(page.html)![1]!;
 const consentIdOf = (page: Page) => /name="consent" value="([^"]+)"/.exec(page.html)![1]!;
 const claimsOf = (jwt: string) =>
@@ -168,7 +166,8 @@ describe('consent to payments and account access', () => {
     assert.match(page.html, /data-amount>€1,250\.00</);
     assert.match(page.html, /data-payee>ACME GmbH</);
     assert.match(page.html, /data-payee-account>DE89 •••• 3000</);
-    assert.match(page.html, /Invoice 2026-117/);
+    assert.match(page.html, /<dt>From your account<\/dt><dd>GB29 •••• 6819<\/dd>/);
+    assert.match(page.html, /<dt>Reference<\/dt><dd>Invoice 2026-117<\/dd>/);
     const consentId = consentIdOf(page);
     const { consents } = server.app.services;
     assert.equal((await consents.find(consentId))?.status, 'awaiting_authorisation');
@@ -177,15 +176,13 @@ describe('consent to payments and account access', () => {
       user_id: people.alice!.id,
     });
     assert.deepEqual(
-      options.allowCredentials.map((c: { id: string }) => c.id),
+      options.allowCredentials?.map((c) => c.id),
       [credential.credential_id],
       'only her own keys',
     );
     assert.equal(options.userVerification, 'preferred');
 
-    const done = await browser.submit(page, /\/consent$/, {
-      assertion: JSON.stringify(soft.alice!.authenticate(options)),
-    });
+    const done = await confirmPayment(browser, page, (o) => soft.alice!.authenticate(o));
     assert.ok(done.location?.startsWith(REDIRECT_URI), done.html.slice(0, 500));
     const tokens = await redeem(done, verifier);
     const claims = claimsOf(tokens.access_token);
@@ -299,6 +296,42 @@ describe('consent to payments and account access', () => {
     assert.equal(claimsOf((await redeem(done, verifier)).access_token).consent_id, consentId);
   });
 
+  test('an assertion made on one consent page does not authorise the same payment in another login', async () => {
+    clock.advance(60_000);
+    const first = new HttpBrowser();
+    const a = await consentPage(first, 'alice', 'payments:write', [PAYMENT]);
+    clock.advance(60_000);
+    const second = new HttpBrowser();
+    const b = await consentPage(second, 'alice', 'payments:write', [PAYMENT]);
+    const consentB = consentIdOf(b.page);
+    assert.notEqual(consentB, consentIdOf(a.page), 'a consent per login');
+    const codes = await codesIssued();
+    // The assertion and nonce of page A, posted with page B's form (its consent, its session).
+    const nonceA = /name="nonce" value="([^"]+)"/.exec(a.page.html)![1]!;
+    const moved = await second.submit(b.page, /\/consent$/, {
+      nonce: nonceA,
+      assertion: JSON.stringify(soft.alice!.authenticate(optionsOf(a.page))),
+    });
+    assert.equal(moved.status, 401);
+    assert.equal(shown(moved), NOT_VERIFIED);
+    assert.equal(
+      (await server.app.services.consents.find(consentB))?.status,
+      'awaiting_authorisation',
+    );
+    assert.equal(await codesIssued(), codes);
+    // Nor can A's login decide on B's consent: the form's token is bound to the consent it shows.
+    const swapped = await first.submit(a.page, /\/consent$/, {
+      consent: consentB,
+      assertion: JSON.stringify(soft.alice!.authenticate(optionsOf(a.page))),
+    });
+    assert.equal(swapped.status, 403);
+    assert.equal(
+      (await server.app.services.consents.find(consentB))?.status,
+      'awaiting_authorisation',
+    );
+    assert.equal(await codesIssued(), codes);
+  });
+
   test('a person with an app code only cannot authorise a payment, and refusing ends in access_denied', async () => {
     clock.advance(60_000);
     const browser = new HttpBrowser();
@@ -363,5 +396,20 @@ describe('consent to payments and account access', () => {
     assert.deepEqual(claims.authorization_details, [ACCOUNTS]);
     assert.equal(claims.consent_id, consentId);
     assert.equal((await server.app.services.consents.find(consentId))?.status, 'authorised');
+
+    // The same request refused: one click, access_denied, the consent rejected, no code.
+    clock.advance(60_000);
+    const other = new HttpBrowser();
+    const again = await consentPage(other, 'alice', 'accounts:read', [ACCOUNTS]);
+    const refusedId = consentIdOf(again.page);
+    const codes = await codesIssued();
+    const refused = await other.submit(again.page, /\/consent$/, { decision: 'deny' });
+    assert.equal(new URL(refused.location!).searchParams.get('error'), 'access_denied');
+    assert.equal((await server.app.services.consents.find(refusedId))?.status, 'rejected');
+    assert.equal(await codesIssued(), codes);
+    const rejected = (await events('consent.rejected')).find(
+      (e) => e.details.consent === refusedId,
+    );
+    assert.deepEqual(rejected?.details.detailTypes, ['account_information']);
   });
 });
