@@ -109,6 +109,9 @@ function explain(errors: ErrorObject[]): { path: string; message: string } {
 type Fail = (path: string, message: string) => never;
 
 function checkAccount(account: unknown, path: string, fail: Fail): void {
+  const { schemeName, identification } = account as Record<string, unknown>;
+  checkText(schemeName, `${path}.schemeName`, fail);
+  checkText(identification, `${path}.identification`, fail);
   const iban = (account as { iban?: string }).iban;
   if (iban === undefined) return;
   const problem = ibanProblem(iban);
@@ -125,7 +128,22 @@ function realDay(at: string): boolean {
   return d <= new Date(Date.UTC(y, m, 0)).getUTCDate();
 }
 
+/**
+ * Control characters and bidirectional formatting characters: they could make the payee or the
+ * reference read differently on the consent page from what is stored and hashed.
+ */
+const HIDDEN = /[\p{Cc}\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/u;
+
+function checkText(value: unknown, path: string, fail: Fail): void {
+  if (typeof value !== 'string') return;
+  if (HIDDEN.test(value))
+    fail(path, `${path} must not contain control or bidirectional formatting characters`);
+  if (!value.trim()) fail(path, `${path} must not be blank`);
+}
+
 function checkPayment(d: AuthorizationDetail, fail: Fail): void {
+  checkText(d.creditorName, 'creditorName', fail);
+  checkText(d.remittanceInformation, 'remittanceInformation', fail);
   const { currency, amount } = d.instructedAmount as { currency: string; amount: string };
   if (minorUnits(currency) === undefined)
     fail('instructedAmount.currency', `currency '${currency}' is not an ISO 4217 code`);

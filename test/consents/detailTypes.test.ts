@@ -200,6 +200,45 @@ describe('authorization details validation', () => {
     );
   });
 
+  test('names and references: no hidden characters that could change how they read', () => {
+    const f = (path: string) => `authorization_details[0].${path}`;
+    const hidden = 'must not contain control or bidirectional formatting characters';
+    refused(
+      [{ ...payment, creditorName: 'ACME \u202EHbmG' }],
+      f('creditorName'),
+      `creditorName ${hidden}`,
+    );
+    refused(
+      [{ ...payment, creditorName: 'ACME\nGmbH' }],
+      f('creditorName'),
+      `creditorName ${hidden}`,
+    );
+    refused(
+      [{ ...payment, remittanceInformation: 'Invoice\u2066 42' }],
+      f('remittanceInformation'),
+      `remittanceInformation ${hidden}`,
+    );
+    refused(
+      [{ ...payment, creditorName: '   ' }],
+      f('creditorName'),
+      'creditorName must not be blank',
+    );
+    refused(
+      [
+        {
+          ...payment,
+          creditorAccount: { schemeName: 'UK.SortCode', identification: '1122\u200F33' },
+        },
+      ],
+      f('creditorAccount.identification'),
+      `creditorAccount.identification ${hidden}`,
+    );
+    // Letters of any script, and joiners within words, are fine.
+    const names = ['Müller & Söhne', 'شركة المدفوعات', '株式会社アクメ', 'می\u200Cخواهم'];
+    for (const creditorName of names)
+      assert.equal(validateAuthorizationDetails([{ ...payment, creditorName }], NOW).length, 1);
+  });
+
   test('account_information', () => {
     const f = (path: string) => `authorization_details[0].${path}`;
     refused(
