@@ -196,6 +196,41 @@ describe('authorization_details from PAR to token, and the consent behind the to
     assert.equal(seen.body.consent_id, claimsOf(payments.access_token).consent_id);
   });
 
+  test('a code redeemed after its consent was revoked gives no token', async () => {
+    const detail = accountAccess(10);
+    const config = await world.rp(world.tpp);
+    const verifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    const url = await oidc.buildAuthorizationUrlWithPAR(config, {
+      redirect_uri: REDIRECT,
+      scope: 'openid',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      authorization_details: JSON.stringify([detail]),
+    });
+    const callback = await approve(url);
+    const latest = (await consentsOf()).find(
+      (c) => c.details[0]?.expirationDateTime === detail.expirationDateTime,
+    );
+    assert.equal(latest?.status, 'authorised');
+    await server.app.services.consents.revoke(latest!.id, { type: 'user', id: world.person.id });
+    const before = await written(server);
+    await assert.rejects(
+      oidc.authorizationCodeGrant(config, callback, {
+        pkceCodeVerifier: verifier,
+        expectedState: state,
+      }),
+      {
+        error: 'invalid_grant',
+        error_description: 'the consent behind this grant is no longer authorised',
+      },
+    );
+    const after = await written(server);
+    assert.equal(after.AccessToken, before.AccessToken);
+    assert.equal(after.RefreshToken, before.RefreshToken);
+  });
+
   test('a revoked consent: introspection inactive, refresh invalid_grant, nothing written', async () => {
     const detail = accountAccess(30);
     const { config, tokens } = await consentTo(world.tpp, [detail]);
