@@ -18,6 +18,7 @@ import { AccessTokenError, type AccessTokenVerifier } from '../oidc/accessTokens
 import type { Api, Catalogue } from '../oidc/catalogue.ts';
 import type { ClientRegistry } from '../oidc/clients.ts';
 import type { ClientCertificates } from './clientCertificate.ts';
+import { ConsentView, consentApiDocument } from './consentApiDoc.ts';
 
 export const CONSENT_API_PATH = '/consents';
 export const CONSENT_REALM = 'portcullis-consents';
@@ -103,10 +104,10 @@ function stateProblem(err: ConsentStateError): Problem {
   return new Problem(409, `consent_${err.status}`, STATE_TITLES[err.status], err.message);
 }
 
-/** The consent as its API sees it: only the details of that API's types. */
+/** The consent as its API sees it: only the details of that API's types, as documented. */
 export function consentView(consent: Consent, api: Api) {
   const types = new Set(api.detailTypes);
-  return {
+  return ConsentView.parse({
     id: consent.id,
     status: consent.status,
     types: consent.types.filter((t) => types.has(t)),
@@ -117,7 +118,7 @@ export function consentView(consent: Consent, api: Api) {
     authorised_at: consent.authorisedAt?.toISOString() ?? null,
     expires_at: consent.expiresAt?.toISOString() ?? null,
     consumed_at: consent.consumedAt?.toISOString() ?? null,
-  };
+  });
 }
 
 export function consentApi(deps: ConsentApiDeps): Router {
@@ -221,6 +222,13 @@ export function consentApi(deps: ConsentApiDeps): Router {
     ctx.set('Cache-Control', 'no-store');
     await next();
   };
+
+  // This API's OpenAPI document (public), matched before /consents/:id.
+  let document: Record<string, unknown> | undefined;
+  router.get(`${CONSENT_API_PATH}/openapi.json`, async (ctx) => {
+    document ??= consentApiDocument(deps.issuer);
+    ctx.body = document;
+  });
 
   router.get(
     `${CONSENT_API_PATH}/:id`,
