@@ -26,6 +26,8 @@ export interface BenchOptions {
   poolSize: number;
   /** Rows added to oidc_artifacts before the growth scenario. */
   growthRows: number;
+  /** People with a passkey who make the payments of scenario 10, taken in turn. */
+  payers: number;
   /** LOG_LEVEL of the Portcullis server (its request log goes to a file, as in production). */
   logLevel: string;
   /** DATABASE_POOL_MAX of the Portcullis server; undefined keeps Portcullis' default. */
@@ -45,6 +47,8 @@ export const USAGE = `npm run bench [-- options]
   --connections N        concurrent connections (default 100; quick 10)
   --pool N               distinct opaque tokens introspected (default 10000; quick 200)
   --growth-rows N        rows stored before the growth scenario (default 1000000; quick 20000)
+  --payers N             people with a passkey making the payments of scenario 10
+                         (default 200; quick 20)
   --log-level LEVEL      Portcullis LOG_LEVEL, request log written to a file (default info)
   --pool-max N           Portcullis DATABASE_POOL_MAX (default: Portcullis' default)
   --profile              write CPU profiles of Portcullis and the baseline under bench/tmp/<run>/
@@ -75,6 +79,7 @@ export function parseOptions(argv: string[], available: number[]): BenchOptions 
       connections: { type: 'string' },
       pool: { type: 'string' },
       'growth-rows': { type: 'string' },
+      payers: { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
       'pool-max': { type: 'string' },
       profile: { type: 'boolean', default: false },
@@ -101,6 +106,7 @@ export function parseOptions(argv: string[], available: number[]): BenchOptions 
     'connections',
     'pool',
     'growth-rows',
+    'payers',
   ];
   return {
     quick,
@@ -113,6 +119,7 @@ export function parseOptions(argv: string[], available: number[]): BenchOptions 
     connections: Math.max(1, positive('connections', values.connections, quick ? 10 : 100)),
     poolSize: Math.max(1, positive('pool', values.pool, quick ? 200 : 10_000)),
     growthRows: positive('growth-rows', values['growth-rows'], quick ? 20_000 : 1_000_000),
+    payers: Math.max(1, positive('payers', values.payers, quick ? 20 : 200)),
     logLevel: values['log-level'],
     poolMax: values['pool-max'] ? positive('pool-max', values['pool-max'], 10) : undefined,
     cpuProfile: values.profile,

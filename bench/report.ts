@@ -50,6 +50,9 @@ export interface ScenarioReport {
 
 export const RSS_LIMIT_MB = 250;
 
+const meets = (goal: Goal, ratio: number | undefined) =>
+  goal.of === 'none' || ratio === undefined ? undefined : ratio >= goal.ratio;
+
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 const mean = (xs: number[]) => sum(xs) / xs.length;
 const mb = (bytes: number) => bytes / (1024 * 1024);
@@ -126,7 +129,7 @@ export function compareWithBaseline(
     ...(ceiling !== undefined ? { ceiling } : {}),
     ratio,
     spread: pairs.length ? [Math.min(...pairs), Math.max(...pairs)] : undefined,
-    meets: ratio === undefined ? undefined : ratio >= goal.ratio,
+    meets: meets(goal, ratio),
     rounds,
   };
 }
@@ -152,7 +155,7 @@ export function compareWithEmpty(
     ratio,
     spread: undefined,
     ...(normalizedRatio !== undefined ? { normalizedRatio } : {}),
-    meets: ratio === undefined ? undefined : ratio >= goal.ratio,
+    meets: meets(goal, ratio),
   };
 }
 
@@ -168,7 +171,17 @@ function ratioCell(r: ScenarioReport): string {
 }
 
 const goalCell = (r: ScenarioReport) =>
-  `≥ ${r.goal.ratio} × ${r.goal.of} ${r.meets === undefined ? '' : r.meets ? 'met' : 'MISSED'}`;
+  r.goal.of === 'none'
+    ? `none, no baseline: ${r.goal.why}`
+    : `≥ ${r.goal.ratio} × ${r.goal.of} ${r.meets === undefined ? '' : r.meets ? 'met' : 'MISSED'}`;
+
+/** CPU per response; for a multi-request operation also per operation (a sign-in, a payment). */
+function cpuCell(f: Figures): string {
+  const perRequest = f.dbCpuUs >= 1 ? `${fmt(f.cpuUs)} + ${fmt(f.dbCpuUs)} db` : fmt(f.cpuUs);
+  if (f.steps <= 1) return perRequest;
+  const ms = (us: number) => fmt((us * f.steps) / 1000, 1);
+  return `${perRequest} (${f.dbCpuUs >= 1 ? `${ms(f.cpuUs)} + ${ms(f.dbCpuUs)}` : ms(f.cpuUs)} ms/op)`;
+}
 
 export const HEADER = [
   'scenario',
@@ -199,7 +212,7 @@ export function tableRows(reports: ScenarioReport[]): string[][] {
         fmt(f.p99, 1),
         String(f.failed),
         rss,
-        f.dbCpuUs >= 1 ? `${fmt(f.cpuUs)} + ${fmt(f.dbCpuUs)} db` : fmt(f.cpuUs),
+        cpuCell(f),
         first ? ratioCell(r) : '',
         first ? goalCell(r) : '',
       ]);
@@ -264,7 +277,8 @@ export function markdown(record: RunRecord): string {
       'lowest–highest single-round-pair ratio in brackets (against a ceiling: operations per ' +
       'second, i.e. whole sign-ins, over Argon2 verifications per second); failed counts unexpected responses and ' +
       'socket errors, warm-ups included; CPU µs/req is the CPU time (user + system) of the server ' +
-      "process per response, plus that of Portcullis' PostgreSQL backends (db).",
+      "process per response, plus that of Portcullis' PostgreSQL backends (db), and per operation " +
+      'in brackets for scenarios whose operation is several requests.',
     '',
     markdownTable(tableRows(record.reports)),
     '',

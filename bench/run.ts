@@ -20,7 +20,7 @@ import {
   textTable,
   writeResults,
 } from './report.ts';
-import { AVAILABLE, GROWTH, SCENARIOS } from './scenarios/index.ts';
+import { AVAILABLE, GROWTH, PAYMENT_SCENARIO, SCENARIOS } from './scenarios/index.ts';
 import type { Scenario, ScenarioEnv } from './scenarios/types.ts';
 import { startBaseline } from './targets/baseline.ts';
 import { startKoa } from './targets/koa.ts';
@@ -160,7 +160,12 @@ async function bench(options: BenchOptions, db: BenchDatabase, runDir: string): 
     cpuProfile: options.cpuProfile,
     // TOTP users are taken in turn, one code per 30 s step each: enough that none comes round
     // again within a minute at the Argon2 ceiling of a large machine.
-    people: { passwordUsers: 200, totpUsers: 6000 },
+    // Passkeys are registered one ceremony each: only when the payment scenario runs.
+    people: {
+      passwordUsers: 200,
+      totpUsers: 6000,
+      payers: options.scenarios.includes(PAYMENT_SCENARIO) ? options.payers : 0,
+    },
   });
   say('starting the baseline (bare oidc-provider) and the Koa ceiling');
   const targets: Targets = {

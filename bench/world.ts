@@ -1,9 +1,11 @@
 // What every target serves: two APIs (JWT and opaque tokens), a client_secret_basic client, a
 // private_key_jwt client, a FAPI 2.0-style client, and one ES256 signing key. Portcullis is seeded through its own
 // services; the baseline receives the same key, client metadata and API table as static config.
+// Portcullis alone also gets the payments world of scenario 10 (payments.ts).
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { Argon2Params } from '../src/accounts/passwords.ts';
 import type { App } from '../src/app.ts';
+import { type Payments, seedPayments } from './payments.ts';
 import { type People, type PeopleCounts, seedPeople } from './people.ts';
 
 export interface ApiFixture {
@@ -44,6 +46,8 @@ export interface World {
   clientMetadata: Record<string, unknown>[];
   /** Users and the web-app client of the login and refresh scenarios (JWT API, bench:read). */
   people: People;
+  /** The payment consent scenario's API, clients and people with passkeys (Portcullis only). */
+  payments: Payments;
   /** Portcullis' Argon2 parameters (the login scenarios' ceiling is measured with them). */
   argon2: Argon2Params;
 }
@@ -57,8 +61,13 @@ async function clientKey(kid: string) {
   };
 }
 
+export interface SeedCounts extends PeopleCounts {
+  /** People with a passkey for the payment consent scenario. */
+  payers: number;
+}
+
 /** Seeds APIs, clients, users and the signing key through Portcullis' services. */
-export async function seedPortcullis(app: App, counts: PeopleCounts): Promise<World> {
+export async function seedPortcullis(app: App, counts: SeedCounts): Promise<World> {
   const { catalogue, clients, signingKeys } = app.services;
   for (const api of [JWT_API, OPAQUE_API]) {
     await catalogue.create({
@@ -108,6 +117,7 @@ export async function seedPortcullis(app: App, counts: PeopleCounts): Promise<Wo
   );
 
   const people = await seedPeople(app, JWT_API, counts);
+  const payments = await seedPayments(app, clientKey, counts.payers);
 
   await signingKeys.ensureActiveKey();
   const ring = await signingKeys.loadRing();
@@ -127,6 +137,7 @@ export async function seedPortcullis(app: App, counts: PeopleCounts): Promise<Wo
     signingJwks: ring.jwks,
     clientMetadata,
     people,
+    payments,
     argon2: app.config.passwords.argon2,
   };
 }

@@ -312,7 +312,7 @@ export async function createApp(config: Config, deps: AppDeps) {
         totp,
         webauthn,
         paymentAssertion: services.paymentAssertion,
-        consents: services.consents,
+        consents,
         recoveryCodes,
         progress,
         record,

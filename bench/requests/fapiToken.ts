@@ -36,7 +36,9 @@ function es256(header: object, claims: object, key: KeyObject): string {
  * Client assertions within FAPI 2.0's limits: `aud` the issuer as a string, `iat` and `nbf`
  * now, `exp` a minute later, a new `jti` each time.
  */
-export function fapiAssertionSigner(options: FapiTokenOptions): () => string {
+export function fapiAssertionSigner(
+  options: Pick<FapiTokenOptions, 'clientId' | 'privateJwk' | 'issuer'>,
+): () => string {
   const key = createPrivateKey({ key: options.privateJwk as never, format: 'jwk' });
   const header = { alg: 'ES256', typ: 'JWT', kid: options.privateJwk.kid };
   return () => {

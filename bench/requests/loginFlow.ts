@@ -124,11 +124,22 @@ function storeCookies(flow: FlowState, lines: string[]): void {
 }
 
 /**
+ * More fields of the consent form, read from its page (a payment's WebAuthn assertion); undefined
+ * when the page lacks what they need (the flow then fails).
+ */
+export type ConsentFields = (page: string, flow: FlowState) => Record<string, string> | undefined;
+
+/**
  * Reads a response and decides the next request: a redirect is followed (the one to the client's
  * redirect URI yields the code); a login, TOTP or consent page is submitted. False when the
  * response is none of these, i.e. the login went wrong.
  */
-export function advance(o: LoginFlowOptions, flow: FlowState, res: FlowResponse): boolean {
+export function advance(
+  o: Pick<LoginFlowOptions, 'redirectUri' | 'password'>,
+  flow: FlowState,
+  res: FlowResponse,
+  consentFields?: ConsentFields,
+): boolean {
   storeCookies(flow, res.setCookies);
   flow.next = undefined;
   if (res.status === 302 || res.status === 303) {
@@ -148,11 +159,13 @@ export function advance(o: LoginFlowOptions, flow: FlowState, res: FlowResponse)
   const csrf = form ? CSRF.exec(res.body.slice(form.index)) : null;
   if (!form || !csrf) return false;
   const [, path, kind] = form;
+  const more = kind === 'consent' && consentFields ? consentFields(res.body, flow) : {};
+  if (!more) return false;
   const fields: Record<string, string> =
     kind === 'login'
       ? { email: flow.user.email, password: o.password }
       : kind === 'consent'
-        ? { decision: 'approve' }
+        ? { decision: 'approve', ...more }
         : {};
   flow.next = {
     method: 'POST',

@@ -37,7 +37,14 @@ export function expectation({ status, bodyIncludes }: Expectation): Step['check'
 
 /** A generator: `module` names a file in bench/requests/ whose `steps` export builds the steps. */
 export interface GeneratorRef {
-  module: 'form' | 'clientAssertion' | 'fapiToken' | 'tokenPool' | 'login' | 'refreshChain';
+  module:
+    | 'form'
+    | 'clientAssertion'
+    | 'fapiToken'
+    | 'tokenPool'
+    | 'login'
+    | 'refreshChain'
+    | 'payment';
   options: { expect: Expectation };
 }
 

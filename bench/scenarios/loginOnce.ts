@@ -17,7 +17,8 @@ import { JWT_API, loginClientAuthorization, type World } from '../world.ts';
 
 const MAX_REQUESTS = 20;
 
-async function send(base: string, req: RequestParts): Promise<FlowResponse> {
+/** One request with fetch, redirects not followed, as the load generator sends it. */
+export async function send(base: string, req: RequestParts): Promise<FlowResponse> {
   const res = await fetch(`${base}${req.path}`, {
     method: req.method,
     headers: req.headers,

@@ -6,9 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
-import type { PeopleCounts } from '../people.ts';
 import { freePort, runCommand, startServer } from '../processes.ts';
-import { seedPortcullis, type World } from '../world.ts';
+import { type SeedCounts, seedPortcullis, type World } from '../world.ts';
 import type { Target } from './types.ts';
 
 const CLI = fileURLToPath(new URL('../../bin/portcullis.js', import.meta.url));
@@ -23,7 +22,7 @@ export interface PortcullisOptions {
    * the largest is the main thread; the other is tsx's module loader).
    */
   cpuProfile: boolean;
-  people: PeopleCounts;
+  people: SeedCounts;
 }
 
 function serverEnv(options: PortcullisOptions, port: number): NodeJS.ProcessEnv {
