@@ -14,14 +14,13 @@ import {
 } from '../oidc/clientRules.ts';
 import { PROFILE_NAMES } from '../oidc/profiles.ts';
 import { MAX_ALLOWANCE_SECONDS, MIN_ALLOWANCE_SECONDS } from '../oidc/registration.ts';
+import { Api, ApiCreate, ApiList, ApiUpdate } from './apiSchemas.ts';
 import { consentResponseSchemas } from './consentSchemas.ts';
+import { level, scopeName, time } from './schemaBlocks.ts';
+
+export { Api, ApiCreate, ApiIdParams, ApiList, ApiUpdate } from './apiSchemas.ts';
 
 // --- Building blocks ---------------------------------------------------------------------------
-const time = z.iso.datetime({ offset: true });
-const level = z
-  .literal([1, 2, 3])
-  .describe('assurance level: 1 password, 2 second factor, 3 phishing-resistant');
-const scopeName = z.string().min(1).max(128);
 const rateLimit = z
   .strictObject({
     requests: z.int().min(1).max(MAX_REQUESTS),
@@ -158,52 +157,6 @@ export const ClientSecret = z.object({
   clientId: z.string(),
   clientSecret: z.string().describe('shown only this once'),
 });
-
-// --- APIs --------------------------------------------------------------------------------------
-export const ApiIdParams = z.strictObject({ apiId: z.uuid() });
-const ScopeInput = z.strictObject({
-  name: scopeName,
-  description: z.string().trim().min(1).max(500),
-  requiredLevel: level.default(1),
-});
-const resourceServers = z
-  .array(z.string().min(1).max(128))
-  .max(50)
-  .describe(
-    "client ids of the resource servers that may introspect this API's tokens (confidential clients)",
-  );
-export const ApiCreate = z.strictObject({
-  identifier: z.string().min(1).max(2000).describe('the token audience and RFC 8707 resource'),
-  name: z.string().trim().max(200).optional(),
-  tokenFormat: z.enum(['jwt', 'opaque']).default('jwt'),
-  accessTokenTtl: z.int().min(60).max(86400).default(600),
-  scopes: z.array(ScopeInput).min(1).max(200),
-  resourceServers: resourceServers.default([]),
-});
-export const ApiUpdate = z
-  .strictObject({
-    name: z.string().trim().max(200).optional(),
-    tokenFormat: z.enum(['jwt', 'opaque']).optional(),
-    accessTokenTtl: z.int().min(60).max(86400).optional(),
-    scopes: z.array(ScopeInput).min(1).max(200).optional().describe('replaces every scope'),
-    resourceServers: resourceServers.optional().describe('replaces every resource server'),
-  })
-  .refine((v) => Object.keys(v).length > 0, 'change at least one field');
-export const Api = z.object({
-  id: z.uuid(),
-  identifier: z.string(),
-  name: z.string(),
-  tokenFormat: z.enum(['jwt', 'opaque']),
-  accessTokenTtl: z.int(),
-  scopes: z.array(z.object({ name: z.string(), description: z.string(), requiredLevel: z.int() })),
-  resourceServers: z
-    .array(z.string())
-    .describe("client ids allowed to introspect the API's tokens besides each token's own client"),
-  system: z.boolean().describe('defined by Portcullis itself (the admin API): read-only'),
-  createdAt: time,
-  updatedAt: time,
-});
-export const ApiList = z.object({ apis: z.array(Api) });
 
 // --- Users -------------------------------------------------------------------------------------
 export const UserIdParams = z.strictObject({ userId: z.uuid() });

@@ -246,10 +246,8 @@ export function createConsents(deps: {
       status?: ConsentStatus;
       limit?: number;
     }): Promise<Consent[]> {
-      const limit = Math.min(
-        Math.max(1, Math.trunc(filter.limit ?? DEFAULT_LIST_LIMIT)),
-        MAX_LIST_LIMIT,
-      );
+      const asked = Number.isFinite(filter.limit) ? Math.trunc(filter.limit!) : DEFAULT_LIST_LIMIT;
+      const limit = Math.min(Math.max(1, asked), MAX_LIST_LIMIT);
       const now = clock.now();
       const rows = await store.list({ ...filter, limit }, new Date(now));
       return rows.map((r) => toConsent(r, now));

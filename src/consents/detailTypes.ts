@@ -109,6 +109,9 @@ function explain(errors: ErrorObject[]): { path: string; message: string } {
 type Fail = (path: string, message: string) => never;
 
 function checkAccount(account: unknown, path: string, fail: Fail): void {
+  const { schemeName, identification } = account as Record<string, unknown>;
+  checkText(schemeName, `${path}.schemeName`, fail);
+  checkText(identification, `${path}.identification`, fail);
   const iban = (account as { iban?: string }).iban;
   if (iban === undefined) return;
   const problem = ibanProblem(iban);
@@ -119,7 +122,28 @@ function checkAccount(account: unknown, path: string, fail: Fail): void {
 const RFC3339 =
   /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
 
+/** The date's day exists in its month (Date.parse would take 2027-02-30 as 2 March). */
+function realDay(at: string): boolean {
+  const [y, m, d] = at.slice(0, 10).split('-').map(Number) as [number, number, number];
+  return d <= new Date(Date.UTC(y, m, 0)).getUTCDate();
+}
+
+/**
+ * Control characters and bidirectional formatting characters: they could make the payee or the
+ * reference read differently on the consent page from what is stored and hashed.
+ */
+const HIDDEN = /[\p{Cc}\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/u;
+
+function checkText(value: unknown, path: string, fail: Fail): void {
+  if (typeof value !== 'string') return;
+  if (HIDDEN.test(value))
+    fail(path, `${path} must not contain control or bidirectional formatting characters`);
+  if (!value.trim()) fail(path, `${path} must not be blank`);
+}
+
 function checkPayment(d: AuthorizationDetail, fail: Fail): void {
+  checkText(d.creditorName, 'creditorName', fail);
+  checkText(d.remittanceInformation, 'remittanceInformation', fail);
   const { currency, amount } = d.instructedAmount as { currency: string; amount: string };
   if (minorUnits(currency) === undefined)
     fail('instructedAmount.currency', `currency '${currency}' is not an ISO 4217 code`);
@@ -133,7 +157,7 @@ function checkAccountInformation(d: AuthorizationDetail, now: Date, fail: Fail):
   if (Array.isArray(d.accounts))
     for (const [i, a] of d.accounts.entries()) checkAccount(a, `accounts[${i}]`, fail);
   const at = d.expirationDateTime as string;
-  const when = RFC3339.test(at) ? Date.parse(at) : Number.NaN;
+  const when = RFC3339.test(at) && realDay(at) ? Date.parse(at) : Number.NaN;
   if (Number.isNaN(when))
     fail(
       'expirationDateTime',

@@ -52,7 +52,7 @@ export function presentDetail(detail: AuthorizationDetail, locale: string): Pres
     const format = new Intl.NumberFormat(lang, { style: 'currency', currency: amount.currency });
     const presented: PresentedDetail = {
       kind: 'payment',
-      amount: format.format(amount.amount as unknown as number),
+      amount: format.format(amount.amount as `${number}`),
       payee: detail.creditorName as string,
       payeeAccount: maskAccount(detail.creditorAccount as Account),
     };

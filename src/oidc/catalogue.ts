@@ -8,7 +8,7 @@ import { createTtlCache } from '../cache.ts';
 import type { Clock } from '../clock.ts';
 import { conflict, invalid, notFound } from '../errors.ts';
 import {
-  assertDetailTypesFree,
+  refusingTakenDetailTypes,
   validateConsentScope,
   validateDetailTypes,
 } from './catalogueDetails.ts';
@@ -119,7 +119,6 @@ export function createCatalogue({
       );
       if (await store.findBy({ identifier }))
         throw conflict(`an API with identifier ${identifier} already exists`, 'identifier');
-      await assertDetailTypesFree(detailTypes, undefined, store.declaringOther);
       const now = new Date(clock.now());
       const row: ApiRow = {
         id: randomUUID(),
@@ -132,11 +131,13 @@ export function createCatalogue({
         created_at: now,
         updated_at: now,
       };
-      await refusingUnknownClients(input.resourceServers ?? [], () =>
-        store.insert(
-          row,
-          scopes.map((s) => toScopeRow(row.id, s)),
-          resourceServers,
+      await refusingTakenDetailTypes(() =>
+        refusingUnknownClients(input.resourceServers ?? [], () =>
+          store.insert(
+            row,
+            scopes.map((s) => toScopeRow(row.id, s)),
+            resourceServers,
+          ),
         ),
       );
       forget(identifier);
@@ -172,17 +173,16 @@ export function createCatalogue({
         detailTypes,
         (scopes ?? existing.scopes).map((s) => s.name),
       );
-      if (patch.detailTypes !== undefined) {
-        await assertDetailTypesFree(detailTypes, id, store.declaringOther);
-        rowPatch.detail_types = detailTypes;
-      }
+      if (patch.detailTypes !== undefined) rowPatch.detail_types = detailTypes;
       if (consentScope !== (existing.consentScope ?? null)) rowPatch.consent_scope = consentScope;
-      await refusingUnknownClients(patch.resourceServers ?? [], () =>
-        store.update(
-          id,
-          rowPatch,
-          scopes?.map((s) => toScopeRow(id, s)),
-          resourceServers,
+      await refusingTakenDetailTypes(() =>
+        refusingUnknownClients(patch.resourceServers ?? [], () =>
+          store.update(
+            id,
+            rowPatch,
+            scopes?.map((s) => toScopeRow(id, s)),
+            resourceServers,
+          ),
         ),
       );
       forget(existing.identifier);

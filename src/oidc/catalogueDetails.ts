@@ -3,6 +3,7 @@
 // and consume the consents of those types.
 import { DETAIL_TYPES, isDetailType } from '../consents/detailTypes.ts';
 import { conflict, invalid } from '../errors.ts';
+import { DetailTypeTaken } from './catalogueStore.ts';
 
 /** Detail types an API declares: known built-in types, each once; returned sorted. */
 export function validateDetailTypes(types: unknown): string[] {
@@ -40,19 +41,15 @@ export function validateConsentScope(
   return scope;
 }
 
-/** Refuses a detail type another API already declares, naming that API. */
-export async function assertDetailTypesFree(
-  types: string[],
-  apiId: string | undefined,
-  declaringOther: (
-    types: string[],
-    exceptId: string | undefined,
-  ) => Promise<{ identifier: string; type: string } | undefined>,
-): Promise<void> {
-  const other = await declaringOther(types, apiId);
-  if (other)
+/** Runs a catalogue write; a detail type another API declares becomes a conflict naming it. */
+export async function refusingTakenDetailTypes<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    if (!(err instanceof DetailTypeTaken)) throw err;
     throw conflict(
-      `detail type '${other.type}' is already declared by the API ${other.identifier}`,
+      `detail type '${err.type}' is already declared by the API ${err.identifier}`,
       'detailTypes',
     );
+  }
 }

@@ -47,6 +47,51 @@ export function missingClientOf(err: unknown): string | undefined {
   return /\(client_id\)=\((.*)\) is not present/.exec(e.detail ?? '')?.[1] ?? '';
 }
 
+/** A detail type another API already declares (found inside the writing transaction). */
+export class DetailTypeTaken extends Error {
+  constructor(
+    readonly identifier: string,
+    readonly type: string,
+  ) {
+    super(`detail type ${type} is declared by ${identifier}`);
+    this.name = 'DetailTypeTaken';
+  }
+}
+
+/** Another API (not `exceptId`) that declares one of `types`: its identifier and the type. */
+async function declaringOther(
+  db: Knex,
+  types: string[],
+  exceptId: string | undefined,
+): Promise<{ identifier: string; type: string } | undefined> {
+  if (types.length === 0) return undefined;
+  const row = await db('apis')
+    .whereRaw('detail_types && array(select jsonb_array_elements_text(?::jsonb))', [
+      JSON.stringify(types),
+    ])
+    .modify((q) => {
+      if (exceptId) q.whereNot({ id: exceptId });
+    })
+    .orderBy('identifier')
+    .first<{ identifier: string; detail_types: string[] } | undefined>(
+      'identifier',
+      'detail_types',
+    );
+  if (!row) return undefined;
+  return { identifier: row.identifier, type: types.find((t) => row.detail_types.includes(t))! };
+}
+
+/**
+ * Inside a write: refuses detail types another API declares. Writes that declare types take one
+ * transaction lock, so two APIs claiming the same type at once cannot both succeed.
+ */
+async function claimDetailTypes(trx: Knex, types: string[] | undefined, apiId: string) {
+  if (!types?.length) return;
+  await trx.raw('select pg_advisory_xact_lock(hashtext(?))', ['portcullis.apis.detail_types']);
+  const other = await declaringOther(trx, types, apiId);
+  if (other) throw new DetailTypeTaken(other.identifier, other.type);
+}
+
 const rsRows = (apiId: string, clientIds: string[]): ApiResourceServerRow[] =>
   clientIds.map((client_id) => ({ api_id: apiId, client_id }));
 
@@ -87,6 +132,7 @@ export function createCatalogueStore(knex: Knex) {
       resourceServers: string[] = [],
     ): Promise<void> {
       await knex.transaction(async (trx) => {
+        await claimDetailTypes(trx, api.detail_types, api.id);
         await trx('apis').insert(api);
         if (scopes.length) await trx('api_scopes').insert(scopes);
         if (resourceServers.length)
@@ -101,6 +147,7 @@ export function createCatalogueStore(knex: Knex) {
       resourceServers?: string[],
     ): Promise<void> {
       await knex.transaction(async (trx) => {
+        await claimDetailTypes(trx, patch.detail_types, id);
         await trx('apis').where({ id }).update(patch);
         if (scopes) {
           // Only removed scopes are deleted: role scopes cascade from the rows that go.
@@ -161,27 +208,6 @@ export function createCatalogueStore(knex: Knex) {
         .whereRaw('detail_types @> array[?]::text[]', [type])
         .first<{ id: string } | undefined>('id');
       return row?.id;
-    },
-    /** Another API (not `exceptId`) that declares one of `types`: its identifier and the type. */
-    async declaringOther(
-      types: string[],
-      exceptId: string | undefined,
-    ): Promise<{ identifier: string; type: string } | undefined> {
-      if (types.length === 0) return undefined;
-      const row = await knex('apis')
-        .whereRaw('detail_types && array(select jsonb_array_elements_text(?::jsonb))', [
-          JSON.stringify(types),
-        ])
-        .modify((q) => {
-          if (exceptId) q.whereNot({ id: exceptId });
-        })
-        .orderBy('identifier')
-        .first<{ identifier: string; detail_types: string[] } | undefined>(
-          'identifier',
-          'detail_types',
-        );
-      if (!row) return undefined;
-      return { identifier: row.identifier, type: types.find((t) => row.detail_types.includes(t))! };
     },
     async maxJwtTtl(): Promise<number> {
       const row = await knex('apis')

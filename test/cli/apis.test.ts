@@ -75,7 +75,10 @@ describe('portcullis api: resource servers', () => {
     assert.deepEqual(created.resourceServers, [backend, fraud].sort());
 
     const table = (await cli(['api', 'list'])).stdout;
-    assert.match(table, /^IDENTIFIER\s+NAME\s+FORMAT\s+TTL\s+SCOPES\s+RESOURCE_SERVERS$/m);
+    assert.match(
+      table,
+      /^IDENTIFIER\s+NAME\s+FORMAT\s+TTL\s+SCOPES\s+RESOURCE_SERVERS\s+DETAIL_TYPES$/m,
+    );
     const loansRow = table.split('\n').find((l) => l.startsWith(LOANS))!;
     assert.ok(loansRow.includes(backend) && loansRow.includes(fraud), loansRow);
 

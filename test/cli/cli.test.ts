@@ -103,7 +103,10 @@ describe('portcullis CLI', () => {
     assert.ok(!list.stdout.includes(client.clientSecret));
 
     const table = await runCli(['api', 'list'], env);
-    assert.match(table.stdout, /^IDENTIFIER\s+NAME\s+FORMAT\s+TTL\s+SCOPES\s+RESOURCE_SERVERS$/m);
+    assert.match(
+      table.stdout,
+      /^IDENTIFIER\s+NAME\s+FORMAT\s+TTL\s+SCOPES\s+RESOURCE_SERVERS\s+DETAIL_TYPES$/m,
+    );
     assert.match(table.stdout, /https:\/\/cards\.api\.example\s.*cards:read/);
 
     const deleted = await runCli(['client', 'delete', client.clientId], env);

@@ -288,6 +288,8 @@ describe('consents lifecycle', () => {
     assert.deepEqual(await ids({ accountId: 'acc-list', status: 'revoked' }), [three.id]);
     assert.deepEqual(await ids({ accountId: 'acc-list', limit: 1 }), [three.id]);
     assert.deepEqual(await ids({ accountId: 'nobody' }), []);
+    assert.equal((await ids({ accountId: 'acc-list', limit: Number.NaN })).length, 3);
+    assert.equal((await ids({ accountId: 'acc-list', limit: 0 })).length, 1);
     // The sweep marks it; reads agree before and after.
     assert.ok((await consents.expireDue()) >= 1);
     assert.equal((await row(one.id)).status, 'expired');

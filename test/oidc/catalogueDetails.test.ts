@@ -128,4 +128,23 @@ describe('catalogue detail types', () => {
     await catalogue.delete(other.id);
     assert.equal(await catalogue.apiForDetailType('account_information'), undefined);
   });
+
+  test('two APIs claiming one type at once: exactly one gets it', async () => {
+    const claim = (n: number) =>
+      catalogue.create({
+        identifier: `https://race-${n}.example`,
+        scopes,
+        detailTypes: ['account_information'],
+        consentScope: 'payments:execute',
+      });
+    const results = await Promise.allSettled([claim(1), claim(2), claim(3)]);
+    const won = results.filter((r) => r.status === 'fulfilled');
+    assert.equal(won.length, 1);
+    for (const r of results)
+      if (r.status === 'rejected') assert.equal((r.reason as { code: string }).code, 'conflict');
+    const declaring = (await apiRows()).filter((a) =>
+      a.detail_types.includes('account_information'),
+    );
+    assert.equal(declaring.length, 1);
+  });
 });

@@ -1,5 +1,5 @@
-// /apis: the API catalogue, each API with its scopes and resource servers (the clients that may
-// introspect its tokens). The admin API itself is listed, read-only.
+// /apis: the API catalogue, each API with its scopes, resource servers (the clients that may
+// introspect its tokens) and detail types. The admin API itself is listed, read-only.
 import { notFound } from '../../errors.ts';
 import { type Api as ApiModel, checkResourceServerClients } from '../../oidc/catalogue.ts';
 import type { AdminContext } from '../context.ts';
@@ -17,6 +17,7 @@ export function apiRoutes({ services }: AdminContext): AnyRoute[] {
   const apiJson = (a: ApiModel) => ({
     ...a,
     scopes: a.scopes.map((s) => ({ ...s, requiredLevel: s.requiredLevel ?? 1 })),
+    consentScope: a.consentScope ?? null,
     system: catalogue.isSystem(a.id),
     createdAt: iso(a.createdAt),
     updatedAt: iso(a.updatedAt),
@@ -28,6 +29,8 @@ export function apiRoutes({ services }: AdminContext): AnyRoute[] {
     lifetime: a.accessTokenTtl,
     scopes: a.scopes.map((s) => ({ ...s })),
     resourceServers: a.resourceServers,
+    detailTypes: a.detailTypes,
+    consentScope: a.consentScope ?? null,
   });
 
   return [
@@ -80,7 +83,7 @@ export function apiRoutes({ services }: AdminContext): AnyRoute[] {
       path: '/apis/{apiId}',
       operationId: 'updateApi',
       summary:
-        'Change an API: its name, token format, token lifetime, scopes or resource servers (lists replaced whole)',
+        'Change an API: its name, token format, token lifetime, scopes, resource servers, detail types or consent scope (lists replaced whole)',
       tag: TAG,
       scope: SCOPE,
       params: ApiIdParams,

@@ -1,7 +1,9 @@
-// `portcullis api create|list|show|delete` and `api resource-server add|remove`: the API
-// catalogue, and which clients may introspect each API's tokens.
+// `portcullis api create|update|list|show|delete` and `api resource-server add|remove`: the API
+// catalogue, which clients may introspect each API's tokens, and the authorization detail types
+// each API accepts.
 import type { Command } from 'commander';
 import type { App } from '../../app.ts';
+import { DETAIL_TYPES } from '../../consents/detailTypes.ts';
 import { DomainError } from '../../errors.ts';
 import {
   type Api,
@@ -11,6 +13,7 @@ import {
 } from '../../oidc/catalogue.ts';
 import { auditChange, withApp } from '../context.ts';
 import { CliError, print, printTable } from '../output.ts';
+import { detailFacts, registerApiUpdate } from './apiUpdate.ts';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -62,6 +65,7 @@ const listed = (ids: string[]) => (ids.length ? ids.join(', ') : '(none)');
 
 const apiJson = (a: Api) => ({
   ...a,
+  consentScope: a.consentScope ?? null,
   createdAt: a.createdAt.toISOString(),
   updatedAt: a.updatedAt.toISOString(),
 });
@@ -92,6 +96,15 @@ export function registerApiCommands(program: Command): void {
       "a confidential client allowed to introspect this API's tokens (repeat; default none)",
       collect,
     )
+    .option(
+      '--detail-type <type>',
+      `an authorization detail type (RFC 9396) this API accepts: ${DETAIL_TYPES.join(' or ')} (repeat; each type belongs to one API)`,
+      collect,
+    )
+    .option(
+      '--consent-scope <scope>',
+      "the scope (one of --scope) a resource server's client-credentials token needs to read and consume this API's consents; required with --detail-type",
+    )
     .option('--json', 'print the result as JSON')
     .action(
       async (opts: {
@@ -102,6 +115,8 @@ export function registerApiCommands(program: Command): void {
         format: string;
         ttl: string;
         resourceServer?: string[];
+        detailType?: string[];
+        consentScope?: string;
         json?: boolean;
       }) => {
         if (opts.format !== 'jwt' && opts.format !== 'opaque')
@@ -118,12 +133,18 @@ export function registerApiCommands(program: Command): void {
             accessTokenTtl: Number(opts.ttl),
             scopes,
             resourceServers,
+            detailTypes: opts.detailType ?? [],
+            consentScope: opts.consentScope,
           });
           await auditChange(
             app,
             'api.created',
             { type: 'api', id: created.identifier },
-            { scopes: created.scopes, resourceServers: created.resourceServers },
+            {
+              scopes: created.scopes,
+              resourceServers: created.resourceServers,
+              ...detailFacts(created),
+            },
           );
           print(opts.json, apiJson(created), () => {
             process.stdout.write(
@@ -131,6 +152,10 @@ export function registerApiCommands(program: Command): void {
             );
             if (created.resourceServers.length)
               process.stdout.write(`resource servers: ${listed(created.resourceServers)}\n`);
+            if (created.detailTypes.length)
+              process.stdout.write(
+                `detail types: ${listed(created.detailTypes)} (consent scope ${created.consentScope})\n`,
+              );
           });
         });
       },
@@ -151,8 +176,9 @@ export function registerApiCommands(program: Command): void {
               ttl: a.accessTokenTtl,
               format: a.tokenFormat,
               resource_servers: a.resourceServers,
+              detail_types: a.detailTypes,
             })),
-            ['identifier', 'name', 'format', 'ttl', 'scopes', 'resource_servers'],
+            ['identifier', 'name', 'format', 'ttl', 'scopes', 'resource_servers', 'detail_types'],
           ),
         );
       });
@@ -160,7 +186,9 @@ export function registerApiCommands(program: Command): void {
 
   api
     .command('show')
-    .description('show one API: its scopes, the level each needs, and its resource servers')
+    .description(
+      'show one API: its scopes, the level each needs, its resource servers and detail types',
+    )
     .requiredOption('--identifier <uri>', 'the API identifier URI')
     .option('--json', 'print as JSON')
     .action(async (opts: { identifier: string; json?: boolean }) => {
@@ -175,9 +203,13 @@ export function registerApiCommands(program: Command): void {
           for (const s of found.scopes)
             line('scope', `${s.name} (level ${s.requiredLevel ?? 1}): ${s.description}`);
           line('resource servers', listed(found.resourceServers));
+          line('detail types', listed(found.detailTypes));
+          line('consent scope', found.consentScope ?? '(none)');
         });
       });
     });
+
+  registerApiUpdate(api, findApi);
 
   const resourceServer = api
     .command('resource-server')
@@ -247,7 +279,11 @@ export function registerApiCommands(program: Command): void {
           app,
           'api.deleted',
           { type: 'api', id: found.identifier },
-          { scopes: found.scopes.map((s) => s.name), resourceServers: found.resourceServers },
+          {
+            scopes: found.scopes.map((s) => s.name),
+            resourceServers: found.resourceServers,
+            ...detailFacts(found),
+          },
         );
         process.stdout.write(`deleted API ${opts.identifier}\n`);
       });
