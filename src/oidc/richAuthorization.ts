@@ -58,8 +58,21 @@ function requested(ctx: KoaContextWithOIDC): unknown {
   }
 }
 
+/** invalid_grant with this description (the library's own InvalidGrant always says "grant request is invalid"). */
+const notAuthorised = () =>
+  Object.assign(new errors.InvalidGrant(NOT_AUTHORISED), { error_description: NOT_AUTHORISED });
+
 const describe = (err: DomainError) => (err.field ? `${err.field}: ${err.message}` : err.message);
 
+/**
+ * What a client sends: `authorization_details` (a JSON array) at PAR or the authorization
+ * endpoint, with PKCE and redirect_uri as always; `resource` may be left out (the APIs declaring
+ * the types are then the resources; if named, it must include them), `scope` may be just
+ * `openid`. At the token endpoint the code is redeemed for the API of its details without
+ * `resource` (details of two APIs: name one; a refresh naming the other gets that one's); the
+ * response and the token carry the details of that API, and `consent_id`. JWT access tokens
+ * are not introspectable (the library's rule): an API checks the consent (GET /consents/{id}).
+ */
 export function createRichAuthorization(options: RichAuthorizationOptions) {
   const { consents, apiForDetailType } = options;
   /** One validation of the whole array per request (the library asks once per detail). */
@@ -101,6 +114,11 @@ export function createRichAuthorization(options: RichAuthorizationOptions) {
       );
     }
     const access = apiAccessOf(client);
+    // Resources the client named at PAR or authorization: the details must be for one of them
+    // (else the consent would be granted and no token carry it). At the token endpoint a token
+    // is for one API and carries the details of that API only.
+    const raw = ctx.oidc.route === 'token' ? undefined : ctx.oidc.params?.resource;
+    const named = raw === undefined ? undefined : [raw].flat().map(String);
     for (const [i, detail] of details.entries()) {
       const api = await apiForDetailType(detail.type);
       if (!api)
@@ -110,6 +128,10 @@ export function createRichAuthorization(options: RichAuthorizationOptions) {
       if (!access[api.identifier]?.length)
         throw new errors.InvalidAuthorizationDetails(
           `authorization_details[${i}].type: this client may not request ${detail.type}`,
+        );
+      if (named && !named.includes(api.identifier))
+        throw new errors.InvalidAuthorizationDetails(
+          `authorization_details[${i}].type: ${detail.type} is for ${api.identifier}, which the resource parameter does not name`,
         );
     }
     return details;
@@ -172,7 +194,7 @@ export function createRichAuthorization(options: RichAuthorizationOptions) {
         throw new errors.InvalidAuthorizationDetails(NEEDS_PERSON);
       }
       const consent = await authorisedConsent(ctx, (source as TokenLike | undefined)?.grantId);
-      if (!consent) throw new errors.InvalidGrant(NOT_AUTHORISED);
+      if (!consent) throw notAuthorised();
       const t = token as TokenLike;
       const granted = await ofApi(
         consent.details,
@@ -233,8 +255,7 @@ export function createRichAuthorization(options: RichAuthorizationOptions) {
     async assertRefreshable(ctx: KoaContextWithOIDC): Promise<void> {
       const rt = ctx.oidc.entities?.RefreshToken as TokenLike | undefined;
       if (!rt?.rar?.length) return;
-      if (!(await authorisedConsent(ctx, rt.grantId)))
-        throw new errors.InvalidGrant(NOT_AUTHORISED);
+      if (!(await authorisedConsent(ctx, rt.grantId))) throw notAuthorised();
     },
 
     /** Introspection: a token with details is active only while its consent is authorised. */

@@ -157,6 +157,21 @@ describe('refused authorization_details', () => {
     }
   });
 
+  test('details for an API the resource parameter does not name → refused at PAR', async () => {
+    const before = await written(server);
+    const res = await postAs(server.url('/request'), world.tpp, {
+      ...authParams(world.tpp.id, JSON.stringify([PAYMENT])),
+      resource: ACCOUNTS,
+    });
+    assert.equal(res.status, 400);
+    assert.deepEqual(res.body, {
+      error: INVALID,
+      error_description:
+        'authorization_details[0].type: payment_initiation is for https://payments.api.example, which the resource parameter does not name',
+    });
+    assert.deepEqual(await written(server), before);
+  });
+
   test('client credentials with authorization_details → refused, no token', async () => {
     const before = await written(server);
     const res = await postAs(server.url('/token'), world.tpp, {
