@@ -12,7 +12,7 @@ import {
 } from '../oidc/bridge.ts';
 import type { Api } from '../oidc/catalogue.ts';
 import { CsrfError, type InteractionDeps, renderPage, requestOrigin } from './context.ts';
-import { detailsConsent, type ScopesView } from './detailsConsent.ts';
+import { consentFormBinding, detailsConsent, type ScopesView } from './detailsConsent.ts';
 import { readForm } from './forms.ts';
 
 const IDENTITY_TEXT: Record<string, string> = {
@@ -124,7 +124,8 @@ export function consentPage(deps: InteractionDeps) {
   async function submit(ctx: Koa.Context): Promise<void> {
     const form = await readForm(ctx);
     const i = await deps.bridge.details(ctx);
-    if (!csrf.verify(i.uid, 'consent', form._csrf)) throw new CsrfError();
+    const binding = hasDetails(i) ? consentFormBinding(i.uid, form.consent) : i.uid;
+    if (!csrf.verify(binding, 'consent', form._csrf)) throw new CsrfError();
     if (i.prompt.name !== 'consent' || !i.session) {
       return renderPage(
         ctx,

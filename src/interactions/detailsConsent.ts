@@ -27,6 +27,13 @@ const CHANGED =
   'The request changed after you saw it. Nothing was shared; go back to the application and start again.';
 const CLOSED = 'This consent is no longer open. Go back to the application and start again.';
 
+/**
+ * What the page's CSRF token is bound to: the interaction and the consent it shows, so a form can
+ * only decide on the consent opened for its own login.
+ */
+export const consentFormBinding = (interactionUid: string, consentId: string | undefined) =>
+  `${interactionUid}\n${consentId ?? ''}`;
+
 const isPayment = (consent: Consent) => consent.details.some((d) => d.type === PAYMENT);
 
 export function detailsConsent(
@@ -73,13 +80,13 @@ export function detailsConsent(
           ? JSON.stringify(assertion.options).replace(/</g, '\\u003c')
           : '',
         error: extra.error,
-        csrf: csrf.token(i.uid, 'consent'),
+        csrf: csrf.token(consentFormBinding(i.uid, consent.id), 'consent'),
       },
       extra.status,
     );
   }
 
-  /** The consent the form names, if it is this person's, for this client, still awaiting. */
+  /** The consent the form names (its CSRF token binds it to this login), if this person's and client's. */
   async function openConsent(i: PendingInteraction, id: string | undefined) {
     const consent = id ? await consents.find(id) : undefined;
     const ours =

@@ -155,6 +155,11 @@ describe('payments in the browser', () => {
     assert.equal(await page.locator('[data-payee]').textContent(), 'ACME GmbH');
     assert.equal(await page.locator('[data-payee-account]').textContent(), 'DE89 •••• 3000');
     assert.equal(app.hits.length, 0, 'no code before the payment is confirmed');
+    assert.equal(
+      await page.locator('[data-webauthn-missing]').isVisible(),
+      false,
+      'the note for browsers without WebAuthn is hidden in one that has it',
+    );
 
     // The page fits a phone screen.
     await page.setViewportSize({ width: 390, height: 844 });

@@ -244,3 +244,29 @@ export async function webauthnCeremony(
   });
   return { options, result: await browser.follow(posted, origin) };
 }
+
+/** The assertion options a consent page for a payment carries in its data block. */
+export function paymentAssertionOptions(page: Page): PublicKeyCredentialRequestOptionsJSON {
+  const json =
+    /<script type="application\/json" id="payment-assertion-options">([^<]*)<\/script>/.exec(
+      page.html,
+    )?.[1];
+  if (!json)
+    throw new Error(`no payment assertion options on the page:\n${page.html.slice(0, 2000)}`);
+  return JSON.parse(json);
+}
+
+/**
+ * Confirms the payment of a consent page as views/static/webauthn.js does in a browser: the
+ * options from the page's data block, the authenticator's assertion posted with the approve form
+ * (its hidden _csrf, consent, nonce and decision). `fields` replaces any of them.
+ */
+export async function confirmPayment(
+  browser: HttpBrowser,
+  page: Page,
+  answer: (options: PublicKeyCredentialRequestOptionsJSON) => AuthenticationResponseJSON,
+  fields: Record<string, string> = {},
+): Promise<Page> {
+  const assertion = JSON.stringify(answer(paymentAssertionOptions(page)));
+  return browser.submit(page, /\/consent$/, { assertion, ...fields });
+}

@@ -6,6 +6,8 @@
 (() => {
   const lib = window.SimpleWebAuthnBrowser;
   if (!lib || !window.PublicKeyCredential) return;
+  // What a page says when the ceremony cannot run here: this browser can run it.
+  for (const note of document.querySelectorAll('[data-webauthn-missing]')) note.hidden = true;
 
   async function fetchOptions(form) {
     const res = await fetch(form.dataset.optionsUrl, {
