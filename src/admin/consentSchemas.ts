@@ -2,8 +2,7 @@
 // the list query, the path parameter and the consent as an administrator sees it.
 import { z } from 'zod';
 import { CONSENT_STATUSES } from '../consents/consents.ts';
-
-const time = z.iso.datetime({ offset: true });
+import { time } from './schemaBlocks.ts';
 
 export const ConsentIdParams = z.strictObject({
   consentId: z
