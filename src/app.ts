@@ -32,7 +32,7 @@ import { createSealer } from './keys/envelope.ts';
 import { createClientLimiter } from './limits/clientLimiter.ts';
 import { createRateLimitStore } from './limits/store.ts';
 import { errorFacts, type Logger } from './log.ts';
-import { createAccessTokenVerifier, opaqueTokens } from './oidc/accessTokens.ts';
+import { createAccessTokenVerifier, opaqueTokens, ownApiTokenDeps } from './oidc/accessTokens.ts';
 import { createFindAccount, narrowToRoles } from './oidc/accountClaims.ts';
 import { createArtifactAdapter } from './oidc/adapter.ts';
 import { createAuditGate } from './oidc/auditGate.ts';
@@ -42,7 +42,6 @@ import { limitClients } from './oidc/clientLimits.ts';
 import { buildConfiguration } from './oidc/configuration.ts';
 import { attachProviderEvents } from './oidc/events.ts';
 import { MTLS_ALIASED_PATHS } from './oidc/mtls.ts';
-import { PROFILES, serverProfile } from './oidc/profiles.ts';
 import { createOidcRuntime, type OidcRuntime } from './oidc/provider.ts';
 import { createRegistration } from './oidc/registration.ts';
 import { createRichAuthorization } from './oidc/richAuthorization.ts';
@@ -257,20 +256,8 @@ export async function createApp(config: Config, deps: AppDeps) {
     );
   }
 
-  // Tokens at Portcullis' own APIs (admin, consents): DPoP proofs are kept with oidc-provider's
-  // own replay detection, so a proof replayed to another instance fails.
-  const ownApiTokens = {
-    issuer: config.issuer,
-    clockToleranceSeconds: config.clockToleranceSeconds,
-    ring: () => oidc.ring,
-    dpopAlgorithms: (serverProfile(config.fapiProfile) ?? PROFILES.default).clientSigningAlgs,
-    claimProof: (id: string, until: Date) =>
-      artifacts.claimReplay(
-        id,
-        { kind: 'ReplayDetection', iss: 'admin-api', exp: Math.ceil(until.getTime() / 1000) },
-        until,
-      ),
-  };
+  // Tokens at Portcullis' own APIs (admin, consents).
+  const ownApiTokens = ownApiTokenDeps({ ...config, ring: () => oidc.ring, artifacts });
 
   // --- HTTP ----------------------------------------------------------------------------------
   const koa = createHttpApp({

@@ -1,16 +1,8 @@
 // The admin API's schemas of consents (rich authorization details a person granted a client):
 // the list query, the path parameter and the consent as an administrator sees it.
 import { z } from 'zod';
-
-const time = z.iso.datetime({ offset: true });
-const CONSENT_STATUSES = [
-  'awaiting_authorisation',
-  'authorised',
-  'rejected',
-  'consumed',
-  'revoked',
-  'expired',
-] as const;
+import { CONSENT_STATUSES } from '../consents/consents.ts';
+import { time } from './schemaBlocks.ts';
 
 export const ConsentIdParams = z.strictObject({
   consentId: z

@@ -44,7 +44,7 @@ export const AUDIT_KINDS = {
   // administrator, consumed by the API that executes a payment (src/http/consentApi.ts).
   'consent.revoked': ['grants', 'types', 'tokens', ...CHANGE],
   'consent.consumed': ['api', 'types'],
-  'consent.consume_refused': ['api', 'types', 'status'],
+  'consent.consume_refused': ['api', 'types', 'status', 'reason'],
   // A consent with authorization_details refused on the page (the consent record is 'rejected').
   'consent.rejected': ['consent', 'detailTypes'],
   // Dynamic linking: the WebAuthn assertion over one payment (canonicalHash: the payment's,

@@ -16,6 +16,16 @@ export type ConsentStatus =
   | 'revoked'
   | 'expired';
 
+/** Every status, in lifecycle order (for validation of filters and documentation). */
+export const CONSENT_STATUSES = [
+  'awaiting_authorisation',
+  'authorised',
+  'rejected',
+  'consumed',
+  'revoked',
+  'expired',
+] as const satisfies readonly ConsentStatus[];
+
 export interface Consent {
   id: string;
   clientId: string;

@@ -255,7 +255,10 @@ export function consentApi(deps: ConsentApiDeps): Router {
           consumed = await deps.consents.consume(before.id, caller.clientId);
         } catch (err) {
           if (!(err instanceof ConsentStateError)) throw err;
-          await audit(ctx, caller, 'consent.consume_refused', before, { status: err.status });
+          await audit(ctx, caller, 'consent.consume_refused', before, {
+            status: err.status,
+            reason: err.reason,
+          });
           throw stateProblem(err);
         }
         // The same caller again gets the consent as it was consumed, and no second event.

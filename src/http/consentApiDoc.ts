@@ -2,20 +2,14 @@
 // /consents/openapi.json: its two operations, the consent as an API sees it, and its problems.
 import { z } from 'zod';
 import { Problem as ProblemSchema } from '../admin/schemas.ts';
+import { CONSENT_STATUSES } from '../consents/consents.ts';
 
 const time = z.iso.datetime({ offset: true });
 
 /** The consent as the API declaring its detail types sees it (consentView). */
 export const ConsentView = z.object({
   id: z.string().describe('cns_ and 22 base64url characters; the consent_id claim of tokens'),
-  status: z.enum([
-    'awaiting_authorisation',
-    'authorised',
-    'rejected',
-    'consumed',
-    'revoked',
-    'expired',
-  ]),
+  status: z.enum(CONSENT_STATUSES),
   types: z.array(z.string()).describe("the consent's detail types this API declares"),
   authorization_details: z
     .array(z.looseObject({ type: z.string() }))

@@ -10,6 +10,7 @@ import { PageError } from '../http/pageError.ts';
 import type { BrowserSession } from '../oidc/bridge.ts';
 import { CsrfError, type InteractionDeps, requestOrigin } from './context.ts';
 import { readForm } from './forms.ts';
+import { pickLocale } from './locale.ts';
 
 const STATUS_WORDS: Record<ConsentStatus, string> = {
   awaiting_authorisation: 'Not authorised',
@@ -25,19 +26,6 @@ const ACCESS_WORDS: Record<string, string> = {
   transactions: 'transactions',
   details: 'account details',
 };
-
-/** The first language of the browser that Intl knows, else English. */
-export function pageLocale(ctx: Koa.Context): string {
-  for (const tag of ctx.acceptsLanguages()) {
-    try {
-      const [known] = Intl.NumberFormat.supportedLocalesOf(tag);
-      if (known) return known;
-    } catch {
-      // '*' or a malformed tag: try the next.
-    }
-  }
-  return 'en';
-}
 
 /** One line per detail, as a person reads it. */
 function describe(consent: Consent, locale: string): string[] {
@@ -60,7 +48,7 @@ export function accountConsents(deps: InteractionDeps) {
   return {
     /** The rows of the account page: every consent but those never authorised, newest first. */
     async view(ctx: Koa.Context, session: BrowserSession) {
-      const locale = pageLocale(ctx);
+      const locale = pickLocale(undefined, ctx.get('accept-language') || undefined);
       const rows = [];
       for (const c of await consents.list({ accountId: session.accountId, limit: 100 })) {
         if (c.status === 'awaiting_authorisation' || c.status === 'rejected') continue;

@@ -6,7 +6,9 @@ import type { X509Certificate } from 'node:crypto';
 import { createLocalJWKSet, type JWK, errors as joseErrors, jwtVerify } from 'jose';
 import type Provider from 'oidc-provider';
 import type { KeyRing } from '../keys/signingKeys.ts';
+import type { ArtifactStore } from './artifactStore.ts';
 import { PRIVATE_JWK_MEMBERS } from './clientRules.ts';
+import { PROFILES, type ServerProfileSetting, serverProfile } from './profiles.ts';
 import {
   certificateThumbprint,
   DpopProofError,
@@ -64,6 +66,32 @@ export interface AccessTokenVerifierDeps {
   claimProof: (id: string, until: Date) => Promise<boolean>;
   /** Opaque tokens' claims as a JWT would carry them (see opaqueTokens); none: JWTs only. */
   findOpaque?: ((token: string) => Promise<Record<string, unknown> | undefined>) | undefined;
+}
+
+/**
+ * What verifying tokens at Portcullis' own APIs takes from the running server: DPoP proofs signed
+ * with the token endpoint's algorithms, kept with oidc-provider's own replay detection (so a proof
+ * replayed to another instance fails).
+ */
+export function ownApiTokenDeps(o: {
+  issuer: string;
+  clockToleranceSeconds: number;
+  fapiProfile: ServerProfileSetting;
+  ring: () => KeyRing;
+  artifacts: Pick<ArtifactStore, 'claimReplay'>;
+}): AccessTokenVerifierDeps {
+  return {
+    issuer: o.issuer,
+    clockToleranceSeconds: o.clockToleranceSeconds,
+    ring: o.ring,
+    dpopAlgorithms: (serverProfile(o.fapiProfile) ?? PROFILES.default).clientSigningAlgs,
+    claimProof: (id, until) =>
+      o.artifacts.claimReplay(
+        id,
+        { kind: 'ReplayDetection', iss: 'admin-api', exp: Math.ceil(until.getTime() / 1000) },
+        until,
+      ),
+  };
 }
 
 /**

@@ -181,7 +181,12 @@ describe('consent API for resource servers', () => {
     );
     assert.equal(refusals.length, 1);
     assert.deepEqual(refusals[0]!.actor, { type: 'client', id: other.id });
-    assert.equal(refusals[0]!.details.status, 'consumed');
+    assert.deepEqual(refusals[0]!.details, {
+      api: PAYMENTS_API,
+      types: ['payment_initiation'],
+      status: 'consumed',
+      reason: 'state',
+    });
   });
 
   test('concurrent consumes: the same caller twice both 200; two callers one 200, one 409', async () => {

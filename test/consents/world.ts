@@ -6,20 +6,14 @@ import { importJWK, SignJWT } from 'jose';
 import * as oidc from 'openid-client';
 import type { Consent } from '../../src/consents/consents.ts';
 import type { Reply } from '../admin/helpers.ts';
+import { ACCOUNTS, PAYMENT, PAYMENTS } from '../oidc/richAuthorizationWorld.ts';
 import { PASSWORD } from '../support/fixtures.ts';
 import type { TestServer } from '../support/server.ts';
 
-export const PAYMENTS_API = 'https://payments.api.example';
-export const ACCOUNTS_API = 'https://accounts.api.example';
+export { PAYMENT };
+export const PAYMENTS_API = PAYMENTS;
+export const ACCOUNTS_API = ACCOUNTS;
 export const PLAIN_API = 'https://plain.api.example';
-
-export const PAYMENT = {
-  type: 'payment_initiation',
-  instructedAmount: { currency: 'EUR', amount: '1250.00' },
-  creditorName: 'ACME GmbH',
-  creditorAccount: { iban: 'DE89370400440532013000' },
-  remittanceInformation: 'Invoice 4711',
-};
 
 export interface Machine {
   id: string;

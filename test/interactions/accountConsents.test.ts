@@ -51,7 +51,7 @@ describe('account page: consents', () => {
     assert.match(p, /Budget Planner/);
     assert.match(
       p,
-      /Payment of €1,250\.00 to ACME GmbH \(DE89 •••• 3000\), reference “Invoice 4711”/,
+      /Payment of €1,250\.00 to ACME GmbH \(DE89 •••• 3000\), reference “Invoice 2026-117”/,
     );
     assert.match(p, /<td>Active<\/td>/);
     assert.match(p, new RegExp(`action="/account/consents/${payment.id}/revoke"`));

@@ -2,19 +2,12 @@
 // access), and revoking one, which also ends its grant and the grant's tokens.
 import type { Command } from 'commander';
 import { consentJson } from '../../admin/routes/consents.ts';
-import type { ConsentStatus } from '../../consents/consents.ts';
+import { CONSENT_STATUSES, type ConsentStatus } from '../../consents/consents.ts';
 import { revokeConsent, revokedDetails } from '../../consents/revocation.ts';
 import { auditChange, cliActor, withApp } from '../context.ts';
 import { CliError, print, printTable } from '../output.ts';
 
-const STATUSES: ConsentStatus[] = [
-  'awaiting_authorisation',
-  'authorised',
-  'rejected',
-  'consumed',
-  'revoked',
-  'expired',
-];
+const STATUSES: readonly ConsentStatus[] = CONSENT_STATUSES;
 const CONSENT_ID = /^cns_[\w-]{22}$/;
 
 function checkId(id: string): string {
