@@ -195,6 +195,19 @@ export function createTokenExchange(deps: TokenExchangeDeps) {
         'resource',
         'audience',
       ]);
+      // RFC 6749 §5.2: a client not allowed the grant type is unauthorized_client (the library
+      // answers invalid_request for every grant type; only this one is corrected here).
+      provider.use(async (ctx, next) => {
+        await next();
+        const body = ctx.body as { error?: string; error_description?: string } | undefined;
+        if (
+          ctx.status === 400 &&
+          body?.error === 'invalid_request' &&
+          body.error_description === 'requested grant type is not allowed for this client' &&
+          (ctx as unknown as KoaContextWithOIDC).oidc?.params?.grant_type === TOKEN_EXCHANGE
+        )
+          ctx.body = { ...body, error: 'unauthorized_client' };
+      });
     },
     /** For configuration.extraTokenClaims: the claims of a token issued by an exchange. */
     tokenClaims: (token: object): Record<string, unknown> | undefined => claimsOf.get(token),
