@@ -7,6 +7,16 @@ import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import * as oidc from 'openid-client';
 import { HttpBrowser, loginForCode } from '../support/browserless.ts';
+import {
+  assertError,
+  assertionFields,
+  clientAssertion,
+  dpopProof,
+  type SigningKey,
+  send,
+  signingKey,
+  thumbprint,
+} from '../support/fapi.ts';
 import { PASSWORD } from '../support/fixtures.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
@@ -31,6 +41,8 @@ describe('token exchange', () => {
   let outsider: Secretive;
   /** A client credentials client of CARDS (no token exchange). */
   let cardsBatch: Secretive;
+  /** A FAPI 2.0 resource server of ACCOUNTS (private_key_jwt, DPoP-bound tokens). */
+  let fapiRs: { id: string; key: SigningKey };
 
   const rp = (c: Secretive, redirect?: string) =>
     oidc.discovery(
@@ -153,7 +165,21 @@ describe('token exchange', () => {
       firstParty: true,
     });
     web = { id: webClient.client.clientId, secret: webClient.secret! };
-    await catalogue.update(accountsApi.id, { resourceServers: [accountsRs.id] });
+    const fapiKey = signingKey('ES256');
+    fapiRs = {
+      key: fapiKey,
+      id: (
+        await clients.create({
+          name: 'Accounts API (FAPI 2.0)',
+          profile: 'fapi2',
+          grantTypes: [EXCHANGE as never],
+          authMethod: 'private_key_jwt',
+          jwks: { keys: [fapiKey.publicJwk] },
+          apiAccess: { [STATEMENTS]: all },
+        })
+      ).client.clientId,
+    };
+    await catalogue.update(accountsApi.id, { resourceServers: [accountsRs.id, fapiRs.id] });
     await catalogue.update(statementsApi.id, { resourceServers: [statementsRs.id] });
   });
   after(() => server.close());
@@ -445,5 +471,35 @@ describe('token exchange', () => {
     assert.equal(response.token_type, 'dpop');
     const claims = decodeJwt(response.access_token);
     assert.ok((claims.cnf as { jkt?: string }).jkt, 'cnf.jkt');
+  });
+
+  test('a FAPI 2.0 client exchanges only with a DPoP proof: its token is bound to its key', async () => {
+    const subject = await aliceToken(ACCOUNTS);
+    const form = () => ({
+      grant_type: EXCHANGE,
+      subject_token: subject,
+      subject_token_type: ACCESS_TOKEN,
+      resource: STATEMENTS,
+      ...assertionFields(fapiRs.id, clientAssertion(fapiRs.key, fapiRs.id, server.issuer)),
+    });
+    const before = await written();
+    assertError(
+      await send(server, '/token', form()),
+      400,
+      'invalid_request',
+      "this client's tokens are DPoP-bound: send a DPoP proof",
+    );
+    assert.deepEqual(await written(), before, 'nothing written');
+
+    const dpopKey = signingKey('ES256');
+    const bound = await send(server, '/token', form(), {
+      headers: { DPoP: dpopProof(dpopKey, 'POST', server.url('/token')) },
+    });
+    assert.equal(bound.status, 200, JSON.stringify(bound.body));
+    assert.equal(bound.body.token_type, 'DPoP');
+    const view = await oidc.tokenIntrospection(await rp(statementsRs), bound.body.access_token);
+    assert.equal(view.active, true);
+    assert.deepEqual(view.cnf, { jkt: thumbprint(dpopKey) });
+    assert.deepEqual(view.act, { sub: fapiRs.id });
   });
 });

@@ -13,7 +13,6 @@ interface DpopResult {
 }
 interface Helpers {
   validateDpop(provider: Provider, ctx: KoaContextWithOIDC): Promise<DpopResult | undefined>;
-  checkDpopRequired(provider: Provider, ctx: KoaContextWithOIDC, dPoP: unknown): void;
   checkMtlsCert(provider: Provider, ctx: KoaContextWithOIDC): unknown;
 }
 interface Common {
@@ -35,8 +34,8 @@ interface Bindable {
 
 /**
  * Validates the request's DPoP proof (if any) and the client certificate its metadata demands,
- * then binds `token` to them. A client whose profile requires sender-constrained tokens gets
- * none without a proof or certificate: invalid_request.
+ * then binds `token` to them. A client whose metadata or profile requires sender-constrained
+ * tokens gets none without its proof or certificate: `refuse` (invalid_request) says which.
  */
 export async function bindToClient(
   ctx: KoaContextWithOIDC,
@@ -45,11 +44,28 @@ export async function bindToClient(
   refuse: (description: string) => Error,
 ): Promise<void> {
   const { provider } = ctx.oidc;
+  const client = ctx.oidc.client as unknown as {
+    dpopBoundAccessTokens?: boolean;
+    tlsClientCertificateBoundAccessTokens?: boolean;
+  };
   const dPoP = await helpers.validateDpop(provider, ctx);
-  const certificate = helpers.checkMtlsCert(provider, ctx);
-  helpers.checkDpopRequired(provider, ctx, dPoP);
+  const certificateBound = client.tlsClientCertificateBoundAccessTokens === true;
+  if (
+    !dPoP &&
+    (client.dpopBoundAccessTokens || (profile.requireSenderConstraint && !certificateBound))
+  )
+    throw refuse("this client's tokens are DPoP-bound: send a DPoP proof");
+  let certificate: unknown;
+  if (certificateBound) {
+    try {
+      certificate = helpers.checkMtlsCert(provider, ctx);
+    } catch {
+      throw refuse("this client's tokens are certificate-bound: present its certificate");
+    }
+  }
   if (certificate) token.setThumbprint('x5t', certificate);
   await common.applyDpopBinding(provider, ctx, dPoP, token);
+  // Defence in depth: whatever the metadata says, the profile has the last word.
   if (profile.requireSenderConstraint && !token.isSenderConstrained())
     throw refuse(
       "this client's tokens must be sender-constrained: send a DPoP proof or present its certificate",
