@@ -502,4 +502,42 @@ describe('token exchange', () => {
     assert.deepEqual(view.cnf, { jkt: thumbprint(dpopKey) });
     assert.deepEqual(view.act, { sub: fapiRs.id });
   });
+
+  test("the person's present roles and status count, not those at sign-in", async () => {
+    const { accounts, roles } = server.app.services;
+    const subject = await aliceToken(ACCOUNTS);
+    const params = {
+      subject_token: subject,
+      subject_token_type: ACCESS_TOKEN,
+      resource: STATEMENTS,
+    };
+    const before = await written();
+    await roles.revoke('alice@example.com', 'customer');
+    try {
+      assert.deepEqual(await refusal(accountsRs, params), {
+        error: 'invalid_scope',
+        description: `no scope of ${STATEMENTS} may be exchanged for`,
+      });
+    } finally {
+      await roles.grant('alice@example.com', 'customer');
+    }
+    await accounts.disable('alice@example.com');
+    try {
+      assert.deepEqual(await refusal(accountsRs, params), {
+        error: 'invalid_grant',
+        description: 'the person of the subject token cannot be served',
+      });
+    } finally {
+      await accounts.enable('alice@example.com');
+    }
+    assert.deepEqual(await written(), before, 'nothing written');
+    assert.equal((await exchange(accountsRs, params)).scope, 'statements:read');
+  });
+
+  test('discovery lists the grant type', async () => {
+    const metadata = (await fetch(server.url('/.well-known/openid-configuration')).then((r) =>
+      r.json(),
+    )) as { grant_types_supported: string[] };
+    assert.ok(metadata.grant_types_supported.includes(EXCHANGE));
+  });
 });
