@@ -45,6 +45,7 @@ import { MTLS_ALIASED_PATHS } from './oidc/mtls.ts';
 import { createOidcRuntime, type OidcRuntime } from './oidc/provider.ts';
 import { createRegistration } from './oidc/registration.ts';
 import { createRichAuthorization } from './oidc/richAuthorization.ts';
+import { createTokenExchange } from './oidc/tokenExchange/grant.ts';
 import { readinessChecks } from './readiness.ts';
 import { createDomainServices } from './services.ts';
 
@@ -197,6 +198,24 @@ export async function createApp(config: Config, deps: AppDeps) {
   const logout = logoutPages(views);
   // Protocol responses wait for their audit events to be committed (503 when they cannot be).
   const auditGate = createAuditGate({ logger, views });
+  // Token exchange (RFC 8693): a resource server calling another API on a person's behalf.
+  const tokenExchange = createTokenExchange({
+    issuer: config.issuer,
+    clockToleranceSeconds: config.clockToleranceSeconds,
+    ring: () => runtime!.ring,
+    grantsOf: async (accountId, clientId) =>
+      (await grants.list(accountId)).filter((g) => g.clientId === clientId).map((g) => g.resources),
+    clock,
+    catalogue,
+    assurance,
+    alg: config.keys.alg,
+    fapiProfile: config.fapiProfile,
+    roleScopesOf: async (accountId) => {
+      const found = await accounts.withScopes(accountId);
+      return found?.user.status === 'active' ? found.scopes : undefined;
+    },
+    record,
+  });
   runtime = createOidcRuntime({
     issuer: config.issuer,
     logger,
@@ -230,8 +249,10 @@ export async function createApp(config: Config, deps: AppDeps) {
           extraTokenClaims: assurancePolicy.extraTokenClaims,
         },
         rar,
+        exchangeClaims: tokenExchange.tokenClaims,
       }),
     onBuild: (provider) => {
+      tokenExchange.register(provider);
       attachProviderEvents(provider, {
         logger,
         metrics,

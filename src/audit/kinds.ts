@@ -62,6 +62,8 @@ export const AUDIT_KINDS = {
   // The protocol (src/oidc/events.ts).
   'token.issued': ['grantType', 'scope', 'audience'],
   'token.revoked': ['kind', 'grant'],
+  // Token exchange (RFC 8693, src/oidc/tokenExchange/): who exchanged whose token, between which APIs.
+  'token.exchanged': ['subjectClient', 'fromApi', 'toApi', 'scope', 'bound'],
   'grant.revoked': [],
   'refresh_token.reused': [],
   'authorization_code.reused': [],

@@ -13,7 +13,17 @@ import {
   type ServerProfileSetting,
 } from './profiles.ts';
 
-export type GrantType = 'authorization_code' | 'client_credentials' | 'refresh_token';
+export type GrantType =
+  | 'authorization_code'
+  | 'client_credentials'
+  | 'refresh_token'
+  | typeof TOKEN_EXCHANGE;
+/** Token exchange (RFC 8693): a resource server exchanging a person's token (src/oidc/tokenExchange/). */
+export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+/** Short names the CLI accepts for the long grant type URNs. */
+export const GRANT_TYPE_ALIASES: Readonly<Record<string, GrantType>> = {
+  'token-exchange': TOKEN_EXCHANGE,
+};
 export type AuthMethod =
   | 'private_key_jwt'
   | 'client_secret_basic'
@@ -26,6 +36,7 @@ export const GRANT_TYPES: readonly GrantType[] = [
   'authorization_code',
   'client_credentials',
   'refresh_token',
+  TOKEN_EXCHANGE,
 ];
 export const AUTH_METHODS: readonly AuthMethod[] = [
   'private_key_jwt',
@@ -122,6 +133,9 @@ function checkGrantsAndMethod(input: ClientInput): GrantType[] {
       'a public client (no authentication) cannot use client_credentials',
       'grantTypes',
     );
+  }
+  if (input.authMethod === 'none' && grantTypes.includes(TOKEN_EXCHANGE)) {
+    throw invalid('a public client (no authentication) cannot exchange tokens', 'grantTypes');
   }
   return grantTypes;
 }

@@ -31,6 +31,7 @@ export {
   AUTH_METHODS,
   type AuthMethod,
   type ClientInput,
+  GRANT_TYPE_ALIASES,
   GRANT_TYPES,
   type GrantType,
   SENDER_CONSTRAINTS,

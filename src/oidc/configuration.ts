@@ -60,6 +60,8 @@ export interface ConfigurationParts {
   };
   /** Rich authorization requests (RFC 9396) over the consents of src/consents/. */
   rar: RichAuthorization;
+  /** Claims of a token issued by a token exchange (act, the login behind it; src/oidc/tokenExchange/). */
+  exchangeClaims?: ((token: object) => Record<string, unknown> | undefined) | undefined;
 }
 
 /** Client metadata Portcullis adds to the standard set. */
@@ -356,6 +358,7 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
       const claims = {
         ...parts.assurance.extraTokenClaims(ctx),
         ...(await parts.rar.tokenClaims(ctx, token)),
+        ...parts.exchangeClaims?.(token),
       };
       return Object.keys(claims).length ? claims : undefined;
     },

@@ -7,6 +7,7 @@ import {
   AUTH_METHODS,
   type AuthMethod,
   type ClientView,
+  GRANT_TYPE_ALIASES,
   GRANT_TYPES,
   type GrantType,
   SENDER_CONSTRAINTS,
@@ -149,7 +150,11 @@ export function registerClientCommands(program: Command): void {
     .command('create')
     .description('register a client; prints its id and, once, its secret')
     .requiredOption('--name <name>', 'the name people see on the consent page')
-    .requiredOption('--grant <type>', `grant type: ${GRANT_TYPES.join(', ')} (repeat)`, collect)
+    .requiredOption(
+      '--grant <type>',
+      `grant type: ${GRANT_TYPES.join(', ')} (repeat; token-exchange for the last)`,
+      collect,
+    )
     .option('--redirect-uri <uri>', 'an allowed redirect URI (repeat)', collect)
     .option(
       '--post-logout-redirect-uri <uri>',
@@ -208,6 +213,7 @@ export function registerClientCommands(program: Command): void {
           `--auth must be one of ${AUTH_METHODS.filter((m) => m !== 'none').join(', ')}`,
         );
       }
+      opts.grant = opts.grant.map((g) => GRANT_TYPE_ALIASES[g] ?? g);
       for (const g of opts.grant) {
         if (!GRANT_TYPES.includes(g as GrantType))
           throw new CliError(`--grant ${g} is not one of ${GRANT_TYPES.join(', ')}`);
