@@ -89,7 +89,7 @@ export const ClientIdParams = z.strictObject({ clientId: z.string().min(1).max(1
 
 export const ClientInput = z.strictObject({
   name: z.string().trim().min(1).max(200),
-  grantTypes: z.array(z.enum(GRANT_TYPES)).min(1).max(3),
+  grantTypes: z.array(z.enum(GRANT_TYPES)).min(1).max(4),
   redirectUris: z.array(redirectUri).max(50).optional(),
   postLogoutRedirectUris: z.array(redirectUri).max(50).optional(),
   authMethod: z.enum(AUTH_METHODS).default('client_secret_basic'),

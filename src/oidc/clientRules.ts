@@ -13,7 +13,11 @@ import {
   type ServerProfileSetting,
 } from './profiles.ts';
 
-export type GrantType = 'authorization_code' | 'client_credentials' | 'refresh_token';
+export type GrantType =
+  | 'authorization_code'
+  | 'client_credentials'
+  | 'refresh_token'
+  | 'device_code';
 export type AuthMethod =
   | 'private_key_jwt'
   | 'client_secret_basic'
@@ -26,7 +30,14 @@ export const GRANT_TYPES: readonly GrantType[] = [
   'authorization_code',
   'client_credentials',
   'refresh_token',
+  'device_code',
 ];
+/** The device authorization grant (RFC 8628) as registered: its URN, `device_code` for short. */
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+/** A grant type's short name, whether given short or as its registered URN (metadata, RFC 7591). */
+export const grantTypeName = (g: string): string => (g === DEVICE_CODE_GRANT ? 'device_code' : g);
+/** A grant type as oidc-provider's `grant_types` metadata names it. */
+const grantTypeMetadata = (g: GrantType): string => (g === 'device_code' ? DEVICE_CODE_GRANT : g);
 export const AUTH_METHODS: readonly AuthMethod[] = [
   'private_key_jwt',
   'client_secret_basic',
@@ -101,7 +112,7 @@ export function validateRedirectUri(uri: string, field = 'redirectUris'): string
 const unique = <T>(values: T[]): T[] => [...new Set(values)];
 
 function checkGrantsAndMethod(input: ClientInput): GrantType[] {
-  const grantTypes = unique(input.grantTypes ?? []);
+  const grantTypes = unique((input.grantTypes ?? []).map((g) => grantTypeName(g) as GrantType));
   if (grantTypes.length === 0)
     throw invalid('a client needs at least one grant type', 'grantTypes');
   for (const g of grantTypes) {
@@ -114,8 +125,12 @@ function checkGrantsAndMethod(input: ClientInput): GrantType[] {
       'authMethod',
     );
   }
-  if (grantTypes.includes('refresh_token') && !grantTypes.includes('authorization_code')) {
-    throw invalid('refresh_token needs the authorization_code grant', 'grantTypes');
+  if (
+    grantTypes.includes('refresh_token') &&
+    !grantTypes.includes('authorization_code') &&
+    !grantTypes.includes('device_code')
+  ) {
+    throw invalid('refresh_token needs the authorization_code or device_code grant', 'grantTypes');
   }
   if (input.authMethod === 'none' && grantTypes.includes('client_credentials')) {
     throw invalid(
@@ -256,8 +271,11 @@ export async function clientMetadata(
   if (typeof input.name !== 'string' || !input.name.trim())
     throw invalid('a client needs a name', 'name');
   const grantTypes = checkGrantsAndMethod(input);
-  const login = grantTypes.includes('authorization_code');
-  const { redirectUris, postLogout } = checkRedirects(input, login);
+  // A person signs in for the client: in a browser it redirects (authorization_code), or on
+  // Portcullis' device page (device_code, RFC 8628: no redirect URI).
+  const redirects = grantTypes.includes('authorization_code');
+  const login = redirects || grantTypes.includes('device_code');
+  const { redirectUris, postLogout } = checkRedirects(input, redirects);
   checkKeys(input);
   const apiAccess = await checkApiAccess(deps.catalogue, input.apiAccess ?? {});
   if (!login && Object.keys(apiAccess).length === 0) {
@@ -278,8 +296,8 @@ export async function clientMetadata(
   ]);
   const metadata: Record<string, unknown> = {
     client_name: input.name.trim(),
-    grant_types: grantTypes,
-    response_types: login ? ['code'] : [],
+    grant_types: grantTypes.map(grantTypeMetadata),
+    response_types: redirects ? ['code'] : [],
     redirect_uris: redirectUris,
     post_logout_redirect_uris: postLogout,
     token_endpoint_auth_method: input.authMethod,
@@ -292,7 +310,7 @@ export async function clientMetadata(
   Object.assign(metadata, tlsSubjectMetadata(input), senderConstraintMetadata(input));
   if (input.rateLimit) metadata.rate_limit = rateLimitMetadata(input.rateLimit);
   if (input.requireSignedRequestObject) {
-    checkSignedRequestObjects(input, login);
+    checkSignedRequestObjects(input, redirects);
     metadata.require_signed_request_object = true;
   }
   if (input.jwks) metadata.jwks = input.jwks;
@@ -326,4 +344,5 @@ function withProfile(
 const INPUT_FIELD: Record<string, string> = {
   token_endpoint_auth_method: 'authMethod',
   response_types: 'grantTypes',
+  grant_types: 'grantTypes',
 };

@@ -14,6 +14,7 @@ import type { Views } from '../http/views.ts';
 import type { KeyRing } from '../keys/signingKeys.ts';
 import { rateLimitOfMetadata } from '../limits/rateLimit.ts';
 import { newClientId } from './clients.ts';
+import { type DeviceFlowOptions, deviceFlowFeature } from './deviceFlow.ts';
 import { messageSigningClientDefaults, messageSigningFeatures } from './messageSigning.ts';
 import { type MtlsOptions, mtlsConfiguration } from './mtls.ts';
 import {
@@ -60,6 +61,8 @@ export interface ConfigurationParts {
   };
   /** Rich authorization requests (RFC 9396) over the consents of src/consents/. */
   rar: RichAuthorization;
+  /** The device authorization grant (RFC 8628): its pages and pacing (src/oidc/deviceFlow.ts). */
+  deviceFlow: DeviceFlowOptions;
 }
 
 /** Client metadata Portcullis adds to the standard set. */
@@ -314,6 +317,8 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
       resourceIndicators: createResourceIndicators(parts.resources) as never,
       // authorization_details of the built-in types (src/oidc/richAuthorization.ts).
       richAuthorizationRequests: parts.rar.feature,
+      // Device authorization grant (RFC 8628) for clients allowed it; never fapi2 ones.
+      deviceFlow: deviceFlowFeature(parts.deviceFlow),
     },
 
     ttl: {
@@ -322,6 +327,7 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
       AuthorizationCode: (_ctx, _code, client) => profileFor(client).authorizationCodeSeconds,
       IdToken: 3600,
       Interaction: 1800,
+      DeviceCode: parts.deviceFlow.codeSeconds,
       Grant: 14 * 24 * 3600,
       // NIST AAL2: a session ends after SESSION_IDLE_SECONDS without use and at the latest
       // SESSION_ABSOLUTE_SECONDS after sign-in. Each save (each use) extends it by the idle time.
