@@ -88,8 +88,14 @@ export function deviceFlowFeature(options: DeviceFlowOptions) {
         Interaction?: { params?: { client_id?: string } };
         Client?: { clientId?: string };
       };
+      // A refusal before the browser had a session (no cookie, or an expired one): the library
+      // would then fail saving the new session (500). Nothing is saved, and the page offers a
+      // fresh start instead of a form that could not verify.
+      const session = ctx.oidc.session as unknown as { exp?: unknown; touched?: boolean };
+      const unsaved = err !== undefined && typeof session?.exp !== 'number';
+      if (unsaved) session.touched = false;
       await pages.input(ctx, {
-        ...formOf(ctx),
+        ...(unsaved ? { action: '', xsrf: '' } : formOf(ctx)),
         problem: err ? (PROBLEMS[err.name] ?? 'error') : undefined,
         userCode: err?.userCode,
         clientId:

@@ -99,6 +99,11 @@ describe('device flow', () => {
     assert.equal(started.verification_uri, server.url('/device'));
     assert.equal(started.expires_in, 600);
     assert.equal(started.interval, 1);
+    const metadata = config.serverMetadata();
+    assert.equal(metadata.device_authorization_endpoint, server.url('/device/auth'));
+    assert.ok(
+      metadata.grant_types_supported?.includes('urn:ietf:params:oauth:grant-type:device_code'),
+    );
 
     // Typed in lower case without the dash: the same code.
     const typed = started.user_code.replace('-', '').toLowerCase();
@@ -298,6 +303,22 @@ describe('device flow', () => {
         /a fapi2 client cannot use device_code/.test(err.message) && err.field === 'grantTypes',
     );
     assert.equal((await clients.list()).length, before, 'nothing was registered');
+  });
+
+  test('a form posted without the page (no anti-forgery value): 400 on the page, nothing done', async () => {
+    const started = await start();
+    const res = await fetch(server.url('/device'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+      body: new URLSearchParams({ user_code: started.user_code, confirm: 'yes' }),
+    });
+    const html = await res.text();
+    assert.equal(res.status, 400);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/html/);
+    assert.match(html, /This form has expired\. Enter the code again\./);
+    assert.doesNotMatch(html, /\n\s+at /, 'no stack trace');
+    assert.match(html, /<a href="\/device">Enter a code again<\/a>/);
+    assert.equal((await poll(started.device_code)).body.error, 'authorization_pending');
   });
 
   // Last: it spends the address' allowance of wrong codes for the rest of the window.
