@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, mock, test } from 'node:test';
 import * as oidc from 'openid-client';
+import { generateSync } from 'otplib';
 import { manualClock } from '../../src/clock.ts';
 import { HttpBrowser, type Page } from '../support/browserless.ts';
 import { PASSWORD } from '../support/fixtures.ts';
@@ -124,6 +125,47 @@ describe('device flow', () => {
       target_id: tv,
       details: { client: tv },
     });
+  });
+
+  test('a client that needs level 2: the same second factor as any sign-in, acr in the ID token', async () => {
+    const { clients, accounts, totp } = server.app.services;
+    const secure = await clients.create({
+      name: 'Ledger terminal',
+      grantTypes: ['device_code'],
+      authMethod: 'none',
+      apiAccess: { [LEDGER]: ['ledger:read'] },
+      minAssuranceLevel: 2,
+    });
+    const owner = await accounts.create({
+      email: 'otto@example.com',
+      password: PASSWORD,
+      roles: ['ledger-reader'],
+    });
+    const totpAt = (secret: string) =>
+      generateSync({ secret, epoch: Math.floor(clock.now() / 1000) });
+    const { enrolmentId, secret } = await totp.startEnrolment(owner);
+    assert.ok(await totp.confirmEnrolment(owner.id, enrolmentId, totpAt(secret)));
+    clock.advance(30_000); // the next code: the enrolment's is spent
+
+    const config = await device(secure.client.clientId);
+    const started = await start(config);
+    const browser = new HttpBrowser();
+    const confirm = await enterCode(started.user_code, browser);
+    let page = await browser.submit(confirm, /\/device$/, {}, server.issuer);
+    page = await browser.submit(
+      page,
+      /\/login$/,
+      { email: owner.email, password: PASSWORD },
+      server.issuer,
+    );
+    assert.match(page.html, /action="\/interaction\/[^"]+\/totp"/, page.html.slice(0, 500));
+    page = await browser.submit(page, /\/totp$/, { code: totpAt(secret) }, server.issuer);
+    if (page.html.includes('/consent"'))
+      page = await browser.submit(page, /\/consent$/, { decision: 'approve' }, server.issuer);
+    assert.match(page.html, /Your device is connected/);
+    const tokens = await oidc.pollDeviceAuthorizationGrant(config, started, { resource: LEDGER });
+    assert.equal(tokens.claims()?.sub, owner.id);
+    assert.equal(tokens.claims()?.acr, 'urn:portcullis:ac:mfa');
   });
 
   /** A poll of the token endpoint by hand (exact bodies; openid-client keeps polling). */
