@@ -13,6 +13,7 @@ import type { Config } from '../config.ts';
 import type { Views } from '../http/views.ts';
 import type { KeyRing } from '../keys/signingKeys.ts';
 import { rateLimitOfMetadata } from '../limits/rateLimit.ts';
+import { DEVICE_CODE_GRANT } from './clientRules.ts';
 import { newClientId } from './clients.ts';
 import { type DeviceFlowOptions, deviceFlowFeature } from './deviceFlow.ts';
 import { messageSigningClientDefaults, messageSigningFeatures } from './messageSigning.ts';
@@ -317,8 +318,11 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
       resourceIndicators: createResourceIndicators(parts.resources) as never,
       // authorization_details of the built-in types (src/oidc/richAuthorization.ts).
       richAuthorizationRequests: parts.rar.feature,
-      // Device authorization grant (RFC 8628) for clients allowed it; never fapi2 ones.
-      deviceFlow: deviceFlowFeature(parts.deviceFlow),
+      // Device authorization grant (RFC 8628) for clients allowed it; never fapi2 ones, so not
+      // at all (nor in discovery) when FAPI_PROFILE=2.0 makes every client fapi2.
+      deviceFlow: everyClient?.refusedGrantTypes.includes(DEVICE_CODE_GRANT)
+        ? { enabled: false }
+        : deviceFlowFeature(parts.deviceFlow),
     },
 
     ttl: {

@@ -387,3 +387,30 @@ describe('device flow', () => {
     assert.match(confirm.html, /Check that your device shows this code/);
   });
 });
+
+describe('device flow under FAPI_PROFILE=2.0', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ env: { FAPI_PROFILE: '2.0' } });
+  });
+  after(() => server.close());
+
+  test('every client is fapi2: no device endpoint, in discovery or at all', async () => {
+    const discovery = (await (
+      await fetch(server.url('/.well-known/openid-configuration'))
+    ).json()) as Record<string, unknown>;
+    assert.equal(discovery.device_authorization_endpoint, undefined);
+    assert.ok(
+      !(discovery.grant_types_supported as string[]).includes(
+        'urn:ietf:params:oauth:grant-type:device_code',
+      ),
+    );
+    const res = await fetch(server.url('/device/auth'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ client_id: 'anyone' }),
+    });
+    assert.equal(res.status, 404);
+    assert.equal(((await res.json()) as { error: string }).error, 'not_found');
+  });
+});
