@@ -24,6 +24,7 @@ import { extraStaticFile } from './http/staticFiles.ts';
 import { createViews } from './http/views.ts';
 import { createCsrf } from './interactions/csrf.ts';
 import { demoRoutes } from './interactions/demo.ts';
+import { devicePages } from './interactions/device.ts';
 import { logoutPages } from './interactions/logout.ts';
 import { interactionRoutes } from './interactions/routes.ts';
 import { createJobs, oneAtATime } from './jobs.ts';
@@ -40,6 +41,7 @@ import { createInteractionBridge } from './oidc/bridge.ts';
 import { createClientAdapter } from './oidc/clientAdapter.ts';
 import { limitClients } from './oidc/clientLimits.ts';
 import { buildConfiguration } from './oidc/configuration.ts';
+import { type DeviceFlowOptions, paceDevicePolls, pollPacer } from './oidc/deviceFlow.ts';
 import { attachProviderEvents } from './oidc/events.ts';
 import { MTLS_ALIASED_PATHS } from './oidc/mtls.ts';
 import { createOidcRuntime, type OidcRuntime } from './oidc/provider.ts';
@@ -196,6 +198,20 @@ export async function createApp(config: Config, deps: AppDeps) {
   });
   const findAccount = createFindAccount(accounts);
   const logout = logoutPages(views);
+  // Device flow (RFC 8628): its pages with their limit on wrong codes, and the pacing of polls.
+  const device = devicePages({
+    views,
+    clock,
+    throttle: services.throttle,
+    limits: config.deviceFlow,
+    record,
+  });
+  const deviceFlow: DeviceFlowOptions = {
+    pages: device.pages,
+    codeSeconds: config.deviceFlow.codeSeconds,
+    pollIntervalSeconds: config.deviceFlow.pollIntervalSeconds,
+    pollTooSoon: pollPacer(services.throttle, clock),
+  };
   // Protocol responses wait for their audit events to be committed (503 when they cannot be).
   const auditGate = createAuditGate({ logger, views });
   // Token exchange (RFC 8693): a resource server calling another API on a person's behalf.
@@ -250,6 +266,7 @@ export async function createApp(config: Config, deps: AppDeps) {
         },
         rar,
         exchangeClaims: tokenExchange.tokenClaims,
+        deviceFlow,
       }),
     onBuild: (provider) => {
       tokenExchange.register(provider);
@@ -262,6 +279,7 @@ export async function createApp(config: Config, deps: AppDeps) {
       });
       limitClients(provider, limiter);
       rar.narrowDiscovery(provider);
+      paceDevicePolls(provider, deviceFlow);
     },
   });
   const oidc = runtime;
@@ -325,6 +343,7 @@ export async function createApp(config: Config, deps: AppDeps) {
         progress,
         record,
       }),
+      device.router,
       adminApi({
         ...ownApiTokens,
         logger,

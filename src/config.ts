@@ -93,6 +93,17 @@ export interface Config {
   consents: { paymentTtlSeconds: number };
   /** Dynamic client registration (RFC 7591/7592), always with an initial access token. */
   registration: { enabled: boolean };
+  /**
+   * Device authorization grant (RFC 8628): how long a user code lives, the polling interval
+   * devices are told (faster polls get slow_down), and wrong user codes allowed per address
+   * and window on the device page.
+   */
+  deviceFlow: {
+    codeSeconds: number;
+    pollIntervalSeconds: number;
+    failureLimit: number;
+    failureWindowSeconds: number;
+  };
   /** FAPI_PROFILE: '2.0' makes every client a FAPI 2.0 client; unset, each client has its own profile. */
   fapiProfile: '2.0' | undefined;
   /**
@@ -195,6 +206,10 @@ const schema = z.object({
   ADMIN_TOKEN_TTL_SECONDS: int(60, 3600).default(300),
   PAYMENT_CONSENT_TTL_SECONDS: int(60, 86400).default(600),
   DYNAMIC_REGISTRATION: bool.default(true),
+  DEVICE_CODE_TTL_SECONDS: int(60, 1800).default(600),
+  DEVICE_POLL_INTERVAL_SECONDS: int(1, 60).default(5),
+  DEVICE_CODE_FAILURE_LIMIT: int(1, 1000).default(10),
+  DEVICE_CODE_FAILURE_WINDOW_SECONDS: int(60, 86400).default(900),
   // 2.0: every client is a FAPI 2.0 client (src/oidc/profiles.ts); unset: per client.
   FAPI_PROFILE: z
     .enum(['2.0'], 'must be 2.0 (or unset: each client has its own profile)')
@@ -351,6 +366,12 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     admin: { tokenTtlSeconds: env.ADMIN_TOKEN_TTL_SECONDS },
     consents: { paymentTtlSeconds: env.PAYMENT_CONSENT_TTL_SECONDS },
     registration: { enabled: env.DYNAMIC_REGISTRATION },
+    deviceFlow: {
+      codeSeconds: env.DEVICE_CODE_TTL_SECONDS,
+      pollIntervalSeconds: env.DEVICE_POLL_INTERVAL_SECONDS,
+      failureLimit: env.DEVICE_CODE_FAILURE_LIMIT,
+      failureWindowSeconds: env.DEVICE_CODE_FAILURE_WINDOW_SECONDS,
+    },
     fapiProfile: env.FAPI_PROFILE,
     auditCoverageDir: env.AUDIT_COVERAGE_DIR,
     warnings,

@@ -160,6 +160,8 @@ export function createDomainServices({
     factors,
     progress,
     assurancePolicy,
+    // Fixed-window counters: the device page's limit on wrong codes, device polling (RFC 8628).
+    throttle,
   };
 }
 

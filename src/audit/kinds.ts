@@ -58,6 +58,10 @@ export const AUDIT_KINDS = {
   ],
   'consent.payment_failed': ['consent', 'canonicalHash', 'client', 'reason'],
   'logout.success': ['client'],
+  // Device flow (RFC 8628, src/interactions/device.ts): a person approved a device's request, or
+  // cancelled it (on the device page, the sign-in or the consent).
+  'device.code_confirmed': ['client'],
+  'device.code_refused': ['client'],
 
   // The protocol (src/oidc/events.ts).
   'token.issued': ['grantType', 'scope', 'audience'],

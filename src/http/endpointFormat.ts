@@ -16,12 +16,14 @@ export type EndpointKind = 'admin' | 'page' | 'oauth';
  * client can be trusted.
  */
 const PAGE_PATHS = /^\/(interaction|account|demo|auth|session\/end|static)(\/|$)/;
+/** The device page of RFC 8628 (/device, /device/:uid), not its endpoint for devices (/device/auth). */
+const DEVICE_PAGES = /^\/device(\/(?!auth$)[^/]+)?$/;
 
 export function endpointKind(path: string): EndpointKind {
   if (path === ADMIN_BASE_PATH || path.startsWith(`${ADMIN_BASE_PATH}/`)) return 'admin';
   // The consent API of resource servers (src/http/consentApi.ts) answers in problem JSON too.
   if (CONSENT_API.test(path)) return 'admin';
-  if (PAGE_PATHS.test(path)) return 'page';
+  if (PAGE_PATHS.test(path) || DEVICE_PAGES.test(path)) return 'page';
   return 'oauth';
 }
 
@@ -78,6 +80,9 @@ const PROTOCOL_METHODS: [RegExp, string[]][] = [
   [/^\/session\/end$/, ['GET', 'POST']],
   [/^\/session\/end\/confirm$/, ['POST']],
   [/^\/session\/end\/success$/, ['GET']],
+  [/^\/device\/auth$/, ['POST', 'OPTIONS']],
+  [/^\/device$/, ['GET', 'POST']],
+  [/^\/device\/[^/]+$/, ['GET']],
 ];
 
 /**

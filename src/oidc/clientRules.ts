@@ -17,6 +17,7 @@ export type GrantType =
   | 'authorization_code'
   | 'client_credentials'
   | 'refresh_token'
+  | 'device_code'
   | typeof TOKEN_EXCHANGE;
 /** Token exchange (RFC 8693): a resource server exchanging a person's token (src/oidc/tokenExchange/). */
 export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -36,8 +37,15 @@ export const GRANT_TYPES: readonly GrantType[] = [
   'authorization_code',
   'client_credentials',
   'refresh_token',
+  'device_code',
   TOKEN_EXCHANGE,
 ];
+/** The device authorization grant (RFC 8628) as registered: its URN, `device_code` for short. */
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+/** A grant type's short name, whether given short or as its registered URN (metadata, RFC 7591). */
+export const grantTypeName = (g: string): string => (g === DEVICE_CODE_GRANT ? 'device_code' : g);
+/** A grant type as oidc-provider's `grant_types` metadata names it. */
+const grantTypeMetadata = (g: GrantType): string => (g === 'device_code' ? DEVICE_CODE_GRANT : g);
 export const AUTH_METHODS: readonly AuthMethod[] = [
   'private_key_jwt',
   'client_secret_basic',
@@ -112,7 +120,7 @@ export function validateRedirectUri(uri: string, field = 'redirectUris'): string
 const unique = <T>(values: T[]): T[] => [...new Set(values)];
 
 function checkGrantsAndMethod(input: ClientInput): GrantType[] {
-  const grantTypes = unique(input.grantTypes ?? []);
+  const grantTypes = unique((input.grantTypes ?? []).map((g) => grantTypeName(g) as GrantType));
   if (grantTypes.length === 0)
     throw invalid('a client needs at least one grant type', 'grantTypes');
   for (const g of grantTypes) {
@@ -125,8 +133,12 @@ function checkGrantsAndMethod(input: ClientInput): GrantType[] {
       'authMethod',
     );
   }
-  if (grantTypes.includes('refresh_token') && !grantTypes.includes('authorization_code')) {
-    throw invalid('refresh_token needs the authorization_code grant', 'grantTypes');
+  if (
+    grantTypes.includes('refresh_token') &&
+    !grantTypes.includes('authorization_code') &&
+    !grantTypes.includes('device_code')
+  ) {
+    throw invalid('refresh_token needs the authorization_code or device_code grant', 'grantTypes');
   }
   if (input.authMethod === 'none' && grantTypes.includes('client_credentials')) {
     throw invalid(
@@ -270,8 +282,11 @@ export async function clientMetadata(
   if (typeof input.name !== 'string' || !input.name.trim())
     throw invalid('a client needs a name', 'name');
   const grantTypes = checkGrantsAndMethod(input);
-  const login = grantTypes.includes('authorization_code');
-  const { redirectUris, postLogout } = checkRedirects(input, login);
+  // A person signs in for the client: in a browser it redirects (authorization_code), or on
+  // Portcullis' device page (device_code, RFC 8628: no redirect URI).
+  const redirects = grantTypes.includes('authorization_code');
+  const login = redirects || grantTypes.includes('device_code');
+  const { redirectUris, postLogout } = checkRedirects(input, redirects);
   checkKeys(input);
   const apiAccess = await checkApiAccess(deps.catalogue, input.apiAccess ?? {});
   if (!login && Object.keys(apiAccess).length === 0) {
@@ -292,8 +307,8 @@ export async function clientMetadata(
   ]);
   const metadata: Record<string, unknown> = {
     client_name: input.name.trim(),
-    grant_types: grantTypes,
-    response_types: login ? ['code'] : [],
+    grant_types: grantTypes.map(grantTypeMetadata),
+    response_types: redirects ? ['code'] : [],
     redirect_uris: redirectUris,
     post_logout_redirect_uris: postLogout,
     token_endpoint_auth_method: input.authMethod,
@@ -306,7 +321,7 @@ export async function clientMetadata(
   Object.assign(metadata, tlsSubjectMetadata(input), senderConstraintMetadata(input));
   if (input.rateLimit) metadata.rate_limit = rateLimitMetadata(input.rateLimit);
   if (input.requireSignedRequestObject) {
-    checkSignedRequestObjects(input, login);
+    checkSignedRequestObjects(input, redirects);
     metadata.require_signed_request_object = true;
   }
   if (input.jwks) metadata.jwks = input.jwks;
@@ -340,4 +355,5 @@ function withProfile(
 const INPUT_FIELD: Record<string, string> = {
   token_endpoint_auth_method: 'authMethod',
   response_types: 'grantTypes',
+  grant_types: 'grantTypes',
 };

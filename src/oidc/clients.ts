@@ -19,6 +19,7 @@ import {
   type ClientInput,
   clientMetadata,
   type GrantType,
+  grantTypeName,
   SECRET_METHODS,
   type SenderConstraint,
   TLS_SUBJECT_KINDS,
@@ -136,7 +137,7 @@ export function createClientRegistry(options: ClientRegistryOptions) {
     return {
       clientId: row.client_id,
       name: m.client_name ?? row.client_id,
-      grantTypes: m.grant_types ?? [],
+      grantTypes: ((m.grant_types ?? []) as string[]).map(grantTypeName) as GrantType[],
       redirectUris: m.redirect_uris ?? [],
       postLogoutRedirectUris: m.post_logout_redirect_uris ?? [],
       authMethod: m.token_endpoint_auth_method ?? 'client_secret_basic',

@@ -13,7 +13,9 @@ import type { Config } from '../config.ts';
 import type { Views } from '../http/views.ts';
 import type { KeyRing } from '../keys/signingKeys.ts';
 import { rateLimitOfMetadata } from '../limits/rateLimit.ts';
+import { DEVICE_CODE_GRANT } from './clientRules.ts';
 import { newClientId } from './clients.ts';
+import { type DeviceFlowOptions, deviceFlowFeature } from './deviceFlow.ts';
 import { messageSigningClientDefaults, messageSigningFeatures } from './messageSigning.ts';
 import { type MtlsOptions, mtlsConfiguration } from './mtls.ts';
 import {
@@ -62,6 +64,8 @@ export interface ConfigurationParts {
   rar: RichAuthorization;
   /** Claims of a token issued by a token exchange (act, the login behind it; src/oidc/tokenExchange/). */
   exchangeClaims?: ((token: object) => Record<string, unknown> | undefined) | undefined;
+  /** The device authorization grant (RFC 8628): its pages and pacing (src/oidc/deviceFlow.ts). */
+  deviceFlow: DeviceFlowOptions;
 }
 
 /** Client metadata Portcullis adds to the standard set. */
@@ -316,6 +320,11 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
       resourceIndicators: createResourceIndicators(parts.resources) as never,
       // authorization_details of the built-in types (src/oidc/richAuthorization.ts).
       richAuthorizationRequests: parts.rar.feature,
+      // Device authorization grant (RFC 8628) for clients allowed it; never fapi2 ones, so not
+      // at all (nor in discovery) when FAPI_PROFILE=2.0 makes every client fapi2.
+      deviceFlow: everyClient?.refusedGrantTypes.includes(DEVICE_CODE_GRANT)
+        ? { enabled: false }
+        : deviceFlowFeature(parts.deviceFlow),
     },
 
     ttl: {
@@ -324,6 +333,7 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
       AuthorizationCode: (_ctx, _code, client) => profileFor(client).authorizationCodeSeconds,
       IdToken: 3600,
       Interaction: 1800,
+      DeviceCode: parts.deviceFlow.codeSeconds,
       Grant: 14 * 24 * 3600,
       // NIST AAL2: a session ends after SESSION_IDLE_SECONDS without use and at the latest
       // SESSION_ABSOLUTE_SECONDS after sign-in. Each save (each use) extends it by the idle time.

@@ -29,6 +29,8 @@ export interface Profile {
    */
   pkce: 'S256';
   responseTypes: readonly string[];
+  /** Grant types (as oidc-provider's metadata names them) a client of the profile may not use. */
+  refusedGrantTypes: readonly string[];
   authorizationCodeSeconds: number;
   /**
    * Refresh tokens single use, each refresh returning a new one, a replayed one revoking the
@@ -57,6 +59,7 @@ const DEFAULT: Profile = {
   requireSenderConstraint: false,
   pkce: 'S256',
   responseTypes: ['code'],
+  refusedGrantTypes: [],
   authorizationCodeSeconds: 60,
   rotateRefreshTokens: true,
   clientAssertion: {
@@ -78,6 +81,9 @@ const FAPI2: Profile = {
   requireSenderConstraint: true,
   pkce: 'S256',
   responseTypes: ['code'],
+  // FAPI 2.0 knows no device authorization grant (RFC 8628): its authorization is not bound to
+  // the client's request (no PAR, no PKCE, a code typed by hand), so no fapi2 client has it.
+  refusedGrantTypes: ['urn:ietf:params:oauth:grant-type:device_code'],
   authorizationCodeSeconds: 60,
   rotateRefreshTokens: false,
   clientAssertion: {
@@ -137,6 +143,14 @@ export function profileViolations(
     problems.push([
       'response_types',
       `a ${profile.name} client uses response_type ${profile.responseTypes.join(' or ')} only (not ${extra.join(', ')})`,
+    ]);
+  }
+  const grantTypes = Array.isArray(metadata.grant_types) ? metadata.grant_types : [];
+  const refused = grantTypes.filter((g) => profile.refusedGrantTypes.includes(String(g)));
+  if (refused.length) {
+    problems.push([
+      'grant_types',
+      `a ${profile.name} client cannot use ${refused.map((g) => String(g).replace(/^.*:/, '')).join(', ')} (the device flow is not part of FAPI 2.0)`,
     ]);
   }
   for (const key of ['token_endpoint_auth_signing_alg', 'request_object_signing_alg'] as const) {

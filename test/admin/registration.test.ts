@@ -160,7 +160,7 @@ describe('dynamic client registration', () => {
       [
         { grant_types: ['refresh_token'] },
         'invalid_client_metadata',
-        'grant_types: refresh_token needs the authorization_code grant',
+        'grant_types: refresh_token needs the authorization_code or device_code grant',
       ],
       [
         {

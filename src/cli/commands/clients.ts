@@ -171,7 +171,10 @@ export function registerClientCommands(program: Command): void {
       '--auth <method>',
       `client authentication: ${AUTH_METHODS.filter((m) => m !== 'none').join(', ')}`,
     )
-    .option('--public', 'a public client (no secret; PKCE only), e.g. a mobile or single-page app')
+    .option(
+      '--public',
+      'a public client (no secret; PKCE only), e.g. a mobile or single-page app, or a TV with --grant device_code',
+    )
     .option(
       '--jwks-file <file>',
       "the client's public keys (JWK Set) for private_key_jwt, or its certificates (x5c) for self_signed_tls_client_auth",
