@@ -20,6 +20,10 @@ import { auditChange, withApp } from '../context.ts';
 import { CliError, print, printTable } from '../output.ts';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
+/** Grant types as the CLI takes them: the short alias of a long URN where there is one. */
+const GRANT_NAMES = GRANT_TYPES.map(
+  (g) => Object.entries(GRANT_TYPE_ALIASES).find(([, urn]) => urn === g)?.[0] ?? g,
+).join(', ');
 
 const clientJson = (c: ClientView) => ({
   ...c,
@@ -150,11 +154,7 @@ export function registerClientCommands(program: Command): void {
     .command('create')
     .description('register a client; prints its id and, once, its secret')
     .requiredOption('--name <name>', 'the name people see on the consent page')
-    .requiredOption(
-      '--grant <type>',
-      `grant type: ${GRANT_TYPES.join(', ')} (repeat; token-exchange for the last)`,
-      collect,
-    )
+    .requiredOption('--grant <type>', `grant type: ${GRANT_NAMES} (repeat)`, collect)
     .option('--redirect-uri <uri>', 'an allowed redirect URI (repeat)', collect)
     .option(
       '--post-logout-redirect-uri <uri>',
@@ -219,7 +219,7 @@ export function registerClientCommands(program: Command): void {
       opts.grant = opts.grant.map((g) => GRANT_TYPE_ALIASES[g] ?? g);
       for (const g of opts.grant) {
         if (!GRANT_TYPES.includes(g as GrantType))
-          throw new CliError(`--grant ${g} is not one of ${GRANT_TYPES.join(', ')}`);
+          throw new CliError(`--grant ${g} is not one of ${GRANT_NAMES}`);
       }
       if (
         (authMethod === 'private_key_jwt' || authMethod === 'self_signed_tls_client_auth') &&
