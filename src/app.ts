@@ -41,10 +41,12 @@ import { createClientAdapter } from './oidc/clientAdapter.ts';
 import { limitClients } from './oidc/clientLimits.ts';
 import { buildConfiguration } from './oidc/configuration.ts';
 import { attachProviderEvents } from './oidc/events.ts';
+import { createJwtIntrospection } from './oidc/jwtIntrospection.ts';
 import { MTLS_ALIASED_PATHS } from './oidc/mtls.ts';
 import { PROFILES, serverProfile } from './oidc/profiles.ts';
 import { createOidcRuntime, type OidcRuntime } from './oidc/provider.ts';
 import { createRegistration } from './oidc/registration.ts';
+import { createRevokedJwtStore } from './oidc/revokedJwtStore.ts';
 import { createRichAuthorization } from './oidc/richAuthorization.ts';
 import { readinessChecks } from './readiness.ts';
 import { createDomainServices } from './services.ts';
@@ -198,6 +200,13 @@ export async function createApp(config: Config, deps: AppDeps) {
   const logout = logoutPages(views);
   // Protocol responses wait for their audit events to be committed (503 when they cannot be).
   const auditGate = createAuditGate({ logger, views });
+  // JWT access tokens at the introspection and revocation endpoints (RFC 7662, RFC 7009).
+  const revokedJwts = createRevokedJwtStore({ knex, clock });
+  const jwtAccessTokens = createJwtIntrospection({
+    issuer: config.issuer,
+    clockToleranceSeconds: config.clockToleranceSeconds,
+    revoked: revokedJwts,
+  });
   runtime = createOidcRuntime({
     issuer: config.issuer,
     logger,
@@ -231,6 +240,7 @@ export async function createApp(config: Config, deps: AppDeps) {
           extraTokenClaims: assurancePolicy.extraTokenClaims,
         },
         rar,
+        jwtAccessTokens,
       }),
     onBuild: (provider) => {
       attachProviderEvents(provider, {
@@ -242,6 +252,7 @@ export async function createApp(config: Config, deps: AppDeps) {
       });
       limitClients(provider, limiter);
       rar.narrowDiscovery(provider);
+      jwtAccessTokens.install(provider);
     },
   });
   const oidc = runtime;
@@ -385,7 +396,8 @@ export async function createApp(config: Config, deps: AppDeps) {
       (await authenticator.sweep()) +
       (await progress.sweep()) +
       (await limiter.sweep()) +
-      (await services.consents.expireDue(config.sweep.batchSize))
+      (await services.consents.expireDue(config.sweep.batchSize)) +
+      (await revokedJwts.sweep(config.sweep.batchSize, config.clockToleranceSeconds))
     );
   }
 

@@ -14,6 +14,7 @@ import type { Views } from '../http/views.ts';
 import type { KeyRing } from '../keys/signingKeys.ts';
 import { rateLimitOfMetadata } from '../limits/rateLimit.ts';
 import { newClientId } from './clients.ts';
+import type { JwtIntrospection } from './jwtIntrospection.ts';
 import { messageSigningClientDefaults, messageSigningFeatures } from './messageSigning.ts';
 import { type MtlsOptions, mtlsConfiguration } from './mtls.ts';
 import {
@@ -60,6 +61,8 @@ export interface ConfigurationParts {
   };
   /** Rich authorization requests (RFC 9396) over the consents of src/consents/. */
   rar: RichAuthorization;
+  /** Introspection and revocation of JWT access tokens (src/oidc/jwtIntrospection.ts). */
+  jwtAccessTokens?: JwtIntrospection | undefined;
 }
 
 /** Client metadata Portcullis adds to the standard set. */
@@ -173,7 +176,10 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
   };
 
   const configuration: Configuration = {
-    adapter: parts.adapter as Configuration['adapter'],
+    adapter: (parts.jwtAccessTokens
+      ? (model: string) =>
+          parts.jwtAccessTokens!.adapter(model, parts.adapter(model) as never, ring)
+      : parts.adapter) as Configuration['adapter'],
     // Clients live in PostgreSQL and are read through the adapter, never from configuration.
     clients: [],
     jwks: { keys: ring.jwks as never },
@@ -359,6 +365,14 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
       };
       return Object.keys(claims).length ? claims : undefined;
     },
+    // A person's JWT access token names its grant, so its introspection sees the grant revoked.
+    ...(parts.jwtAccessTokens && {
+      formats: {
+        customizers: {
+          jwt: (_ctx, token, jwt) => parts.jwtAccessTokens!.claimGrant(token, jwt as never),
+        },
+      },
+    }),
     discovery: { ...mtls?.discovery },
     renderError,
   };
