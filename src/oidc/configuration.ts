@@ -22,6 +22,7 @@ import {
   enforceProfileOnLoad,
   PROFILES,
   type Profile,
+  pkceRequired,
   profileOf,
   type ServerProfileSetting,
   serverProfile,
@@ -72,6 +73,7 @@ export const EXTRA_CLIENT_METADATA = [
   'min_assurance_level',
   'rate_limit',
   'profile',
+  'pkce',
 ];
 
 /** Every client authentication method Portcullis offers (a profile may narrow them). */
@@ -100,6 +102,15 @@ const validateExtraMetadataFor =
         // The library's own error (400), not a TypeError (500).
         throw new errors.InvalidClientMetadata((err as Error).message);
       }
+      return;
+    }
+    if (key === 'pkce') {
+      if (value !== undefined && value !== 'optional')
+        throw new TypeError('pkce must be optional (or absent: required)');
+      if (value === 'optional' && metadata?.token_endpoint_auth_method === 'none')
+        throw new errors.InvalidClientMetadata(
+          'PKCE can be optional only for a confidential client: a public client always uses PKCE',
+        );
       return;
     }
     validateExtraMetadata(ctx, key, value);
@@ -199,9 +210,20 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
       short: { httpOnly: true, sameSite: 'lax', signed: true, secure },
     },
 
-    // Authorization code only (no implicit or hybrid: RFC 9700), PKCE S256 for every client.
+    // Authorization code only (no implicit or hybrid: RFC 9700), PKCE S256 for every client but
+    // a confidential one its profile lets an administrator register with `pkce: 'optional'`.
     responseTypes: ['code'],
-    pkce: { required: () => true },
+    pkce: {
+      required: (_ctx, client) =>
+        pkceRequired(profileFor(client), {
+          pkce: (client as { pkce?: unknown }).pkce,
+          token_endpoint_auth_method: client.clientAuthMethod,
+        }),
+    },
+    // OpenID Connect Core §3.1.2.1: the authorization endpoint (and RP-initiated logout) accept
+    // POST as well as GET. Cookies are SameSite=Lax, so a cross-site POST carries no session
+    // cookie: the person signs in again rather than a form on another site riding their session.
+    enableHttpPostMethods: true,
     // Under FAPI_PROFILE=2.0 only the profile's methods exist (discovery says so too).
     clientAuthMethods: [...CLIENT_AUTH_METHODS, ...(mtls?.clientAuthMethods ?? [])].filter(
       (m) => !everyClient?.authMethods || everyClient.authMethods.includes(m),

@@ -24,10 +24,13 @@ export interface Profile {
   /** Access tokens bound to a DPoP key (RFC 9449) or a client certificate (RFC 8705). */
   requireSenderConstraint: boolean;
   /**
-   * PKCE method every authorization request must use: S256 for every profile (oidc-provider
-   * supports no other, and configuration.ts requires PKCE of every client).
+   * PKCE method an authorization request uses: S256 for every profile (oidc-provider supports
+   * no other). PKCE is required of every client (configuration.ts, `pkceRequired`) unless the
+   * profile lets a confidential client be registered with `pkce: 'optional'`.
    */
   pkce: 'S256';
+  /** A confidential client may be registered with PKCE optional (OpenID Connect Core RPs). */
+  allowOptionalPkce: boolean;
   responseTypes: readonly string[];
   authorizationCodeSeconds: number;
   /**
@@ -56,6 +59,7 @@ const DEFAULT: Profile = {
   requirePar: false,
   requireSenderConstraint: false,
   pkce: 'S256',
+  allowOptionalPkce: true,
   responseTypes: ['code'],
   authorizationCodeSeconds: 60,
   rotateRefreshTokens: true,
@@ -77,6 +81,8 @@ const FAPI2: Profile = {
   requirePar: true,
   requireSenderConstraint: true,
   pkce: 'S256',
+  // FAPI 2.0 §5.3.2.2: PKCE with S256, always.
+  allowOptionalPkce: false,
   responseTypes: ['code'],
   authorizationCodeSeconds: 60,
   rotateRefreshTokens: false,
@@ -139,6 +145,8 @@ export function profileViolations(
       `a ${profile.name} client uses response_type ${profile.responseTypes.join(' or ')} only (not ${extra.join(', ')})`,
     ]);
   }
+  if (metadata.pkce === 'optional' && !profile.allowOptionalPkce)
+    problems.push(['pkce', `a ${profile.name} client always uses PKCE: it cannot be optional`]);
   for (const key of ['token_endpoint_auth_signing_alg', 'request_object_signing_alg'] as const) {
     const alg = metadata[key];
     if (alg !== undefined && !profile.clientSigningAlgs.includes(String(alg))) {
@@ -171,6 +179,18 @@ export function enforceProfileOnLoad(profile: Profile, metadata: Record<string, 
   const [problem] = profileViolations(profile, metadata);
   if (problem) throw new TypeError(problem[1]);
   addProfileDemands(profile, metadata);
+}
+
+/**
+ * Whether an authorization request of this client must carry a PKCE code_challenge: always,
+ * unless its profile allows optional PKCE and it is a confidential client registered so.
+ */
+export function pkceRequired(profile: Profile, metadata: Record<string, unknown>): boolean {
+  return !(
+    profile.allowOptionalPkce &&
+    metadata.pkce === 'optional' &&
+    metadata.token_endpoint_auth_method !== 'none'
+  );
 }
 
 /** Checks a client assertion's claims against the profile; the message of the refusal, if any. */
