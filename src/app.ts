@@ -19,6 +19,7 @@ import { clientCertificatesFor } from './http/clientCertificate.ts';
 import { consentApi } from './http/consentApi.ts';
 import { createListener } from './http/listener.ts';
 import { createMetrics, createMetricsApp } from './http/metrics.ts';
+import { postAsGet } from './http/postAsGet.ts';
 import { createHttpApp, handleClientErrors, listening, stopListening } from './http/server.ts';
 import { extraStaticFile } from './http/staticFiles.ts';
 import { createViews } from './http/views.ts';
@@ -378,7 +379,7 @@ export async function createApp(config: Config, deps: AppDeps) {
       // The WebAuthn browser library, served from here (no CDN) under the same CSP.
       extraStaticFile('/static/simplewebauthn-browser.js', WEBAUTHN_BROWSER_BUNDLE),
     ],
-    protocol: auditGate.wrap(oidc.middleware),
+    protocol: auditGate.wrap(postAsGet(oidc.middleware)),
   });
 
   // --- Background work -----------------------------------------------------------------------

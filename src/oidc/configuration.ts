@@ -220,10 +220,8 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
           token_endpoint_auth_method: client.clientAuthMethod,
         }),
     },
-    // OpenID Connect Core §3.1.2.1: the authorization endpoint (and RP-initiated logout) accept
-    // POST as well as GET. Cookies are SameSite=Lax, so a cross-site POST carries no session
-    // cookie: the person signs in again rather than a form on another site riding their session.
-    enableHttpPostMethods: true,
+    // POST at the authorization and logout endpoints: src/http/postAsGet.ts (the library's own
+    // enableHttpPostMethods needs a SameSite=None session cookie).
     // Under FAPI_PROFILE=2.0 only the profile's methods exist (discovery says so too).
     clientAuthMethods: [...CLIENT_AUTH_METHODS, ...(mtls?.clientAuthMethods ?? [])].filter(
       (m) => !everyClient?.authMethods || everyClient.authMethods.includes(m),
