@@ -8,7 +8,7 @@ import { exportJWK, generateKeyPair } from 'jose';
 import * as oidc from 'openid-client';
 import { DomainError } from '../../src/errors.ts';
 import type { ClientInput } from '../../src/oidc/clients.ts';
-import { HttpBrowser, type Page, pkce } from '../support/browserless.ts';
+import { findForm, HttpBrowser, type Page, pkce } from '../support/browserless.ts';
 import { PASSWORD } from '../support/fixtures.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
@@ -103,6 +103,12 @@ describe('OpenID Connect Core: POST at the authorization endpoint, PKCE optional
       expectedNonce: nonce,
     });
     assert.ok(tokens.claims()?.sub);
+    // RP-initiated logout by POST too: the confirmation page with its form.
+    const logout = await browser.request(server.url('/session/end'), {
+      form: { client_id: strict.id },
+    });
+    assert.equal(logout.status, 200);
+    assert.ok(findForm(logout.html, /\/session\/end\/confirm$/));
   });
 
   test('POST /auth goes through the same input guard: a NUL in the body is a 400 page', async () => {
