@@ -64,6 +64,17 @@ const looksLikeJwt = (token: string) => {
   }
 };
 
+/** Every method of the store's adapter, as it is. */
+const delegate = (base: Adapter): Adapter => ({
+  upsert: (id, payload, expiresIn) => base.upsert(id, payload, expiresIn),
+  find: (id) => base.find(id),
+  findByUid: (uid) => base.findByUid(uid),
+  findByUserCode: (code) => base.findByUserCode(code),
+  consume: (id) => base.consume(id),
+  destroy: (id) => base.destroy(id),
+  revokeByGrantId: (grantId) => base.revokeByGrantId(grantId),
+});
+
 export function createJwtIntrospection(options: JwtIntrospectionOptions) {
   // Handles are tagged with a key of this process: a handle is only ever minted here, for the
   // request that carried the JWT, so nobody can present one anywhere else (e.g. at userinfo).
@@ -148,6 +159,13 @@ export function createJwtIntrospection(options: JwtIntrospectionOptions) {
      * until the token expires. Every other id goes to the store as before.
      */
     adapter(model: string, base: Adapter, ring: KeyRing): Adapter {
+      // A handle is never a refresh token: answered here, without a query.
+      if (model === 'RefreshToken')
+        return {
+          ...delegate(base),
+          find: (id) => (id.startsWith(PREFIX) ? Promise.resolve(undefined) : base.find(id)),
+          destroy: (id) => (id.startsWith(PREFIX) ? Promise.resolve() : base.destroy(id)),
+        };
       if (!MODELS.has(model)) return base;
       let keys: ReturnType<typeof keysOf> | undefined;
       const claimsOf = async (id: string) => {
@@ -157,11 +175,7 @@ export function createJwtIntrospection(options: JwtIntrospectionOptions) {
         return verified(jwt, keys);
       };
       return {
-        upsert: (id, payload, expiresIn) => base.upsert(id, payload, expiresIn),
-        findByUid: (uid) => base.findByUid(uid),
-        findByUserCode: (code) => base.findByUserCode(code),
-        consume: (id) => base.consume(id),
-        revokeByGrantId: (grantId) => base.revokeByGrantId(grantId),
+        ...delegate(base),
         async find(id) {
           if (!id.startsWith(PREFIX)) return base.find(id);
           const claims = await claimsOf(id);

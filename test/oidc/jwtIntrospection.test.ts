@@ -259,11 +259,25 @@ describe('introspection and revocation of JWT access tokens', () => {
     assert.equal((await revokedRows()).length, before);
   });
 
+  test("revoking what a person allowed a client (the account page's path) makes those JWTs inactive", async () => {
+    const jwt = await aliceToken();
+    assert.equal((await introspect(statementsRs, jwt)).active, true);
+    assert.ok((await server.app.services.grants.revokeClient(aliceId, web.id)) > 0);
+    assert.deepEqual(await introspect(statementsRs, jwt), { active: false });
+  });
+
   test('a handle is good only at introspection: the JWT as a bearer at userinfo stays refused', async () => {
     const jwt = await aliceToken();
     const res = await fetch(server.url('/me'), {
       headers: { authorization: `Bearer jwt~x~${jwt}` },
     });
     assert.equal(res.status, 401);
+  });
+
+  test("deleting the client makes its JWTs inactive for the API's resource server", async () => {
+    const jwt = await aliceToken();
+    assert.equal((await introspect(statementsRs, jwt)).active, true);
+    await server.app.services.clients.delete(web.id);
+    assert.deepEqual(await introspect(statementsRs, jwt), { active: false });
   });
 });
