@@ -237,6 +237,18 @@ function pkceMetadata(input: ClientInput, login: boolean): Record<string, string
   return { pkce: 'optional' };
 }
 
+/** The same rule on stored metadata the protocol library loads: why `pkce` is not valid, if it is not. */
+export function pkceMetadataProblem(
+  value: unknown,
+  metadata: Record<string, unknown> | undefined,
+): string | undefined {
+  if (value !== undefined && value !== 'optional')
+    return 'pkce must be optional (or absent: required)';
+  if (value === 'optional' && metadata?.token_endpoint_auth_method === 'none')
+    return 'PKCE can be optional only for a confidential client: a public client always uses PKCE';
+  return undefined;
+}
+
 /** A client that must sign its requests needs the login grant and keys to verify them with. */
 function checkSignedRequestObjects(input: ClientInput, login: boolean): void {
   if (!login)

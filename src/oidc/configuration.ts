@@ -13,6 +13,7 @@ import type { Config } from '../config.ts';
 import type { Views } from '../http/views.ts';
 import type { KeyRing } from '../keys/signingKeys.ts';
 import { rateLimitOfMetadata } from '../limits/rateLimit.ts';
+import { pkceMetadataProblem } from './clientRules.ts';
 import { newClientId } from './clients.ts';
 import type { JwtIntrospection } from './jwtIntrospection.ts';
 import { messageSigningClientDefaults, messageSigningFeatures } from './messageSigning.ts';
@@ -105,12 +106,8 @@ const validateExtraMetadataFor =
       return;
     }
     if (key === 'pkce') {
-      if (value !== undefined && value !== 'optional')
-        throw new TypeError('pkce must be optional (or absent: required)');
-      if (value === 'optional' && metadata?.token_endpoint_auth_method === 'none')
-        throw new errors.InvalidClientMetadata(
-          'PKCE can be optional only for a confidential client: a public client always uses PKCE',
-        );
+      const problem = pkceMetadataProblem(value, metadata);
+      if (problem) throw new errors.InvalidClientMetadata(problem);
       return;
     }
     validateExtraMetadata(ctx, key, value);
@@ -386,13 +383,7 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
       return Object.keys(claims).length ? claims : undefined;
     },
     // A person's JWT access token names its grant, so its introspection sees the grant revoked.
-    ...(parts.jwtAccessTokens && {
-      formats: {
-        customizers: {
-          jwt: (_ctx, token, jwt) => parts.jwtAccessTokens!.claimGrant(token, jwt as never),
-        },
-      },
-    }),
+    ...(parts.jwtAccessTokens && { formats: parts.jwtAccessTokens.formats }),
     discovery: { ...mtls?.discovery },
     renderError,
   };

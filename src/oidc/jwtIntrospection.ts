@@ -218,10 +218,18 @@ export function createJwtIntrospection(options: JwtIntrospectionOptions) {
       };
     },
 
-    /** formats.customizers.jwt: a person's JWT access token names its grant (no query). */
-    claimGrant(token: { kind?: string; grantId?: unknown }, jwt: { payload: Payload }): void {
-      if (token.kind === 'AccessToken' && typeof token.grantId === 'string')
-        jwt.payload[GRANT_CLAIM] = token.grantId;
+    /** oidc-provider's `formats`: a person's JWT access token names its grant (no query). */
+    formats: {
+      customizers: {
+        jwt: (
+          _ctx: unknown,
+          token: { kind?: string; grantId?: unknown },
+          jwt: { payload: Payload },
+        ) => {
+          if (token.kind === 'AccessToken' && typeof token.grantId === 'string')
+            jwt.payload[GRANT_CLAIM] = token.grantId;
+        },
+      },
     },
   };
 }

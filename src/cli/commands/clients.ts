@@ -211,11 +211,11 @@ export function registerClientCommands(program: Command): void {
     .action(async (opts: CreateOptions) => {
       if (opts.pkce !== undefined && !PKCE_SETTINGS.includes(opts.pkce as PkceSetting))
         throw new CliError(`--pkce must be ${PKCE_SETTINGS.join(' or ')}`);
-      if (opts.dpopBound) {
-        if (opts.senderConstraint !== undefined && opts.senderConstraint !== 'dpop')
-          throw new CliError('--dpop-bound and --sender-constraint mtls contradict each other');
-        opts.senderConstraint = 'dpop';
-      }
+      if (opts.dpopBound && (opts.senderConstraint ?? 'dpop') !== 'dpop')
+        throw new CliError(
+          `--dpop-bound and --sender-constraint ${opts.senderConstraint} contradict`,
+        );
+      if (opts.dpopBound) opts.senderConstraint = 'dpop';
       if (opts.public && opts.auth) throw new CliError('choose either --public or --auth');
       if (opts.profile !== undefined && !PROFILE_NAMES.includes(opts.profile as ProfileName))
         throw new CliError(`--profile must be one of ${PROFILE_NAMES.join(', ')}`);
