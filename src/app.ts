@@ -19,6 +19,7 @@ import { clientCertificatesFor } from './http/clientCertificate.ts';
 import { consentApi } from './http/consentApi.ts';
 import { createListener } from './http/listener.ts';
 import { createMetrics, createMetricsApp } from './http/metrics.ts';
+import { postAsGet } from './http/postAsGet.ts';
 import { createHttpApp, handleClientErrors, listening, stopListening } from './http/server.ts';
 import { extraStaticFile } from './http/staticFiles.ts';
 import { createViews } from './http/views.ts';
@@ -43,9 +44,11 @@ import { limitClients } from './oidc/clientLimits.ts';
 import { buildConfiguration } from './oidc/configuration.ts';
 import { type DeviceFlowOptions, paceDevicePolls, pollPacer } from './oidc/deviceFlow.ts';
 import { attachProviderEvents } from './oidc/events.ts';
+import { createJwtIntrospection } from './oidc/jwtIntrospection.ts';
 import { MTLS_ALIASED_PATHS } from './oidc/mtls.ts';
 import { createOidcRuntime, type OidcRuntime } from './oidc/provider.ts';
 import { createRegistration } from './oidc/registration.ts';
+import { createRevokedJwtStore } from './oidc/revokedJwtStore.ts';
 import { createRichAuthorization } from './oidc/richAuthorization.ts';
 import { createTokenExchange } from './oidc/tokenExchange/grant.ts';
 import { readinessChecks } from './readiness.ts';
@@ -230,7 +233,16 @@ export async function createApp(config: Config, deps: AppDeps) {
       const found = await accounts.withScopes(accountId);
       return found?.user.status === 'active' ? found.scopes : undefined;
     },
+    // A JWT its client revoked at the revocation endpoint is no subject token either.
+    isRevokedJti: (jti) => revokedJwts.isRevoked(jti),
     record,
+  });
+  // JWT access tokens at the introspection and revocation endpoints (RFC 7662, RFC 7009).
+  const revokedJwts = createRevokedJwtStore({ knex, clock });
+  const jwtAccessTokens = createJwtIntrospection({
+    issuer: config.issuer,
+    clockToleranceSeconds: config.clockToleranceSeconds,
+    revoked: revokedJwts,
   });
   runtime = createOidcRuntime({
     issuer: config.issuer,
@@ -267,6 +279,7 @@ export async function createApp(config: Config, deps: AppDeps) {
         rar,
         exchangeClaims: tokenExchange.tokenClaims,
         deviceFlow,
+        jwtAccessTokens,
       }),
     onBuild: (provider) => {
       tokenExchange.register(provider);
@@ -280,6 +293,7 @@ export async function createApp(config: Config, deps: AppDeps) {
       limitClients(provider, limiter);
       rar.narrowDiscovery(provider);
       paceDevicePolls(provider, deviceFlow);
+      jwtAccessTokens.install(provider);
     },
   });
   const oidc = runtime;
@@ -394,7 +408,7 @@ export async function createApp(config: Config, deps: AppDeps) {
       // The WebAuthn browser library, served from here (no CDN) under the same CSP.
       extraStaticFile('/static/simplewebauthn-browser.js', WEBAUTHN_BROWSER_BUNDLE),
     ],
-    protocol: auditGate.wrap(oidc.middleware),
+    protocol: auditGate.wrap(postAsGet(oidc.middleware)),
   });
 
   // --- Background work -----------------------------------------------------------------------
@@ -412,7 +426,8 @@ export async function createApp(config: Config, deps: AppDeps) {
       (await authenticator.sweep()) +
       (await progress.sweep()) +
       (await limiter.sweep()) +
-      (await services.consents.expireDue(config.sweep.batchSize))
+      (await services.consents.expireDue(config.sweep.batchSize)) +
+      (await revokedJwts.sweep(config.sweep.batchSize, config.clockToleranceSeconds))
     );
   }
 

@@ -8,6 +8,7 @@ import { MAX_REQUESTS, MAX_WINDOW_SECONDS } from '../limits/rateLimit.ts';
 import {
   AUTH_METHODS,
   GRANT_TYPES,
+  PKCE_SETTINGS,
   SENDER_CONSTRAINTS,
   TLS_SUBJECT_KINDS,
   validateRedirectUri,
@@ -85,6 +86,8 @@ const senderConstraint = z
     "tokens bound to a DPoP key (RFC 9449) or to the client's TLS certificate (RFC 8705, cnf.x5t#S256)",
   );
 
+const pkce = z.enum(PKCE_SETTINGS);
+
 export const ClientIdParams = z.strictObject({ clientId: z.string().min(1).max(128) });
 
 export const ClientInput = z.strictObject({
@@ -122,6 +125,11 @@ export const ClientInput = z.strictObject({
     .describe(
       'authorization requests only as request objects signed with its keys (JAR), pushed to the PAR endpoint',
     ),
+  pkce: pkce
+    .default('required')
+    .describe(
+      'PKCE required, or optional for a confidential OpenID Connect relying party that sends no code_challenge (never a public or fapi2 client)',
+    ),
 });
 
 export const Client = z.object({
@@ -141,6 +149,7 @@ export const Client = z.object({
   rateLimit: rateLimit.nullable().describe('null: the default (CLIENT_RATE_LIMIT)'),
   profile: profile.describe('its profile, FAPI_PROFILE included'),
   requireSignedRequestObject: z.boolean().describe('signed request objects (JAR) only'),
+  pkce: pkce.describe('optional: the client may omit PKCE (shown as a warning)'),
   createdBy: z.string().describe('cli, admin-api, registration, system or quickstart'),
   createdAt: time,
   updatedAt: time,

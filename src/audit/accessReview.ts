@@ -1,10 +1,11 @@
 // Access review: every user with their roles, the scopes those roles grant on each API, their
 // last sign-in, and which granted scopes no token issued to them for that API carried within the
-// review period (read from the audit log's token.issued events). Built on the services, not on
-// other modules' tables.
+// review period (read from the audit log's token.issued events); and the clients registered with
+// weaker settings (PKCE optional). Built on the services, not on other modules' tables.
 import type { Accounts } from '../accounts/accounts.ts';
 import { type ApiScopes, type Roles, toApiScopes } from '../accounts/roles.ts';
 import type { Clock } from '../clock.ts';
+import { type ClientRegistry, clientWarnings } from '../oidc/clients.ts';
 import type { AuditLog } from './log.ts';
 
 export interface AccessReviewEntry {
@@ -26,6 +27,8 @@ export interface AccessReview {
   since: Date;
   unusedDays: number;
   users: AccessReviewEntry[];
+  /** Clients with a setting weaker than the default, each with what an administrator should know. */
+  clientWarnings: { clientId: string; name: string; warnings: string[] }[];
 }
 
 const PAGE = 500;
@@ -60,7 +63,13 @@ async function usedScopes(audit: AuditLog, since: Date): Promise<Map<string, Set
 }
 
 export async function accessReview(
-  services: { accounts: Accounts; roles: Roles; audit: AuditLog; clock: Clock },
+  services: {
+    accounts: Accounts;
+    roles: Roles;
+    audit: AuditLog;
+    clock: Clock;
+    clients: Pick<ClientRegistry, 'list'>;
+  },
   options: { unusedDays: number },
 ): Promise<AccessReview> {
   const generatedAt = new Date(services.clock.now());
@@ -93,5 +102,8 @@ export async function accessReview(
     }
     if (offset + PAGE >= page.total || page.users.length === 0) break;
   }
-  return { generatedAt, since, unusedDays: options.unusedDays, users };
+  const flagged = (await services.clients.list())
+    .map((c) => ({ clientId: c.clientId, name: c.name, warnings: clientWarnings(c) }))
+    .filter((c) => c.warnings.length > 0);
+  return { generatedAt, since, unusedDays: options.unusedDays, users, clientWarnings: flagged };
 }

@@ -19,6 +19,8 @@ const CLIENT = [
   'tlsSubject',
   'senderConstraint',
   'requireSignedRequestObject',
+  // PKCE optional for a confidential OpenID Connect RP (absent: required).
+  'pkce',
 ] as const;
 
 /**

@@ -74,6 +74,13 @@ export const TLS_SUBJECT_KINDS: readonly TlsSubjectKind[] = [
 export type SenderConstraint = 'dpop' | 'mtls';
 export const SENDER_CONSTRAINTS: readonly SenderConstraint[] = ['dpop', 'mtls'];
 
+/**
+ * PKCE (RFC 7636) for a login client: `required` (the default) or `optional`, which lets a
+ * confidential OpenID Connect relying party of the older kind send no code_challenge.
+ */
+export type PkceSetting = 'required' | 'optional';
+export const PKCE_SETTINGS: readonly PkceSetting[] = ['required', 'optional'];
+
 /** Scopes of OpenID Connect itself that every login client may ask for. */
 export const LOGIN_SCOPES = ['openid', 'profile', 'email'];
 /** JWK members that only a private or symmetric key has. */
@@ -103,6 +110,8 @@ export interface ClientInput {
   profile?: ProfileName | undefined;
   /** Authorization requests only as a request object signed with one of its keys (JAR, at PAR). */
   requireSignedRequestObject?: boolean | undefined;
+  /** PKCE required (default) or optional: confidential login clients only, never fapi2 ones. */
+  pkce?: PkceSetting | undefined;
 }
 
 /** Checks one redirect URI: absolute, no fragment, https except on loopback. */
@@ -235,6 +244,37 @@ function senderConstraintMetadata(input: ClientInput): Record<string, boolean> {
     : { tls_client_certificate_bound_access_tokens: true };
 }
 
+/**
+ * `pkce: 'optional'` in the metadata (absent: required): only for a confidential client of the
+ * authorization_code grant; a public client has nothing else protecting its code. Whether the
+ * client's profile allows it is the profile's decision (src/oidc/profiles.ts).
+ */
+function pkceMetadata(input: ClientInput, login: boolean): Record<string, string> {
+  const setting = input.pkce;
+  if (setting === undefined || setting === 'required') return {};
+  if (!PKCE_SETTINGS.includes(setting))
+    throw invalid(`unknown PKCE setting ${setting} (allowed: ${PKCE_SETTINGS.join(', ')})`, 'pkce');
+  if (!login) throw invalid('PKCE applies to authorization_code clients only', 'pkce');
+  if (input.authMethod === 'none')
+    throw invalid(
+      'PKCE can be optional only for a confidential client: a public client always uses PKCE',
+      'pkce',
+    );
+  return { pkce: 'optional' };
+}
+
+/** The same rule on stored metadata the protocol library loads: why `pkce` is not valid, if it is not. */
+export function pkceMetadataProblem(
+  value: unknown,
+  metadata: Record<string, unknown> | undefined,
+): string | undefined {
+  if (value !== undefined && value !== 'optional')
+    return 'pkce must be optional (or absent: required)';
+  if (value === 'optional' && metadata?.token_endpoint_auth_method === 'none')
+    return 'PKCE can be optional only for a confidential client: a public client always uses PKCE';
+  return undefined;
+}
+
 /** A client that must sign its requests needs the login grant and keys to verify them with. */
 function checkSignedRequestObjects(input: ClientInput, login: boolean): void {
   if (!login)
@@ -318,7 +358,12 @@ export async function clientMetadata(
     first_party: input.firstParty ?? false,
     min_assurance_level: level,
   };
-  Object.assign(metadata, tlsSubjectMetadata(input), senderConstraintMetadata(input));
+  Object.assign(
+    metadata,
+    tlsSubjectMetadata(input),
+    senderConstraintMetadata(input),
+    pkceMetadata(input, login),
+  );
   if (input.rateLimit) metadata.rate_limit = rateLimitMetadata(input.rateLimit);
   if (input.requireSignedRequestObject) {
     checkSignedRequestObjects(input, redirects);
@@ -356,4 +401,5 @@ const INPUT_FIELD: Record<string, string> = {
   token_endpoint_auth_method: 'authMethod',
   response_types: 'grantTypes',
   grant_types: 'grantTypes',
+  pkce: 'pkce',
 };

@@ -20,6 +20,7 @@ import {
   clientMetadata,
   type GrantType,
   grantTypeName,
+  type PkceSetting,
   SECRET_METHODS,
   type SenderConstraint,
   TLS_SUBJECT_KINDS,
@@ -35,6 +36,8 @@ export {
   GRANT_TYPE_ALIASES,
   GRANT_TYPES,
   type GrantType,
+  PKCE_SETTINGS,
+  type PkceSetting,
   SENDER_CONSTRAINTS,
   type SenderConstraint,
   TLS_SUBJECT_KINDS,
@@ -52,6 +55,15 @@ export function newClientId(): string {
     const id = randomBytes(16).toString('base64url');
     if (!id.startsWith('-')) return id;
   }
+}
+
+/** What an administrator should know about a client's weaker settings (client show, access review). */
+export function clientWarnings(client: Pick<ClientView, 'pkce'>): string[] {
+  return client.pkce === 'optional'
+    ? [
+        'PKCE is optional for this client: its authorization codes are protected by its secret alone',
+      ]
+    : [];
 }
 
 export interface ClientView {
@@ -76,6 +88,8 @@ export interface ClientView {
   profile: ProfileName;
   /** Authorization requests only as signed request objects (JAR) pushed to the PAR endpoint. */
   requireSignedRequestObject: boolean;
+  /** PKCE required (the default) or optional (a confidential OpenID Connect RP: a warning). */
+  pkce: PkceSetting;
   createdBy: string;
   createdAt: Date;
   updatedAt: Date;
@@ -155,6 +169,7 @@ export function createClientRegistry(options: ClientRegistryOptions) {
       rateLimit: rateLimitOfMetadata(m.rate_limit) ?? null,
       profile: profileOf(m, options.serverProfile).name,
       requireSignedRequestObject: m.require_signed_request_object === true,
+      pkce: m.pkce === 'optional' ? 'optional' : 'required',
       createdBy: row.created_by,
       createdAt: row.created_at,
       updatedAt: row.updated_at,

@@ -13,9 +13,10 @@ import type { Config } from '../config.ts';
 import type { Views } from '../http/views.ts';
 import type { KeyRing } from '../keys/signingKeys.ts';
 import { rateLimitOfMetadata } from '../limits/rateLimit.ts';
-import { DEVICE_CODE_GRANT } from './clientRules.ts';
+import { DEVICE_CODE_GRANT, pkceMetadataProblem } from './clientRules.ts';
 import { newClientId } from './clients.ts';
 import { type DeviceFlowOptions, deviceFlowFeature } from './deviceFlow.ts';
+import type { JwtIntrospection } from './jwtIntrospection.ts';
 import { messageSigningClientDefaults, messageSigningFeatures } from './messageSigning.ts';
 import { type MtlsOptions, mtlsConfiguration } from './mtls.ts';
 import {
@@ -23,6 +24,7 @@ import {
   enforceProfileOnLoad,
   PROFILES,
   type Profile,
+  pkceRequired,
   profileOf,
   type ServerProfileSetting,
   serverProfile,
@@ -66,6 +68,8 @@ export interface ConfigurationParts {
   exchangeClaims?: ((token: object) => Record<string, unknown> | undefined) | undefined;
   /** The device authorization grant (RFC 8628): its pages and pacing (src/oidc/deviceFlow.ts). */
   deviceFlow: DeviceFlowOptions;
+  /** Introspection and revocation of JWT access tokens (src/oidc/jwtIntrospection.ts). */
+  jwtAccessTokens?: JwtIntrospection | undefined;
 }
 
 /** Client metadata Portcullis adds to the standard set. */
@@ -75,6 +79,7 @@ export const EXTRA_CLIENT_METADATA = [
   'min_assurance_level',
   'rate_limit',
   'profile',
+  'pkce',
 ];
 
 /** Every client authentication method Portcullis offers (a profile may narrow them). */
@@ -103,6 +108,11 @@ const validateExtraMetadataFor =
         // The library's own error (400), not a TypeError (500).
         throw new errors.InvalidClientMetadata((err as Error).message);
       }
+      return;
+    }
+    if (key === 'pkce') {
+      const problem = pkceMetadataProblem(value, metadata);
+      if (problem) throw new errors.InvalidClientMetadata(problem);
       return;
     }
     validateExtraMetadata(ctx, key, value);
@@ -179,7 +189,10 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
   };
 
   const configuration: Configuration = {
-    adapter: parts.adapter as Configuration['adapter'],
+    adapter: (parts.jwtAccessTokens
+      ? (model: string) =>
+          parts.jwtAccessTokens!.adapter(model, parts.adapter(model) as never, ring)
+      : parts.adapter) as Configuration['adapter'],
     // Clients live in PostgreSQL and are read through the adapter, never from configuration.
     clients: [],
     jwks: { keys: ring.jwks as never },
@@ -199,9 +212,18 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
       short: { httpOnly: true, sameSite: 'lax', signed: true, secure },
     },
 
-    // Authorization code only (no implicit or hybrid: RFC 9700), PKCE S256 for every client.
+    // Authorization code only (no implicit or hybrid: RFC 9700), PKCE S256 for every client but
+    // a confidential one its profile lets an administrator register with `pkce: 'optional'`.
     responseTypes: ['code'],
-    pkce: { required: () => true },
+    pkce: {
+      required: (_ctx, client) =>
+        pkceRequired(profileFor(client), {
+          pkce: (client as { pkce?: unknown }).pkce,
+          token_endpoint_auth_method: client.clientAuthMethod,
+        }),
+    },
+    // POST at the authorization and logout endpoints: src/http/postAsGet.ts (the library's own
+    // enableHttpPostMethods needs a SameSite=None session cookie).
     // Under FAPI_PROFILE=2.0 only the profile's methods exist (discovery says so too).
     clientAuthMethods: [...CLIENT_AUTH_METHODS, ...(mtls?.clientAuthMethods ?? [])].filter(
       (m) => !everyClient?.authMethods || everyClient.authMethods.includes(m),
@@ -372,6 +394,8 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
       };
       return Object.keys(claims).length ? claims : undefined;
     },
+    // A person's JWT access token names its grant, so its introspection sees the grant revoked.
+    ...(parts.jwtAccessTokens && { formats: parts.jwtAccessTokens.formats }),
     discovery: { ...mtls?.discovery },
     renderError,
   };

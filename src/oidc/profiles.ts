@@ -24,10 +24,13 @@ export interface Profile {
   /** Access tokens bound to a DPoP key (RFC 9449) or a client certificate (RFC 8705). */
   requireSenderConstraint: boolean;
   /**
-   * PKCE method every authorization request must use: S256 for every profile (oidc-provider
-   * supports no other, and configuration.ts requires PKCE of every client).
+   * PKCE method an authorization request uses: S256 for every profile (oidc-provider supports
+   * no other). PKCE is required of every client (configuration.ts, `pkceRequired`) unless the
+   * profile lets a confidential client be registered with `pkce: 'optional'`.
    */
   pkce: 'S256';
+  /** A confidential client may be registered with PKCE optional (OpenID Connect Core RPs). */
+  allowOptionalPkce: boolean;
   responseTypes: readonly string[];
   /** Grant types (as oidc-provider's metadata names them) a client of the profile may not use. */
   refusedGrantTypes: readonly string[];
@@ -58,6 +61,7 @@ const DEFAULT: Profile = {
   requirePar: false,
   requireSenderConstraint: false,
   pkce: 'S256',
+  allowOptionalPkce: true,
   responseTypes: ['code'],
   refusedGrantTypes: [],
   authorizationCodeSeconds: 60,
@@ -80,6 +84,8 @@ const FAPI2: Profile = {
   requirePar: true,
   requireSenderConstraint: true,
   pkce: 'S256',
+  // FAPI 2.0 §5.3.2.2: PKCE with S256, always.
+  allowOptionalPkce: false,
   responseTypes: ['code'],
   // FAPI 2.0 knows no device authorization grant (RFC 8628): its authorization is not bound to
   // the client's request (no PAR, no PKCE, a code typed by hand), so no fapi2 client has it.
@@ -153,6 +159,8 @@ export function profileViolations(
       `a ${profile.name} client cannot use ${refused.map((g) => String(g).replace(/^.*:/, '')).join(', ')} (the device flow is not part of FAPI 2.0)`,
     ]);
   }
+  if (metadata.pkce === 'optional' && !profile.allowOptionalPkce)
+    problems.push(['pkce', `a ${profile.name} client always uses PKCE: it cannot be optional`]);
   for (const key of ['token_endpoint_auth_signing_alg', 'request_object_signing_alg'] as const) {
     const alg = metadata[key];
     if (alg !== undefined && !profile.clientSigningAlgs.includes(String(alg))) {
@@ -185,6 +193,18 @@ export function enforceProfileOnLoad(profile: Profile, metadata: Record<string, 
   const [problem] = profileViolations(profile, metadata);
   if (problem) throw new TypeError(problem[1]);
   addProfileDemands(profile, metadata);
+}
+
+/**
+ * Whether an authorization request of this client must carry a PKCE code_challenge: always,
+ * unless its profile allows optional PKCE and it is a confidential client registered so.
+ */
+export function pkceRequired(profile: Profile, metadata: Record<string, unknown>): boolean {
+  return !(
+    profile.allowOptionalPkce &&
+    metadata.pkce === 'optional' &&
+    metadata.token_endpoint_auth_method !== 'none'
+  );
 }
 
 /** Checks a client assertion's claims against the profile; the message of the refusal, if any. */

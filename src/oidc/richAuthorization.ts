@@ -70,8 +70,8 @@ const describe = (err: DomainError) => (err.field ? `${err.field}: ${err.message
  * the types are then the resources; if named, it must include them), `scope` may be just
  * `openid`. At the token endpoint the code is redeemed for the API of its details without
  * `resource` (details of two APIs: name one; a refresh naming the other gets that one's); the
- * response and the token carry the details of that API, and `consent_id`. JWT access tokens
- * are not introspectable (the library's rule): an API checks the consent (GET /consents/{id}).
+ * response and the token carry the details of that API, and `consent_id`. A JWT access token's
+ * introspection (src/oidc/jwtIntrospection.ts) goes through the same check.
  */
 export function createRichAuthorization(options: RichAuthorizationOptions) {
   const { consents, apiForDetailType } = options;

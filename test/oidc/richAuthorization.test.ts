@@ -257,16 +257,26 @@ describe('authorization_details from PAR to token, and the consent behind the to
     assert.deepEqual(await written(server), before);
   });
 
-  // JWT access tokens are verified by the API itself (the library does not introspect them): the
-  // payment's refresh token shows the consent's end instead.
-  test('a consumed payment: its refresh token introspects inactive, its refresh fails', async () => {
+  // The payment's JWT access token and its refresh token both show the consent's end.
+  test('a consumed payment: its JWT and refresh token introspect inactive, its refresh fails', async () => {
     const { config, tokens } = await consentTo(world.tpp, [PAYMENT]);
     const consentId = claimsOf(tokens.access_token).consent_id as string;
     const introspectRefresh = () =>
       postAs(server.url('/token/introspection'), world.tpp, { token: tokens.refresh_token! });
+    const introspectJwt = () =>
+      postAs(server.url('/token/introspection'), world.tpp, { token: tokens.access_token });
     assert.equal((await introspectRefresh()).body.active, true);
+    const jwt = (await introspectJwt()).body;
+    assert.equal(jwt.active, true);
+    assert.equal(jwt.consent_id, consentId);
+    assert.equal(jwt.aud, PAYMENTS);
+    assert.deepEqual(
+      (jwt.authorization_details as { type: string }[]).map((d) => d.type),
+      ['payment_initiation'],
+    );
     await server.app.services.consents.consume(consentId, world.paymentsRs.id);
     assert.deepEqual((await introspectRefresh()).body, { active: false });
+    assert.deepEqual((await introspectJwt()).body, { active: false });
     const before = await written(server);
     await assert.rejects(oidc.refreshTokenGrant(config, tokens.refresh_token!), {
       error: 'invalid_grant',

@@ -44,6 +44,7 @@ const summary = (c: ClientView) => ({
   ...(c.senderConstraint ? { senderConstraint: c.senderConstraint } : {}),
   // Named only when set, so the events of every other client read as before.
   ...(c.requireSignedRequestObject ? { requireSignedRequestObject: true } : {}),
+  ...(c.pkce === 'optional' ? { pkce: 'optional' } : {}),
 });
 
 export function clientRoutes({ issuer, services }: AdminContext): AnyRoute[] {

@@ -1,5 +1,5 @@
 // `portcullis access-review`: who holds which scopes through their roles, when they last signed
-// in, and which granted scopes went unused, as a table or JSON.
+// in, and which granted scopes went unused, as a table or JSON; then warnings about clients.
 import type { Command } from 'commander';
 import { accessReview } from '../../audit/accessReview.ts';
 import { withApp } from '../context.ts';
@@ -23,9 +23,9 @@ export function registerAccessReviewCommand(program: Command): void {
       if (!/^\d+$/.test(opts.unusedDays) || days < 1 || days > 3650)
         throw new CliError('--unused-days must be a whole number from 1 to 3650');
       await withApp(async (app) => {
-        const { accounts, roles, audit } = app.services;
+        const { accounts, roles, audit, clients } = app.services;
         const review = await accessReview(
-          { accounts, roles, audit, clock: app.clock },
+          { accounts, roles, audit, clients, clock: app.clock },
           { unusedDays: days },
         );
         print(
@@ -38,6 +38,7 @@ export function registerAccessReviewCommand(program: Command): void {
               ...u,
               lastLoginAt: u.lastLoginAt?.toISOString() ?? null,
             })),
+            clientWarnings: review.clientWarnings,
           },
           () => {
             printTable(
@@ -52,6 +53,9 @@ export function registerAccessReviewCommand(program: Command): void {
             process.stdout.write(
               `unused: granted scopes no token carried since ${review.since.toISOString()} (${days} days)\n`,
             );
+            for (const c of review.clientWarnings)
+              for (const w of c.warnings)
+                process.stdout.write(`warning: client ${c.clientId} (${c.name}): ${w}\n`);
           },
         );
       });

@@ -7,9 +7,12 @@ import {
   AUTH_METHODS,
   type AuthMethod,
   type ClientView,
+  clientWarnings,
   GRANT_TYPE_ALIASES,
   GRANT_TYPES,
   type GrantType,
+  PKCE_SETTINGS,
+  type PkceSetting,
   SENDER_CONSTRAINTS,
   type SenderConstraint,
   TLS_SUBJECT_KINDS,
@@ -144,6 +147,8 @@ interface CreateOptions {
   rateLimit?: string;
   profile?: string;
   requireSignedRequestObject?: boolean;
+  pkce?: string;
+  dpopBound?: boolean;
   json?: boolean;
 }
 
@@ -202,8 +207,23 @@ export function registerClientCommands(program: Command): void {
       '--require-signed-request-object',
       'authorization requests only as request objects signed with its keys (JAR), pushed to the PAR endpoint',
     )
+    .option(
+      '--pkce <setting>',
+      `PKCE: ${PKCE_SETTINGS.join(' (default) or ')} (a confidential OpenID Connect RP that sends no code_challenge; never public or fapi2 clients)`,
+    )
+    .option(
+      '--dpop-bound',
+      'its access tokens are bound to a DPoP key (same as --sender-constraint dpop)',
+    )
     .option('--json', 'print the result as JSON')
     .action(async (opts: CreateOptions) => {
+      if (opts.pkce !== undefined && !PKCE_SETTINGS.includes(opts.pkce as PkceSetting))
+        throw new CliError(`--pkce must be ${PKCE_SETTINGS.join(' or ')}`);
+      if (opts.dpopBound && (opts.senderConstraint ?? 'dpop') !== 'dpop')
+        throw new CliError(
+          `--dpop-bound and --sender-constraint ${opts.senderConstraint} contradict`,
+        );
+      if (opts.dpopBound) opts.senderConstraint = 'dpop';
       if (opts.public && opts.auth) throw new CliError('choose either --public or --auth');
       if (opts.profile !== undefined && !PROFILE_NAMES.includes(opts.profile as ProfileName))
         throw new CliError(`--profile must be one of ${PROFILE_NAMES.join(', ')}`);
@@ -260,6 +280,7 @@ export function registerClientCommands(program: Command): void {
           rateLimit,
           profile,
           requireSignedRequestObject: opts.requireSignedRequestObject,
+          pkce: opts.pkce as PkceSetting | undefined,
         });
         await auditChange(
           app,
@@ -275,9 +296,11 @@ export function registerClientCommands(program: Command): void {
             rateLimit: created.rateLimit,
             ...(created.profile === 'default' ? {} : { profile: created.profile }),
             ...(created.requireSignedRequestObject ? { requireSignedRequestObject: true } : {}),
+            ...(created.pkce === 'optional' ? { pkce: 'optional' } : {}),
           },
         );
         print(opts.json, { ...clientJson(created), clientSecret: secret }, () => {
+          for (const w of clientWarnings(created)) process.stderr.write(`warning: ${w}\n`);
           process.stdout.write(`client_id:     ${created.clientId}\n`);
           if (secret) {
             process.stdout.write(`client_secret: ${secret}\n`);
@@ -320,13 +343,15 @@ export function registerClientCommands(program: Command): void {
       await withApp(async (app) => {
         const found = await app.services.clients.get(clientId);
         if (!found) throw new CliError(`no client ${clientId}`);
-        print(opts.json, clientJson(found), () => {
+        const warnings = clientWarnings(found);
+        print(opts.json, { ...clientJson(found), warnings }, () => {
           const shown = { ...clientJson(found), rateLimit: rateLimitText(app, found) };
           for (const [k, v] of Object.entries(shown)) {
             process.stdout.write(
               `${k.padEnd(28)}${typeof v === 'object' ? JSON.stringify(v) : String(v)}\n`,
             );
           }
+          for (const w of warnings) process.stdout.write(`warning: ${w}\n`);
         });
       });
     });
