@@ -167,6 +167,7 @@ export async function createApp(config: Config, deps: AppDeps) {
     clock,
     catalogue,
     idTokenAlg: config.keys.alg,
+    ringAlgs: config.keys.algs,
     serverProfile: config.fapiProfile,
     provider: () => runtime!.provider,
   });

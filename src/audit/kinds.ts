@@ -19,6 +19,8 @@ const CLIENT = [
   'tlsSubject',
   'senderConstraint',
   'requireSignedRequestObject',
+  // The algorithms of its signed responses (ID token, UserInfo, JARM, introspection), when chosen.
+  'signing',
 ] as const;
 
 /**

@@ -130,6 +130,9 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
   const { config, ring, views } = parts;
   const secure = config.issuer.startsWith('https:');
   const alg = config.keys.alg;
+  // What Portcullis signs with: a key of each algorithm of the ring (RS256 always, OpenID
+  // Connect Core §15.1); a client picks one per response, its profile may narrow the choice.
+  const serverAlgs = [...config.keys.algs] as never[];
   const setting = config.fapiProfile;
   const everyClient = serverProfile(setting);
   /** The profile of the client a request is about (FAPI_PROFILE's when there is no client). */
@@ -231,10 +234,10 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
     enabledJWA: {
       // Asymmetric algorithms only (FAPI 2.0 allows PS256, ES256 and EdDSA).
       clientAuthSigningAlgValues: clientAlgs,
-      idTokenSigningAlgValues: [alg],
-      userinfoSigningAlgValues: [alg],
-      introspectionSigningAlgValues: [alg],
-      authorizationSigningAlgValues: [alg],
+      idTokenSigningAlgValues: serverAlgs,
+      userinfoSigningAlgValues: serverAlgs,
+      introspectionSigningAlgValues: serverAlgs,
+      authorizationSigningAlgValues: serverAlgs,
       requestObjectSigningAlgValues: clientAlgs,
       dPoPSigningAlgValues: clientAlgs,
     },
@@ -272,6 +275,8 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
           token.clientId === client.clientId,
       },
       userinfo: { enabled: true },
+      // A signed UserInfo response for clients registered with userinfo_signed_response_alg.
+      jwtUserinfo: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) =>

@@ -44,6 +44,7 @@ const summary = (c: ClientView) => ({
   ...(c.senderConstraint ? { senderConstraint: c.senderConstraint } : {}),
   // Named only when set, so the events of every other client read as before.
   ...(c.requireSignedRequestObject ? { requireSignedRequestObject: true } : {}),
+  ...(Object.keys(c.signing).length ? { signing: c.signing } : {}),
 });
 
 export function clientRoutes({ issuer, services }: AdminContext): AnyRoute[] {

@@ -41,7 +41,16 @@ const rateLimitText = (app: App, c: ClientView) =>
     : `default (${formatRateLimit(app.config.clientRateLimit.default)})`;
 
 /** What the audit log says about a client's limits before and after a change. */
-const limitSummary = (c: ClientView) => ({ rateLimit: c.rateLimit });
+const limitSummary = (c: ClientView) => ({ rateLimit: c.rateLimit, signing: c.signing });
+
+interface UpdateOptions {
+  rateLimit?: string;
+  idTokenAlg?: string;
+  userinfoAlg?: string;
+  authorizationAlg?: string;
+  introspectionAlg?: string;
+  json?: boolean;
+}
 
 /** Assigns each --scope to the --api entries that define it; no --scope means all their scopes. */
 async function resolveApiAccess(
@@ -139,14 +148,26 @@ interface CreateOptions {
   rateLimit?: string;
   profile?: string;
   requireSignedRequestObject?: boolean;
+  idTokenAlg?: string;
+  userinfoAlg?: string;
+  authorizationAlg?: string;
+  introspectionAlg?: string;
   json?: boolean;
+}
+
+/** --id-token-alg and its kin: the algorithm of each response signed for the client. */
+function signingOptions(command: Command): Command {
+  return command
+    .option('--id-token-alg <alg>', 'algorithm of its ID tokens, one of SIGNING_ALGS (e.g. RS256)')
+    .option('--userinfo-alg <alg>', 'sign its UserInfo responses (JWT) with this algorithm')
+    .option('--authorization-alg <alg>', 'algorithm of its JARM authorization responses')
+    .option('--introspection-alg <alg>', 'algorithm of its JWT introspection responses');
 }
 
 export function registerClientCommands(program: Command): void {
   const client = program.command('client').description('manage OAuth clients');
 
-  client
-    .command('create')
+  signingOptions(client.command('create'))
     .description('register a client; prints its id and, once, its secret')
     .requiredOption('--name <name>', 'the name people see on the consent page')
     .requiredOption('--grant <type>', `grant type: ${GRANT_TYPES.join(', ')} (repeat)`, collect)
@@ -251,6 +272,10 @@ export function registerClientCommands(program: Command): void {
           rateLimit,
           profile,
           requireSignedRequestObject: opts.requireSignedRequestObject,
+          idTokenAlg: opts.idTokenAlg,
+          userinfoAlg: opts.userinfoAlg,
+          authorizationAlg: opts.authorizationAlg,
+          introspectionAlg: opts.introspectionAlg,
         });
         await auditChange(
           app,
@@ -322,33 +347,55 @@ export function registerClientCommands(program: Command): void {
       });
     });
 
-  client
-    .command('update')
-    .description("change a client's request limit")
-    .argument('<client-id>')
-    .requiredOption(
-      '--rate-limit <N/SECONDS|default>',
-      'at most N requests per window of SECONDS at the token, introspection, revocation, PAR and admin endpoints; default: CLIENT_RATE_LIMIT',
-    )
+  signingOptions(
+    client
+      .command('update')
+      .description("change a client's request limit or the algorithms of its signed responses")
+      .argument('<client-id>')
+      .option(
+        '--rate-limit <N/SECONDS|default>',
+        'at most N requests per window of SECONDS at the token, introspection, revocation, PAR and admin endpoints; default: CLIENT_RATE_LIMIT',
+      ),
+  )
     .option('--json', 'print the client as JSON')
-    .action(async (clientId: string, opts: { rateLimit: string; json?: boolean }) => {
-      const rateLimit = readRateLimit(opts.rateLimit);
+    .action(async (clientId: string, opts: UpdateOptions) => {
+      const signing = {
+        idTokenAlg: opts.idTokenAlg,
+        userinfoAlg: opts.userinfoAlg,
+        authorizationAlg: opts.authorizationAlg,
+        introspectionAlg: opts.introspectionAlg,
+      };
+      const changesSigning = Object.values(signing).some((v) => v !== undefined);
+      if (opts.rateLimit === undefined && !changesSigning)
+        throw new CliError(
+          'say what to change: --rate-limit, --id-token-alg, --userinfo-alg, --authorization-alg or --introspection-alg',
+        );
+      const rateLimit = opts.rateLimit === undefined ? undefined : readRateLimit(opts.rateLimit);
       await withApp(async (app) => {
         const before = await app.services.clients.get(clientId);
         if (!before) throw new CliError(`no client ${clientId}`);
         // Brought back to its definition at every start: a change would not last.
         if (before.createdBy === 'system')
           throw new CliError('this client is managed by Portcullis itself and cannot be changed');
-        const after = await app.services.clients.setRateLimit(clientId, rateLimit);
+        let after = before;
+        if (changesSigning)
+          after = await app.services.clients.setResponseSigning(clientId, signing);
+        if (rateLimit !== undefined)
+          after = await app.services.clients.setRateLimit(clientId, rateLimit);
         await auditChange(
           app,
           'client.updated',
           { type: 'client', id: clientId },
           { before: limitSummary(before), after: limitSummary(after) },
         );
-        print(opts.json, clientJson(after), () =>
-          process.stdout.write(`rate limit of ${clientId}: ${rateLimitText(app, after)}\n`),
-        );
+        print(opts.json, clientJson(after), () => {
+          if (rateLimit !== undefined)
+            process.stdout.write(`rate limit of ${clientId}: ${rateLimitText(app, after)}\n`);
+          if (changesSigning)
+            process.stdout.write(
+              `signed responses of ${clientId}: ${JSON.stringify({ idTokenAlg: app.config.keys.alg, ...after.signing })}\n`,
+            );
+        });
       });
     });
 
