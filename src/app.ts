@@ -40,6 +40,7 @@ import { createInteractionBridge } from './oidc/bridge.ts';
 import { createClientAdapter } from './oidc/clientAdapter.ts';
 import { limitClients } from './oidc/clientLimits.ts';
 import { buildConfiguration } from './oidc/configuration.ts';
+import { withPublicScopes } from './oidc/discoveryTruth.ts';
 import { attachProviderEvents } from './oidc/events.ts';
 import { MTLS_ALIASED_PATHS } from './oidc/mtls.ts';
 import { PROFILES, serverProfile } from './oidc/profiles.ts';
@@ -368,7 +369,7 @@ export async function createApp(config: Config, deps: AppDeps) {
       // The WebAuthn browser library, served from here (no CDN) under the same CSP.
       extraStaticFile('/static/simplewebauthn-browser.js', WEBAUTHN_BROWSER_BUNDLE),
     ],
-    protocol: auditGate.wrap(oidc.middleware),
+    protocol: auditGate.wrap(withPublicScopes(oidc.middleware, () => catalogue.publicScopes())),
   });
 
   // --- Background work -----------------------------------------------------------------------

@@ -83,6 +83,7 @@ export const AUDIT_KINDS = {
     'resourceServers',
     'detailTypes',
     'consentScope',
+    'public',
   ],
   'api.updated': [...CHANGE, 'before', 'after'],
   'api.deleted': [

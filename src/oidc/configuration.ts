@@ -14,6 +14,7 @@ import type { Views } from '../http/views.ts';
 import type { KeyRing } from '../keys/signingKeys.ts';
 import { rateLimitOfMetadata } from '../limits/rateLimit.ts';
 import { newClientId } from './clients.ts';
+import { endpointAuthDiscovery } from './discoveryTruth.ts';
 import { messageSigningClientDefaults, messageSigningFeatures } from './messageSigning.ts';
 import { type MtlsOptions, mtlsConfiguration } from './mtls.ts';
 import {
@@ -143,6 +144,9 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
   // What clients sign with: the server-wide profile's algorithms, else the default ones.
   const clientAlgs = [...(everyClient ?? PROFILES.default).clientSigningAlgs] as never[];
   const mtls = parts.mtls ? mtlsConfiguration(parts.mtls) : undefined;
+  const authMethods = [...CLIENT_AUTH_METHODS, ...(mtls?.clientAuthMethods ?? [])].filter(
+    (m) => !everyClient?.authMethods || everyClient.authMethods.includes(m),
+  );
 
   const renderError: Configuration['renderError'] = async (ctx, out) => {
     ctx.type = 'html';
@@ -200,9 +204,7 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
     responseTypes: ['code'],
     pkce: { required: () => true },
     // Under FAPI_PROFILE=2.0 only the profile's methods exist (discovery says so too).
-    clientAuthMethods: [...CLIENT_AUTH_METHODS, ...(mtls?.clientAuthMethods ?? [])].filter(
-      (m) => !everyClient?.authMethods || everyClient.authMethods.includes(m),
-    ) as never[],
+    clientAuthMethods: authMethods as never[],
     // A client assertion must obey its client's profile (FAPI 2.0: aud the issuer as a string,
     // sub the client_id, iat/nbf at most 60 s ahead); expiry, signature and replay are the library's.
     assertJwtClientAuthClaimsAndHeader: async (ctx, claims, header, client) => {
@@ -364,7 +366,9 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
       };
       return Object.keys(claims).length ? claims : undefined;
     },
-    discovery: { ...mtls?.discovery },
+    // The same client authentication at introspection and revocation as at the token endpoint.
+    // (scopes_supported gains the public APIs' scopes in src/oidc/discoveryTruth.ts.)
+    discovery: { ...mtls?.discovery, ...endpointAuthDiscovery(authMethods) },
     renderError,
   };
   return configuration;
