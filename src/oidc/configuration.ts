@@ -131,11 +131,14 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
   const { config, ring, views } = parts;
   const secure = config.issuer.startsWith('https:');
   const alg = config.keys.alg;
-  // What Portcullis signs with: a key of each algorithm of the ring (RS256 always, OpenID
-  // Connect Core §15.1); a client picks one per response, its profile may narrow the choice.
-  const serverAlgs = [...config.keys.algs] as never[];
   const setting = config.fapiProfile;
   const everyClient = serverProfile(setting);
+  // What Portcullis signs with: a key of each algorithm of the ring (RS256 always, OpenID
+  // Connect Core §15.1); a client picks one per response, its profile may narrow the choice.
+  // Under FAPI_PROFILE=2.0 no client may pick RS256, so discovery does not offer it.
+  const serverAlgs = config.keys.algs.filter(
+    (a) => !everyClient?.responseSigningAlgs || everyClient.responseSigningAlgs.includes(a),
+  ) as never[];
   /** The profile of the client a request is about (FAPI_PROFILE's when there is no client). */
   const profileFor = (client: unknown): Profile =>
     client

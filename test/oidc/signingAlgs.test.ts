@@ -210,6 +210,49 @@ describe('signing algorithms per client', () => {
     assert.equal((await clients.list()).length, before);
   });
 
+  test('dynamic registration: an RS256 client registers; a fapi2 one is refused RS256, nothing written', async () => {
+    const register = async (profile: 'fapi2' | undefined, body: Record<string, unknown>) => {
+      const { token } = await server.app.services.registration.issue({
+        description: 'Relying party',
+        apiAccess: { [BANK_API]: ['accounts:read'] },
+        expiresInSeconds: 600,
+        singleUse: true,
+        createdBy: 'test',
+        ...(profile ? { profile } : {}),
+      });
+      const res = await fetch(server.url('/reg'), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({
+          client_name: 'Relying party',
+          redirect_uris: [REDIRECT_URI],
+          grant_types: ['authorization_code'],
+          token_endpoint_auth_method: 'private_key_jwt',
+          jwks: { keys: [signingKey('PS256').publicJwk] },
+          ...body,
+        }),
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    const legacy = await register(undefined, { id_token_signed_response_alg: 'RS256' });
+    assert.equal(legacy.status, 201, JSON.stringify(legacy.body));
+    assert.equal(legacy.body.id_token_signed_response_alg, 'RS256');
+    const stored = await server.app.services.clients.get(legacy.body.client_id as string);
+    assert.deepEqual(stored?.signing, { idTokenAlg: 'RS256' });
+
+    const before = (await server.app.services.clients.list()).length;
+    const refused = await register('fapi2', { id_token_signed_response_alg: 'RS256' });
+    assert.deepEqual(refused, {
+      status: 400,
+      body: {
+        error: 'invalid_client_metadata',
+        error_description:
+          "id_token_signed_response_alg: a fapi2 client's responses are signed with PS256, ES256, Ed25519, EdDSA only (not RS256)",
+      },
+    });
+    assert.equal((await server.app.services.clients.list()).length, before, 'nothing written');
+  });
+
   test('an algorithm outside the ring is refused, and nothing is written', async () => {
     const { clients } = server.app.services;
     await assert.rejects(
@@ -264,5 +307,28 @@ describe('signing algorithms per client', () => {
     // Both RS256 keys stay published until what the old one signed has expired.
     const published = (await jwksOf(server)).keys.map((k) => k.kid).sort();
     assert.deepEqual(published, [key.kid, oldRsa.kid, es.kid].sort());
+  });
+});
+
+describe('signing algorithms under FAPI_PROFILE=2.0', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ env: { FAPI_PROFILE: '2.0' } });
+  });
+  after(() => server.close());
+
+  test('the ring keeps its RS256 key, but discovery offers no client RS256', async () => {
+    const meta = (await (
+      await fetch(server.url('/.well-known/openid-configuration'))
+    ).json()) as Record<string, unknown>;
+    for (const member of [
+      'id_token_signing_alg_values_supported',
+      'userinfo_signing_alg_values_supported',
+      'authorization_signing_alg_values_supported',
+      'introspection_signing_alg_values_supported',
+    ])
+      assert.deepEqual(meta[member], ['ES256'], member);
+    const algs = (await server.app.services.signingKeys.list()).map((k) => k.alg).sort();
+    assert.deepEqual(algs, ['ES256', 'RS256']);
   });
 });
