@@ -95,6 +95,7 @@ export const AUDIT_KINDS = {
     'resourceServers',
     'detailTypes',
     'consentScope',
+    'public',
   ],
   'client.created': [...CHANGE, ...CLIENT],
   'client.updated': [...CHANGE, 'before', 'after'],

@@ -2,11 +2,9 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { App } from '../../app.ts';
-import { formatRateLimit, parseRateLimit, type RateLimit } from '../../limits/rateLimit.ts';
 import {
   AUTH_METHODS,
   type AuthMethod,
-  type ClientView,
   GRANT_TYPES,
   type GrantType,
   SENDER_CONSTRAINTS,
@@ -17,40 +15,15 @@ import {
 import { PROFILE_NAMES, type ProfileName } from '../../oidc/profiles.ts';
 import { auditChange, withApp } from '../context.ts';
 import { CliError, print, printTable } from '../output.ts';
+import {
+  clientJson,
+  rateLimitText,
+  readRateLimit,
+  registerClientUpdate,
+  signingOptions,
+} from './clientUpdate.ts';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
-
-const clientJson = (c: ClientView) => ({
-  ...c,
-  createdAt: c.createdAt.toISOString(),
-  updatedAt: c.updatedAt.toISOString(),
-});
-
-/** --rate-limit N/SECONDS, or `default` (null: the default of CLIENT_RATE_LIMIT). */
-function readRateLimit(value: string): RateLimit | null {
-  if (value.trim() === 'default') return null;
-  const limit = parseRateLimit(value);
-  if (typeof limit === 'string') throw new CliError(`--rate-limit ${limit}, or default`);
-  return limit;
-}
-
-/** A client's limit as people read it, its origin included. */
-const rateLimitText = (app: App, c: ClientView) =>
-  c.rateLimit
-    ? formatRateLimit(c.rateLimit)
-    : `default (${formatRateLimit(app.config.clientRateLimit.default)})`;
-
-/** What the audit log says about a client's limits before and after a change. */
-const limitSummary = (c: ClientView) => ({ rateLimit: c.rateLimit, signing: c.signing });
-
-interface UpdateOptions {
-  rateLimit?: string;
-  idTokenAlg?: string;
-  userinfoAlg?: string;
-  authorizationAlg?: string;
-  introspectionAlg?: string;
-  json?: boolean;
-}
 
 /** Assigns each --scope to the --api entries that define it; no --scope means all their scopes. */
 async function resolveApiAccess(
@@ -153,15 +126,6 @@ interface CreateOptions {
   authorizationAlg?: string;
   introspectionAlg?: string;
   json?: boolean;
-}
-
-/** --id-token-alg and its kin: the algorithm of each response signed for the client. */
-function signingOptions(command: Command): Command {
-  return command
-    .option('--id-token-alg <alg>', 'algorithm of its ID tokens, one of SIGNING_ALGS (e.g. RS256)')
-    .option('--userinfo-alg <alg>', 'sign its UserInfo responses (JWT) with this algorithm')
-    .option('--authorization-alg <alg>', 'algorithm of its JARM authorization responses')
-    .option('--introspection-alg <alg>', 'algorithm of its JWT introspection responses');
 }
 
 export function registerClientCommands(program: Command): void {
@@ -291,6 +255,7 @@ export function registerClientCommands(program: Command): void {
             rateLimit: created.rateLimit,
             ...(created.profile === 'default' ? {} : { profile: created.profile }),
             ...(created.requireSignedRequestObject ? { requireSignedRequestObject: true } : {}),
+            ...(Object.keys(created.signing).length ? { signing: created.signing } : {}),
           },
         );
         print(opts.json, { ...clientJson(created), clientSecret: secret }, () => {
@@ -347,57 +312,7 @@ export function registerClientCommands(program: Command): void {
       });
     });
 
-  signingOptions(
-    client
-      .command('update')
-      .description("change a client's request limit or the algorithms of its signed responses")
-      .argument('<client-id>')
-      .option(
-        '--rate-limit <N/SECONDS|default>',
-        'at most N requests per window of SECONDS at the token, introspection, revocation, PAR and admin endpoints; default: CLIENT_RATE_LIMIT',
-      ),
-  )
-    .option('--json', 'print the client as JSON')
-    .action(async (clientId: string, opts: UpdateOptions) => {
-      const signing = {
-        idTokenAlg: opts.idTokenAlg,
-        userinfoAlg: opts.userinfoAlg,
-        authorizationAlg: opts.authorizationAlg,
-        introspectionAlg: opts.introspectionAlg,
-      };
-      const changesSigning = Object.values(signing).some((v) => v !== undefined);
-      if (opts.rateLimit === undefined && !changesSigning)
-        throw new CliError(
-          'say what to change: --rate-limit, --id-token-alg, --userinfo-alg, --authorization-alg or --introspection-alg',
-        );
-      const rateLimit = opts.rateLimit === undefined ? undefined : readRateLimit(opts.rateLimit);
-      await withApp(async (app) => {
-        const before = await app.services.clients.get(clientId);
-        if (!before) throw new CliError(`no client ${clientId}`);
-        // Brought back to its definition at every start: a change would not last.
-        if (before.createdBy === 'system')
-          throw new CliError('this client is managed by Portcullis itself and cannot be changed');
-        let after = before;
-        if (changesSigning)
-          after = await app.services.clients.setResponseSigning(clientId, signing);
-        if (rateLimit !== undefined)
-          after = await app.services.clients.setRateLimit(clientId, rateLimit);
-        await auditChange(
-          app,
-          'client.updated',
-          { type: 'client', id: clientId },
-          { before: limitSummary(before), after: limitSummary(after) },
-        );
-        print(opts.json, clientJson(after), () => {
-          if (rateLimit !== undefined)
-            process.stdout.write(`rate limit of ${clientId}: ${rateLimitText(app, after)}\n`);
-          if (changesSigning)
-            process.stdout.write(
-              `signed responses of ${clientId}: ${JSON.stringify({ idTokenAlg: app.config.keys.alg, ...after.signing })}\n`,
-            );
-        });
-      });
-    });
+  registerClientUpdate(client);
 
   client
     .command('delete')
