@@ -308,6 +308,28 @@ describe('signing algorithms per client', () => {
     const published = (await jwksOf(server)).keys.map((k) => k.kid).sort();
     assert.deepEqual(published, [key.kid, oldRsa.kid, es.kid].sort());
   });
+
+  test('revoking the RS256 signing key: a new RS256 key signs at once, the ES256 key is untouched', async () => {
+    const keys = server.app.services.signingKeys;
+    const before = await keys.list();
+    const rsaKey = before.find((k) => k.alg === 'RS256' && k.status === 'active')!;
+    const es = before.find((k) => k.alg === 'ES256' && k.status === 'active')!;
+    const { wasActive, replacement } = await keys.revoke(rsaKey.kid);
+    assert.equal(wasActive, true);
+    assert.equal(replacement?.alg, 'RS256');
+    assert.equal(replacement?.status, 'active');
+    const after = Object.fromEntries((await keys.list()).map((k) => [k.kid, k]));
+    assert.equal(after[rsaKey.kid]!.status, 'revoked');
+    assert.equal(after[es.kid]!.status, 'active');
+    assert.equal(after[es.kid]!.retiresAt, null, 'the ES256 key keeps no end');
+    await server.app.refreshKeys();
+    const published = (await jwksOf(server)).keys.map((k) => k.kid);
+    assert.ok(!published.includes(rsaKey.kid), 'the revoked key is unpublished');
+    assert.ok(published.includes(replacement!.kid) && published.includes(es.kid));
+    const rp = await rpFor(rsa, { id_token_signed_response_alg: 'RS256' });
+    const tokens = await signIn(rsa, rp);
+    assert.equal(decodeProtectedHeader(tokens.id_token!).kid, replacement!.kid);
+  });
 });
 
 describe('signing algorithms under FAPI_PROFILE=2.0', () => {
