@@ -1,6 +1,7 @@
 // The signing-key ring: generates keys, stages rotations, revokes keys and tells which key signs
-// now, one active key per configured algorithm (src/keys/algorithms.ts), each rotated alone. State is derived from timestamps in the database, so every instance agrees without
-// talking; a change is also announced (LISTEN/NOTIFY) so instances need not wait for their poll.
+// now, one signing key per configured algorithm (src/keys/algorithms.ts), each rotated alone.
+// State is derived from timestamps in the database, so every instance agrees without talking;
+// a change is also announced (LISTEN/NOTIFY) so instances need not wait for their poll.
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { Knex } from 'knex';
 import type { Clock } from '../clock.ts';
@@ -27,8 +28,6 @@ export type KeyStatus = 'active' | 'staged' | 'previous' | 'retired' | 'revoked'
 export interface KeyRing {
   /** The signing key of the default algorithm. */
   activeKid: string;
-  /** The signing key of each algorithm of the ring. */
-  activeKids: Partial<Record<string, string>>;
   jwks: JWK[];
   fingerprint: string;
 }
@@ -277,7 +276,6 @@ export function createSigningKeys(options: SigningKeysOptions) {
       );
       return {
         activeKid: signing[0]!.kid,
-        activeKids: Object.fromEntries(signing.map((r) => [r.alg, r.kid])),
         jwks,
         fingerprint: ordered.map((r) => r.kid).join(','),
       };
