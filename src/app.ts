@@ -43,6 +43,7 @@ import { createClientAdapter } from './oidc/clientAdapter.ts';
 import { limitClients } from './oidc/clientLimits.ts';
 import { buildConfiguration } from './oidc/configuration.ts';
 import { type DeviceFlowOptions, paceDevicePolls, pollPacer } from './oidc/deviceFlow.ts';
+import { withPublicScopes } from './oidc/discoveryTruth.ts';
 import { attachProviderEvents } from './oidc/events.ts';
 import { createJwtIntrospection } from './oidc/jwtIntrospection.ts';
 import { MTLS_ALIASED_PATHS } from './oidc/mtls.ts';
@@ -172,6 +173,7 @@ export async function createApp(config: Config, deps: AppDeps) {
     clock,
     catalogue,
     idTokenAlg: config.keys.alg,
+    ringAlgs: config.keys.algs,
     serverProfile: config.fapiProfile,
     provider: () => runtime!.provider,
   });
@@ -408,7 +410,9 @@ export async function createApp(config: Config, deps: AppDeps) {
       // The WebAuthn browser library, served from here (no CDN) under the same CSP.
       extraStaticFile('/static/simplewebauthn-browser.js', WEBAUTHN_BROWSER_BUNDLE),
     ],
-    protocol: auditGate.wrap(postAsGet(oidc.middleware)),
+    protocol: auditGate.wrap(
+      withPublicScopes(postAsGet(oidc.middleware), () => catalogue.publicScopes()),
+    ),
   });
 
   // --- Background work -----------------------------------------------------------------------

@@ -63,6 +63,7 @@ export async function createClientsAndIssuer(parts: {
       catalogue: overCatalogue,
       cacheSeconds: config.cacheSeconds,
       idTokenAlg: config.keys.alg,
+      ringAlgs: config.keys.algs,
       serverProfile: config.fapiProfile,
       validateMetadata: async (metadata) => {
         if (!mtlsServed && needsClientCertificates(metadata))

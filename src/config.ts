@@ -14,6 +14,7 @@ import {
 } from './configValues.ts';
 import { loadOrCreateDevSecrets } from './devSecrets.ts';
 import type { TrustedProxies } from './http/clientAddress.ts';
+import { type RingAlg, ringAlgs, signingAlgsSetting } from './keys/algorithms.ts';
 import { DEFAULT_CLIENT_RATE_LIMIT, parseRateLimit, type RateLimit } from './limits/rateLimit.ts';
 
 export class ConfigError extends Error {
@@ -51,6 +52,8 @@ export interface Config {
   encryptionKeys: EncryptionKey[];
   keys: {
     alg: SigningAlg;
+    /** Every algorithm the ring keeps an active key for: `alg` first, RS256 always. */
+    algs: RingAlg[];
     refreshSeconds: number;
     activationDelaySeconds: number;
     jwksMaxAgeSeconds: number;
@@ -152,6 +155,7 @@ const schema = z.object({
   SIGNING_ALG: z
     .enum(['ES256', 'PS256', 'Ed25519'], 'must be ES256, PS256 or Ed25519')
     .default('ES256'),
+  SIGNING_ALGS: signingAlgsSetting.optional(),
   KEYS_REFRESH_SECONDS: int(1, 3600).default(60),
   KEYS_ACTIVATION_DELAY_SECONDS: int(0).default(2 * 24 * 3600),
   // Caps Cache-Control max-age of discovery and JWKS (src/http/publicationCache.ts).
@@ -258,6 +262,13 @@ export function loadConfig(rawEnv: Env = process.env): Config {
   if (env.METRICS_PORT !== undefined && env.METRICS_PORT === env.PORT) {
     throw new ConfigError('Invalid configuration: METRICS_PORT must differ from PORT');
   }
+  // SIGNING_ALGS' first entry is the default; SIGNING_ALG, when set too, must agree with it.
+  const defaultAlg = (env.SIGNING_ALGS?.[0] ?? env.SIGNING_ALG) as SigningAlg;
+  if (env.SIGNING_ALGS && cleaned.SIGNING_ALG !== undefined && env.SIGNING_ALG !== defaultAlg) {
+    throw new ConfigError(
+      'Invalid configuration: SIGNING_ALG must be the first entry of SIGNING_ALGS (or be left unset)',
+    );
+  }
   const production = env.NODE_ENV === 'production';
   const issuer = env.ISSUER ?? `http://localhost:${env.PORT}`;
   const warnings: string[] = [];
@@ -326,7 +337,8 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     cookieKeys: cookieKeysValue,
     encryptionKeys: encryptionKeysValue,
     keys: {
-      alg: env.SIGNING_ALG,
+      alg: defaultAlg,
+      algs: ringAlgs(defaultAlg, env.SIGNING_ALGS),
       refreshSeconds: env.KEYS_REFRESH_SECONDS,
       activationDelaySeconds: env.KEYS_ACTIVATION_DELAY_SECONDS,
       jwksMaxAgeSeconds: env.JWKS_MAX_AGE_SECONDS,

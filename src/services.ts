@@ -67,7 +67,7 @@ export function createDomainServices({
     knex,
     sealer,
     clock,
-    alg: config.keys.alg,
+    algs: config.keys.algs,
     activationDelaySeconds: config.keys.activationDelaySeconds,
     maxSignedTokenLifetime: async () => maxSignedLifetime(await catalogue.maxJwtAccessTokenTtl()),
   });

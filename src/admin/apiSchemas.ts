@@ -25,6 +25,7 @@ const detailTypes = z
 const consentScope = scopeName.describe(
   "the scope (one of the API's) a resource server's client-credentials token carries to read and consume its consents; required with detail types",
 );
+const isPublic = z.boolean().describe("its scopes are advertised in discovery's scopes_supported");
 export const ApiCreate = z.strictObject({
   identifier: z.string().min(1).max(2000).describe('the token audience and RFC 8707 resource'),
   name: z.string().trim().max(200).optional(),
@@ -34,6 +35,7 @@ export const ApiCreate = z.strictObject({
   resourceServers: resourceServers.default([]),
   detailTypes: detailTypes.default([]),
   consentScope: consentScope.optional(),
+  public: isPublic.default(false),
 });
 export const ApiUpdate = z
   .strictObject({
@@ -44,6 +46,7 @@ export const ApiUpdate = z
     resourceServers: resourceServers.optional().describe('replaces every resource server'),
     detailTypes: detailTypes.optional().describe('replaces every detail type'),
     consentScope: consentScope.nullable().optional().describe('null removes it'),
+    public: isPublic.optional(),
   })
   .refine((v) => Object.keys(v).length > 0, 'change at least one field');
 export const Api = z.object({
@@ -61,6 +64,7 @@ export const Api = z.object({
     .string()
     .nullable()
     .describe('the scope that lets its resource servers read and consume consents'),
+  public: isPublic,
   system: z.boolean().describe('defined by Portcullis itself (the admin API): read-only'),
   createdAt: time,
   updatedAt: time,

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { ACTOR_TYPES, OUTCOMES } from '../audit/event.ts';
 import { DomainError } from '../errors.ts';
+import { RING_ALGS } from '../keys/algorithms.ts';
 import { MAX_REQUESTS, MAX_WINDOW_SECONDS } from '../limits/rateLimit.ts';
 import {
   AUTH_METHODS,
@@ -90,6 +91,9 @@ const pkce = z.enum(PKCE_SETTINGS);
 
 export const ClientIdParams = z.strictObject({ clientId: z.string().min(1).max(128) });
 
+/** An algorithm of the key ring (SIGNING_ALGS); a fapi2 client is refused RS256. */
+const signingAlg = z.enum(RING_ALGS);
+
 export const ClientInput = z.strictObject({
   name: z.string().trim().min(1).max(200),
   grantTypes: z.array(z.enum(GRANT_TYPES)).min(1).max(GRANT_TYPES.length),
@@ -130,6 +134,14 @@ export const ClientInput = z.strictObject({
     .describe(
       'PKCE required, or optional for a confidential OpenID Connect relying party that sends no code_challenge (never a public or fapi2 client)',
     ),
+  idTokenAlg: signingAlg
+    .optional()
+    .describe('algorithm of its ID tokens (default: SIGNING_ALGS first)'),
+  userinfoAlg: signingAlg
+    .optional()
+    .describe('sign its UserInfo responses (JWT) with this algorithm'),
+  authorizationAlg: signingAlg.optional().describe('algorithm of its JARM authorization responses'),
+  introspectionAlg: signingAlg.optional().describe('algorithm of its JWT introspection responses'),
 });
 
 export const Client = z.object({
@@ -150,6 +162,14 @@ export const Client = z.object({
   profile: profile.describe('its profile, FAPI_PROFILE included'),
   requireSignedRequestObject: z.boolean().describe('signed request objects (JAR) only'),
   pkce: pkce.describe('optional: the client may omit PKCE (shown as a warning)'),
+  signing: z
+    .object({
+      idTokenAlg: z.string().optional(),
+      userinfoAlg: z.string().optional(),
+      authorizationAlg: z.string().optional(),
+      introspectionAlg: z.string().optional(),
+    })
+    .describe('the algorithms of its signed responses; absent: the default (SIGNING_ALGS first)'),
   createdBy: z.string().describe('cli, admin-api, registration, system or quickstart'),
   createdAt: time,
   updatedAt: time,

@@ -21,6 +21,8 @@ const CLIENT = [
   'requireSignedRequestObject',
   // PKCE optional for a confidential OpenID Connect RP (absent: required).
   'pkce',
+  // The algorithms of its signed responses (ID token, UserInfo, JARM, introspection), when chosen.
+  'signing',
 ] as const;
 
 /**
@@ -89,6 +91,7 @@ export const AUDIT_KINDS = {
     'resourceServers',
     'detailTypes',
     'consentScope',
+    'public',
   ],
   'api.updated': [...CHANGE, 'before', 'after'],
   'api.deleted': [
@@ -100,6 +103,7 @@ export const AUDIT_KINDS = {
     'resourceServers',
     'detailTypes',
     'consentScope',
+    'public',
   ],
   'client.created': [...CHANGE, ...CLIENT],
   'client.updated': [...CHANGE, 'before', 'after'],

@@ -34,9 +34,15 @@ export function createSigningKeyStore(knex: Knex) {
     async insert(db: Knex, row: SigningKeyRow): Promise<void> {
       await db('signing_keys').insert(row);
     },
-    /** Schedules the retirement of every other key that has none yet. */
-    async scheduleRetirement(db: Knex, exceptKid: string, retiresAt: Date): Promise<number> {
+    /** Schedules the retirement of every other key of `alg` that has none yet. */
+    async scheduleRetirement(
+      db: Knex,
+      alg: string,
+      exceptKid: string,
+      retiresAt: Date,
+    ): Promise<number> {
       return db('signing_keys')
+        .where({ alg })
         .whereNull('retires_at')
         .whereNot('kid', exceptKid)
         .update({ retires_at: retiresAt });

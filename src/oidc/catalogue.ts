@@ -58,9 +58,16 @@ function toApi(row: ApiRow, scopes: ApiScopeRow[], resourceServers: string[]): A
     resourceServers,
     detailTypes: [...(row.detail_types ?? [])].sort(),
     consentScope: row.consent_scope ?? undefined,
+    public: row.public === true,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
+}
+
+function publicFlag(value: unknown): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') throw invalid('public must be true or false', 'public');
+  return value;
 }
 
 export function createCatalogue({
@@ -76,9 +83,12 @@ export function createCatalogue({
   const cache = createTtlCache<Api | undefined>(clock, cacheSeconds * 1000);
   /** The API of each detail type; cleared whole on every change (types move between APIs). */
   const byType = createTtlCache<Api | undefined>(clock, cacheSeconds * 1000);
+  /** The public APIs' scopes, for discovery; cleared with every change. */
+  const published = createTtlCache<string[]>(clock, cacheSeconds * 1000);
   const forget = (...identifiers: string[]) => {
     for (const identifier of identifiers) cache.delete(identifier);
     byType.clear();
+    published.clear();
   };
   /** APIs Portcullis itself defines (the admin API), and their scopes: reserved for them. */
   const systemIds = new Set<string>();
@@ -128,6 +138,7 @@ export function createCatalogue({
         access_token_ttl: ttl,
         detail_types: detailTypes,
         consent_scope: consentScope,
+        public: publicFlag(input.public),
         created_at: now,
         updated_at: now,
       };
@@ -161,6 +172,7 @@ export function createCatalogue({
       const rowPatch: Partial<ApiRow> = { updated_at: new Date(clock.now()) };
       if (patch.name !== undefined) rowPatch.name = patch.name.trim() || existing.identifier;
       if (patch.tokenFormat !== undefined) rowPatch.token_format = patch.tokenFormat;
+      if (patch.public !== undefined) rowPatch.public = publicFlag(patch.public);
       if (patch.accessTokenTtl !== undefined)
         rowPatch.access_token_ttl = validateTtl(patch.accessTokenTtl);
       // Detail types and the consent scope are checked as they will be after the change.
@@ -263,6 +275,7 @@ export function createCatalogue({
             access_token_ttl: ttl,
             detail_types: [],
             consent_scope: null,
+            public: false,
             created_at: now,
             updated_at: now,
           },
@@ -314,6 +327,9 @@ export function createCatalogue({
         return id ? find({ id }) : undefined;
       });
     },
+
+    /** The scopes of the APIs marked public (discovery's scopes_supported); cached. */
+    publicScopes: (): Promise<string[]> => published.get('*', () => store.publicScopes()),
 
     /** Longest JWT access token lifetime in the catalogue (0 when there is none). */
     maxJwtAccessTokenTtl: () => store.maxJwtTtl(),

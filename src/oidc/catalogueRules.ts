@@ -23,6 +23,8 @@ export interface Api {
   detailTypes: string[];
   /** The scope a resource server's client-credentials token carries to read and consume consents. */
   consentScope: string | undefined;
+  /** Its scopes are advertised in discovery (scopes_supported). */
+  public: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -39,6 +41,8 @@ export interface ApiInput {
   detailTypes?: string[] | undefined;
   /** Needed with detail types; null on update removes it. */
   consentScope?: string | null | undefined;
+  /** Advertise its scopes in discovery (default false). */
+  public?: boolean | undefined;
 }
 
 /** Scope names oidc-provider or OpenID Connect already give a meaning to. */

@@ -11,6 +11,8 @@ export interface ApiRow {
   detail_types: string[];
   /** The scope a resource server's client-credentials token needs to read and consume consents. */
   consent_scope: string | null;
+  /** Its scopes are listed in discovery's scopes_supported. */
+  public: boolean;
   created_at: Date;
   updated_at: Date;
 }
@@ -208,6 +210,15 @@ export function createCatalogueStore(knex: Knex) {
         .whereRaw('detail_types @> array[?]::text[]', [type])
         .first<{ id: string } | undefined>('id');
       return row?.id;
+    },
+    /** The scope names of the APIs marked public, sorted, once each. */
+    async publicScopes(): Promise<string[]> {
+      const rows = await knex('api_scopes as s')
+        .join('apis as a', 'a.id', 's.api_id')
+        .where('a.public', true)
+        .distinct('s.name')
+        .orderBy('s.name');
+      return rows.map((r: { name: string }) => r.name);
     },
     async maxJwtTtl(): Promise<number> {
       const row = await knex('apis')

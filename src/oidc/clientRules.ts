@@ -12,6 +12,11 @@ import {
   profileViolations,
   type ServerProfileSetting,
 } from './profiles.ts';
+import {
+  RESPONSE_SIGNING_FIELDS,
+  type ResponseSigningInput,
+  responseSigningMetadata,
+} from './responseSigning.ts';
 
 export type GrantType =
   | 'authorization_code'
@@ -86,8 +91,11 @@ export const LOGIN_SCOPES = ['openid', 'profile', 'email'];
 /** JWK members that only a private or symmetric key has. */
 export const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 
-/** What an administrator decides about a client. */
-export interface ClientInput {
+/**
+ * What an administrator decides about a client. The response signing algorithms (idTokenAlg,
+ * userinfoAlg, authorizationAlg, introspectionAlg) are among the key ring's (src/oidc/responseSigning.ts).
+ */
+export interface ClientInput extends ResponseSigningInput {
   name: string;
   grantTypes: GrantType[];
   redirectUris?: string[] | undefined;
@@ -317,7 +325,14 @@ export async function checkApiAccess(
  */
 export async function clientMetadata(
   input: ClientInput,
-  deps: { catalogue: Catalogue; idTokenAlg: string; serverProfile?: ServerProfileSetting },
+  deps: {
+    catalogue: Catalogue;
+    /** The default algorithm of the key ring. */
+    idTokenAlg: string;
+    /** Every algorithm of the key ring, the default first (default: the default alone). */
+    ringAlgs?: readonly string[] | undefined;
+    serverProfile?: ServerProfileSetting;
+  },
 ): Promise<Record<string, unknown>> {
   if (typeof input.name !== 'string' || !input.name.trim())
     throw invalid('a client needs a name', 'name');
@@ -352,7 +367,7 @@ export async function clientMetadata(
     redirect_uris: redirectUris,
     post_logout_redirect_uris: postLogout,
     token_endpoint_auth_method: input.authMethod,
-    id_token_signed_response_alg: deps.idTokenAlg,
+    ...responseSigningMetadata(input, deps.ringAlgs ?? [deps.idTokenAlg]),
     scope: scope.join(' ') || undefined,
     api_access: apiAccess,
     first_party: input.firstParty ?? false,
@@ -402,4 +417,5 @@ const INPUT_FIELD: Record<string, string> = {
   response_types: 'grantTypes',
   grant_types: 'grantTypes',
   pkce: 'pkce',
+  ...Object.fromEntries(Object.entries(RESPONSE_SIGNING_FIELDS).map(([f, m]) => [m, f])),
 };

@@ -28,6 +28,12 @@ import {
 } from './clientRules.ts';
 import { type ClientRow, createClientStore } from './clientStore.ts';
 import { type ProfileName, profileOf, type ServerProfileSetting } from './profiles.ts';
+import {
+  type ResponseSigningField,
+  type ResponseSigningInput,
+  responseSigningOf,
+  withResponseSigning,
+} from './responseSigning.ts';
 
 export {
   AUTH_METHODS,
@@ -90,6 +96,8 @@ export interface ClientView {
   requireSignedRequestObject: boolean;
   /** PKCE required (the default) or optional (a confidential OpenID Connect RP: a warning). */
   pkce: PkceSetting;
+  /** The algorithms of its ID tokens, UserInfo, JARM and introspection responses, when not the default. */
+  signing: Partial<Record<ResponseSigningField, string>>;
   createdBy: string;
   createdAt: Date;
   updatedAt: Date;
@@ -114,6 +122,8 @@ export interface ClientRegistryOptions {
   cacheSeconds: number;
   /** Signing algorithm for ID tokens (the key ring's algorithm). */
   idTokenAlg: string;
+  /** Every algorithm of the key ring, the default first. */
+  ringAlgs?: readonly string[] | undefined;
   /** FAPI_PROFILE: '2.0' makes every client fapi2. */
   serverProfile?: ServerProfileSetting;
   /** Full validation by the protocol library; throws DomainError('invalid_input') on bad metadata. */
@@ -141,6 +151,7 @@ export function createClientRegistry(options: ClientRegistryOptions) {
       ...(await clientMetadata(input, {
         catalogue,
         idTokenAlg: options.idTokenAlg,
+        ringAlgs: options.ringAlgs,
         serverProfile: options.serverProfile,
       })),
     };
@@ -170,6 +181,7 @@ export function createClientRegistry(options: ClientRegistryOptions) {
       profile: profileOf(m, options.serverProfile).name,
       requireSignedRequestObject: m.require_signed_request_object === true,
       pkce: m.pkce === 'optional' ? 'optional' : 'required',
+      signing: responseSigningOf(m, options.idTokenAlg),
       createdBy: row.created_by,
       createdAt: row.created_at,
       updatedAt: row.updated_at,
@@ -275,6 +287,26 @@ export function createClientRegistry(options: ClientRegistryOptions) {
       if (!row) throw notFound(`no client ${clientId}`);
       const { rate_limit: _old, ...rest } = row.metadata;
       const metadata = limit ? { ...rest, rate_limit: rateLimitMetadata(limit) } : rest;
+      const updatedAt = new Date(clock.now());
+      await store.update(clientId, { metadata, updated_at: updatedAt });
+      cache.delete(clientId);
+      return toView({ ...row, metadata, updated_at: updatedAt });
+    },
+
+    /** Changes the algorithms of the responses signed for a client (those given; the others stay). */
+    async setResponseSigning(clientId: string, signing: ResponseSigningInput): Promise<ClientView> {
+      const row = await store.find(clientId);
+      if (!row) throw notFound(`no client ${clientId}`);
+      const metadata = withResponseSigning(
+        row.metadata,
+        signing,
+        options.ringAlgs ?? [options.idTokenAlg],
+        profileOf(row.metadata, options.serverProfile),
+      );
+      const current = row.secret_sealed
+        ? sealer.openString(row.secret_sealed, secretContext(clientId))
+        : undefined;
+      await options.validateMetadata(current ? { ...metadata, client_secret: current } : metadata);
       const updatedAt = new Date(clock.now());
       await store.update(clientId, { metadata, updated_at: updatedAt });
       cache.delete(clientId);

@@ -16,6 +16,7 @@ import { rateLimitOfMetadata } from '../limits/rateLimit.ts';
 import { DEVICE_CODE_GRANT, pkceMetadataProblem } from './clientRules.ts';
 import { newClientId } from './clients.ts';
 import { type DeviceFlowOptions, deviceFlowFeature } from './deviceFlow.ts';
+import { endpointAuthDiscovery } from './discoveryTruth.ts';
 import type { JwtIntrospection } from './jwtIntrospection.ts';
 import { messageSigningClientDefaults, messageSigningFeatures } from './messageSigning.ts';
 import { type MtlsOptions, mtlsConfiguration } from './mtls.ts';
@@ -148,6 +149,12 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
   const alg = config.keys.alg;
   const setting = config.fapiProfile;
   const everyClient = serverProfile(setting);
+  // What Portcullis signs with: a key of each algorithm of the ring (RS256 always, OpenID
+  // Connect Core §15.1); a client picks one per response, its profile may narrow the choice.
+  // Under FAPI_PROFILE=2.0 no client may pick RS256, so discovery does not offer it.
+  const serverAlgs = config.keys.algs.filter(
+    (a) => !everyClient?.responseSigningAlgs || everyClient.responseSigningAlgs.includes(a),
+  ) as never[];
   /** The profile of the client a request is about (FAPI_PROFILE's when there is no client). */
   const profileFor = (client: unknown): Profile =>
     client
@@ -156,6 +163,9 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
   // What clients sign with: the server-wide profile's algorithms, else the default ones.
   const clientAlgs = [...(everyClient ?? PROFILES.default).clientSigningAlgs] as never[];
   const mtls = parts.mtls ? mtlsConfiguration(parts.mtls) : undefined;
+  const authMethods = [...CLIENT_AUTH_METHODS, ...(mtls?.clientAuthMethods ?? [])].filter(
+    (m) => !everyClient?.authMethods || everyClient.authMethods.includes(m),
+  );
 
   const renderError: Configuration['renderError'] = async (ctx, out) => {
     ctx.type = 'html';
@@ -225,9 +235,7 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
     // POST at the authorization and logout endpoints: src/http/postAsGet.ts (the library's own
     // enableHttpPostMethods needs a SameSite=None session cookie).
     // Under FAPI_PROFILE=2.0 only the profile's methods exist (discovery says so too).
-    clientAuthMethods: [...CLIENT_AUTH_METHODS, ...(mtls?.clientAuthMethods ?? [])].filter(
-      (m) => !everyClient?.authMethods || everyClient.authMethods.includes(m),
-    ) as never[],
+    clientAuthMethods: authMethods as never[],
     // A client assertion must obey its client's profile (FAPI 2.0: aud the issuer as a string,
     // sub the client_id, iat/nbf at most 60 s ahead); expiry, signature and replay are the library's.
     assertJwtClientAuthClaimsAndHeader: async (ctx, claims, header, client) => {
@@ -259,10 +267,10 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
     enabledJWA: {
       // Asymmetric algorithms only (FAPI 2.0 allows PS256, ES256 and EdDSA).
       clientAuthSigningAlgValues: clientAlgs,
-      idTokenSigningAlgValues: [alg],
-      userinfoSigningAlgValues: [alg],
-      introspectionSigningAlgValues: [alg],
-      authorizationSigningAlgValues: [alg],
+      idTokenSigningAlgValues: serverAlgs,
+      userinfoSigningAlgValues: serverAlgs,
+      introspectionSigningAlgValues: serverAlgs,
+      authorizationSigningAlgValues: serverAlgs,
       requestObjectSigningAlgValues: clientAlgs,
       dPoPSigningAlgValues: clientAlgs,
     },
@@ -300,6 +308,8 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
           token.clientId === client.clientId,
       },
       userinfo: { enabled: true },
+      // A signed UserInfo response for clients registered with userinfo_signed_response_alg.
+      jwtUserinfo: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) =>
@@ -396,7 +406,9 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
     },
     // A person's JWT access token names its grant, so its introspection sees the grant revoked.
     ...(parts.jwtAccessTokens && { formats: parts.jwtAccessTokens.formats }),
-    discovery: { ...mtls?.discovery },
+    // The same client authentication at introspection and revocation as at the token endpoint.
+    // (scopes_supported gains the public APIs' scopes in src/oidc/discoveryTruth.ts.)
+    discovery: { ...mtls?.discovery, ...endpointAuthDiscovery(authMethods) },
     renderError,
   };
   return configuration;

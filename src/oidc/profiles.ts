@@ -19,6 +19,11 @@ export interface Profile {
   authMethods: readonly string[] | undefined;
   /** Algorithms a client may sign with (client assertions, request objects, DPoP proofs). */
   clientSigningAlgs: readonly string[];
+  /**
+   * Algorithms Portcullis may sign this client's responses with (ID token, UserInfo, JARM, JWT
+   * introspection); undefined: any of the key ring's.
+   */
+  responseSigningAlgs: readonly string[] | undefined;
   /** Authorization requests only through PAR (RFC 9126). */
   requirePar: boolean;
   /** Access tokens bound to a DPoP key (RFC 9449) or a client certificate (RFC 8705). */
@@ -58,6 +63,7 @@ const DEFAULT: Profile = {
   fapi: undefined,
   authMethods: undefined,
   clientSigningAlgs: ['ES256', 'PS256', 'Ed25519', 'EdDSA'],
+  responseSigningAlgs: undefined,
   requirePar: false,
   requireSenderConstraint: false,
   pkce: 'S256',
@@ -81,6 +87,8 @@ const FAPI2: Profile = {
   authMethods: ['private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth'],
   // Never RS256 (nor any RSA PKCS#1 v1.5, nor HMAC): PS256, ES256 or EdDSA (Ed25519).
   clientSigningAlgs: ['PS256', 'ES256', 'Ed25519', 'EdDSA'],
+  // The same for what Portcullis signs for it: the ring's RS256 key is never used for it.
+  responseSigningAlgs: ['PS256', 'ES256', 'Ed25519', 'EdDSA'],
   requirePar: true,
   requireSenderConstraint: true,
   pkce: 'S256',
@@ -170,8 +178,26 @@ export function profileViolations(
       ]);
     }
   }
+  const allowed = profile.responseSigningAlgs;
+  for (const key of RESPONSE_SIGNED_METADATA) {
+    const alg = metadata[key];
+    if (allowed && alg !== undefined && !allowed.includes(String(alg))) {
+      problems.push([
+        key,
+        `a ${profile.name} client's responses are signed with ${allowed.join(', ')} only (not ${String(alg)})`,
+      ]);
+    }
+  }
   return problems;
 }
+
+/** Metadata naming the algorithm Portcullis signs a response for the client with. */
+const RESPONSE_SIGNED_METADATA = [
+  'id_token_signed_response_alg',
+  'userinfo_signed_response_alg',
+  'authorization_signed_response_alg',
+  'introspection_signed_response_alg',
+] as const;
 
 /**
  * Adds what the profile demands to client metadata, in place: PAR required and, unless the

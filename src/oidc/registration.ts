@@ -20,6 +20,7 @@ import {
   TLS_SUBJECT_KINDS,
 } from './clientRules.ts';
 import type { ProfileName, ServerProfileSetting } from './profiles.ts';
+import { RESPONSE_SIGNING_FIELDS, type ResponseSigningInput } from './responseSigning.ts';
 
 export const REGISTRATION_POLICY = 'portcullis';
 export const MIN_ALLOWANCE_SECONDS = 60;
@@ -85,6 +86,8 @@ const PROTOCOL_FIELDS = [
   'tls_client_auth_san_email',
   'tls_client_certificate_bound_access_tokens',
   'require_signed_request_object',
+  // The algorithms of the responses signed for it, among the key ring's (src/oidc/responseSigning.ts).
+  ...Object.values(RESPONSE_SIGNING_FIELDS),
 ];
 /** ...and descriptive ones, copied as given (the protocol library checks their form). */
 const INFO_FIELDS = [
@@ -118,6 +121,7 @@ const SNAKE: Record<string, string> = {
   jwks: 'jwks',
   jwksUri: 'jwks_uri',
   tlsSubject: 'tls_client_auth_*',
+  ...RESPONSE_SIGNING_FIELDS,
   senderConstraint: 'tls_client_certificate_bound_access_tokens',
   apiAccess: 'api_access',
   minAssuranceLevel: 'min_assurance_level',
@@ -154,6 +158,19 @@ function registeredTlsSubject(body: Record<string, unknown>): ClientInput['tlsSu
   return { kind, value };
 }
 
+/** The response signing algorithms a registration asks for, as ClientInput fields. */
+function registeredSigningAlgs(body: Record<string, unknown>): ResponseSigningInput {
+  const out: ResponseSigningInput = {};
+  for (const [field, member] of Object.entries(RESPONSE_SIGNING_FIELDS)) {
+    const value = body[member];
+    if (value === undefined || value === null) continue;
+    if (typeof value !== 'string')
+      throw new errors.InvalidClientMetadata(`${member} must be a string`);
+    out[field as keyof ResponseSigningInput] = value;
+  }
+  return out;
+}
+
 function flag(body: Record<string, unknown>, key: string): boolean | undefined {
   const value = body[key];
   if (value === undefined || value === null) return undefined;
@@ -177,6 +194,8 @@ export interface RegistrationDeps {
   clock: Clock;
   catalogue: Catalogue;
   idTokenAlg: string;
+  /** Every algorithm of the key ring, the default first. */
+  ringAlgs?: readonly string[] | undefined;
   /** FAPI_PROFILE: '2.0' makes every registered client fapi2. */
   serverProfile?: ServerProfileSetting;
   /** The provider serving requests now (it is rebuilt when the key ring changes). */
@@ -231,12 +250,14 @@ export function createRegistration(deps: RegistrationDeps) {
       rateLimit: rateLimitOfMetadata(decided.rate_limit),
       profile: decided.profile,
       requireSignedRequestObject: flag(body, 'require_signed_request_object'),
+      ...registeredSigningAlgs(body),
     };
     let metadata: Record<string, unknown>;
     try {
       metadata = await clientMetadata(input, {
         catalogue,
         idTokenAlg: deps.idTokenAlg,
+        ringAlgs: deps.ringAlgs,
         serverProfile: deps.serverProfile,
       });
     } catch (err) {

@@ -226,13 +226,28 @@ describe('portcullis CLI', () => {
   });
 
   test('keys list and rotate', async () => {
-    const before = JSON.parse((await runCli(['keys', 'list', '--json'], env)).stdout);
-    assert.equal(before.length, 1);
-    assert.equal(before[0].status, 'active');
+    type Key = { alg: string; status: string };
+    const summary = (keys: Key[]) => keys.map((k) => `${k.alg} ${k.status}`).sort();
+    const before = JSON.parse((await runCli(['keys', 'list', '--json'], env)).stdout) as Key[];
+    // One signing key per algorithm: the default (ES256) and RS256 (OpenID Connect Core §15.1).
+    assert.deepEqual(summary(before), ['ES256 active', 'RS256 active']);
     const rotated = await runCli(['keys', 'rotate', '--json'], env);
     assert.equal(rotated.code, 0, rotated.stderr);
-    const after = JSON.parse((await runCli(['keys', 'list', '--json'], env)).stdout);
-    assert.deepEqual(after.map((k: { status: string }) => k.status).sort(), ['active', 'staged']);
+    assert.equal(JSON.parse(rotated.stdout).alg, 'ES256');
+    const rsa = await runCli(['keys', 'rotate', '--alg', 'RS256'], env);
+    assert.equal(rsa.code, 0, rsa.stderr);
+    assert.match(rsa.stdout, /^staged key \S+ \(RS256\): signs from /);
+    assertOneLineError(
+      await runCli(['keys', 'rotate', '--alg', 'HS256'], env),
+      "alg: alg must be one of the ring's algorithms: ES256, RS256",
+    );
+    const after = JSON.parse((await runCli(['keys', 'list', '--json'], env)).stdout) as Key[];
+    assert.deepEqual(summary(after), [
+      'ES256 active',
+      'ES256 staged',
+      'RS256 active',
+      'RS256 staged',
+    ]);
     const reencrypt = await runCli(['keys', 'reencrypt', '--json'], env);
     assert.deepEqual(JSON.parse(reencrypt.stdout), {
       signingKeys: 0,

@@ -31,6 +31,7 @@ export function apiRoutes({ services }: AdminContext): AnyRoute[] {
     resourceServers: a.resourceServers,
     detailTypes: a.detailTypes,
     consentScope: a.consentScope ?? null,
+    public: a.public,
   });
 
   return [

@@ -45,6 +45,7 @@ const summary = (c: ClientView) => ({
   // Named only when set, so the events of every other client read as before.
   ...(c.requireSignedRequestObject ? { requireSignedRequestObject: true } : {}),
   ...(c.pkce === 'optional' ? { pkce: 'optional' } : {}),
+  ...(Object.keys(c.signing).length ? { signing: c.signing } : {}),
 });
 
 export function clientRoutes({ issuer, services }: AdminContext): AnyRoute[] {

@@ -19,6 +19,7 @@ const described = (a: Api) => ({
   format: a.tokenFormat,
   lifetime: a.accessTokenTtl,
   ...detailFacts(a),
+  public: a.public,
 });
 
 export function registerApiUpdate(
@@ -42,6 +43,8 @@ export function registerApiUpdate(
     .option('--no-detail-types', 'the API accepts no detail type any more')
     .option('--consent-scope <scope>', 'the scope that reads and consumes its consents')
     .option('--no-consent-scope', 'remove the consent scope (only without detail types)')
+    .option('--public', 'advertise its scopes in discovery (scopes_supported)')
+    .option('--no-public', 'stop advertising its scopes in discovery')
     .option('--json', 'print the result as JSON')
     .action(
       async (opts: {
@@ -52,6 +55,7 @@ export function registerApiUpdate(
         detailType?: string[];
         detailTypes?: boolean;
         consentScope?: string | false;
+        public?: boolean;
         json?: boolean;
       }) => {
         if (opts.format !== undefined && opts.format !== 'jwt' && opts.format !== 'opaque')
@@ -67,6 +71,7 @@ export function registerApiUpdate(
           ...(opts.detailType && { detailTypes: opts.detailType }),
           ...(opts.detailTypes === false && { detailTypes: [] }),
           ...(opts.consentScope !== undefined && { consentScope: opts.consentScope || null }),
+          ...(opts.public !== undefined && { public: opts.public }),
         };
         if (Object.keys(patch).length === 0)
           throw new CliError('nothing to change (see "portcullis api update --help")');
@@ -89,7 +94,7 @@ export function registerApiUpdate(
             },
             () =>
               process.stdout.write(
-                `updated API ${after.identifier}: detail types ${after.detailTypes.join(', ') || '(none)'}, consent scope ${after.consentScope ?? '(none)'}\n`,
+                `updated API ${after.identifier}: ${after.public ? 'public' : 'not public'}, detail types ${after.detailTypes.join(', ') || '(none)'}, consent scope ${after.consentScope ?? '(none)'}\n`,
               ),
           );
         });

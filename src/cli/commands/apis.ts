@@ -105,11 +105,13 @@ export function registerApiCommands(program: Command): void {
       '--consent-scope <scope>',
       "the scope (one of --scope) a resource server's client-credentials token needs to read and consume this API's consents; required with --detail-type",
     )
+    .option('--public', 'advertise its scopes in discovery (scopes_supported)')
     .option('--json', 'print the result as JSON')
     .action(
       async (opts: {
         identifier: string;
         name?: string;
+        public?: boolean;
         scope: string[];
         level?: string[];
         format: string;
@@ -135,6 +137,7 @@ export function registerApiCommands(program: Command): void {
             resourceServers,
             detailTypes: opts.detailType ?? [],
             consentScope: opts.consentScope,
+            public: opts.public === true,
           });
           await auditChange(
             app,
@@ -144,6 +147,7 @@ export function registerApiCommands(program: Command): void {
               scopes: created.scopes,
               resourceServers: created.resourceServers,
               ...detailFacts(created),
+              public: created.public,
             },
           );
           print(opts.json, apiJson(created), () => {
@@ -205,6 +209,7 @@ export function registerApiCommands(program: Command): void {
           line('resource servers', listed(found.resourceServers));
           line('detail types', listed(found.detailTypes));
           line('consent scope', found.consentScope ?? '(none)');
+          line('public', found.public ? 'yes (scopes in discovery)' : 'no');
         });
       });
     });

@@ -2,11 +2,9 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { App } from '../../app.ts';
-import { formatRateLimit, parseRateLimit, type RateLimit } from '../../limits/rateLimit.ts';
 import {
   AUTH_METHODS,
   type AuthMethod,
-  type ClientView,
   clientWarnings,
   GRANT_TYPE_ALIASES,
   GRANT_TYPES,
@@ -21,35 +19,19 @@ import {
 import { PROFILE_NAMES, type ProfileName } from '../../oidc/profiles.ts';
 import { auditChange, withApp } from '../context.ts';
 import { CliError, print, printTable } from '../output.ts';
+import {
+  clientJson,
+  rateLimitText,
+  readRateLimit,
+  registerClientUpdate,
+  signingOptions,
+} from './clientUpdate.ts';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 /** Grant types as the CLI takes them: the short alias of a long URN where there is one. */
 const GRANT_NAMES = GRANT_TYPES.map(
   (g) => Object.entries(GRANT_TYPE_ALIASES).find(([, urn]) => urn === g)?.[0] ?? g,
 ).join(', ');
-
-const clientJson = (c: ClientView) => ({
-  ...c,
-  createdAt: c.createdAt.toISOString(),
-  updatedAt: c.updatedAt.toISOString(),
-});
-
-/** --rate-limit N/SECONDS, or `default` (null: the default of CLIENT_RATE_LIMIT). */
-function readRateLimit(value: string): RateLimit | null {
-  if (value.trim() === 'default') return null;
-  const limit = parseRateLimit(value);
-  if (typeof limit === 'string') throw new CliError(`--rate-limit ${limit}, or default`);
-  return limit;
-}
-
-/** A client's limit as people read it, its origin included. */
-const rateLimitText = (app: App, c: ClientView) =>
-  c.rateLimit
-    ? formatRateLimit(c.rateLimit)
-    : `default (${formatRateLimit(app.config.clientRateLimit.default)})`;
-
-/** What the audit log says about a client's limits before and after a change. */
-const limitSummary = (c: ClientView) => ({ rateLimit: c.rateLimit });
 
 /** Assigns each --scope to the --api entries that define it; no --scope means all their scopes. */
 async function resolveApiAccess(
@@ -149,14 +131,17 @@ interface CreateOptions {
   requireSignedRequestObject?: boolean;
   pkce?: string;
   dpopBound?: boolean;
+  idTokenAlg?: string;
+  userinfoAlg?: string;
+  authorizationAlg?: string;
+  introspectionAlg?: string;
   json?: boolean;
 }
 
 export function registerClientCommands(program: Command): void {
   const client = program.command('client').description('manage OAuth clients');
 
-  client
-    .command('create')
+  signingOptions(client.command('create'))
     .description('register a client; prints its id and, once, its secret')
     .requiredOption('--name <name>', 'the name people see on the consent page')
     .requiredOption('--grant <type>', `grant type: ${GRANT_NAMES} (repeat)`, collect)
@@ -281,6 +266,10 @@ export function registerClientCommands(program: Command): void {
           profile,
           requireSignedRequestObject: opts.requireSignedRequestObject,
           pkce: opts.pkce as PkceSetting | undefined,
+          idTokenAlg: opts.idTokenAlg,
+          userinfoAlg: opts.userinfoAlg,
+          authorizationAlg: opts.authorizationAlg,
+          introspectionAlg: opts.introspectionAlg,
         });
         await auditChange(
           app,
@@ -297,6 +286,7 @@ export function registerClientCommands(program: Command): void {
             ...(created.profile === 'default' ? {} : { profile: created.profile }),
             ...(created.requireSignedRequestObject ? { requireSignedRequestObject: true } : {}),
             ...(created.pkce === 'optional' ? { pkce: 'optional' } : {}),
+            ...(Object.keys(created.signing).length ? { signing: created.signing } : {}),
           },
         );
         print(opts.json, { ...clientJson(created), clientSecret: secret }, () => {
@@ -356,35 +346,7 @@ export function registerClientCommands(program: Command): void {
       });
     });
 
-  client
-    .command('update')
-    .description("change a client's request limit")
-    .argument('<client-id>')
-    .requiredOption(
-      '--rate-limit <N/SECONDS|default>',
-      'at most N requests per window of SECONDS at the token, introspection, revocation, PAR and admin endpoints; default: CLIENT_RATE_LIMIT',
-    )
-    .option('--json', 'print the client as JSON')
-    .action(async (clientId: string, opts: { rateLimit: string; json?: boolean }) => {
-      const rateLimit = readRateLimit(opts.rateLimit);
-      await withApp(async (app) => {
-        const before = await app.services.clients.get(clientId);
-        if (!before) throw new CliError(`no client ${clientId}`);
-        // Brought back to its definition at every start: a change would not last.
-        if (before.createdBy === 'system')
-          throw new CliError('this client is managed by Portcullis itself and cannot be changed');
-        const after = await app.services.clients.setRateLimit(clientId, rateLimit);
-        await auditChange(
-          app,
-          'client.updated',
-          { type: 'client', id: clientId },
-          { before: limitSummary(before), after: limitSummary(after) },
-        );
-        print(opts.json, clientJson(after), () =>
-          process.stdout.write(`rate limit of ${clientId}: ${rateLimitText(app, after)}\n`),
-        );
-      });
-    });
+  registerClientUpdate(client);
 
   client
     .command('delete')

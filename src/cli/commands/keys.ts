@@ -35,11 +35,16 @@ export function registerKeyCommands(program: Command): void {
       '--now',
       'sign with the new key at once (the old keys stay published and trusted until what they signed expires: for a compromised key use keys revoke)',
     )
+    .option(
+      '--alg <alg>',
+      "the algorithm whose key is replaced, one of SIGNING_ALGS (default: the first); each algorithm's key rotates on its own",
+    )
     .option('--json', 'print as JSON')
-    .action(async (opts: { now?: boolean; json?: boolean }) => {
+    .action(async (opts: { now?: boolean; alg?: string; json?: boolean }) => {
       await withApp(async (app) => {
         const { key, retiresPreviousAt } = await app.services.signingKeys.rotate({
           immediately: opts.now,
+          alg: opts.alg,
         });
         await auditChange(
           app,
@@ -57,7 +62,7 @@ export function registerKeyCommands(program: Command): void {
             `staged key ${key.kid} (${key.alg}): signs from ${key.activatesAt.toISOString()}\n`,
           );
           process.stdout.write(
-            `previous keys stay published until ${retiresPreviousAt.toISOString()}\n`,
+            `previous ${key.alg} keys stay published until ${retiresPreviousAt.toISOString()}\n`,
           );
         });
       });

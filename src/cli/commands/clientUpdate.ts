@@ -1,0 +1,103 @@
+// `portcullis client update`: a client's request limit and the algorithms of the responses
+// signed for it (ID tokens, UserInfo, JARM, introspection); the options create shares.
+import type { Command } from 'commander';
+import type { App } from '../../app.ts';
+import { formatRateLimit, parseRateLimit, type RateLimit } from '../../limits/rateLimit.ts';
+import type { ClientView } from '../../oidc/clients.ts';
+import { auditChange, withApp } from '../context.ts';
+import { CliError, print } from '../output.ts';
+
+export const clientJson = (c: ClientView) => ({
+  ...c,
+  createdAt: c.createdAt.toISOString(),
+  updatedAt: c.updatedAt.toISOString(),
+});
+
+/** --rate-limit N/SECONDS, or `default` (null: the default of CLIENT_RATE_LIMIT). */
+export function readRateLimit(value: string): RateLimit | null {
+  if (value.trim() === 'default') return null;
+  const limit = parseRateLimit(value);
+  if (typeof limit === 'string') throw new CliError(`--rate-limit ${limit}, or default`);
+  return limit;
+}
+
+/** A client's limit as people read it, its origin included. */
+export const rateLimitText = (app: App, c: ClientView) =>
+  c.rateLimit
+    ? formatRateLimit(c.rateLimit)
+    : `default (${formatRateLimit(app.config.clientRateLimit.default)})`;
+
+/** What the audit log says about a client's limits before and after a change. */
+const limitSummary = (c: ClientView) => ({ rateLimit: c.rateLimit, signing: c.signing });
+
+interface UpdateOptions {
+  rateLimit?: string;
+  idTokenAlg?: string;
+  userinfoAlg?: string;
+  authorizationAlg?: string;
+  introspectionAlg?: string;
+  json?: boolean;
+}
+
+/** --id-token-alg and its kin: the algorithm of each response signed for the client. */
+export function signingOptions(command: Command): Command {
+  return command
+    .option('--id-token-alg <alg>', 'algorithm of its ID tokens, one of SIGNING_ALGS (e.g. RS256)')
+    .option('--userinfo-alg <alg>', 'sign its UserInfo responses (JWT) with this algorithm')
+    .option('--authorization-alg <alg>', 'algorithm of its JARM authorization responses')
+    .option('--introspection-alg <alg>', 'algorithm of its JWT introspection responses');
+}
+
+export function registerClientUpdate(client: Command): void {
+  signingOptions(
+    client
+      .command('update')
+      .description("change a client's request limit or the algorithms of its signed responses")
+      .argument('<client-id>')
+      .option(
+        '--rate-limit <N/SECONDS|default>',
+        'at most N requests per window of SECONDS at the token, introspection, revocation, PAR and admin endpoints; default: CLIENT_RATE_LIMIT',
+      ),
+  )
+    .option('--json', 'print the client as JSON')
+    .action(async (clientId: string, opts: UpdateOptions) => {
+      const signing = {
+        idTokenAlg: opts.idTokenAlg,
+        userinfoAlg: opts.userinfoAlg,
+        authorizationAlg: opts.authorizationAlg,
+        introspectionAlg: opts.introspectionAlg,
+      };
+      const changesSigning = Object.values(signing).some((v) => v !== undefined);
+      if (opts.rateLimit === undefined && !changesSigning)
+        throw new CliError(
+          'say what to change: --rate-limit, --id-token-alg, --userinfo-alg, --authorization-alg or --introspection-alg',
+        );
+      const rateLimit = opts.rateLimit === undefined ? undefined : readRateLimit(opts.rateLimit);
+      await withApp(async (app) => {
+        const before = await app.services.clients.get(clientId);
+        if (!before) throw new CliError(`no client ${clientId}`);
+        // Brought back to its definition at every start: a change would not last.
+        if (before.createdBy === 'system')
+          throw new CliError('this client is managed by Portcullis itself and cannot be changed');
+        let after = before;
+        if (changesSigning)
+          after = await app.services.clients.setResponseSigning(clientId, signing);
+        if (rateLimit !== undefined)
+          after = await app.services.clients.setRateLimit(clientId, rateLimit);
+        await auditChange(
+          app,
+          'client.updated',
+          { type: 'client', id: clientId },
+          { before: limitSummary(before), after: limitSummary(after) },
+        );
+        print(opts.json, clientJson(after), () => {
+          if (rateLimit !== undefined)
+            process.stdout.write(`rate limit of ${clientId}: ${rateLimitText(app, after)}\n`);
+          if (changesSigning)
+            process.stdout.write(
+              `signed responses of ${clientId}: ${JSON.stringify({ idTokenAlg: app.config.keys.alg, ...after.signing })}\n`,
+            );
+        });
+      });
+    });
+}
