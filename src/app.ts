@@ -32,6 +32,8 @@ import { createSealer } from './keys/envelope.ts';
 import { createClientLimiter } from './limits/clientLimiter.ts';
 import { createRateLimitStore } from './limits/store.ts';
 import { errorFacts, type Logger } from './log.ts';
+import { createLogoutOutbox } from './logout/outbox.ts';
+import { createLogoutStore } from './logout/store.ts';
 import { createAccessTokenVerifier, opaqueTokens } from './oidc/accessTokens.ts';
 import { createFindAccount, narrowToRoles } from './oidc/accountClaims.ts';
 import { createArtifactAdapter } from './oidc/adapter.ts';
@@ -41,6 +43,7 @@ import { createClientAdapter } from './oidc/clientAdapter.ts';
 import { limitClients } from './oidc/clientLimits.ts';
 import { buildConfiguration } from './oidc/configuration.ts';
 import { attachProviderEvents } from './oidc/events.ts';
+import { deferBackchannelLogout, logoutTokenSigner } from './oidc/logoutNotices.ts';
 import { MTLS_ALIASED_PATHS } from './oidc/mtls.ts';
 import { PROFILES, serverProfile } from './oidc/profiles.ts';
 import { createOidcRuntime, type OidcRuntime } from './oidc/provider.ts';
@@ -111,6 +114,18 @@ export async function createApp(config: Config, deps: AppDeps) {
       }),
   });
 
+  // Back-channel logout: notices written when sessions end, delivered by any instance's worker
+  // (src/logout/outbox.ts) with logout tokens the provider signs (src/oidc/logoutNotices.ts).
+  let runtime: OidcRuntime | undefined;
+  const logoutOutbox = createLogoutOutbox({
+    store: createLogoutStore(knex),
+    clock,
+    logger,
+    record,
+    settings: { ...config.logout, httpsOnly: config.env === 'production' },
+    sign: logoutTokenSigner(() => runtime!.provider),
+  });
+
   // --- Domain services -----------------------------------------------------------------------
   const services = createDomainServices({
     config,
@@ -119,6 +134,7 @@ export async function createApp(config: Config, deps: AppDeps) {
     sealer,
     clock,
     logger,
+    logoutOutbox,
   });
   const {
     catalogue,
@@ -139,7 +155,6 @@ export async function createApp(config: Config, deps: AppDeps) {
   } = services;
 
   // The provider validates client metadata; it exists once the runtime is built below.
-  let runtime: OidcRuntime | undefined;
   const { clients, issuer, servedIssuer, ensureAccountClient } = await createClientsAndIssuer({
     config,
     knex,
@@ -241,6 +256,10 @@ export async function createApp(config: Config, deps: AppDeps) {
         hold: auditGate.hold,
       });
       limitClients(provider, limiter);
+      deferBackchannelLogout(provider, async (notices) => {
+        await logoutOutbox.add(notices);
+        logoutOutbox.nudge();
+      });
       rar.narrowDiscovery(provider);
     },
   });
@@ -398,7 +417,17 @@ export async function createApp(config: Config, deps: AppDeps) {
     db,
     clock,
     logger,
-    services: { ...services, sealer, clients, metrics, views, audit, registration, limiter },
+    services: {
+      ...services,
+      sealer,
+      clients,
+      metrics,
+      views,
+      audit,
+      registration,
+      limiter,
+      logoutOutbox,
+    },
     issuer,
     record,
     oidc,
@@ -410,6 +439,7 @@ export async function createApp(config: Config, deps: AppDeps) {
     async listen(port = config.port, host = config.host): Promise<number> {
       jobs.every(config.keys.refreshSeconds, 'keys', refreshKeys);
       jobs.every(config.sweep.intervalSeconds, 'sweep', sweep);
+      jobs.every(config.logout.pollSeconds, 'backchannel-logout', logoutOutbox.deliverDue);
       limiter.start();
       // Key-ring changes reach this instance at once (PostgreSQL only; the poll above stays).
       if (db.listenConnection) {
@@ -449,6 +479,7 @@ export async function createApp(config: Config, deps: AppDeps) {
     /** Stops accepting, lets requests in flight finish, then closes the pool. */
     async close(): Promise<void> {
       jobs.stop();
+      await logoutOutbox.idle();
       await Promise.all([stopListening(server), stopListening(metricsServer), keyChanges?.stop()]);
       // After the last request: its counts reach the database before the pool closes.
       await limiter.stop();

@@ -58,6 +58,9 @@ export const AUDIT_KINDS = {
   ],
   'consent.payment_failed': ['consent', 'canonicalHash', 'client', 'reason'],
   'logout.success': ['client'],
+  // Back-channel logout to a relying party (src/logout/outbox.ts): delivered, or given up.
+  'logout.backchannel_delivered': ['client', 'attempt', 'reason'],
+  'logout.backchannel_failed': ['client', 'attempt', 'error', 'reason'],
 
   // The protocol (src/oidc/events.ts).
   'token.issued': ['grantType', 'scope', 'audience'],

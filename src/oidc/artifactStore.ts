@@ -42,6 +42,17 @@ export interface ArtifactStoreOptions {
   prepared?: boolean;
 }
 
+/** Told of the sessions a revocation deletes (their payloads), inside its transaction. */
+export type SessionsEnded = (trx: Knex.Transaction, sessions: unknown[]) => Promise<void>;
+
+async function deleteSessions(trx: Knex.Transaction, accountId: string): Promise<unknown[]> {
+  const rows = (await trx('oidc_artifacts')
+    .where({ model: 'Session', account_id: accountId })
+    .delete()
+    .returning('payload')) as { payload: unknown }[];
+  return rows.map((r) => r.payload);
+}
+
 const ALLOWANCE_MODEL = 'RegistrationAllowance';
 const INITIAL_ACCESS_TOKEN = 'InitialAccessToken';
 
@@ -282,14 +293,35 @@ export function createArtifactStore(options: ArtifactStoreOptions) {
     revokeGrant: (grantId: string): Promise<number> =>
       knex.transaction((trx) => deleteGrants(trx, [grantId])),
 
-    /** Every session, grant, token and code of an account; returns the rows deleted. */
-    async revokeAccount(accountId: string): Promise<number> {
+    /**
+     * Every session, grant, token and code of an account; returns the rows deleted. `ended` gets
+     * the payloads of the sessions deleted, in the same transaction (back-channel logout).
+     */
+    async revokeAccount(accountId: string, ended?: SessionsEnded): Promise<number> {
       return knex.transaction(async (trx) => {
         const grantIds = (await trx('oidc_artifacts')
           .where({ model: 'Grant', account_id: accountId })
           .pluck('id')) as string[];
         const deleted = await deleteGrants(trx, grantIds);
-        return deleted + (await trx('oidc_artifacts').where({ account_id: accountId }).delete());
+        const sessions = await deleteSessions(trx, accountId);
+        await ended?.(trx, sessions);
+        return (
+          deleted +
+          sessions.length +
+          (await trx('oidc_artifacts').where({ account_id: accountId }).delete())
+        );
+      });
+    },
+
+    /**
+     * Every session of an account (its grants and tokens stay); returns how many ended. `ended`
+     * gets their payloads in the same transaction.
+     */
+    async endSessions(accountId: string, ended?: SessionsEnded): Promise<number> {
+      return knex.transaction(async (trx) => {
+        const sessions = await deleteSessions(trx, accountId);
+        await ended?.(trx, sessions);
+        return sessions.length;
       });
     },
 

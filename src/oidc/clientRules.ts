@@ -4,6 +4,7 @@
 import { invalid } from '../errors.ts';
 import { type RateLimit, rateLimitMetadata, rateLimitProblem } from '../limits/rateLimit.ts';
 import type { Catalogue } from './catalogue.ts';
+import { logoutMetadata } from './logoutMetadata.ts';
 import {
   addProfileDemands,
   type ProfileName,
@@ -84,6 +85,10 @@ export interface ClientInput {
   profile?: ProfileName | undefined;
   /** Authorization requests only as a request object signed with one of its keys (JAR, at PAR). */
   requireSignedRequestObject?: boolean | undefined;
+  /** Back-Channel Logout 1.0: where logout tokens are posted (src/oidc/logoutMetadata.ts). */
+  backchannelLogoutUri?: string | null | undefined;
+  /** Front-Channel Logout 1.0: the page the signed-out page loads in an iframe. */
+  frontchannelLogoutUri?: string | null | undefined;
 }
 
 /** Checks one redirect URI: absolute, no fragment, https except on loopback. */
@@ -289,7 +294,12 @@ export async function clientMetadata(
     first_party: input.firstParty ?? false,
     min_assurance_level: level,
   };
-  Object.assign(metadata, tlsSubjectMetadata(input), senderConstraintMetadata(input));
+  Object.assign(
+    metadata,
+    tlsSubjectMetadata(input),
+    senderConstraintMetadata(input),
+    logoutMetadata(input, login),
+  );
   if (input.rateLimit) metadata.rate_limit = rateLimitMetadata(input.rateLimit);
   if (input.requireSignedRequestObject) {
     checkSignedRequestObjects(input, login);

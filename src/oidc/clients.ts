@@ -25,6 +25,12 @@ import {
   type TlsSubjectKind,
 } from './clientRules.ts';
 import { type ClientRow, createClientStore } from './clientStore.ts';
+import {
+  LOGOUT_METADATA_MEMBERS,
+  type LogoutUris,
+  logoutMetadata,
+  logoutUrisOf,
+} from './logoutMetadata.ts';
 import { type ProfileName, profileOf, type ServerProfileSetting } from './profiles.ts';
 
 export {
@@ -74,6 +80,10 @@ export interface ClientView {
   profile: ProfileName;
   /** Authorization requests only as signed request objects (JAR) pushed to the PAR endpoint. */
   requireSignedRequestObject: boolean;
+  /** Back-channel logout URI; null: none. */
+  backchannelLogoutUri: string | null;
+  /** Front-channel logout URI; null: none. */
+  frontchannelLogoutUri: string | null;
   createdBy: string;
   createdAt: Date;
   updatedAt: Date;
@@ -153,6 +163,7 @@ export function createClientRegistry(options: ClientRegistryOptions) {
       rateLimit: rateLimitOfMetadata(m.rate_limit) ?? null,
       profile: profileOf(m, options.serverProfile).name,
       requireSignedRequestObject: m.require_signed_request_object === true,
+      ...logoutUrisOf(m),
       createdBy: row.created_by,
       createdAt: row.created_at,
       updatedAt: row.updated_at,
@@ -258,6 +269,29 @@ export function createClientRegistry(options: ClientRegistryOptions) {
       if (!row) throw notFound(`no client ${clientId}`);
       const { rate_limit: _old, ...rest } = row.metadata;
       const metadata = limit ? { ...rest, rate_limit: rateLimitMetadata(limit) } : rest;
+      const updatedAt = new Date(clock.now());
+      await store.update(clientId, { metadata, updated_at: updatedAt });
+      cache.delete(clientId);
+      return toView({ ...row, metadata, updated_at: updatedAt });
+    },
+
+    /**
+     * Sets or removes (null) a client's logout URIs (undefined: unchanged), by the same rules as
+     * a client's creation.
+     */
+    async setLogoutUris(clientId: string, uris: Partial<LogoutUris>): Promise<ClientView> {
+      const row = await store.find(clientId);
+      if (!row) throw notFound(`no client ${clientId}`);
+      const login = ((row.metadata.grant_types as string[]) ?? []).includes('authorization_code');
+      const wanted = { ...logoutUrisOf(row.metadata), ...uris };
+      const rest = Object.fromEntries(
+        Object.entries(row.metadata).filter(([k]) => !LOGOUT_METADATA_MEMBERS.includes(k)),
+      );
+      const metadata = { ...rest, ...logoutMetadata(wanted, login) };
+      const current = row.secret_sealed
+        ? sealer.openString(row.secret_sealed, secretContext(clientId))
+        : undefined;
+      await options.validateMetadata(current ? { ...metadata, client_secret: current } : metadata);
       const updatedAt = new Date(clock.now());
       await store.update(clientId, { metadata, updated_at: updatedAt });
       cache.delete(clientId);

@@ -69,6 +69,9 @@ export const EXTRA_CLIENT_METADATA = [
   'min_assurance_level',
   'rate_limit',
   'profile',
+  // Front-Channel Logout 1.0 (not built into oidc-provider 9: src/oidc/frontchannelLogout.ts).
+  'frontchannel_logout_uri',
+  'frontchannel_logout_session_required',
 ];
 
 /** Every client authentication method Portcullis offers (a profile may narrow them). */
@@ -115,6 +118,18 @@ function validateExtraMetadata(_ctx: unknown, key: string, value: unknown): void
   }
   if (key === 'rate_limit' && value !== undefined && !rateLimitOfMetadata(value)) {
     throw new TypeError('rate_limit must be { requests, window_seconds } within their bounds');
+  }
+  if (key === 'frontchannel_logout_uri' && value !== undefined) {
+    const url = typeof value === 'string' ? URL.parse(value) : null;
+    if (!url || !['https:', 'http:'].includes(url.protocol) || url.hash)
+      throw new TypeError('frontchannel_logout_uri must be an absolute http(s) URI');
+  }
+  if (
+    key === 'frontchannel_logout_session_required' &&
+    value !== undefined &&
+    typeof value !== 'boolean'
+  ) {
+    throw new TypeError('frontchannel_logout_session_required must be a boolean');
   }
   if (key === 'api_access' && value !== undefined) {
     const ok =
@@ -272,6 +287,9 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
           token.clientId === client.clientId,
       },
       userinfo: { enabled: true },
+      // Back-channel logout: the logout request writes notices that a worker delivers
+      // (src/oidc/logoutNotices.ts, src/logout/outbox.ts); it never waits for a relying party.
+      backchannelLogout: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) =>
@@ -359,7 +377,12 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
       };
       return Object.keys(claims).length ? claims : undefined;
     },
-    discovery: { ...mtls?.discovery },
+    discovery: {
+      ...mtls?.discovery,
+      // Front-Channel Logout 1.0 §3: the signed-out page loads each client's page with iss and sid.
+      frontchannel_logout_supported: true,
+      frontchannel_logout_session_supported: true,
+    },
     renderError,
   };
   return configuration;
