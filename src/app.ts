@@ -43,6 +43,7 @@ import { createClientAdapter } from './oidc/clientAdapter.ts';
 import { limitClients } from './oidc/clientLimits.ts';
 import { buildConfiguration } from './oidc/configuration.ts';
 import { attachProviderEvents } from './oidc/events.ts';
+import { withFrontchannelLogout } from './oidc/frontchannelLogout.ts';
 import { deferBackchannelLogout, logoutTokenSigner } from './oidc/logoutNotices.ts';
 import { MTLS_ALIASED_PATHS } from './oidc/mtls.ts';
 import { PROFILES, serverProfile } from './oidc/profiles.ts';
@@ -386,7 +387,7 @@ export async function createApp(config: Config, deps: AppDeps) {
       // The WebAuthn browser library, served from here (no CDN) under the same CSP.
       extraStaticFile('/static/simplewebauthn-browser.js', WEBAUTHN_BROWSER_BUNDLE),
     ],
-    protocol: auditGate.wrap(oidc.middleware),
+    protocol: auditGate.wrap(withFrontchannelLogout(oidc.middleware, logout.frontchannel)),
   });
 
   // --- Background work -----------------------------------------------------------------------
