@@ -32,10 +32,11 @@ describe('front-channel logout', () => {
     assert.equal(res.location, undefined, 'no redirect past the front-channel page');
     const [frame, ...others] = iframes(res.html);
     assert.deepEqual(others, []);
-    assert.equal(frame?.origin + frame?.pathname, 'https://app.example/frontchannel-logout');
-    assert.equal(frame?.searchParams.get('app'), 'budget', "the URI's own query is kept");
-    assert.equal(frame?.searchParams.get('iss'), w.server.issuer);
-    assert.equal(frame?.searchParams.get('sid'), session.claims.sid);
+    assert.ok(frame, 'the client is framed');
+    assert.equal(frame.origin + frame.pathname, 'https://app.example/frontchannel-logout');
+    assert.equal(frame.searchParams.get('app'), 'budget', "the URI's own query is kept");
+    assert.equal(frame.searchParams.get('iss'), w.server.issuer);
+    assert.equal(frame.searchParams.get('sid'), session.claims.sid);
     assert.match(
       res.html,
       /<meta http-equiv="refresh" content="3;url=https:\/\/app\.example\/signed-out"/,
