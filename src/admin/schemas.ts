@@ -122,6 +122,22 @@ export const ClientInput = z.strictObject({
     .describe(
       'authorization requests only as request objects signed with its keys (JAR), pushed to the PAR endpoint',
     ),
+  backchannelLogoutUri: z
+    .string()
+    .max(2000)
+    .nullable()
+    .optional()
+    .describe(
+      'OpenID Connect Back-Channel Logout: where signed logout tokens (with sid) are POSTed; https, or http on loopback',
+    ),
+  frontchannelLogoutUri: z
+    .string()
+    .max(2000)
+    .nullable()
+    .optional()
+    .describe(
+      'OpenID Connect Front-Channel Logout: the page the signed-out page loads in an iframe (with iss and sid)',
+    ),
 });
 
 export const Client = z.object({
@@ -141,6 +157,8 @@ export const Client = z.object({
   rateLimit: rateLimit.nullable().describe('null: the default (CLIENT_RATE_LIMIT)'),
   profile: profile.describe('its profile, FAPI_PROFILE included'),
   requireSignedRequestObject: z.boolean().describe('signed request objects (JAR) only'),
+  backchannelLogoutUri: z.string().nullable().describe('null: no back-channel logout'),
+  frontchannelLogoutUri: z.string().nullable().describe('null: no front-channel logout'),
   createdBy: z.string().describe('cli, admin-api, registration, system or quickstart'),
   createdAt: time,
   updatedAt: time,

@@ -19,6 +19,9 @@ const CLIENT = [
   'tlsSubject',
   'senderConstraint',
   'requireSignedRequestObject',
+  // Logout to relying parties (where logout tokens and the front-channel iframe go).
+  'backchannelLogoutUri',
+  'frontchannelLogoutUri',
 ] as const;
 
 /**

@@ -263,6 +263,7 @@ export async function clientMetadata(
   const grantTypes = checkGrantsAndMethod(input);
   const login = grantTypes.includes('authorization_code');
   const { redirectUris, postLogout } = checkRedirects(input, login);
+  const logout = logoutMetadata(input, login);
   checkKeys(input);
   const apiAccess = await checkApiAccess(deps.catalogue, input.apiAccess ?? {});
   if (!login && Object.keys(apiAccess).length === 0) {
@@ -294,12 +295,7 @@ export async function clientMetadata(
     first_party: input.firstParty ?? false,
     min_assurance_level: level,
   };
-  Object.assign(
-    metadata,
-    tlsSubjectMetadata(input),
-    senderConstraintMetadata(input),
-    logoutMetadata(input, login),
-  );
+  Object.assign(metadata, tlsSubjectMetadata(input), senderConstraintMetadata(input), logout);
   if (input.rateLimit) metadata.rate_limit = rateLimitMetadata(input.rateLimit);
   if (input.requireSignedRequestObject) {
     checkSignedRequestObjects(input, login);

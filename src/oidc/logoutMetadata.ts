@@ -22,10 +22,10 @@ export const LOGOUT_METADATA_MEMBERS: string[] = Object.values(FIELDS).flat();
 export function checkLogoutUri(uri: unknown, field: string): string {
   const url = typeof uri === 'string' && uri.length <= 2000 ? URL.parse(uri) : null;
   if (!url || (uri as string).includes('#'))
-    throw invalid(`${field} must be an absolute URI without a fragment`, field);
+    throw invalid(`the logout URI ${String(uri)} must be absolute and have no fragment`, field);
   const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback))
-    throw invalid(`${field} must use https (http is allowed only on loopback)`, field);
+    throw invalid(`the logout URI ${uri} must use https (http is allowed only on loopback)`, field);
   return uri as string;
 }
 

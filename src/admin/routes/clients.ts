@@ -44,6 +44,8 @@ const summary = (c: ClientView) => ({
   ...(c.senderConstraint ? { senderConstraint: c.senderConstraint } : {}),
   // Named only when set, so the events of every other client read as before.
   ...(c.requireSignedRequestObject ? { requireSignedRequestObject: true } : {}),
+  ...(c.backchannelLogoutUri ? { backchannelLogoutUri: c.backchannelLogoutUri } : {}),
+  ...(c.frontchannelLogoutUri ? { frontchannelLogoutUri: c.frontchannelLogoutUri } : {}),
 });
 
 export function clientRoutes({ issuer, services }: AdminContext): AnyRoute[] {

@@ -17,17 +17,18 @@ import {
 import { PROFILE_NAMES, type ProfileName } from '../../oidc/profiles.ts';
 import { auditChange, withApp } from '../context.ts';
 import { CliError, print, printTable } from '../output.ts';
+import { registerClientUpdate } from './clientUpdate.ts';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-const clientJson = (c: ClientView) => ({
+export const clientJson = (c: ClientView) => ({
   ...c,
   createdAt: c.createdAt.toISOString(),
   updatedAt: c.updatedAt.toISOString(),
 });
 
 /** --rate-limit N/SECONDS, or `default` (null: the default of CLIENT_RATE_LIMIT). */
-function readRateLimit(value: string): RateLimit | null {
+export function readRateLimit(value: string): RateLimit | null {
   if (value.trim() === 'default') return null;
   const limit = parseRateLimit(value);
   if (typeof limit === 'string') throw new CliError(`--rate-limit ${limit}, or default`);
@@ -35,13 +36,13 @@ function readRateLimit(value: string): RateLimit | null {
 }
 
 /** A client's limit as people read it, its origin included. */
-const rateLimitText = (app: App, c: ClientView) =>
+export const rateLimitText = (app: App, c: ClientView) =>
   c.rateLimit
     ? formatRateLimit(c.rateLimit)
     : `default (${formatRateLimit(app.config.clientRateLimit.default)})`;
 
 /** What the audit log says about a client's limits before and after a change. */
-const limitSummary = (c: ClientView) => ({ rateLimit: c.rateLimit });
+export const limitSummary = (c: ClientView) => ({ rateLimit: c.rateLimit });
 
 /** Assigns each --scope to the --api entries that define it; no --scope means all their scopes. */
 async function resolveApiAccess(
@@ -139,6 +140,8 @@ interface CreateOptions {
   rateLimit?: string;
   profile?: string;
   requireSignedRequestObject?: boolean;
+  backchannelLogoutUri?: string;
+  frontchannelLogoutUri?: string;
   json?: boolean;
 }
 
@@ -193,6 +196,14 @@ export function registerClientCommands(program: Command): void {
     .option(
       '--require-signed-request-object',
       'authorization requests only as request objects signed with its keys (JAR), pushed to the PAR endpoint',
+    )
+    .option(
+      '--backchannel-logout-uri <uri>',
+      'where signed logout tokens are posted when a session with it ends (OpenID Connect Back-Channel Logout)',
+    )
+    .option(
+      '--frontchannel-logout-uri <uri>',
+      'the page loaded in an iframe, with iss and sid, when a person signs out (Front-Channel Logout)',
     )
     .option('--json', 'print the result as JSON')
     .action(async (opts: CreateOptions) => {
@@ -251,6 +262,8 @@ export function registerClientCommands(program: Command): void {
           rateLimit,
           profile,
           requireSignedRequestObject: opts.requireSignedRequestObject,
+          backchannelLogoutUri: opts.backchannelLogoutUri,
+          frontchannelLogoutUri: opts.frontchannelLogoutUri,
         });
         await auditChange(
           app,
@@ -266,6 +279,12 @@ export function registerClientCommands(program: Command): void {
             rateLimit: created.rateLimit,
             ...(created.profile === 'default' ? {} : { profile: created.profile }),
             ...(created.requireSignedRequestObject ? { requireSignedRequestObject: true } : {}),
+            ...(created.backchannelLogoutUri
+              ? { backchannelLogoutUri: created.backchannelLogoutUri }
+              : {}),
+            ...(created.frontchannelLogoutUri
+              ? { frontchannelLogoutUri: created.frontchannelLogoutUri }
+              : {}),
           },
         );
         print(opts.json, { ...clientJson(created), clientSecret: secret }, () => {
@@ -322,35 +341,7 @@ export function registerClientCommands(program: Command): void {
       });
     });
 
-  client
-    .command('update')
-    .description("change a client's request limit")
-    .argument('<client-id>')
-    .requiredOption(
-      '--rate-limit <N/SECONDS|default>',
-      'at most N requests per window of SECONDS at the token, introspection, revocation, PAR and admin endpoints; default: CLIENT_RATE_LIMIT',
-    )
-    .option('--json', 'print the client as JSON')
-    .action(async (clientId: string, opts: { rateLimit: string; json?: boolean }) => {
-      const rateLimit = readRateLimit(opts.rateLimit);
-      await withApp(async (app) => {
-        const before = await app.services.clients.get(clientId);
-        if (!before) throw new CliError(`no client ${clientId}`);
-        // Brought back to its definition at every start: a change would not last.
-        if (before.createdBy === 'system')
-          throw new CliError('this client is managed by Portcullis itself and cannot be changed');
-        const after = await app.services.clients.setRateLimit(clientId, rateLimit);
-        await auditChange(
-          app,
-          'client.updated',
-          { type: 'client', id: clientId },
-          { before: limitSummary(before), after: limitSummary(after) },
-        );
-        print(opts.json, clientJson(after), () =>
-          process.stdout.write(`rate limit of ${clientId}: ${rateLimitText(app, after)}\n`),
-        );
-      });
-    });
+  registerClientUpdate(client);
 
   client
     .command('delete')
