@@ -85,6 +85,11 @@ const PROTOCOL_FIELDS = [
   'tls_client_auth_san_email',
   'tls_client_certificate_bound_access_tokens',
   'require_signed_request_object',
+  // Logout to relying parties (src/oidc/logoutMetadata.ts: sid is always sent).
+  'backchannel_logout_uri',
+  'backchannel_logout_session_required',
+  'frontchannel_logout_uri',
+  'frontchannel_logout_session_required',
 ];
 /** ...and descriptive ones, copied as given (the protocol library checks their form). */
 const INFO_FIELDS = [
@@ -122,6 +127,8 @@ const SNAKE: Record<string, string> = {
   apiAccess: 'api_access',
   minAssuranceLevel: 'min_assurance_level',
   requireSignedRequestObject: 'require_signed_request_object',
+  backchannelLogoutUri: 'backchannel_logout_uri',
+  frontchannelLogoutUri: 'frontchannel_logout_uri',
 };
 
 const toAllowance = (p: AllowancePayload): Allowance => ({
@@ -231,6 +238,8 @@ export function createRegistration(deps: RegistrationDeps) {
       rateLimit: rateLimitOfMetadata(decided.rate_limit),
       profile: decided.profile,
       requireSignedRequestObject: flag(body, 'require_signed_request_object'),
+      backchannelLogoutUri: (body.backchannel_logout_uri ?? undefined) as string | undefined,
+      frontchannelLogoutUri: (body.frontchannel_logout_uri ?? undefined) as string | undefined,
     };
     let metadata: Record<string, unknown>;
     try {
