@@ -205,4 +205,43 @@ describe('back-channel logout', () => {
       'password_set',
     );
   });
+  test('"sign out everywhere" on the account page tells the relying party', async () => {
+    const session = await w.signIn();
+    const page = await session.browser.open(w.server.url('/account'), w.server.issuer);
+    assert.match(page.html, /Sign out everywhere/);
+    const done = await session.browser.submit(
+      page,
+      /\/account\/sign-out-everywhere$/,
+      {},
+      w.server.issuer,
+    );
+    assert.match(done.html, /Your sessions on every device have ended/);
+    await w.rp.received(1);
+    await outbox().idle();
+    assert.equal((await w.verify(w.rp.tokens[0]!)).payload.sid, session.claims.sid);
+    assert.equal(
+      (await audited('logout.backchannel_delivered')).at(-1)?.details.reason,
+      'everywhere',
+    );
+    const logouts = (await w.server.app.services.audit.query({ action: 'logout.success' })).events;
+    assert.deepEqual(logouts.at(-1)?.details, { everywhere: true });
+    // The browser's session is gone: the account page asks to sign in again.
+    const again = await session.browser.request(w.server.url('/account'));
+    assert.equal(again.status, 303);
+  });
+
+  test('"sign out everywhere" without the page\'s CSRF token is refused and ends nothing', async () => {
+    const session = await w.signIn();
+    const refused = await session.browser.request(w.server.url('/account/sign-out-everywhere'), {
+      form: { _csrf: 'forged' },
+    });
+    assert.equal(refused.status, 403);
+    assert.deepEqual(await rows(), [], 'no notice written');
+    const sessions = await w.server.db
+      .knex('oidc_artifacts')
+      .where({ model: 'Session', account_id: w.bank.alice.id })
+      .count('* as n');
+    assert.ok(Number(sessions[0]!.n) >= 1, 'the sessions live on');
+    assert.equal(w.rp.tokens.length, 0);
+  });
 });
