@@ -480,7 +480,7 @@ export async function createApp(config: Config, deps: AppDeps) {
     /** Stops accepting, lets requests in flight finish, then closes the pool. */
     async close(): Promise<void> {
       jobs.stop();
-      await logoutOutbox.idle();
+      await logoutOutbox.stop();
       await Promise.all([stopListening(server), stopListening(metricsServer), keyChanges?.stop()]);
       // After the last request: its counts reach the database before the pool closes.
       await limiter.stop();

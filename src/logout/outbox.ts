@@ -42,6 +42,7 @@ export function createLogoutOutbox(options: LogoutOutboxOptions) {
   const { store, clock, logger, record, settings } = options;
   let running: Promise<number> | undefined;
   let again = false;
+  let stopped = false;
 
   async function post(uri: string, token: string): Promise<void> {
     const url = URL.parse(uri);
@@ -133,6 +134,7 @@ export function createLogoutOutbox(options: LogoutOutboxOptions) {
 
   /** One drain at a time per instance; a call meanwhile runs one more drain after it. */
   function deliverDue(): Promise<number> {
+    if (stopped) return Promise.resolve(0);
     if (running) {
       again = true;
       return running;
@@ -160,8 +162,13 @@ export function createLogoutOutbox(options: LogoutOutboxOptions) {
         );
       });
     },
-    /** Waits for a delivery in progress (tests, shutdown). */
+    /** Waits for a delivery in progress (tests). */
     async idle(): Promise<void> {
+      while (running) await running.catch(() => undefined);
+    },
+    /** At shutdown: no new delivery starts (the rows wait for another instance); waits for one running. */
+    async stop(): Promise<void> {
+      stopped = true;
       while (running) await running.catch(() => undefined);
     },
   };
