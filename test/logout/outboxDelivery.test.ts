@@ -25,7 +25,7 @@ describe('back-channel logout delivery rules', () => {
 
   const outbox = (
     httpsOnly: boolean,
-    sign: () => Promise<{ uri: string; token: string } | undefined>,
+    sign: (n: { clientId: string }) => Promise<{ uri: string; token: string } | undefined>,
   ) => {
     const logger = createLogger(
       'info',
@@ -109,5 +109,16 @@ describe('back-channel logout delivery rules', () => {
       'the retry is logged',
     );
     assert.ok(lines.every((l) => !l.includes('logout-token-under-test')));
+  });
+  test('two instances working the queue at once send each notice once', async () => {
+    const sign = async (n: { clientId: string }) => ({ uri: rp.uri, token: `token-${n.clientId}` });
+    const one = outbox(false, sign).outbox;
+    const two = outbox(false, sign).outbox;
+    await one.add(Array.from({ length: 50 }, (_, i) => ({ ...notice, clientId: `client-${i}` })));
+    const [a, b] = await Promise.all([one.deliverDue(), two.deliverDue()]);
+    assert.equal(a + b, 50, 'every notice attempted once');
+    assert.equal(rp.tokens.length, 50);
+    assert.equal(new Set(rp.tokens).size, 50, 'none sent twice');
+    assert.deepEqual(await db.knex('logout_deliveries').select(), []);
   });
 });
