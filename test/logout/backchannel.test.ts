@@ -78,7 +78,8 @@ describe('back-channel logout', () => {
     const session = await w.signIn();
     const done = await w.signOut(session);
     assert.equal(done.location, 'https://app.example/signed-out');
-    assert.ok(done.ms < TIMEOUT_MS / 2, `the logout answered in ${done.ms} ms`);
+    // Waiting for the relying party would take the whole attempt timeout.
+    assert.ok(done.ms < TIMEOUT_MS - 1000, `the logout answered in ${done.ms} ms`);
     await w.rp.received(1);
     await outbox().idle();
     const [row] = await rows();

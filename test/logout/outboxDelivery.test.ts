@@ -44,7 +44,7 @@ describe('back-channel logout delivery rules', () => {
         clock,
         logger,
         record: createSecurityRecorder({ audit, logger, strict: true }),
-        settings: { timeoutMs: 1000, maxAttempts: 2, retrySeconds: 5, httpsOnly },
+        settings: { timeoutMs: 10_000, maxAttempts: 2, retrySeconds: 5, httpsOnly },
         sign,
       }),
     };

@@ -9,7 +9,7 @@ import { BANK_API, type Bank, PASSWORD, REDIRECT_URI, seedBank } from '../suppor
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { startRelyingParty, type TestRelyingParty } from './relyingParty.ts';
 
-export const TIMEOUT_MS = 1500;
+export const TIMEOUT_MS = 4000;
 export const RETRY_SECONDS = 10;
 export const MAX_ATTEMPTS = 3;
 export const BACKCHANNEL_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
