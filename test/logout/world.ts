@@ -35,12 +35,13 @@ export interface LogoutWorld {
   close(): Promise<void>;
 }
 
-export async function logoutWorld(): Promise<LogoutWorld> {
+export async function logoutWorld(env: Record<string, string> = {}): Promise<LogoutWorld> {
   const clock = manualClock();
   const rp = await startRelyingParty();
   const server = await startTestServer({
     clock,
     env: {
+      ...env,
       BACKCHANNEL_LOGOUT_POLL_SECONDS: '0',
       BACKCHANNEL_LOGOUT_TIMEOUT_MS: String(TIMEOUT_MS),
       BACKCHANNEL_LOGOUT_MAX_ATTEMPTS: String(MAX_ATTEMPTS),
