@@ -34,6 +34,8 @@ import { createSealer } from './keys/envelope.ts';
 import { createClientLimiter } from './limits/clientLimiter.ts';
 import { createRateLimitStore } from './limits/store.ts';
 import { errorFacts, type Logger } from './log.ts';
+import { createLogoutOutbox } from './logout/outbox.ts';
+import { createLogoutStore } from './logout/store.ts';
 import { createAccessTokenVerifier, opaqueTokens, ownApiTokenDeps } from './oidc/accessTokens.ts';
 import { createFindAccount, narrowToRoles } from './oidc/accountClaims.ts';
 import { createArtifactAdapter } from './oidc/adapter.ts';
@@ -45,7 +47,9 @@ import { buildConfiguration } from './oidc/configuration.ts';
 import { type DeviceFlowOptions, paceDevicePolls, pollPacer } from './oidc/deviceFlow.ts';
 import { withPublicScopes } from './oidc/discoveryTruth.ts';
 import { attachProviderEvents } from './oidc/events.ts';
+import { withFrontchannelLogout } from './oidc/frontchannelLogout.ts';
 import { createJwtIntrospection } from './oidc/jwtIntrospection.ts';
+import { deferBackchannelLogout, logoutTokenSigner } from './oidc/logoutNotices.ts';
 import { MTLS_ALIASED_PATHS } from './oidc/mtls.ts';
 import { createOidcRuntime, type OidcRuntime } from './oidc/provider.ts';
 import { createRegistration } from './oidc/registration.ts';
@@ -117,6 +121,18 @@ export async function createApp(config: Config, deps: AppDeps) {
       }),
   });
 
+  // Back-channel logout: notices written when sessions end, delivered by any instance's worker
+  // (src/logout/outbox.ts) with logout tokens the provider signs (src/oidc/logoutNotices.ts).
+  let runtime: OidcRuntime | undefined;
+  const logoutOutbox = createLogoutOutbox({
+    store: createLogoutStore(knex),
+    clock,
+    logger,
+    record,
+    settings: { ...config.logout, httpsOnly: config.env === 'production' },
+    sign: logoutTokenSigner(() => runtime!.provider),
+  });
+
   // --- Domain services -----------------------------------------------------------------------
   const services = createDomainServices({
     config,
@@ -125,6 +141,7 @@ export async function createApp(config: Config, deps: AppDeps) {
     sealer,
     clock,
     logger,
+    logoutOutbox,
   });
   const {
     catalogue,
@@ -145,7 +162,6 @@ export async function createApp(config: Config, deps: AppDeps) {
   } = services;
 
   // The provider validates client metadata; it exists once the runtime is built below.
-  let runtime: OidcRuntime | undefined;
   const { clients, issuer, servedIssuer, ensureAccountClient } = await createClientsAndIssuer({
     config,
     knex,
@@ -293,6 +309,10 @@ export async function createApp(config: Config, deps: AppDeps) {
         hold: auditGate.hold,
       });
       limitClients(provider, limiter);
+      deferBackchannelLogout(provider, async (notices) => {
+        await logoutOutbox.add(notices);
+        logoutOutbox.nudge();
+      });
       rar.narrowDiscovery(provider);
       paceDevicePolls(provider, deviceFlow);
       jwtAccessTokens.install(provider);
@@ -411,7 +431,10 @@ export async function createApp(config: Config, deps: AppDeps) {
       extraStaticFile('/static/simplewebauthn-browser.js', WEBAUTHN_BROWSER_BUNDLE),
     ],
     protocol: auditGate.wrap(
-      withPublicScopes(postAsGet(oidc.middleware), () => catalogue.publicScopes()),
+      withFrontchannelLogout(
+        withPublicScopes(postAsGet(oidc.middleware), () => catalogue.publicScopes()),
+        logout.frontchannel,
+      ),
     ),
   });
 
@@ -444,7 +467,17 @@ export async function createApp(config: Config, deps: AppDeps) {
     db,
     clock,
     logger,
-    services: { ...services, sealer, clients, metrics, views, audit, registration, limiter },
+    services: {
+      ...services,
+      sealer,
+      clients,
+      metrics,
+      views,
+      audit,
+      registration,
+      limiter,
+      logoutOutbox,
+    },
     issuer,
     record,
     oidc,
@@ -456,6 +489,7 @@ export async function createApp(config: Config, deps: AppDeps) {
     async listen(port = config.port, host = config.host): Promise<number> {
       jobs.every(config.keys.refreshSeconds, 'keys', refreshKeys);
       jobs.every(config.sweep.intervalSeconds, 'sweep', sweep);
+      jobs.every(config.logout.pollSeconds, 'backchannel-logout', logoutOutbox.deliverDue);
       limiter.start();
       // Key-ring changes reach this instance at once (PostgreSQL only; the poll above stays).
       if (db.listenConnection) {
@@ -495,6 +529,7 @@ export async function createApp(config: Config, deps: AppDeps) {
     /** Stops accepting, lets requests in flight finish, then closes the pool. */
     async close(): Promise<void> {
       jobs.stop();
+      await logoutOutbox.stop();
       await Promise.all([stopListening(server), stopListening(metricsServer), keyChanges?.stop()]);
       // After the last request: its counts reach the database before the pool closes.
       await limiter.stop();

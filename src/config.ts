@@ -94,6 +94,12 @@ export interface Config {
   };
   /** How long a granted one-off payment consent may wait to be executed (consumed). */
   consents: { paymentTtlSeconds: number };
+  /**
+   * Back-channel logout delivery (src/logout/outbox.ts): per attempt timeout, attempts before
+   * giving up, first retry delay (doubled each time), and how often each instance looks for
+   * notices due (0: this instance only sends those of its own logouts, at once).
+   */
+  logout: { timeoutMs: number; maxAttempts: number; retrySeconds: number; pollSeconds: number };
   /** Dynamic client registration (RFC 7591/7592), always with an initial access token. */
   registration: { enabled: boolean };
   /**
@@ -209,6 +215,11 @@ const schema = z.object({
   FACTOR_CHANGE_MAX_AGE_SECONDS: int(30, 3600).default(300),
   ADMIN_TOKEN_TTL_SECONDS: int(60, 3600).default(300),
   PAYMENT_CONSENT_TTL_SECONDS: int(60, 86400).default(600),
+  // Back-channel logout delivery to relying parties (src/logout/outbox.ts).
+  BACKCHANNEL_LOGOUT_TIMEOUT_MS: int(100, 30000).default(5000),
+  BACKCHANNEL_LOGOUT_MAX_ATTEMPTS: int(1, 50).default(8),
+  BACKCHANNEL_LOGOUT_RETRY_SECONDS: int(1, 3600).default(30),
+  BACKCHANNEL_LOGOUT_POLL_SECONDS: int(0, 3600).default(10),
   DYNAMIC_REGISTRATION: bool.default(true),
   DEVICE_CODE_TTL_SECONDS: int(60, 1800).default(600),
   DEVICE_POLL_INTERVAL_SECONDS: int(1, 60).default(5),
@@ -377,6 +388,12 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     },
     admin: { tokenTtlSeconds: env.ADMIN_TOKEN_TTL_SECONDS },
     consents: { paymentTtlSeconds: env.PAYMENT_CONSENT_TTL_SECONDS },
+    logout: {
+      timeoutMs: env.BACKCHANNEL_LOGOUT_TIMEOUT_MS,
+      maxAttempts: env.BACKCHANNEL_LOGOUT_MAX_ATTEMPTS,
+      retrySeconds: env.BACKCHANNEL_LOGOUT_RETRY_SECONDS,
+      pollSeconds: env.BACKCHANNEL_LOGOUT_POLL_SECONDS,
+    },
     registration: { enabled: env.DYNAMIC_REGISTRATION },
     deviceFlow: {
       codeSeconds: env.DEVICE_CODE_TTL_SECONDS,

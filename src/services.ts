@@ -15,6 +15,7 @@ import { createConsentStore } from './consents/store.ts';
 import type { Sealer } from './keys/envelope.ts';
 import { createSigningKeys } from './keys/signingKeys.ts';
 import { errorFacts, type Logger } from './log.ts';
+import type { LogoutOutbox } from './logout/outbox.ts';
 import { createAssurance } from './mfa/assurance.ts';
 import { createFactors } from './mfa/factors.ts';
 import { createLoginProgress } from './mfa/loginProgress.ts';
@@ -28,6 +29,7 @@ import { createAssurancePolicy } from './oidc/assurancePolicy.ts';
 import { createCatalogue } from './oidc/catalogue.ts';
 import { maxSignedLifetime } from './oidc/configuration.ts';
 import { createGrantRegistry, type GrantRegistry } from './oidc/grants.ts';
+import { noticesOfSessions } from './oidc/logoutNotices.ts';
 
 export interface ServiceDeps {
   config: Config;
@@ -37,19 +39,27 @@ export interface ServiceDeps {
   sealer: Sealer;
   clock: Clock;
   logger: Logger;
+  /** Back-channel logout: sessions ended by a revocation are told to their relying parties. */
+  logoutOutbox?: LogoutOutbox | undefined;
 }
 
 /**
  * Accounts whose password change ends every session, grant and token of the person: whoever
  * knew the old password may hold those (accounts/ knows nothing of oidc, so it is composed here).
- * The result carries how many were ended, for the caller's audit event.
+ * The result carries how many were ended, for the caller's audit event. Disabling an account
+ * ends its sessions (its relying parties are told: back-channel logout).
  */
 function endingSessionsOnPasswordChange(accounts: Accounts, grants: GrantRegistry) {
   return {
     ...accounts,
     async setPassword(idOrEmail: string, password: string) {
       const user = await accounts.setPassword(idOrEmail, password);
-      return { ...user, sessionsEnded: await grants.revokeAll(user.id) };
+      return { ...user, sessionsEnded: await grants.revokeAll(user.id, 'password_set') };
+    },
+    async disable(idOrEmail: string) {
+      const user = await accounts.disable(idOrEmail);
+      await grants.endSessions(user.id, 'disabled');
+      return user;
     },
   };
 }
@@ -61,6 +71,7 @@ export function createDomainServices({
   sealer,
   clock,
   logger,
+  logoutOutbox,
 }: ServiceDeps) {
   const catalogue = createCatalogue({ knex, clock, cacheSeconds: config.cacheSeconds });
   const signingKeys = createSigningKeys({
@@ -82,7 +93,14 @@ export function createDomainServices({
     clockToleranceSeconds: config.clockToleranceSeconds,
     prepared,
   });
-  const grants = createGrantRegistry({ artifacts });
+  const grants = createGrantRegistry({
+    artifacts,
+    endings: logoutOutbox && {
+      ended: (reason) => (trx, sessions) =>
+        logoutOutbox.add(noticesOfSessions(sessions, reason), trx),
+      committed: () => logoutOutbox.nudge(),
+    },
+  });
   // Each module's store, built once and shared by the services of that module.
   const accountStore = createAccountStore(knex, { prepared });
   const throttle = createThrottleStore(knex);

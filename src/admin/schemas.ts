@@ -142,6 +142,22 @@ export const ClientInput = z.strictObject({
     .describe('sign its UserInfo responses (JWT) with this algorithm'),
   authorizationAlg: signingAlg.optional().describe('algorithm of its JARM authorization responses'),
   introspectionAlg: signingAlg.optional().describe('algorithm of its JWT introspection responses'),
+  backchannelLogoutUri: z
+    .string()
+    .max(2000)
+    .nullable()
+    .optional()
+    .describe(
+      'OpenID Connect Back-Channel Logout: where signed logout tokens (with sid) are POSTed; https, or http on loopback',
+    ),
+  frontchannelLogoutUri: z
+    .string()
+    .max(2000)
+    .nullable()
+    .optional()
+    .describe(
+      'OpenID Connect Front-Channel Logout: the page the signed-out page loads in an iframe (with iss and sid)',
+    ),
 });
 
 export const Client = z.object({
@@ -170,6 +186,8 @@ export const Client = z.object({
       introspectionAlg: z.string().optional(),
     })
     .describe('the algorithms of its signed responses; absent: the default (SIGNING_ALGS first)'),
+  backchannelLogoutUri: z.string().nullable().describe('null: no back-channel logout'),
+  frontchannelLogoutUri: z.string().nullable().describe('null: no front-channel logout'),
   createdBy: z.string().describe('cli, admin-api, registration, system or quickstart'),
   createdAt: time,
   updatedAt: time,

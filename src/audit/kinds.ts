@@ -23,6 +23,9 @@ const CLIENT = [
   'pkce',
   // The algorithms of its signed responses (ID token, UserInfo, JARM, introspection), when chosen.
   'signing',
+  // Logout to relying parties (where logout tokens and the front-channel iframe go).
+  'backchannelLogoutUri',
+  'frontchannelLogoutUri',
 ] as const;
 
 /**
@@ -61,7 +64,10 @@ export const AUDIT_KINDS = {
     'userVerified',
   ],
   'consent.payment_failed': ['consent', 'canonicalHash', 'client', 'reason'],
-  'logout.success': ['client'],
+  'logout.success': ['client', 'everywhere'],
+  // Back-channel logout to a relying party (src/logout/outbox.ts): delivered, or given up.
+  'logout.backchannel_delivered': ['client', 'attempt', 'reason'],
+  'logout.backchannel_failed': ['client', 'attempt', 'error', 'reason'],
   // Device flow (RFC 8628, src/interactions/device.ts): a person approved a device's request, or
   // cancelled it (on the device page, the sign-in or the consent).
   'device.code_confirmed': ['client'],

@@ -50,6 +50,7 @@ export async function withApp<T>(
 ): Promise<T> {
   const { config, logger } = cliConfig();
   const db = await openDatabase(config);
+  let app: App | undefined;
   try {
     await checkDatabase(db);
     await ensureSchema(config, db, logger);
@@ -59,9 +60,11 @@ export async function withApp<T>(
     if (warnOnOtherIssuer && stored !== undefined && stored !== config.issuer)
       process.stderr.write(`portcullis: warning: ${issuerMismatch(config.issuer, stored)}\n`);
     const { createApp } = await import('../app.ts');
-    const app = await createApp(config, { logger, db });
+    app = await createApp(config, { logger, db });
     return await fn(app);
   } finally {
+    // Logout tokens the command set off (user disable, set-password) finish before the pool goes.
+    await app?.services.logoutOutbox.stop();
     await db.close();
   }
 }

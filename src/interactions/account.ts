@@ -125,6 +125,26 @@ export function accountPages(deps: InteractionDeps) {
       ctx.redirect('/account');
     },
 
+    /**
+     * "Sign out everywhere": every session of the person (on every device) ends, with every grant
+     * and token; the applications they were signed in to are told (back-channel logout).
+     */
+    async signOutEverywhere(ctx: Koa.Context): Promise<void> {
+      const form = await readForm(ctx);
+      const session = await bridge.session(ctx);
+      if (!session || !csrf.verify(session.uid, 'account', form._csrf)) throw new CsrfError();
+      await grants.revokeAll(session.accountId, 'everywhere');
+      await deps.record({
+        actor: { type: 'user', id: session.accountId },
+        action: 'logout.success',
+        target: { type: 'user', id: session.accountId },
+        outcome: 'success',
+        ...requestOrigin(ctx),
+        details: { everywhere: true },
+      });
+      renderPage(ctx, views, 'logged-out', { everywhere: true });
+    },
+
     async revoke(ctx: Koa.Context): Promise<void> {
       const form = await readForm(ctx);
       const session = await bridge.session(ctx);

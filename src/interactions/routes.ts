@@ -54,6 +54,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   router.get('/account', (ctx) => account.show(ctx));
   router.get('/account/callback', (ctx) => account.callback(ctx));
   router.post('/account/clients/:clientId/revoke', (ctx) => account.revoke(ctx));
+  router.post('/account/sign-out-everywhere', (ctx) => account.signOutEverywhere(ctx));
   router.post('/account/consents/:id/revoke', account.revokeConsent);
   router.post('/account/reauth', account.factors.reauth);
   router.get('/account/totp', account.factors.totpPage);

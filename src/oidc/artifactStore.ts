@@ -42,6 +42,22 @@ export interface ArtifactStoreOptions {
   prepared?: boolean;
 }
 
+/** Told of the sessions a revocation deletes (their payloads), inside its transaction. */
+export type SessionsEnded = (trx: Knex.Transaction, sessions: unknown[]) => Promise<void>;
+
+/** Deletes an account's sessions, telling `ended` of them; returns how many. */
+async function endSessionsIn(trx: Knex.Transaction, accountId: string, ended?: SessionsEnded) {
+  const rows = (await trx('oidc_artifacts')
+    .where({ model: 'Session', account_id: accountId })
+    .delete()
+    .returning('payload')) as { payload: unknown }[];
+  await ended?.(
+    trx,
+    rows.map((r) => r.payload),
+  );
+  return rows.length;
+}
+
 const ALLOWANCE_MODEL = 'RegistrationAllowance';
 const INITIAL_ACCESS_TOKEN = 'InitialAccessToken';
 
@@ -282,16 +298,21 @@ export function createArtifactStore(options: ArtifactStoreOptions) {
     revokeGrant: (grantId: string): Promise<number> =>
       knex.transaction((trx) => deleteGrants(trx, [grantId])),
 
-    /** Every session, grant, token and code of an account; returns the rows deleted. */
-    async revokeAccount(accountId: string): Promise<number> {
+    /** Every session, grant, token and code of an account (`ended`: see SessionsEnded). */
+    async revokeAccount(accountId: string, ended?: SessionsEnded): Promise<number> {
       return knex.transaction(async (trx) => {
         const grantIds = (await trx('oidc_artifacts')
           .where({ model: 'Grant', account_id: accountId })
           .pluck('id')) as string[];
-        const deleted = await deleteGrants(trx, grantIds);
+        const deleted =
+          (await deleteGrants(trx, grantIds)) + (await endSessionsIn(trx, accountId, ended));
         return deleted + (await trx('oidc_artifacts').where({ account_id: accountId }).delete());
       });
     },
+
+    /** Every session of an account, its grants and tokens kept; returns how many ended. */
+    endSessions: (accountId: string, ended?: SessionsEnded): Promise<number> =>
+      knex.transaction((trx) => endSessionsIn(trx, accountId, ended)),
 
     /**
      * Every grant of a client (every person's) with what was issued from it, and every other

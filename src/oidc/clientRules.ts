@@ -4,6 +4,7 @@
 import { invalid } from '../errors.ts';
 import { type RateLimit, rateLimitMetadata, rateLimitProblem } from '../limits/rateLimit.ts';
 import type { Catalogue } from './catalogue.ts';
+import { logoutMetadata } from './logoutMetadata.ts';
 import {
   addProfileDemands,
   type ProfileName,
@@ -120,6 +121,10 @@ export interface ClientInput extends ResponseSigningInput {
   requireSignedRequestObject?: boolean | undefined;
   /** PKCE required (default) or optional: confidential login clients only, never fapi2 ones. */
   pkce?: PkceSetting | undefined;
+  /** Back-Channel Logout 1.0: where logout tokens are posted (src/oidc/logoutMetadata.ts). */
+  backchannelLogoutUri?: string | null | undefined;
+  /** Front-Channel Logout 1.0: the page the signed-out page loads in an iframe. */
+  frontchannelLogoutUri?: string | null | undefined;
 }
 
 /** Checks one redirect URI: absolute, no fragment, https except on loopback. */
@@ -342,6 +347,7 @@ export async function clientMetadata(
   const redirects = grantTypes.includes('authorization_code');
   const login = redirects || grantTypes.includes('device_code');
   const { redirectUris, postLogout } = checkRedirects(input, redirects);
+  const logout = logoutMetadata(input, redirects);
   checkKeys(input);
   const apiAccess = await checkApiAccess(deps.catalogue, input.apiAccess ?? {});
   if (!login && Object.keys(apiAccess).length === 0) {
@@ -378,6 +384,7 @@ export async function clientMetadata(
     tlsSubjectMetadata(input),
     senderConstraintMetadata(input),
     pkceMetadata(input, login),
+    logout,
   );
   if (input.rateLimit) metadata.rate_limit = rateLimitMetadata(input.rateLimit);
   if (input.requireSignedRequestObject) {

@@ -27,6 +27,12 @@ import {
   type TlsSubjectKind,
 } from './clientRules.ts';
 import { type ClientRow, createClientStore } from './clientStore.ts';
+import {
+  LOGOUT_METADATA_MEMBERS,
+  type LogoutUris,
+  logoutMetadata,
+  logoutUrisOf,
+} from './logoutMetadata.ts';
 import { type ProfileName, profileOf, type ServerProfileSetting } from './profiles.ts';
 import {
   type ResponseSigningField,
@@ -98,6 +104,10 @@ export interface ClientView {
   pkce: PkceSetting;
   /** The algorithms of its ID tokens, UserInfo, JARM and introspection responses, when not the default. */
   signing: Partial<Record<ResponseSigningField, string>>;
+  /** Back-channel logout URI; null: none. */
+  backchannelLogoutUri: string | null;
+  /** Front-channel logout URI; null: none. */
+  frontchannelLogoutUri: string | null;
   createdBy: string;
   createdAt: Date;
   updatedAt: Date;
@@ -182,6 +192,7 @@ export function createClientRegistry(options: ClientRegistryOptions) {
       requireSignedRequestObject: m.require_signed_request_object === true,
       pkce: m.pkce === 'optional' ? 'optional' : 'required',
       signing: responseSigningOf(m, options.idTokenAlg),
+      ...logoutUrisOf(m),
       createdBy: row.created_by,
       createdAt: row.created_at,
       updatedAt: row.updated_at,
@@ -303,6 +314,29 @@ export function createClientRegistry(options: ClientRegistryOptions) {
         options.ringAlgs ?? [options.idTokenAlg],
         profileOf(row.metadata, options.serverProfile),
       );
+      const current = row.secret_sealed
+        ? sealer.openString(row.secret_sealed, secretContext(clientId))
+        : undefined;
+      await options.validateMetadata(current ? { ...metadata, client_secret: current } : metadata);
+      const updatedAt = new Date(clock.now());
+      await store.update(clientId, { metadata, updated_at: updatedAt });
+      cache.delete(clientId);
+      return toView({ ...row, metadata, updated_at: updatedAt });
+    },
+
+    /**
+     * Sets or removes (null) a client's logout URIs (undefined: unchanged), by the same rules as
+     * a client's creation.
+     */
+    async setLogoutUris(clientId: string, uris: Partial<LogoutUris>): Promise<ClientView> {
+      const row = await store.find(clientId);
+      if (!row) throw notFound(`no client ${clientId}`);
+      const login = ((row.metadata.grant_types as string[]) ?? []).includes('authorization_code');
+      const wanted = { ...logoutUrisOf(row.metadata), ...uris };
+      const rest = Object.fromEntries(
+        Object.entries(row.metadata).filter(([k]) => !LOGOUT_METADATA_MEMBERS.includes(k)),
+      );
+      const metadata = { ...rest, ...logoutMetadata(wanted, login) };
       const current = row.secret_sealed
         ? sealer.openString(row.secret_sealed, secretContext(clientId))
         : undefined;

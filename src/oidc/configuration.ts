@@ -81,6 +81,9 @@ export const EXTRA_CLIENT_METADATA = [
   'rate_limit',
   'profile',
   'pkce',
+  // Front-Channel Logout 1.0 (not built into oidc-provider 9: src/oidc/frontchannelLogout.ts).
+  'frontchannel_logout_uri',
+  'frontchannel_logout_session_required',
 ];
 
 /** Every client authentication method Portcullis offers (a profile may narrow them). */
@@ -132,6 +135,18 @@ function validateExtraMetadata(_ctx: unknown, key: string, value: unknown): void
   }
   if (key === 'rate_limit' && value !== undefined && !rateLimitOfMetadata(value)) {
     throw new TypeError('rate_limit must be { requests, window_seconds } within their bounds');
+  }
+  if (key === 'frontchannel_logout_uri' && value !== undefined) {
+    const url = typeof value === 'string' ? URL.parse(value) : null;
+    if (!url || !['https:', 'http:'].includes(url.protocol) || url.hash)
+      throw new TypeError('frontchannel_logout_uri must be an absolute http(s) URI');
+  }
+  if (
+    key === 'frontchannel_logout_session_required' &&
+    value !== undefined &&
+    typeof value !== 'boolean'
+  ) {
+    throw new TypeError('frontchannel_logout_session_required must be a boolean');
   }
   if (key === 'api_access' && value !== undefined) {
     const ok =
@@ -310,6 +325,9 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
       userinfo: { enabled: true },
       // A signed UserInfo response for clients registered with userinfo_signed_response_alg.
       jwtUserinfo: { enabled: true },
+      // Back-channel logout: the logout request writes notices that a worker delivers
+      // (src/oidc/logoutNotices.ts, src/logout/outbox.ts); it never waits for a relying party.
+      backchannelLogout: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) =>
@@ -406,9 +424,15 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
     },
     // A person's JWT access token names its grant, so its introspection sees the grant revoked.
     ...(parts.jwtAccessTokens && { formats: parts.jwtAccessTokens.formats }),
-    // The same client authentication at introspection and revocation as at the token endpoint.
-    // (scopes_supported gains the public APIs' scopes in src/oidc/discoveryTruth.ts.)
-    discovery: { ...mtls?.discovery, ...endpointAuthDiscovery(authMethods) },
+    discovery: {
+      ...mtls?.discovery,
+      // The same client authentication at introspection and revocation as at the token endpoint.
+      // (scopes_supported gains the public APIs' scopes in src/oidc/discoveryTruth.ts.)
+      ...endpointAuthDiscovery(authMethods),
+      // Front-Channel Logout 1.0 §3: the signed-out page loads each client's page with iss and sid.
+      frontchannel_logout_supported: true,
+      frontchannel_logout_session_supported: true,
+    },
     renderError,
   };
   return configuration;

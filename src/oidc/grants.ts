@@ -1,6 +1,14 @@
 // What a person has authorised, read from the artefact store: their grants, and revocation of
 // grants together with every session, token and code issued from them.
-import type { ArtifactStore } from './artifactStore.ts';
+import type { ArtifactStore, SessionsEnded } from './artifactStore.ts';
+
+/** Back-channel logout of the sessions a revocation ends (src/oidc/logoutNotices.ts). */
+export interface SessionEndings {
+  /** Writes the notices of the sessions ended, in the revocation's transaction. */
+  ended(reason: string): SessionsEnded;
+  /** After the commit: the notices may be delivered. */
+  committed(): void;
+}
 
 export interface GrantSummary {
   grantId: string;
@@ -21,7 +29,18 @@ interface GrantPayload {
   exp?: number;
 }
 
-export function createGrantRegistry({ artifacts }: { artifacts: ArtifactStore }) {
+export function createGrantRegistry({
+  artifacts,
+  endings,
+}: {
+  artifacts: ArtifactStore;
+  endings?: SessionEndings | undefined;
+}) {
+  const told = async (count: Promise<number>): Promise<number> => {
+    const n = await count;
+    endings?.committed();
+    return n;
+  };
   return {
     /** Live grants of an account, newest first. */
     async list(accountId: string): Promise<GrantSummary[]> {
@@ -57,8 +76,19 @@ export function createGrantRegistry({ artifacts }: { artifacts: ArtifactStore })
      */
     revokeGrant: (grantId: string): Promise<number> => artifacts.revokeGrant(grantId),
 
-    /** Ends every session and revokes every grant and token of an account ("sign out everywhere"). */
-    revokeAll: (accountId: string): Promise<number> => artifacts.revokeAccount(accountId),
+    /**
+     * Ends every session and revokes every grant and token of an account; the relying parties
+     * its sessions signed in to are told (back-channel logout). `reason` says why, for the audit.
+     */
+    revokeAll: (accountId: string, reason = 'sessions_revoked'): Promise<number> =>
+      told(artifacts.revokeAccount(accountId, endings?.ended(reason))),
+
+    /**
+     * Ends every session of an account, telling the relying parties they signed in to; grants
+     * and tokens stay (a disabled account's tokens stop being refreshed anyway). Sessions ended.
+     */
+    endSessions: (accountId: string, reason: string): Promise<number> =>
+      told(artifacts.endSessions(accountId, endings?.ended(reason))),
 
     /**
      * Revokes everything issued to a client, for everyone: its grants and their tokens and

@@ -88,6 +88,11 @@ const PROTOCOL_FIELDS = [
   'require_signed_request_object',
   // The algorithms of the responses signed for it, among the key ring's (src/oidc/responseSigning.ts).
   ...Object.values(RESPONSE_SIGNING_FIELDS),
+  // Logout to relying parties (src/oidc/logoutMetadata.ts: sid is always sent).
+  'backchannel_logout_uri',
+  'backchannel_logout_session_required',
+  'frontchannel_logout_uri',
+  'frontchannel_logout_session_required',
 ];
 /** ...and descriptive ones, copied as given (the protocol library checks their form). */
 const INFO_FIELDS = [
@@ -126,6 +131,8 @@ const SNAKE: Record<string, string> = {
   apiAccess: 'api_access',
   minAssuranceLevel: 'min_assurance_level',
   requireSignedRequestObject: 'require_signed_request_object',
+  backchannelLogoutUri: 'backchannel_logout_uri',
+  frontchannelLogoutUri: 'frontchannel_logout_uri',
 };
 
 const toAllowance = (p: AllowancePayload): Allowance => ({
@@ -251,6 +258,8 @@ export function createRegistration(deps: RegistrationDeps) {
       profile: decided.profile,
       requireSignedRequestObject: flag(body, 'require_signed_request_object'),
       ...registeredSigningAlgs(body),
+      backchannelLogoutUri: (body.backchannel_logout_uri ?? undefined) as string | undefined,
+      frontchannelLogoutUri: (body.frontchannel_logout_uri ?? undefined) as string | undefined,
     };
     let metadata: Record<string, unknown>;
     try {

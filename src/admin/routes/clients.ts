@@ -46,6 +46,8 @@ const summary = (c: ClientView) => ({
   ...(c.requireSignedRequestObject ? { requireSignedRequestObject: true } : {}),
   ...(c.pkce === 'optional' ? { pkce: 'optional' } : {}),
   ...(Object.keys(c.signing).length ? { signing: c.signing } : {}),
+  ...(c.backchannelLogoutUri ? { backchannelLogoutUri: c.backchannelLogoutUri } : {}),
+  ...(c.frontchannelLogoutUri ? { frontchannelLogoutUri: c.frontchannelLogoutUri } : {}),
 });
 
 export function clientRoutes({ issuer, services }: AdminContext): AnyRoute[] {

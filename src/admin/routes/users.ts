@@ -28,7 +28,11 @@ export const userJson = (u: UserModel) => ({
 const STATUS_CHANGES = [
   ['lock', 'locked', 'Lock an account: it cannot sign in until unlocked'],
   ['unlock', 'unlocked', 'Unlock an account (also lifts a lock from failed sign-ins)'],
-  ['disable', 'disabled', 'Disable an account: no sign-in, its tokens stop being refreshed'],
+  [
+    'disable',
+    'disabled',
+    'Disable an account: no sign-in, its sessions end (its applications are told), its tokens stop being refreshed',
+  ],
   ['enable', 'enabled', 'Enable a disabled account'],
 ] as const;
 
@@ -167,7 +171,8 @@ export function userRoutes({ services }: AdminContext): AnyRoute[] {
       method: 'post',
       path: '/users/{userId}/revoke-sessions',
       operationId: 'revokeUserSessions',
-      summary: 'End every session and revoke every grant, token and code of a user',
+      summary:
+        'End every session and revoke every grant, token and code of a user (the applications they were signed in to are told: back-channel logout)',
       tag: TAG,
       scope: SCOPE,
       params: UserIdParams,

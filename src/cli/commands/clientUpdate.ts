@@ -1,11 +1,21 @@
-// `portcullis client update`: a client's request limit and the algorithms of the responses
-// signed for it (ID tokens, UserInfo, JARM, introspection); the options create shares.
+// `portcullis client update`: what an administrator changes on a client in place — its request
+// limit, the algorithms of the responses signed for it (ID tokens, UserInfo, JARM, introspection)
+// and its logout URIs (back- and front-channel) — audited with the values before and after.
 import type { Command } from 'commander';
 import type { App } from '../../app.ts';
 import { formatRateLimit, parseRateLimit, type RateLimit } from '../../limits/rateLimit.ts';
 import type { ClientView } from '../../oidc/clients.ts';
 import { auditChange, withApp } from '../context.ts';
 import { CliError, print } from '../output.ts';
+
+/** A URI, or `none` (null: removed); undefined: unchanged. */
+const uriOrNone = (value: string | undefined) =>
+  value === undefined ? undefined : value.trim() === 'none' ? null : value;
+
+const logoutSummary = (c: ClientView) => ({
+  backchannelLogoutUri: c.backchannelLogoutUri,
+  frontchannelLogoutUri: c.frontchannelLogoutUri,
+});
 
 export const clientJson = (c: ClientView) => ({
   ...c,
@@ -36,6 +46,8 @@ interface UpdateOptions {
   userinfoAlg?: string;
   authorizationAlg?: string;
   introspectionAlg?: string;
+  backchannelLogoutUri?: string;
+  frontchannelLogoutUri?: string;
   json?: boolean;
 }
 
@@ -52,13 +64,23 @@ export function registerClientUpdate(client: Command): void {
   signingOptions(
     client
       .command('update')
-      .description("change a client's request limit or the algorithms of its signed responses")
+      .description(
+        "change a client's request limit, the algorithms of its signed responses or its logout URIs",
+      )
       .argument('<client-id>')
       .option(
         '--rate-limit <N/SECONDS|default>',
         'at most N requests per window of SECONDS at the token, introspection, revocation, PAR and admin endpoints; default: CLIENT_RATE_LIMIT',
       ),
   )
+    .option(
+      '--backchannel-logout-uri <uri|none>',
+      'where signed logout tokens are posted (OpenID Connect Back-Channel Logout); none removes it',
+    )
+    .option(
+      '--frontchannel-logout-uri <uri|none>',
+      'the page loaded in an iframe when a person signs out (Front-Channel Logout); none removes it',
+    )
     .option('--json', 'print the client as JSON')
     .action(async (clientId: string, opts: UpdateOptions) => {
       const signing = {
@@ -68,9 +90,14 @@ export function registerClientUpdate(client: Command): void {
         introspectionAlg: opts.introspectionAlg,
       };
       const changesSigning = Object.values(signing).some((v) => v !== undefined);
-      if (opts.rateLimit === undefined && !changesSigning)
+      const logout = {
+        backchannelLogoutUri: uriOrNone(opts.backchannelLogoutUri),
+        frontchannelLogoutUri: uriOrNone(opts.frontchannelLogoutUri),
+      };
+      const changesLogout = Object.values(logout).some((v) => v !== undefined);
+      if (opts.rateLimit === undefined && !changesSigning && !changesLogout)
         throw new CliError(
-          'say what to change: --rate-limit, --id-token-alg, --userinfo-alg, --authorization-alg or --introspection-alg',
+          'say what to change: --rate-limit, --id-token-alg, --userinfo-alg, --authorization-alg, --introspection-alg, --backchannel-logout-uri or --frontchannel-logout-uri',
         );
       const rateLimit = opts.rateLimit === undefined ? undefined : readRateLimit(opts.rateLimit);
       await withApp(async (app) => {
@@ -82,13 +109,18 @@ export function registerClientUpdate(client: Command): void {
         let after = before;
         if (changesSigning)
           after = await app.services.clients.setResponseSigning(clientId, signing);
+        if (changesLogout) after = await app.services.clients.setLogoutUris(clientId, logout);
         if (rateLimit !== undefined)
           after = await app.services.clients.setRateLimit(clientId, rateLimit);
+        const summary = (c: ClientView) => ({
+          ...(rateLimit !== undefined || changesSigning ? limitSummary(c) : {}),
+          ...(changesLogout ? logoutSummary(c) : {}),
+        });
         await auditChange(
           app,
           'client.updated',
           { type: 'client', id: clientId },
-          { before: limitSummary(before), after: limitSummary(after) },
+          { before: summary(before), after: summary(after) },
         );
         print(opts.json, clientJson(after), () => {
           if (rateLimit !== undefined)
@@ -96,6 +128,10 @@ export function registerClientUpdate(client: Command): void {
           if (changesSigning)
             process.stdout.write(
               `signed responses of ${clientId}: ${JSON.stringify({ idTokenAlg: app.config.keys.alg, ...after.signing })}\n`,
+            );
+          if (changesLogout)
+            process.stdout.write(
+              `logout URIs of ${clientId}: back-channel ${after.backchannelLogoutUri ?? 'none'}, front-channel ${after.frontchannelLogoutUri ?? 'none'}\n`,
             );
         });
       });

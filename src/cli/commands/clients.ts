@@ -135,6 +135,8 @@ interface CreateOptions {
   userinfoAlg?: string;
   authorizationAlg?: string;
   introspectionAlg?: string;
+  backchannelLogoutUri?: string;
+  frontchannelLogoutUri?: string;
   json?: boolean;
 }
 
@@ -199,6 +201,14 @@ export function registerClientCommands(program: Command): void {
     .option(
       '--dpop-bound',
       'its access tokens are bound to a DPoP key (same as --sender-constraint dpop)',
+    )
+    .option(
+      '--backchannel-logout-uri <uri>',
+      'where signed logout tokens are posted when a session with it ends (OpenID Connect Back-Channel Logout)',
+    )
+    .option(
+      '--frontchannel-logout-uri <uri>',
+      'the page loaded in an iframe, with iss and sid, when a person signs out (Front-Channel Logout)',
     )
     .option('--json', 'print the result as JSON')
     .action(async (opts: CreateOptions) => {
@@ -270,6 +280,8 @@ export function registerClientCommands(program: Command): void {
           userinfoAlg: opts.userinfoAlg,
           authorizationAlg: opts.authorizationAlg,
           introspectionAlg: opts.introspectionAlg,
+          backchannelLogoutUri: opts.backchannelLogoutUri,
+          frontchannelLogoutUri: opts.frontchannelLogoutUri,
         });
         await auditChange(
           app,
@@ -287,6 +299,12 @@ export function registerClientCommands(program: Command): void {
             ...(created.requireSignedRequestObject ? { requireSignedRequestObject: true } : {}),
             ...(created.pkce === 'optional' ? { pkce: 'optional' } : {}),
             ...(Object.keys(created.signing).length ? { signing: created.signing } : {}),
+            ...(created.backchannelLogoutUri
+              ? { backchannelLogoutUri: created.backchannelLogoutUri }
+              : {}),
+            ...(created.frontchannelLogoutUri
+              ? { frontchannelLogoutUri: created.frontchannelLogoutUri }
+              : {}),
           },
         );
         print(opts.json, { ...clientJson(created), clientSecret: secret }, () => {

@@ -122,7 +122,7 @@ export function registerUserCommands(program: Command): void {
     [
       'disable',
       'user.disabled',
-      'disable an account: no sign-in, and its tokens stop being refreshed',
+      'disable an account: no sign-in, its sessions end (its applications are told), its tokens stop being refreshed',
     ],
     ['enable', 'user.enabled', 'enable a disabled account'],
   ] as const) {
