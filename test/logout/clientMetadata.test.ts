@@ -100,7 +100,7 @@ describe('portcullis client --backchannel-logout-uri / --frontchannel-logout-uri
     );
     assertOneLineError(
       await runCli(['client', 'update', clientId], env),
-      'nothing to change: give --rate-limit, --backchannel-logout-uri or --frontchannel-logout-uri',
+      'nothing to change (see "portcullis client update --help")',
     );
     assert.deepEqual(await show(), before);
     const machine = await runCli(

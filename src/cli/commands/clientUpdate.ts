@@ -96,9 +96,7 @@ export function registerClientUpdate(client: Command): void {
       };
       const changesLogout = Object.values(logout).some((v) => v !== undefined);
       if (opts.rateLimit === undefined && !changesSigning && !changesLogout)
-        throw new CliError(
-          'say what to change: --rate-limit, --id-token-alg, --userinfo-alg, --authorization-alg, --introspection-alg, --backchannel-logout-uri or --frontchannel-logout-uri',
-        );
+        throw new CliError('nothing to change (see "portcullis client update --help")');
       const rateLimit = opts.rateLimit === undefined ? undefined : readRateLimit(opts.rateLimit);
       await withApp(async (app) => {
         const before = await app.services.clients.get(clientId);
