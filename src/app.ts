@@ -8,6 +8,7 @@ import { adminApi } from './admin/api.ts';
 import { auditCoverageNote } from './audit/coverage.ts';
 import { createAuditLog } from './audit/log.ts';
 import { createSecurityRecorder } from './audit/recorder.ts';
+import { createCibaParts } from './cibaParts.ts';
 import { createClientsAndIssuer } from './clientsAndIssuer.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
@@ -37,6 +38,7 @@ import { createFindAccount, narrowToRoles } from './oidc/accountClaims.ts';
 import { createArtifactAdapter } from './oidc/adapter.ts';
 import { createAuditGate } from './oidc/auditGate.ts';
 import { createInteractionBridge } from './oidc/bridge.ts';
+import { cibaDiscovery } from './oidc/ciba.ts';
 import { createClientAdapter } from './oidc/clientAdapter.ts';
 import { limitClients } from './oidc/clientLimits.ts';
 import { buildConfiguration } from './oidc/configuration.ts';
@@ -63,6 +65,8 @@ export interface AppDeps {
   clock?: Clock;
   /** An open database (tests pass their own); otherwise one is opened from config. */
   db?: Database;
+  /** The provider's outgoing requests (CIBA pings); tests pass one trusting their CA. */
+  fetch?: typeof fetch;
 }
 
 export type App = Awaited<ReturnType<typeof createApp>>;
@@ -195,6 +199,18 @@ export async function createApp(config: Config, deps: AppDeps) {
     consents: services.consents,
   });
   const findAccount = createFindAccount(accounts);
+  // Backchannel authentication: approvals on the account page, notification mails (src/cibaParts.ts).
+  const ciba = createCibaParts({
+    config,
+    knex,
+    sealer,
+    clock,
+    logger,
+    accounts,
+    assurancePolicy,
+    record,
+    runtime: () => runtime!,
+  });
   const logout = logoutPages(views);
   // Protocol responses wait for their audit events to be committed (503 when they cannot be).
   const auditGate = createAuditGate({ logger, views });
@@ -231,6 +247,8 @@ export async function createApp(config: Config, deps: AppDeps) {
           extraTokenClaims: assurancePolicy.extraTokenClaims,
         },
         rar,
+        ciba: ciba.configuration,
+        fetch: deps.fetch,
       }),
     onBuild: (provider) => {
       attachProviderEvents(provider, {
@@ -242,6 +260,7 @@ export async function createApp(config: Config, deps: AppDeps) {
       });
       limitClients(provider, limiter);
       rar.narrowDiscovery(provider);
+      cibaDiscovery(provider);
     },
   });
   const oidc = runtime;
@@ -317,6 +336,18 @@ export async function createApp(config: Config, deps: AppDeps) {
         progress,
         record,
       }),
+      ciba.routes({
+        views,
+        csrf: createCsrf(config.cookieKeys),
+        bridge,
+        totp,
+        webauthn,
+        factors,
+        assurance,
+        clock,
+        logger,
+        record,
+      }),
       adminApi({
         ...ownApiTokens,
         logger,
@@ -385,7 +416,8 @@ export async function createApp(config: Config, deps: AppDeps) {
       (await authenticator.sweep()) +
       (await progress.sweep()) +
       (await limiter.sweep()) +
-      (await services.consents.expireDue(config.sweep.batchSize))
+      (await services.consents.expireDue(config.sweep.batchSize)) +
+      (await ciba.sweep())
     );
   }
 
@@ -398,7 +430,7 @@ export async function createApp(config: Config, deps: AppDeps) {
     db,
     clock,
     logger,
-    services: { ...services, sealer, clients, metrics, views, audit, registration, limiter },
+    services: { ...services, sealer, clients, metrics, views, audit, registration, limiter, ciba },
     issuer,
     record,
     oidc,
@@ -410,6 +442,7 @@ export async function createApp(config: Config, deps: AppDeps) {
     async listen(port = config.port, host = config.host): Promise<number> {
       jobs.every(config.keys.refreshSeconds, 'keys', refreshKeys);
       jobs.every(config.sweep.intervalSeconds, 'sweep', sweep);
+      ciba.start(jobs.every);
       limiter.start();
       // Key-ring changes reach this instance at once (PostgreSQL only; the poll above stays).
       if (db.listenConnection) {

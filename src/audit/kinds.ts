@@ -58,6 +58,11 @@ export const AUDIT_KINDS = {
   ],
   'consent.payment_failed': ['consent', 'canonicalHash', 'client', 'reason'],
   'logout.success': ['client'],
+  // Backchannel authentication (CIBA, src/oidc/ciba.ts and src/interactions/approvals.ts): a
+  // client's request for a person's approval, and the person's decision on their account page.
+  'ciba.requested': ['approval', 'level', 'mode', 'expiresIn', 'mailed'],
+  'ciba.approved': ['approval', 'client', 'level', 'method'],
+  'ciba.denied': ['approval', 'client', 'reason'],
 
   // The protocol (src/oidc/events.ts).
   'token.issued': ['grantType', 'scope', 'audience'],

@@ -4,6 +4,7 @@
 import { invalid } from '../errors.ts';
 import { type RateLimit, rateLimitMetadata, rateLimitProblem } from '../limits/rateLimit.ts';
 import type { Catalogue } from './catalogue.ts';
+import { type BackchannelInput, backchannelMetadata, CIBA_GRANT_TYPE } from './cibaClients.ts';
 import {
   addProfileDemands,
   type ProfileName,
@@ -13,7 +14,11 @@ import {
   type ServerProfileSetting,
 } from './profiles.ts';
 
-export type GrantType = 'authorization_code' | 'client_credentials' | 'refresh_token';
+export type GrantType =
+  | 'authorization_code'
+  | 'client_credentials'
+  | 'refresh_token'
+  | typeof CIBA_GRANT_TYPE;
 export type AuthMethod =
   | 'private_key_jwt'
   | 'client_secret_basic'
@@ -26,6 +31,7 @@ export const GRANT_TYPES: readonly GrantType[] = [
   'authorization_code',
   'client_credentials',
   'refresh_token',
+  CIBA_GRANT_TYPE,
 ];
 export const AUTH_METHODS: readonly AuthMethod[] = [
   'private_key_jwt',
@@ -84,6 +90,8 @@ export interface ClientInput {
   profile?: ProfileName | undefined;
   /** Authorization requests only as a request object signed with one of its keys (JAR, at PAR). */
   requireSignedRequestObject?: boolean | undefined;
+  /** Backchannel authentication (CIBA): how tokens are delivered, and its signed requests. */
+  backchannel?: BackchannelInput | undefined;
 }
 
 /** Checks one redirect URI: absolute, no fragment, https except on loopback. */
@@ -114,12 +122,19 @@ function checkGrantsAndMethod(input: ClientInput): GrantType[] {
       'authMethod',
     );
   }
-  if (grantTypes.includes('refresh_token') && !grantTypes.includes('authorization_code')) {
-    throw invalid('refresh_token needs the authorization_code grant', 'grantTypes');
+  if (
+    grantTypes.includes('refresh_token') &&
+    !grantTypes.includes('authorization_code') &&
+    !grantTypes.includes(CIBA_GRANT_TYPE)
+  ) {
+    throw invalid('refresh_token needs the authorization_code or CIBA grant', 'grantTypes');
   }
-  if (input.authMethod === 'none' && grantTypes.includes('client_credentials')) {
+  if (
+    input.authMethod === 'none' &&
+    grantTypes.some((g) => g === 'client_credentials' || g === CIBA_GRANT_TYPE)
+  ) {
     throw invalid(
-      'a public client (no authentication) cannot use client_credentials',
+      'a public client (no authentication) cannot use client_credentials or CIBA',
       'grantTypes',
     );
   }
@@ -257,10 +272,11 @@ export async function clientMetadata(
     throw invalid('a client needs a name', 'name');
   const grantTypes = checkGrantsAndMethod(input);
   const login = grantTypes.includes('authorization_code');
+  const ciba = grantTypes.includes(CIBA_GRANT_TYPE);
   const { redirectUris, postLogout } = checkRedirects(input, login);
   checkKeys(input);
   const apiAccess = await checkApiAccess(deps.catalogue, input.apiAccess ?? {});
-  if (!login && Object.keys(apiAccess).length === 0) {
+  if (!login && !ciba && Object.keys(apiAccess).length === 0) {
     throw invalid('a client_credentials client needs access to at least one API', 'apiAccess');
   }
   const level = input.minAssuranceLevel ?? 1;
@@ -273,7 +289,7 @@ export async function clientMetadata(
 
   // `scope` holds the OpenID Connect scopes only; API scopes are governed by api_access.
   const scope = unique([
-    ...(login ? LOGIN_SCOPES : []),
+    ...(login || ciba ? LOGIN_SCOPES : []),
     ...(grantTypes.includes('refresh_token') ? ['offline_access'] : []),
   ]);
   const metadata: Record<string, unknown> = {
@@ -289,7 +305,12 @@ export async function clientMetadata(
     first_party: input.firstParty ?? false,
     min_assurance_level: level,
   };
-  Object.assign(metadata, tlsSubjectMetadata(input), senderConstraintMetadata(input));
+  Object.assign(
+    metadata,
+    tlsSubjectMetadata(input),
+    senderConstraintMetadata(input),
+    backchannelMetadata(input, ciba),
+  );
   if (input.rateLimit) metadata.rate_limit = rateLimitMetadata(input.rateLimit);
   if (input.requireSignedRequestObject) {
     checkSignedRequestObjects(input, login);
@@ -325,5 +346,7 @@ function withProfile(
 /** ClientInput's name of a metadata field a profile may refuse. */
 const INPUT_FIELD: Record<string, string> = {
   token_endpoint_auth_method: 'authMethod',
+  backchannel_authentication_request_signing_alg: 'backchannel',
+  backchannel_token_delivery_mode: 'backchannel',
   response_types: 'grantTypes',
 };

@@ -13,6 +13,7 @@ import type { Config } from '../config.ts';
 import type { Views } from '../http/views.ts';
 import type { KeyRing } from '../keys/signingKeys.ts';
 import { rateLimitOfMetadata } from '../limits/rateLimit.ts';
+import type { CibaConfiguration } from './ciba.ts';
 import { newClientId } from './clients.ts';
 import { messageSigningClientDefaults, messageSigningFeatures } from './messageSigning.ts';
 import { type MtlsOptions, mtlsConfiguration } from './mtls.ts';
@@ -60,6 +61,10 @@ export interface ConfigurationParts {
   };
   /** Rich authorization requests (RFC 9396) over the consents of src/consents/. */
   rar: RichAuthorization;
+  /** Backchannel authentication (CIBA, src/oidc/ciba.ts); off when absent. */
+  ciba?: CibaConfiguration | undefined;
+  /** The provider's outgoing requests (CIBA pings); tests pass one trusting their CA. */
+  fetch?: typeof fetch | undefined;
 }
 
 /** Client metadata Portcullis adds to the standard set. */
@@ -314,7 +319,10 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
       resourceIndicators: createResourceIndicators(parts.resources) as never,
       // authorization_details of the built-in types (src/oidc/richAuthorization.ts).
       richAuthorizationRequests: parts.rar.feature,
+      // Backchannel authentication, poll and ping; the person approves on the account page.
+      ciba: (parts.ciba?.feature ?? { enabled: false }) as never,
     },
+    ...(parts.fetch ? { fetch: parts.fetch as never } : {}),
 
     ttl: {
       AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? 600,
@@ -323,6 +331,7 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
       IdToken: 3600,
       Interaction: 1800,
       Grant: 14 * 24 * 3600,
+      BackchannelAuthenticationRequest: (ctx) => parts.ciba?.ttl(ctx) ?? 300,
       // NIST AAL2: a session ends after SESSION_IDLE_SECONDS without use and at the latest
       // SESSION_ABSOLUTE_SECONDS after sign-in. Each save (each use) extends it by the idle time.
       Session: (_ctx, session) => {
