@@ -66,3 +66,21 @@ export function backchannelMetadata(
   }
   return metadata;
 }
+
+/** A CIBA client's settings as administrators read them (and give them back on update). */
+export interface BackchannelView {
+  mode: DeliveryMode;
+  notificationEndpoint: string | undefined;
+  signingAlg: string | undefined;
+}
+
+export function backchannelView(metadata: Record<string, unknown>): BackchannelView | null {
+  const grants = Array.isArray(metadata.grant_types) ? metadata.grant_types : [];
+  if (!grants.includes(CIBA_GRANT_TYPE)) return null;
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  return {
+    mode: metadata.backchannel_token_delivery_mode === 'ping' ? 'ping' : 'poll',
+    notificationEndpoint: str(metadata.backchannel_client_notification_endpoint),
+    signingAlg: str(metadata.backchannel_authentication_request_signing_alg),
+  };
+}

@@ -14,6 +14,7 @@ import {
   rateLimitProblem,
 } from '../limits/rateLimit.ts';
 import type { Catalogue } from './catalogue.ts';
+import { type BackchannelView, backchannelView } from './cibaClients.ts';
 import {
   type AuthMethod,
   type ClientInput,
@@ -74,6 +75,8 @@ export interface ClientView {
   profile: ProfileName;
   /** Authorization requests only as signed request objects (JAR) pushed to the PAR endpoint. */
   requireSignedRequestObject: boolean;
+  /** Backchannel authentication (CIBA) settings; null without the CIBA grant. */
+  backchannel: BackchannelView | null;
   createdBy: string;
   createdAt: Date;
   updatedAt: Date;
@@ -153,6 +156,7 @@ export function createClientRegistry(options: ClientRegistryOptions) {
       rateLimit: rateLimitOfMetadata(m.rate_limit) ?? null,
       profile: profileOf(m, options.serverProfile).name,
       requireSignedRequestObject: m.require_signed_request_object === true,
+      backchannel: backchannelView(m),
       createdBy: row.created_by,
       createdAt: row.created_at,
       updatedAt: row.updated_at,
