@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { ACTOR_TYPES, OUTCOMES } from '../audit/event.ts';
 import { DomainError } from '../errors.ts';
 import { MAX_REQUESTS, MAX_WINDOW_SECONDS } from '../limits/rateLimit.ts';
+import { CIBA_GRANT_TYPE, CIBA_SIGNING_ALGS, DELIVERY_MODES } from '../oidc/cibaClients.ts';
 import {
   AUTH_METHODS,
   GRANT_TYPES,
@@ -85,11 +86,28 @@ const senderConstraint = z
     "tokens bound to a DPoP key (RFC 9449) or to the client's TLS certificate (RFC 8705, cnf.x5t#S256)",
   );
 
+const backchannel = z
+  .strictObject({
+    mode: z.enum(DELIVERY_MODES).default('poll'),
+    notificationEndpoint: z
+      .string()
+      .max(2000)
+      .optional()
+      .describe('ping: the https endpoint notified'),
+    signingAlg: z
+      .enum(CIBA_SIGNING_ALGS)
+      .optional()
+      .describe('requests only as request objects signed with this algorithm (fapi2: required)'),
+  })
+  .describe(
+    `backchannel authentication (CIBA, grant ${CIBA_GRANT_TYPE}): poll or ping delivery, signed requests`,
+  );
+
 export const ClientIdParams = z.strictObject({ clientId: z.string().min(1).max(128) });
 
 export const ClientInput = z.strictObject({
   name: z.string().trim().min(1).max(200),
-  grantTypes: z.array(z.enum(GRANT_TYPES)).min(1).max(3),
+  grantTypes: z.array(z.enum(GRANT_TYPES)).min(1).max(4),
   redirectUris: z.array(redirectUri).max(50).optional(),
   postLogoutRedirectUris: z.array(redirectUri).max(50).optional(),
   authMethod: z.enum(AUTH_METHODS).default('client_secret_basic'),
@@ -122,6 +140,7 @@ export const ClientInput = z.strictObject({
     .describe(
       'authorization requests only as request objects signed with its keys (JAR), pushed to the PAR endpoint',
     ),
+  backchannel: backchannel.optional(),
 });
 
 export const Client = z.object({
@@ -141,6 +160,14 @@ export const Client = z.object({
   rateLimit: rateLimit.nullable().describe('null: the default (CLIENT_RATE_LIMIT)'),
   profile: profile.describe('its profile, FAPI_PROFILE included'),
   requireSignedRequestObject: z.boolean().describe('signed request objects (JAR) only'),
+  backchannel: z
+    .object({
+      mode: z.enum(DELIVERY_MODES),
+      notificationEndpoint: z.string().nullable(),
+      signingAlg: z.string().nullable(),
+    })
+    .nullable()
+    .describe('CIBA settings; null without the CIBA grant'),
   createdBy: z.string().describe('cli, admin-api, registration, system or quickstart'),
   createdAt: time,
   updatedAt: time,

@@ -19,6 +19,8 @@ const CLIENT = [
   'tlsSubject',
   'senderConstraint',
   'requireSignedRequestObject',
+  // CIBA clients: delivery mode, notification endpoint, request signing algorithm.
+  'backchannel',
 ] as const;
 
 /**

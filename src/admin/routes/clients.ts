@@ -23,6 +23,13 @@ const SCOPE = 'admin:clients';
 export const clientJson = (c: ClientView) => ({
   ...c,
   jwksUri: c.jwksUri ?? null,
+  backchannel: c.backchannel
+    ? {
+        mode: c.backchannel.mode,
+        notificationEndpoint: c.backchannel.notificationEndpoint ?? null,
+        signingAlg: c.backchannel.signingAlg ?? null,
+      }
+    : null,
   createdAt: iso(c.createdAt),
   updatedAt: iso(c.updatedAt),
 });
@@ -44,6 +51,7 @@ const summary = (c: ClientView) => ({
   ...(c.senderConstraint ? { senderConstraint: c.senderConstraint } : {}),
   // Named only when set, so the events of every other client read as before.
   ...(c.requireSignedRequestObject ? { requireSignedRequestObject: true } : {}),
+  ...(c.backchannel ? { backchannel: c.backchannel } : {}),
 });
 
 export function clientRoutes({ issuer, services }: AdminContext): AnyRoute[] {
