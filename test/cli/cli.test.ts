@@ -163,7 +163,7 @@ describe('portcullis CLI', () => {
         ],
         env,
       ),
-      '--grant password is not one of authorization_code, client_credentials, refresh_token',
+      '--grant password is not one of authorization_code, client_credentials, refresh_token, urn:openid:params:grant-type:ciba',
     );
     assertOneLineError(
       await runCli(
