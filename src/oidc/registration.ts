@@ -10,6 +10,7 @@ import { rateLimitOfMetadata } from '../limits/rateLimit.ts';
 import { hashId } from './adapter.ts';
 import type { ArtifactStore } from './artifactStore.ts';
 import type { Catalogue } from './catalogue.ts';
+import type { BackchannelInput } from './cibaClients.ts';
 import {
   type AuthMethod,
   type ClientInput,
@@ -85,6 +86,11 @@ const PROTOCOL_FIELDS = [
   'tls_client_auth_san_email',
   'tls_client_certificate_bound_access_tokens',
   'require_signed_request_object',
+  // CIBA (OpenID Connect CIBA Core §4); user codes are never offered.
+  'backchannel_token_delivery_mode',
+  'backchannel_client_notification_endpoint',
+  'backchannel_authentication_request_signing_alg',
+  'backchannel_user_code_parameter',
 ];
 /** ...and descriptive ones, copied as given (the protocol library checks their form). */
 const INFO_FIELDS = [
@@ -122,6 +128,7 @@ const SNAKE: Record<string, string> = {
   apiAccess: 'api_access',
   minAssuranceLevel: 'min_assurance_level',
   requireSignedRequestObject: 'require_signed_request_object',
+  backchannel: 'backchannel_*',
 };
 
 const toAllowance = (p: AllowancePayload): Allowance => ({
@@ -208,6 +215,21 @@ export function createRegistration(deps: RegistrationDeps) {
     }
   }
 
+  /** CIBA metadata as the client rules take it; a user code cannot be asked for. */
+  function registeredBackchannel(body: Record<string, unknown>): BackchannelInput | undefined {
+    if (body.backchannel_user_code_parameter === true)
+      throw new errors.InvalidClientMetadata(
+        'backchannel_user_code_parameter: user codes are not supported',
+      );
+    const str = (key: string) =>
+      typeof body[key] === 'string' ? (body[key] as string) : undefined;
+    const mode = str('backchannel_token_delivery_mode');
+    const notificationEndpoint = str('backchannel_client_notification_endpoint');
+    const signingAlg = str('backchannel_authentication_request_signing_alg');
+    if (!mode && !notificationEndpoint && !signingAlg) return undefined;
+    return { mode: mode as BackchannelInput['mode'], notificationEndpoint, signingAlg };
+  }
+
   /** The metadata a registration request is stored as, by the same rules as the admin API. */
   async function registeredMetadata(
     body: Record<string, unknown>,
@@ -231,6 +253,7 @@ export function createRegistration(deps: RegistrationDeps) {
       rateLimit: rateLimitOfMetadata(decided.rate_limit),
       profile: decided.profile,
       requireSignedRequestObject: flag(body, 'require_signed_request_object'),
+      backchannel: registeredBackchannel(body),
     };
     let metadata: Record<string, unknown>;
     try {
