@@ -204,7 +204,8 @@ export async function sendMail(options: SmtpOptions, message: MailMessage): Prom
     // Dot-stuffing (RFC 5321 §4.5.2); base64 bodies never start a line with a dot anyway.
     const data = formatMessage(message, message.date).replace(/^\./gm, '..');
     await command(`${data}\r\n.`, 'message', 250);
-    socket.write('QUIT\r\n');
+    // The message is accepted: a server that closes without answering QUIT changes nothing.
+    await command('QUIT', 'QUIT', 221).catch(() => undefined);
   } finally {
     socket.end();
   }
