@@ -7,6 +7,8 @@ import type { MailStore } from './store.ts';
 
 /** Attempts before a mail is given up. */
 const MAX_ATTEMPTS = 5;
+/** How long a claimed mail is left to its sender before another may try it. */
+const LEASE_MS = 5 * 60 * 1000;
 
 export interface MailSettings {
   /** SMTP_URL; undefined: mail is off. */
@@ -47,11 +49,13 @@ export function createMailOutbox({
     },
 
     /** Sends the due mails (a batch); returns how many were sent. */
-    async deliverDue(limit = 20): Promise<number> {
+    async deliverDue(limit = 10): Promise<number> {
       const url = settings.smtpUrl;
       if (!url) return 0;
       const now = new Date(clock.now());
-      return store.takeDue(now, limit, async (row) => {
+      const claimed = await store.claimDue(now, limit, new Date(now.getTime() + LEASE_MS));
+      let sent = 0;
+      for (const row of claimed) {
         try {
           await transport(
             { url, requireTls: settings.requireTls, tls },
@@ -63,22 +67,23 @@ export function createMailOutbox({
               date: now,
             },
           );
-          return { ok: true };
+          await store.markSent(row.id, new Date(clock.now()));
+          sent++;
         } catch (err) {
           const error = err instanceof SmtpError ? err.message : 'SMTP delivery failed';
           const permanent = err instanceof SmtpError && err.permanent;
-          const attempts = row.attempts + 1;
           // The mail id and the reason only: never the recipient or the text.
-          logger.warn({ mail: row.id, attempts, reason: error }, 'notification mail not sent');
-          if (permanent || attempts >= MAX_ATTEMPTS) return { ok: false, error };
+          logger.warn(
+            { mail: row.id, attempts: row.attempts, reason: error },
+            'notification mail not sent',
+          );
+          const retry = !permanent && row.attempts < MAX_ATTEMPTS;
           // 30 s, 2 min, 8 min, 32 min.
-          return {
-            ok: false,
-            error,
-            retryAt: new Date(now.getTime() + 30_000 * 4 ** (attempts - 1)),
-          };
+          const retryAt = new Date(clock.now() + 30_000 * 4 ** (row.attempts - 1));
+          await store.markFailed(row.id, error, retry ? retryAt : undefined);
         }
-      });
+      }
+      return sent;
     },
 
     /** Deletes mails older than a week. */

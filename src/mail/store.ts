@@ -1,5 +1,6 @@
-// SQL for mail_outbox: notification mails waiting to be sent, taken by the sender job with
-// row locks (SKIP LOCKED) so that several instances never send one mail twice.
+// SQL for mail_outbox: notification mails waiting to be sent. The sender claims due mails with a
+// lease (one statement, SKIP LOCKED), so several instances never send one mail twice and no
+// transaction stays open while a mail is on the wire; a crashed sender's lease simply runs out.
 import type { Knex } from 'knex';
 
 export interface MailRow {
@@ -10,51 +11,37 @@ export interface MailRow {
   attempts: number;
 }
 
+/** A given-up mail waits here for the sweep. */
+const NEVER = new Date('9999-01-01T00:00:00Z');
+
 export function createMailStore(knex: Knex) {
   return {
     async insert(mail: { recipient: string; subject: string; body: string }, now: Date) {
       await knex('mail_outbox').insert({ ...mail, created_at: now, next_attempt_at: now });
     },
 
-    /**
-     * Runs `send` on each due mail (at most `limit`), inside one transaction holding their rows,
-     * and records each outcome: sent, retried later, or given up (`retryAt` undefined).
-     */
-    async takeDue(
-      now: Date,
-      limit: number,
-      send: (mail: MailRow) => Promise<{ ok: true } | { ok: false; error: string; retryAt?: Date }>,
-    ): Promise<number> {
-      return knex.transaction(async (trx) => {
-        const rows = (
-          (await trx.raw(
-            `select id, recipient, subject, body, attempts from mail_outbox
-              where sent_at is null and next_attempt_at <= ?
-              order by next_attempt_at, id limit ? for update skip locked`,
-            [now, limit],
-          )) as { rows: MailRow[] }
-        ).rows;
-        let sent = 0;
-        for (const row of rows) {
-          const outcome = await send(row);
-          if (outcome.ok) {
-            sent++;
-            await trx('mail_outbox')
-              .where({ id: row.id })
-              .update({ sent_at: now, attempts: row.attempts + 1, last_error: null });
-          } else {
-            await trx('mail_outbox')
-              .where({ id: row.id })
-              .update({
-                attempts: row.attempts + 1,
-                last_error: outcome.error.slice(0, 200),
-                // Given up: parked far in the future, deleted by the sweep.
-                next_attempt_at: outcome.retryAt ?? new Date('9999-01-01T00:00:00Z'),
-              });
-          }
-        }
-        return sent;
-      });
+    /** Claims up to `limit` due mails until `leaseUntil` (their attempt counted); returns them. */
+    async claimDue(now: Date, limit: number, leaseUntil: Date): Promise<MailRow[]> {
+      const result = (await knex.raw(
+        `update mail_outbox set next_attempt_at = ?, attempts = attempts + 1
+          where id in (
+            select id from mail_outbox where sent_at is null and next_attempt_at <= ?
+            order by next_attempt_at, id limit ? for update skip locked)
+          returning id, recipient, subject, body, attempts`,
+        [leaseUntil, now, limit],
+      )) as { rows: MailRow[] };
+      return result.rows;
+    },
+
+    async markSent(id: string, now: Date): Promise<void> {
+      await knex('mail_outbox').where({ id }).update({ sent_at: now, last_error: null });
+    },
+
+    /** Records a failure: retried at `retryAt`, or given up when it is undefined. */
+    async markFailed(id: string, error: string, retryAt: Date | undefined): Promise<void> {
+      await knex('mail_outbox')
+        .where({ id })
+        .update({ last_error: error.slice(0, 200), next_attempt_at: retryAt ?? NEVER });
     },
 
     /** Deletes mails created before `before` (sent or not); returns how many. */

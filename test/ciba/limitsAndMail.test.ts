@@ -3,10 +3,15 @@
 // SMTP client speaks STARTTLS when offered and refuses to send in clear when it must not.
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
+import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { TLSSocket } from 'node:tls';
 import * as oidc from 'openid-client';
+import { manualClock } from '../../src/clock.ts';
+import { createLogger } from '../../src/log.ts';
+import { createMailOutbox } from '../../src/mail/outbox.ts';
 import { sendMail } from '../../src/mail/smtp.ts';
+import { createMailStore } from '../../src/mail/store.ts';
 import { CIBA_GRANT_TYPE } from '../../src/oidc/cibaClients.ts';
 import { createTestPki, type TestPki } from '../support/certificates.ts';
 import { PASSWORD } from '../support/fixtures.ts';
@@ -55,6 +60,54 @@ describe('CIBA without mail, with a small request limit', () => {
     assert.equal(Number(mails!.count), 0);
     const requested = await server.app.services.audit.query({ action: 'ciba.requested' });
     assert.equal(requested.events[0]!.details.mailed, false);
+  });
+
+  test('an SMTP server that cannot be reached: retried later, then given up; the log names no one', async () => {
+    const clock = manualClock(Date.now());
+    const lines: string[] = [];
+    const logger = createLogger(
+      'info',
+      new Writable({
+        write(chunk, _encoding, done) {
+          lines.push(String(chunk));
+          done();
+        },
+      }),
+    );
+    const mail = createMailOutbox({
+      store: createMailStore(server.db.knex),
+      clock,
+      logger,
+      settings: { smtpUrl: 'smtp://127.0.0.1:1', from: 'bank@example.com', requireTls: false },
+    });
+    assert.equal(
+      await mail.enqueue({
+        to: 'frank@example.com',
+        subject: 'Kiosk asks',
+        text: 'Kiosk asks you',
+      }),
+      true,
+    );
+    const row = () =>
+      server.db.knex('mail_outbox').where({ recipient: 'frank@example.com' }).first();
+    assert.equal(await mail.deliverDue(), 0);
+    let stored = await row();
+    assert.equal(stored.attempts, 1);
+    assert.equal(stored.sent_at, null);
+    assert.match(stored.last_error, /^SMTP connection failed/);
+    assert.equal(new Date(stored.next_attempt_at).getTime(), clock.now() + 30_000);
+    // Not due yet: nothing is tried.
+    assert.equal(await mail.deliverDue(), 0);
+    assert.equal((await row()).attempts, 1);
+    for (const wait of [30_000, 120_000, 480_000, 1_920_000]) {
+      clock.advance(wait);
+      await mail.deliverDue();
+    }
+    stored = await row();
+    assert.equal(stored.attempts, 5);
+    assert.equal(new Date(stored.next_attempt_at).getUTCFullYear(), 9999);
+    assert.equal(lines.length, 5);
+    assert.ok(lines.every((l) => !l.includes('frank@') && !l.includes('Kiosk asks')));
   });
 
   test('past its request limit the client gets slow_down (429) and nothing is recorded', async () => {
