@@ -8,6 +8,11 @@ import type { ApprovalRow, ApprovalStore } from './store.ts';
 
 /** Failed second factors after which a pending approval is denied. */
 export const MAX_APPROVAL_FAILURES = 5;
+/**
+ * Approvals one client may have waiting for one person: more is refused, so a client cannot flood
+ * a person with requests until one is approved by mistake (MFA fatigue).
+ */
+export const MAX_PENDING_PER_CLIENT = 3;
 /** Longest binding message, in characters (shown on a phone, and in a mail subject line). */
 export const BINDING_MESSAGE_MAX = 64;
 // Letters and digits of any script, spaces and common punctuation; no control or format characters.
@@ -103,6 +108,10 @@ export function createApprovals({
       await store.insert(row);
       return toApproval(row);
     },
+
+    /** Whether the client may ask the person for one more approval now. */
+    mayRequest: async (accountId: string, clientId: string): Promise<boolean> =>
+      (await store.pendingCount(accountId, clientId, now())) < MAX_PENDING_PER_CLIENT,
 
     /** The person's approvals still waiting, oldest first. */
     pending: async (accountId: string): Promise<Approval[]> =>

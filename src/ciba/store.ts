@@ -35,6 +35,15 @@ export function createApprovalStore(knex: Knex) {
         .orderBy('created_at', 'asc')
         .limit(50),
 
+    /** How many of the person's approvals from this client wait at `now`. */
+    async pendingCount(accountId: string, clientId: string, now: Date): Promise<number> {
+      const [row] = await table()
+        .where({ account_id: accountId, client_id: clientId, status: 'pending' })
+        .andWhere('expires_at', '>', now)
+        .count<{ count: string }[]>('* as count');
+      return Number(row?.count ?? 0);
+    },
+
     /** One pending, unexpired approval of the person. */
     pending: (id: string, accountId: string, now: Date): Promise<ApprovalRow | undefined> =>
       table()

@@ -5,7 +5,12 @@ import type Provider from 'oidc-provider';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Accounts } from '../accounts/accounts.ts';
 import type { AuditEventInput } from '../audit/log.ts';
-import { type Approvals, bindingMessageProblem, type Decided } from '../ciba/approvals.ts';
+import {
+  type Approvals,
+  bindingMessageProblem,
+  type Decided,
+  MAX_PENDING_PER_CLIENT,
+} from '../ciba/approvals.ts';
 import { errorFacts, type Logger } from '../log.ts';
 import type { MailOutbox } from '../mail/outbox.ts';
 import type { AssurancePolicy } from './assurancePolicy.ts';
@@ -72,9 +77,19 @@ export function cibaConfiguration(options: CibaOptions) {
       );
     },
 
-    async verifyUserCode(_ctx: KoaContextWithOIDC, _account: unknown, userCode?: string) {
+    /** No user codes; and (before anything is saved) no more than a few waiting approvals. */
+    async verifyUserCode(
+      ctx: KoaContextWithOIDC,
+      account: { accountId: string },
+      userCode?: string,
+    ) {
       if (userCode !== undefined)
         throw new errors.InvalidRequest('user_code is not supported by this server');
+      const clientId = ctx.oidc.client?.clientId ?? '';
+      if (!(await approvals.mayRequest(account.accountId, clientId)))
+        throw new errors.InvalidRequest(
+          `this person already has ${MAX_PENDING_PER_CLIENT} requests of this client waiting: wait for a decision or for one to expire`,
+        );
     },
 
     async validateBindingMessage(_ctx: KoaContextWithOIDC, bindingMessage?: string) {

@@ -214,4 +214,18 @@ describe('CIBA, poll mode', () => {
     );
     assert.equal(await approvalRows(), before);
   });
+  test('at most three requests of one client wait for one person: a fourth is refused, nothing recorded', async () => {
+    for (const n of [1, 2, 3]) await initiate({ binding_message: `Wait ${n}` });
+    const before = await approvalRows();
+    const err = await initiate({ binding_message: 'Wait 4' }).then(
+      () => assert.fail('expected invalid_request'),
+      (e: { error?: string; error_description?: string }) => e,
+    );
+    assert.equal(err.error, 'invalid_request');
+    assert.equal(
+      err.error_description,
+      'this person already has 3 requests of this client waiting: wait for a decision or for one to expire',
+    );
+    assert.equal(await approvalRows(), before);
+  });
 });
