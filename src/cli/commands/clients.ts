@@ -4,13 +4,6 @@ import type { Command } from 'commander';
 import type { App } from '../../app.ts';
 import { formatRateLimit, parseRateLimit, type RateLimit } from '../../limits/rateLimit.ts';
 import {
-  type BackchannelInput,
-  CIBA_GRANT_TYPE,
-  CIBA_SIGNING_ALGS,
-  DELIVERY_MODES,
-  type DeliveryMode,
-} from '../../oidc/cibaClients.ts';
-import {
   AUTH_METHODS,
   type AuthMethod,
   type ClientView,
@@ -24,6 +17,13 @@ import {
 import { PROFILE_NAMES, type ProfileName } from '../../oidc/profiles.ts';
 import { auditChange, withApp } from '../context.ts';
 import { CliError, print, printTable } from '../output.ts';
+import {
+  addCibaOptions,
+  backchannelOption,
+  CIBA_GRANT_HELP,
+  type CibaOptions,
+  cibaGrants,
+} from './cibaOptions.ts';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -125,7 +125,7 @@ function readTlsSubject(
   return { kind, value: String(opts[TLS_SUBJECT_OPTIONS[kind]]) };
 }
 
-interface CreateOptions {
+interface CreateOptions extends CibaOptions {
   name: string;
   grant: string[];
   redirectUri?: string[];
@@ -146,34 +146,18 @@ interface CreateOptions {
   rateLimit?: string;
   profile?: string;
   requireSignedRequestObject?: boolean;
-  cibaMode?: string;
-  cibaNotificationEndpoint?: string;
-  cibaSigningAlg?: string;
   json?: boolean;
-}
-
-/** The CIBA options as the client rules take them (they check them); undefined when none is given. */
-function backchannelOption(opts: CreateOptions): BackchannelInput | undefined {
-  if (!opts.cibaMode && !opts.cibaNotificationEndpoint && !opts.cibaSigningAlg) return undefined;
-  if (opts.cibaMode !== undefined && !DELIVERY_MODES.includes(opts.cibaMode as DeliveryMode))
-    throw new CliError(`--ciba-mode must be ${DELIVERY_MODES.join(' or ')}`);
-  return {
-    mode: opts.cibaMode as DeliveryMode | undefined,
-    notificationEndpoint: opts.cibaNotificationEndpoint,
-    signingAlg: opts.cibaSigningAlg,
-  };
 }
 
 export function registerClientCommands(program: Command): void {
   const client = program.command('client').description('manage OAuth clients');
 
-  client
-    .command('create')
+  addCibaOptions(client.command('create'))
     .description('register a client; prints its id and, once, its secret')
     .requiredOption('--name <name>', 'the name people see on the consent page')
     .requiredOption(
       '--grant <type>',
-      `grant type: ${GRANT_TYPES.join(', ')} (repeat; "ciba" stands for ${CIBA_GRANT_TYPE})`,
+      `grant type: ${GRANT_TYPES.join(', ')} (repeat; ${CIBA_GRANT_HELP})`,
       collect,
     )
     .option('--redirect-uri <uri>', 'an allowed redirect URI (repeat)', collect)
@@ -220,18 +204,9 @@ export function registerClientCommands(program: Command): void {
       '--require-signed-request-object',
       'authorization requests only as request objects signed with its keys (JAR), pushed to the PAR endpoint',
     )
-    .option(
-      '--ciba-mode <mode>',
-      `CIBA token delivery: ${DELIVERY_MODES.join(' or ')} (default: poll)`,
-    )
-    .option('--ciba-notification-endpoint <url>', 'CIBA ping mode: the https endpoint notified')
-    .option(
-      '--ciba-signing-alg <alg>',
-      `CIBA requests only as request objects signed with ${CIBA_SIGNING_ALGS.join(', ')} (fapi2: required)`,
-    )
     .option('--json', 'print the result as JSON')
     .action(async (opts: CreateOptions) => {
-      opts.grant = opts.grant.map((g) => (g === 'ciba' ? CIBA_GRANT_TYPE : g));
+      opts.grant = cibaGrants(opts.grant);
       if (opts.public && opts.auth) throw new CliError('choose either --public or --auth');
       if (opts.profile !== undefined && !PROFILE_NAMES.includes(opts.profile as ProfileName))
         throw new CliError(`--profile must be one of ${PROFILE_NAMES.join(', ')}`);
