@@ -178,6 +178,23 @@ describe('CIBA, poll mode', () => {
     await browser.submit(after, new RegExp(`/account/approvals/${id}/deny$`), {});
   });
 
+  test('five wrong app codes deny the request: access_denied, audited as too many failures', async () => {
+    const started = await initiate({ binding_message: 'Guess me' });
+    const browser = new HttpBrowser();
+    let page = await approvalsPage(browser);
+    for (let i = 0; i < 4; i++) {
+      page = await browser.submit(page, /\/totp$/, { code: '000000' });
+      assert.match(page.html, /That code did not work/);
+    }
+    page = await browser.submit(page, /\/totp$/, { code: '000000' });
+    assert.match(page.html, /Too many failed attempts: the request was denied\./);
+    assert.equal(await oauthError(poll(started.auth_req_id)), 'access_denied');
+    const denied = await server.app.services.audit.query({ action: 'ciba.denied' });
+    assert.equal(denied.events.at(-1)!.details.reason, 'too_many_failures');
+    const failures = await server.app.services.audit.query({ action: 'mfa.failure' });
+    assert.equal(failures.events.length, 5);
+  });
+
   test('an expired request: expired_token, and it no longer waits on the account page', async () => {
     const started = await initiate({ requested_expiry: '1', binding_message: 'Too late' });
     assert.equal(started.expires_in, 1);
