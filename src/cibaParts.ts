@@ -58,6 +58,7 @@ export function createCibaParts(deps: {
     maxExpirySeconds: config.ciba.maxExpirySeconds,
     defaultExpirySeconds: config.ciba.defaultExpirySeconds,
     record: deps.record,
+    clock,
   });
   let mailOffNoted = false;
 

@@ -11,6 +11,7 @@ import {
   type Decided,
   MAX_PENDING_PER_CLIENT,
 } from '../ciba/approvals.ts';
+import { type Clock, epochSeconds } from '../clock.ts';
 import { errorFacts, type Logger } from '../log.ts';
 import type { MailOutbox } from '../mail/outbox.ts';
 import type { AssurancePolicy } from './assurancePolicy.ts';
@@ -31,6 +32,7 @@ export interface CibaOptions {
   /** CIBA_DEFAULT_EXPIRY_SECONDS: how long a request without requested_expiry waits. */
   defaultExpirySeconds: number;
   record: (event: AuditEventInput) => Promise<void>;
+  clock: Clock;
 }
 
 /** The mail a person gets: who asks and the binding message, no code or token, no link to follow blindly. */
@@ -124,8 +126,7 @@ export function cibaConfiguration(options: CibaOptions) {
       const bindingMessage = ctx.oidc.params?.binding_message as string | undefined;
       const clientName = client.clientName ?? client.clientId;
       // The library's own clock and lifetime: the approval waits exactly as long as the request.
-      const exp =
-        request.exp ?? (request.iat ?? Math.floor(Date.now() / 1000)) + request.expiration;
+      const exp = request.exp ?? (request.iat ?? epochSeconds(options.clock)) + request.expiration;
       const expiresAt = new Date(exp * 1000);
       const approval = await approvals.request({
         clientId: client.clientId,
