@@ -8,6 +8,7 @@ import { adminApi } from './admin/api.ts';
 import { auditCoverageNote } from './audit/coverage.ts';
 import { createAuditLog } from './audit/log.ts';
 import { createSecurityRecorder } from './audit/recorder.ts';
+import { createCibaParts } from './cibaParts.ts';
 import { createClientsAndIssuer } from './clientsAndIssuer.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
@@ -41,6 +42,7 @@ import { createFindAccount, narrowToRoles } from './oidc/accountClaims.ts';
 import { createArtifactAdapter } from './oidc/adapter.ts';
 import { createAuditGate } from './oidc/auditGate.ts';
 import { createInteractionBridge } from './oidc/bridge.ts';
+import { cibaDiscovery } from './oidc/ciba.ts';
 import { createClientAdapter } from './oidc/clientAdapter.ts';
 import { limitClients } from './oidc/clientLimits.ts';
 import { buildConfiguration } from './oidc/configuration.ts';
@@ -73,6 +75,8 @@ export interface AppDeps {
   clock?: Clock;
   /** An open database (tests pass their own); otherwise one is opened from config. */
   db?: Database;
+  /** The provider's outgoing requests (CIBA pings); tests pass one trusting their CA. */
+  fetch?: typeof fetch;
 }
 
 export type App = Awaited<ReturnType<typeof createApp>>;
@@ -218,6 +222,18 @@ export async function createApp(config: Config, deps: AppDeps) {
     consents: services.consents,
   });
   const findAccount = createFindAccount(accounts);
+  // Backchannel authentication: approvals on the account page, notification mails (src/cibaParts.ts).
+  const ciba = createCibaParts({
+    config,
+    knex,
+    sealer,
+    clock,
+    logger,
+    accounts,
+    assurancePolicy,
+    record,
+    runtime: () => runtime!,
+  });
   const logout = logoutPages(views);
   // Device flow (RFC 8628): its pages with their limit on wrong codes, and the pacing of polls.
   const device = devicePages({
@@ -298,6 +314,8 @@ export async function createApp(config: Config, deps: AppDeps) {
         exchangeClaims: tokenExchange.tokenClaims,
         deviceFlow,
         jwtAccessTokens,
+        ciba: ciba.configuration,
+        fetch: deps.fetch,
       }),
     onBuild: (provider) => {
       tokenExchange.register(provider);
@@ -316,6 +334,7 @@ export async function createApp(config: Config, deps: AppDeps) {
       rar.narrowDiscovery(provider);
       paceDevicePolls(provider, deviceFlow);
       jwtAccessTokens.install(provider);
+      cibaDiscovery(provider);
     },
   });
   const oidc = runtime;
@@ -380,6 +399,18 @@ export async function createApp(config: Config, deps: AppDeps) {
         record,
       }),
       device.router,
+      ciba.routes({
+        views,
+        csrf: createCsrf(config.cookieKeys),
+        bridge,
+        totp,
+        webauthn,
+        factors,
+        assurance,
+        clock,
+        logger,
+        record,
+      }),
       adminApi({
         ...ownApiTokens,
         logger,
@@ -454,7 +485,8 @@ export async function createApp(config: Config, deps: AppDeps) {
       (await progress.sweep()) +
       (await limiter.sweep()) +
       (await services.consents.expireDue(config.sweep.batchSize)) +
-      (await revokedJwts.sweep(config.sweep.batchSize, config.clockToleranceSeconds))
+      (await revokedJwts.sweep(config.sweep.batchSize, config.clockToleranceSeconds)) +
+      (await ciba.sweep())
     );
   }
 
@@ -477,6 +509,7 @@ export async function createApp(config: Config, deps: AppDeps) {
       registration,
       limiter,
       logoutOutbox,
+      ciba,
     },
     issuer,
     record,
@@ -490,6 +523,7 @@ export async function createApp(config: Config, deps: AppDeps) {
       jobs.every(config.keys.refreshSeconds, 'keys', refreshKeys);
       jobs.every(config.sweep.intervalSeconds, 'sweep', sweep);
       jobs.every(config.logout.pollSeconds, 'backchannel-logout', logoutOutbox.deliverDue);
+      ciba.start(jobs.every);
       limiter.start();
       // Key-ring changes reach this instance at once (PostgreSQL only; the poll above stays).
       if (db.listenConnection) {

@@ -113,6 +113,16 @@ export interface Config {
     failureLimit: number;
     failureWindowSeconds: number;
   };
+  /** Notification mails (CIBA approvals): SMTP_URL unset = no mail. */
+  mail: {
+    smtpUrl: string | undefined;
+    from: string;
+    sendIntervalSeconds: number;
+    /** Never send in clear: production, unless the SMTP server is on loopback. */
+    requireTls: boolean;
+  };
+  /** Backchannel authentication (CIBA): how long a request waits for the person. */
+  ciba: { defaultExpirySeconds: number; maxExpirySeconds: number };
   /** FAPI_PROFILE: '2.0' makes every client a FAPI 2.0 client; unset, each client has its own profile. */
   fapiProfile: '2.0' | undefined;
   /**
@@ -229,6 +239,21 @@ const schema = z.object({
   FAPI_PROFILE: z
     .enum(['2.0'], 'must be 2.0 (or unset: each client has its own profile)')
     .optional(),
+  // Notification mails (src/mail/): smtp://[user:pass@]host[:port] (STARTTLS when offered) or smtps://.
+  SMTP_URL: z
+    .string()
+    .refine(
+      (v) => ['smtp:', 'smtps:'].includes(URL.parse(v)?.protocol ?? ''),
+      'must be an smtp:// or smtps:// URL',
+    )
+    .optional(),
+  MAIL_FROM: z
+    .string()
+    .regex(/^[^\s<>()[\]\\,;:"@]+@[^\s<>()[\]\\,;:"@]+$/, 'must be a plain mail address')
+    .optional(),
+  MAIL_SEND_INTERVAL_SECONDS: int(1, 3600).default(10),
+  CIBA_DEFAULT_EXPIRY_SECONDS: int(30, 3600).default(300),
+  CIBA_MAX_EXPIRY_SECONDS: int(30, 3600).default(600),
   // Testing only: test/run.js sets it to learn which audit event kinds the suite wrote.
   AUDIT_COVERAGE_DIR: z.string().min(1).optional(),
 });
@@ -400,6 +425,17 @@ export function loadConfig(rawEnv: Env = process.env): Config {
       pollIntervalSeconds: env.DEVICE_POLL_INTERVAL_SECONDS,
       failureLimit: env.DEVICE_CODE_FAILURE_LIMIT,
       failureWindowSeconds: env.DEVICE_CODE_FAILURE_WINDOW_SECONDS,
+    },
+    mail: {
+      smtpUrl: env.SMTP_URL,
+      from: env.MAIL_FROM ?? `portcullis@${new URL(issuer).hostname}`,
+      sendIntervalSeconds: env.MAIL_SEND_INTERVAL_SECONDS,
+      requireTls:
+        production && env.SMTP_URL !== undefined && !LOOPBACK.has(new URL(env.SMTP_URL).hostname),
+    },
+    ciba: {
+      defaultExpirySeconds: Math.min(env.CIBA_DEFAULT_EXPIRY_SECONDS, env.CIBA_MAX_EXPIRY_SECONDS),
+      maxExpirySeconds: env.CIBA_MAX_EXPIRY_SECONDS,
     },
     fapiProfile: env.FAPI_PROFILE,
     auditCoverageDir: env.AUDIT_COVERAGE_DIR,

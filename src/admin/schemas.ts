@@ -6,6 +6,7 @@ import { ACTOR_TYPES, OUTCOMES } from '../audit/event.ts';
 import { DomainError } from '../errors.ts';
 import { RING_ALGS } from '../keys/algorithms.ts';
 import { MAX_REQUESTS, MAX_WINDOW_SECONDS } from '../limits/rateLimit.ts';
+import { CIBA_GRANT_TYPE, CIBA_SIGNING_ALGS, DELIVERY_MODES } from '../oidc/cibaClients.ts';
 import {
   AUTH_METHODS,
   GRANT_TYPES,
@@ -88,6 +89,22 @@ const senderConstraint = z
   );
 
 const pkce = z.enum(PKCE_SETTINGS);
+const backchannel = z
+  .strictObject({
+    mode: z.enum(DELIVERY_MODES).default('poll'),
+    notificationEndpoint: z
+      .string()
+      .max(2000)
+      .optional()
+      .describe('ping: the https endpoint notified'),
+    signingAlg: z
+      .enum(CIBA_SIGNING_ALGS)
+      .optional()
+      .describe('requests only as request objects signed with this algorithm (fapi2: required)'),
+  })
+  .describe(
+    `backchannel authentication (CIBA, grant ${CIBA_GRANT_TYPE}): poll or ping delivery, signed requests`,
+  );
 
 export const ClientIdParams = z.strictObject({ clientId: z.string().min(1).max(128) });
 
@@ -158,6 +175,7 @@ export const ClientInput = z.strictObject({
     .describe(
       'OpenID Connect Front-Channel Logout: the page the signed-out page loads in an iframe (with iss and sid)',
     ),
+  backchannel: backchannel.optional(),
 });
 
 export const Client = z.object({
@@ -188,6 +206,14 @@ export const Client = z.object({
     .describe('the algorithms of its signed responses; absent: the default (SIGNING_ALGS first)'),
   backchannelLogoutUri: z.string().nullable().describe('null: no back-channel logout'),
   frontchannelLogoutUri: z.string().nullable().describe('null: no front-channel logout'),
+  backchannel: z
+    .object({
+      mode: z.enum(DELIVERY_MODES),
+      notificationEndpoint: z.string().nullable(),
+      signingAlg: z.string().nullable(),
+    })
+    .nullable()
+    .describe('CIBA settings; null without the CIBA grant'),
   createdBy: z.string().describe('cli, admin-api, registration, system or quickstart'),
   createdAt: time,
   updatedAt: time,

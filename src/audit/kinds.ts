@@ -26,6 +26,8 @@ const CLIENT = [
   // Logout to relying parties (where logout tokens and the front-channel iframe go).
   'backchannelLogoutUri',
   'frontchannelLogoutUri',
+  // CIBA clients: delivery mode, notification endpoint, request signing algorithm.
+  'backchannel',
 ] as const;
 
 /**
@@ -72,6 +74,11 @@ export const AUDIT_KINDS = {
   // cancelled it (on the device page, the sign-in or the consent).
   'device.code_confirmed': ['client'],
   'device.code_refused': ['client'],
+  // Backchannel authentication (CIBA, src/oidc/ciba.ts and src/interactions/approvals.ts): a
+  // client's request for a person's approval, and the person's decision on their account page.
+  'ciba.requested': ['approval', 'level', 'mode', 'expiresIn', 'mailed'],
+  'ciba.approved': ['approval', 'client', 'level', 'method'],
+  'ciba.denied': ['approval', 'client', 'reason'],
 
   // The protocol (src/oidc/events.ts).
   'token.issued': ['grantType', 'scope', 'audience'],

@@ -89,9 +89,10 @@ export function createAssurancePolicy({
     return prompts;
   }
 
-  /** The authorization code or refresh token a token request is redeeming, if any. */
+  /** The authorization code, CIBA request or refresh token a token request is redeeming, if any. */
   const sourceOf = (ctx: KoaContextWithOIDC) =>
     (ctx.oidc.entities.AuthorizationCode ??
+      ctx.oidc.entities.BackchannelAuthenticationRequest ??
       ctx.oidc.entities.RotatedRefreshToken ??
       ctx.oidc.entities.RefreshToken) as
       | { acr?: string; amr?: string[]; authTime?: number }

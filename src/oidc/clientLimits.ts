@@ -1,5 +1,5 @@
 // Per-client rate limits at the provider's client-authenticated endpoints (token, introspection,
-// revocation, PAR). A request is refused as soon as it names a client that has used its limit,
+// revocation, PAR, CIBA). A request is refused as soon as it names a client that has used its limit,
 // before any work; only requests whose client authenticated stay counted, so a caller without
 // the client's credentials cannot spend its budget (its request holds one only while in flight,
 // and is refused with the client while the client is over its limit).
@@ -14,6 +14,7 @@ const LIMITED_ROUTES = new Set([
   'introspection',
   'revocation',
   'pushed_authorization_request',
+  'backchannel_authentication',
 ]);
 
 type NamedClient = { clientId: string; rate_limit?: unknown };

@@ -4,6 +4,7 @@
 import { invalid } from '../errors.ts';
 import { type RateLimit, rateLimitMetadata, rateLimitProblem } from '../limits/rateLimit.ts';
 import type { Catalogue } from './catalogue.ts';
+import { type BackchannelInput, backchannelMetadata, CIBA_GRANT_TYPE } from './cibaClients.ts';
 import { logoutMetadata } from './logoutMetadata.ts';
 import {
   addProfileDemands,
@@ -24,12 +25,14 @@ export type GrantType =
   | 'client_credentials'
   | 'refresh_token'
   | 'device_code'
-  | typeof TOKEN_EXCHANGE;
+  | typeof TOKEN_EXCHANGE
+  | typeof CIBA_GRANT_TYPE;
 /** Token exchange (RFC 8693): a resource server exchanging a person's token (src/oidc/tokenExchange/). */
 export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 /** Short names the CLI accepts for the long grant type URNs. */
 export const GRANT_TYPE_ALIASES: Readonly<Record<string, GrantType>> = {
   'token-exchange': TOKEN_EXCHANGE,
+  ciba: CIBA_GRANT_TYPE,
 };
 export type AuthMethod =
   | 'private_key_jwt'
@@ -45,6 +48,7 @@ export const GRANT_TYPES: readonly GrantType[] = [
   'refresh_token',
   'device_code',
   TOKEN_EXCHANGE,
+  CIBA_GRANT_TYPE,
 ];
 /** The device authorization grant (RFC 8628) as registered: its URN, `device_code` for short. */
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -125,6 +129,8 @@ export interface ClientInput extends ResponseSigningInput {
   backchannelLogoutUri?: string | null | undefined;
   /** Front-Channel Logout 1.0: the page the signed-out page loads in an iframe. */
   frontchannelLogoutUri?: string | null | undefined;
+  /** Backchannel authentication (CIBA): how tokens are delivered, and its signed requests. */
+  backchannel?: BackchannelInput | undefined;
 }
 
 /** Checks one redirect URI: absolute, no fragment, https except on loopback. */
@@ -158,13 +164,20 @@ function checkGrantsAndMethod(input: ClientInput): GrantType[] {
   if (
     grantTypes.includes('refresh_token') &&
     !grantTypes.includes('authorization_code') &&
-    !grantTypes.includes('device_code')
+    !grantTypes.includes('device_code') &&
+    !grantTypes.includes(CIBA_GRANT_TYPE)
   ) {
-    throw invalid('refresh_token needs the authorization_code or device_code grant', 'grantTypes');
-  }
-  if (input.authMethod === 'none' && grantTypes.includes('client_credentials')) {
     throw invalid(
-      'a public client (no authentication) cannot use client_credentials',
+      'refresh_token needs the authorization_code, device_code or CIBA grant',
+      'grantTypes',
+    );
+  }
+  if (
+    input.authMethod === 'none' &&
+    grantTypes.some((g) => g === 'client_credentials' || g === CIBA_GRANT_TYPE)
+  ) {
+    throw invalid(
+      'a public client (no authentication) cannot use client_credentials or CIBA',
       'grantTypes',
     );
   }
@@ -348,9 +361,10 @@ export async function clientMetadata(
   const login = redirects || grantTypes.includes('device_code');
   const { redirectUris, postLogout } = checkRedirects(input, redirects);
   const logout = logoutMetadata(input, redirects);
+  const ciba = grantTypes.includes(CIBA_GRANT_TYPE);
   checkKeys(input);
   const apiAccess = await checkApiAccess(deps.catalogue, input.apiAccess ?? {});
-  if (!login && Object.keys(apiAccess).length === 0) {
+  if (!login && !ciba && Object.keys(apiAccess).length === 0) {
     throw invalid('a client_credentials client needs access to at least one API', 'apiAccess');
   }
   const level = input.minAssuranceLevel ?? 1;
@@ -363,7 +377,7 @@ export async function clientMetadata(
 
   // `scope` holds the OpenID Connect scopes only; API scopes are governed by api_access.
   const scope = unique([
-    ...(login ? LOGIN_SCOPES : []),
+    ...(login || ciba ? LOGIN_SCOPES : []),
     ...(grantTypes.includes('refresh_token') ? ['offline_access'] : []),
   ]);
   const metadata: Record<string, unknown> = {
@@ -385,6 +399,7 @@ export async function clientMetadata(
     senderConstraintMetadata(input),
     pkceMetadata(input, login),
     logout,
+    backchannelMetadata(input, ciba),
   );
   if (input.rateLimit) metadata.rate_limit = rateLimitMetadata(input.rateLimit);
   if (input.requireSignedRequestObject) {
@@ -421,6 +436,8 @@ function withProfile(
 /** ClientInput's name of a metadata field a profile may refuse. */
 const INPUT_FIELD: Record<string, string> = {
   token_endpoint_auth_method: 'authMethod',
+  backchannel_authentication_request_signing_alg: 'backchannel',
+  backchannel_token_delivery_mode: 'backchannel',
   response_types: 'grantTypes',
   grant_types: 'grantTypes',
   pkce: 'pkce',

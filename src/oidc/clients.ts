@@ -14,6 +14,7 @@ import {
   rateLimitProblem,
 } from '../limits/rateLimit.ts';
 import type { Catalogue } from './catalogue.ts';
+import { type BackchannelView, backchannelView } from './cibaClients.ts';
 import {
   type AuthMethod,
   type ClientInput,
@@ -108,6 +109,8 @@ export interface ClientView {
   backchannelLogoutUri: string | null;
   /** Front-channel logout URI; null: none. */
   frontchannelLogoutUri: string | null;
+  /** Backchannel authentication (CIBA) settings; null without the CIBA grant. */
+  backchannel: BackchannelView | null;
   createdBy: string;
   createdAt: Date;
   updatedAt: Date;
@@ -193,6 +196,7 @@ export function createClientRegistry(options: ClientRegistryOptions) {
       pkce: m.pkce === 'optional' ? 'optional' : 'required',
       signing: responseSigningOf(m, options.idTokenAlg),
       ...logoutUrisOf(m),
+      backchannel: backchannelView(m),
       createdBy: row.created_by,
       createdAt: row.created_at,
       updatedAt: row.updated_at,

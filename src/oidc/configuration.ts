@@ -13,6 +13,7 @@ import type { Config } from '../config.ts';
 import type { Views } from '../http/views.ts';
 import type { KeyRing } from '../keys/signingKeys.ts';
 import { rateLimitOfMetadata } from '../limits/rateLimit.ts';
+import type { CibaConfiguration } from './ciba.ts';
 import { DEVICE_CODE_GRANT, pkceMetadataProblem } from './clientRules.ts';
 import { newClientId } from './clients.ts';
 import { type DeviceFlowOptions, deviceFlowFeature } from './deviceFlow.ts';
@@ -71,6 +72,10 @@ export interface ConfigurationParts {
   deviceFlow: DeviceFlowOptions;
   /** Introspection and revocation of JWT access tokens (src/oidc/jwtIntrospection.ts). */
   jwtAccessTokens?: JwtIntrospection | undefined;
+  /** Backchannel authentication (CIBA, src/oidc/ciba.ts); off when absent. */
+  ciba?: CibaConfiguration | undefined;
+  /** The provider's outgoing requests (CIBA pings); tests pass one trusting their CA. */
+  fetch?: typeof fetch | undefined;
 }
 
 /** Client metadata Portcullis adds to the standard set. */
@@ -375,7 +380,10 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
       deviceFlow: everyClient?.refusedGrantTypes.includes(DEVICE_CODE_GRANT)
         ? { enabled: false }
         : deviceFlowFeature(parts.deviceFlow),
+      // Backchannel authentication, poll and ping; the person approves on the account page.
+      ciba: (parts.ciba?.feature ?? { enabled: false }) as never,
     },
+    ...(parts.fetch ? { fetch: parts.fetch as never } : {}),
 
     ttl: {
       AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? 600,
@@ -385,6 +393,7 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
       Interaction: 1800,
       DeviceCode: parts.deviceFlow.codeSeconds,
       Grant: 14 * 24 * 3600,
+      BackchannelAuthenticationRequest: (ctx) => parts.ciba?.ttl(ctx) ?? 300,
       // NIST AAL2: a session ends after SESSION_IDLE_SECONDS without use and at the latest
       // SESSION_ABSOLUTE_SECONDS after sign-in. Each save (each use) extends it by the idle time.
       Session: (_ctx, session) => {

@@ -45,6 +45,13 @@ export interface Profile {
    * grant (RFC 9700 §4.14.2); or not rotated at all (FAPI 2.0 §5.3.2.1: the earlier one keeps working).
    */
   rotateRefreshTokens: boolean;
+  /** Backchannel authentication (CIBA; FAPI-CIBA for fapi2). */
+  ciba: {
+    /** Token delivery modes a client may register (FAPI-CIBA: poll or ping, never push). */
+    deliveryModes: readonly string[];
+    /** Authentication requests only as a signed request object (FAPI-CIBA §5.2.2). */
+    requireSignedRequest: boolean;
+  };
   clientAssertion: {
     /** aud must be the issuer identifier as a string (no array, no endpoint URL). */
     audienceIssuerOnly: boolean;
@@ -72,6 +79,7 @@ const DEFAULT: Profile = {
   refusedGrantTypes: [],
   authorizationCodeSeconds: 60,
   rotateRefreshTokens: true,
+  ciba: { deliveryModes: ['poll', 'ping'], requireSignedRequest: false },
   clientAssertion: {
     audienceIssuerOnly: false,
     requireSubject: false,
@@ -100,6 +108,8 @@ const FAPI2: Profile = {
   refusedGrantTypes: ['urn:ietf:params:oauth:grant-type:device_code'],
   authorizationCodeSeconds: 60,
   rotateRefreshTokens: false,
+  // FAPI-CIBA: signed requests, poll or ping; tokens sender-constrained like every fapi2 token.
+  ciba: { deliveryModes: ['poll', 'ping'], requireSignedRequest: true },
   clientAssertion: {
     audienceIssuerOnly: true,
     requireSubject: true,
@@ -169,7 +179,11 @@ export function profileViolations(
   }
   if (metadata.pkce === 'optional' && !profile.allowOptionalPkce)
     problems.push(['pkce', `a ${profile.name} client always uses PKCE: it cannot be optional`]);
-  for (const key of ['token_endpoint_auth_signing_alg', 'request_object_signing_alg'] as const) {
+  for (const key of [
+    'token_endpoint_auth_signing_alg',
+    'request_object_signing_alg',
+    'backchannel_authentication_request_signing_alg',
+  ] as const) {
     const alg = metadata[key];
     if (alg !== undefined && !profile.clientSigningAlgs.includes(String(alg))) {
       problems.push([
@@ -188,6 +202,26 @@ export function profileViolations(
       ]);
     }
   }
+  problems.push(...cibaViolations(profile, metadata));
+  return problems;
+}
+
+/** What the profile forbids in a CIBA client's metadata (FAPI-CIBA for fapi2). */
+function cibaViolations(profile: Profile, metadata: Record<string, unknown>): [string, string][] {
+  const grants = Array.isArray(metadata.grant_types) ? metadata.grant_types : [];
+  if (!grants.includes('urn:openid:params:grant-type:ciba')) return [];
+  const problems: [string, string][] = [];
+  const mode = String(metadata.backchannel_token_delivery_mode ?? 'poll');
+  if (!profile.ciba.deliveryModes.includes(mode))
+    problems.push([
+      'backchannel_token_delivery_mode',
+      `a ${profile.name} client receives CIBA tokens by ${profile.ciba.deliveryModes.join(' or ')} (not ${mode})`,
+    ]);
+  if (profile.ciba.requireSignedRequest && !metadata.backchannel_authentication_request_signing_alg)
+    problems.push([
+      'backchannel_authentication_request_signing_alg',
+      `a ${profile.name} client signs its backchannel authentication requests (choose an algorithm: ${profile.clientSigningAlgs.join(', ')})`,
+    ]);
   return problems;
 }
 

@@ -10,6 +10,7 @@ import { rateLimitOfMetadata } from '../limits/rateLimit.ts';
 import { hashId } from './adapter.ts';
 import type { ArtifactStore } from './artifactStore.ts';
 import type { Catalogue } from './catalogue.ts';
+import type { BackchannelInput } from './cibaClients.ts';
 import {
   type AuthMethod,
   type ClientInput,
@@ -93,6 +94,11 @@ const PROTOCOL_FIELDS = [
   'backchannel_logout_session_required',
   'frontchannel_logout_uri',
   'frontchannel_logout_session_required',
+  // CIBA (OpenID Connect CIBA Core §4); user codes are never offered.
+  'backchannel_token_delivery_mode',
+  'backchannel_client_notification_endpoint',
+  'backchannel_authentication_request_signing_alg',
+  'backchannel_user_code_parameter',
 ];
 /** ...and descriptive ones, copied as given (the protocol library checks their form). */
 const INFO_FIELDS = [
@@ -133,6 +139,7 @@ const SNAKE: Record<string, string> = {
   requireSignedRequestObject: 'require_signed_request_object',
   backchannelLogoutUri: 'backchannel_logout_uri',
   frontchannelLogoutUri: 'frontchannel_logout_uri',
+  backchannel: 'backchannel_*',
 };
 
 const toAllowance = (p: AllowancePayload): Allowance => ({
@@ -234,6 +241,21 @@ export function createRegistration(deps: RegistrationDeps) {
     }
   }
 
+  /** CIBA metadata as the client rules take it; a user code cannot be asked for. */
+  function registeredBackchannel(body: Record<string, unknown>): BackchannelInput | undefined {
+    if (body.backchannel_user_code_parameter === true)
+      throw new errors.InvalidClientMetadata(
+        'backchannel_user_code_parameter: user codes are not supported',
+      );
+    const str = (key: string) =>
+      typeof body[key] === 'string' ? (body[key] as string) : undefined;
+    const mode = str('backchannel_token_delivery_mode');
+    const notificationEndpoint = str('backchannel_client_notification_endpoint');
+    const signingAlg = str('backchannel_authentication_request_signing_alg');
+    if (!mode && !notificationEndpoint && !signingAlg) return undefined;
+    return { mode: mode as BackchannelInput['mode'], notificationEndpoint, signingAlg };
+  }
+
   /** The metadata a registration request is stored as, by the same rules as the admin API. */
   async function registeredMetadata(
     body: Record<string, unknown>,
@@ -260,6 +282,7 @@ export function createRegistration(deps: RegistrationDeps) {
       ...registeredSigningAlgs(body),
       backchannelLogoutUri: (body.backchannel_logout_uri ?? undefined) as string | undefined,
       frontchannelLogoutUri: (body.frontchannel_logout_uri ?? undefined) as string | undefined,
+      backchannel: registeredBackchannel(body),
     };
     let metadata: Record<string, unknown>;
     try {

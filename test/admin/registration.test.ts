@@ -160,7 +160,7 @@ describe('dynamic client registration', () => {
       [
         { grant_types: ['refresh_token'] },
         'invalid_client_metadata',
-        'grant_types: refresh_token needs the authorization_code or device_code grant',
+        'grant_types: refresh_token needs the authorization_code, device_code or CIBA grant',
       ],
       [
         {
@@ -169,7 +169,7 @@ describe('dynamic client registration', () => {
           redirect_uris: [],
         },
         'invalid_client_metadata',
-        'grant_types: a public client (no authentication) cannot use client_credentials',
+        'grant_types: a public client (no authentication) cannot use client_credentials or CIBA',
       ],
       [
         { dpop_bound_access_tokens: true },

@@ -163,7 +163,7 @@ describe('portcullis CLI', () => {
         ],
         env,
       ),
-      '--grant password is not one of authorization_code, client_credentials, refresh_token, device_code, token-exchange',
+      '--grant password is not one of authorization_code, client_credentials, refresh_token, device_code, token-exchange, ciba',
     );
     assertOneLineError(
       await runCli(

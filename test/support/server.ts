@@ -53,6 +53,8 @@ export interface TestServerOptions {
   logs?: string[];
   /** Host name of the issuer: "localhost" for WebAuthn, which refuses IP addresses as RP ID. */
   hostname?: '127.0.0.1' | 'localhost';
+  /** The provider's outgoing requests (CIBA pings to a test receiver with its own CA). */
+  fetch?: typeof fetch;
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
@@ -82,7 +84,12 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
         })
       : undefined,
   );
-  const app = await createApp(config, { logger, db, clock: options.clock ?? systemClock });
+  const app = await createApp(config, {
+    logger,
+    db,
+    clock: options.clock ?? systemClock,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
   // localhost may resolve to ::1 or 127.0.0.1: listen on both then.
   await app.listen(port, hostname === 'localhost' ? '::' : '127.0.0.1');
   return {

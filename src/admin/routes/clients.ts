@@ -23,6 +23,13 @@ const SCOPE = 'admin:clients';
 export const clientJson = (c: ClientView) => ({
   ...c,
   jwksUri: c.jwksUri ?? null,
+  backchannel: c.backchannel
+    ? {
+        mode: c.backchannel.mode,
+        notificationEndpoint: c.backchannel.notificationEndpoint ?? null,
+        signingAlg: c.backchannel.signingAlg ?? null,
+      }
+    : null,
   createdAt: iso(c.createdAt),
   updatedAt: iso(c.updatedAt),
 });
@@ -48,6 +55,7 @@ const summary = (c: ClientView) => ({
   ...(Object.keys(c.signing).length ? { signing: c.signing } : {}),
   ...(c.backchannelLogoutUri ? { backchannelLogoutUri: c.backchannelLogoutUri } : {}),
   ...(c.frontchannelLogoutUri ? { frontchannelLogoutUri: c.frontchannelLogoutUri } : {}),
+  ...(c.backchannel ? { backchannel: c.backchannel } : {}),
 });
 
 export function clientRoutes({ issuer, services }: AdminContext): AnyRoute[] {

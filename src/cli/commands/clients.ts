@@ -19,6 +19,7 @@ import {
 import { PROFILE_NAMES, type ProfileName } from '../../oidc/profiles.ts';
 import { auditChange, withApp } from '../context.ts';
 import { CliError, print, printTable } from '../output.ts';
+import { addCibaOptions, backchannelOption, type CibaOptions } from './cibaOptions.ts';
 import {
   clientJson,
   rateLimitText,
@@ -108,7 +109,7 @@ function readTlsSubject(
   return { kind, value: String(opts[TLS_SUBJECT_OPTIONS[kind]]) };
 }
 
-interface CreateOptions {
+interface CreateOptions extends CibaOptions {
   name: string;
   grant: string[];
   redirectUri?: string[];
@@ -143,7 +144,7 @@ interface CreateOptions {
 export function registerClientCommands(program: Command): void {
   const client = program.command('client').description('manage OAuth clients');
 
-  signingOptions(client.command('create'))
+  signingOptions(addCibaOptions(client.command('create')))
     .description('register a client; prints its id and, once, its secret')
     .requiredOption('--name <name>', 'the name people see on the consent page')
     .requiredOption('--grant <type>', `grant type: ${GRANT_NAMES} (repeat)`, collect)
@@ -282,6 +283,7 @@ export function registerClientCommands(program: Command): void {
           introspectionAlg: opts.introspectionAlg,
           backchannelLogoutUri: opts.backchannelLogoutUri,
           frontchannelLogoutUri: opts.frontchannelLogoutUri,
+          backchannel: backchannelOption(opts),
         });
         await auditChange(
           app,
@@ -305,6 +307,7 @@ export function registerClientCommands(program: Command): void {
             ...(created.frontchannelLogoutUri
               ? { frontchannelLogoutUri: created.frontchannelLogoutUri }
               : {}),
+            ...(created.backchannel ? { backchannel: created.backchannel } : {}),
           },
         );
         print(opts.json, { ...clientJson(created), clientSecret: secret }, () => {
