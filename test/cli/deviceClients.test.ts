@@ -91,7 +91,7 @@ describe('portcullis client create --grant device_code', () => {
     const help = await runCli(['client', 'create', '--help'], env);
     assert.match(
       help.stdout.replace(/\s+/g, ' '),
-      /grant type: authorization_code, client_credentials, refresh_token, device_code, token-exchange \(repeat\)/,
+      /grant type: authorization_code, client_credentials, refresh_token, device_code, token-exchange, ciba \(repeat\)/,
     );
     const refused = await runCli(
       ['client', 'create', '--name', 'X', '--grant', 'device', '--public'],
@@ -99,7 +99,7 @@ describe('portcullis client create --grant device_code', () => {
     );
     assertOneLineError(
       refused,
-      '--grant device is not one of authorization_code, client_credentials, refresh_token, device_code, token-exchange',
+      '--grant device is not one of authorization_code, client_credentials, refresh_token, device_code, token-exchange, ciba',
     );
   });
 });
