@@ -85,6 +85,7 @@ describe('portcullis api: detail types and consent scope', () => {
     assert.deepEqual(event.details.after, {
       name: ACCOUNTS,
       format: 'jwt',
+      public: false,
       lifetime: 600,
       detailTypes: ['account_information'],
       consentScope: 'accounts:read',

@@ -37,9 +37,6 @@ export const rateLimitText = (app: App, c: ClientView) =>
     ? formatRateLimit(c.rateLimit)
     : `default (${formatRateLimit(app.config.clientRateLimit.default)})`;
 
-/** What the audit log says about a client's limits before and after a change. */
-const limitSummary = (c: ClientView) => ({ rateLimit: c.rateLimit, signing: c.signing });
-
 interface UpdateOptions {
   rateLimit?: string;
   idTokenAlg?: string;
@@ -111,7 +108,9 @@ export function registerClientUpdate(client: Command): void {
         if (rateLimit !== undefined)
           after = await app.services.clients.setRateLimit(clientId, rateLimit);
         const summary = (c: ClientView) => ({
-          ...(rateLimit !== undefined || changesSigning ? limitSummary(c) : {}),
+          // The audit log holds, before and after, what this command changed.
+          ...(rateLimit !== undefined ? { rateLimit: c.rateLimit } : {}),
+          ...(changesSigning ? { signing: c.signing } : {}),
           ...(changesLogout ? logoutSummary(c) : {}),
         });
         await auditChange(
