@@ -1,14 +1,17 @@
 // What the discovery truth test needs for the flows that start without a browser at the client
 // or end at relying parties: a device client, CIBA clients (poll, ping, signed requests) and the
-// people who approve them, a resource server that exchanges tokens, and a logout receiver.
+// people who approve them, a resource server that exchanges tokens, a logout receiver; and an API
+// declaring an authorization detail type with a client allowed it.
 import { CIBA_GRANT_TYPE } from '../../src/oidc/cibaClients.ts';
 import { type PingReceiver, startPingReceiver } from '../ciba/pingReceiver.ts';
 import { startRelyingParty, type TestRelyingParty } from '../logout/relyingParty.ts';
-import { BANK_API, type Bank, PASSWORD } from '../support/fixtures.ts';
+import { BANK_API, type Bank, PASSWORD, REDIRECT_URI } from '../support/fixtures.ts';
 import type { TestServer } from '../support/server.ts';
 import { EXCHANGE } from './tokenExchangeWorld.ts';
 
 export const FRONTCHANNEL_URI = 'https://app.example/frontchannel-logout';
+/** An API declaring one authorization detail type (account_information), not the other. */
+export const ACCOUNT_INFO_API = 'https://account-information.api.example';
 
 /** A person who approves CIBA requests with an app code (each their own, so no code is reused). */
 export interface Approver {
@@ -23,6 +26,8 @@ export interface FlowWorld {
   ciba: Record<string, { id: string; secret: string; approver: Approver }>;
   /** A private_key_jwt CIBA client that signs its requests (the world's client keys). */
   cibaSigner: string;
+  /** A client allowed ACCOUNT_INFO_API, for authorization requests with details. */
+  detailsClient: { id: string; method: string; secret: string };
   /** The bank API's resource server, allowed to exchange its tokens for the public API. */
   exchanger: { id: string; secret: string };
   receiver: PingReceiver;
@@ -99,6 +104,24 @@ export async function buildFlowWorld(
   const bankApi = await catalogue.findByIdentifier(BANK_API);
   await catalogue.update(bankApi!.id, { resourceServers: [exchanger.client.clientId] });
 
+  await catalogue.create({
+    identifier: ACCOUNT_INFO_API,
+    name: 'Account information',
+    scopes: [
+      { name: 'accounts:list', description: 'See your accounts' },
+      { name: 'consents:read', description: 'Read account-access consents' },
+    ],
+    detailTypes: ['account_information'],
+    consentScope: 'consents:read',
+  });
+  const details = await clients.create({
+    name: 'Account aggregator',
+    grantTypes: ['authorization_code'],
+    redirectUris: [REDIRECT_URI],
+    authMethod: 'client_secret_basic',
+    apiAccess: { [ACCOUNT_INFO_API]: ['accounts:list'] },
+  });
+
   await clients.setLogoutUris(bank.client.id, {
     backchannelLogoutUri: receivers.logoutReceiver.uri,
     frontchannelLogoutUri: FRONTCHANNEL_URI,
@@ -107,6 +130,11 @@ export async function buildFlowWorld(
     device: device.client.clientId,
     ciba,
     cibaSigner: signer.client.clientId,
+    detailsClient: {
+      id: details.client.clientId,
+      method: 'client_secret_basic',
+      secret: details.secret!,
+    },
     exchanger: { id: exchanger.client.clientId, secret: exchanger.secret! },
     ...receivers,
   };

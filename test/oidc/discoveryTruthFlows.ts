@@ -10,7 +10,7 @@ import { CIBA_GRANT_TYPE } from '../../src/oidc/cibaClients.ts';
 import { approvalsPage } from '../ciba/accountPage.ts';
 import { BACKCHANNEL_EVENT } from '../logout/world.ts';
 import { HttpBrowser } from '../support/browserless.ts';
-import { now, signJws } from '../support/fapi.ts';
+import { type Alg, now, type SigningKey, signingKey, signJws } from '../support/fapi.ts';
 import { BANK_API, PASSWORD } from '../support/fixtures.ts';
 import { approveUserCode } from './devicePage.ts';
 import { FRONTCHANNEL_URI } from './discoveryTruthFlowWorld.ts';
@@ -187,40 +187,38 @@ export const flowChecks: Record<string, Check> = {
   },
   backchannel_authentication_request_signing_alg_values_supported: async (v, w) => {
     const client = { id: w.flows.cibaSigner, method: 'private_key_jwt' };
+    const { services } = w.server.app;
+    const ask = async (alg: string, key: SigningKey, signAs: Alg, hint: string, kid?: string) => {
+      const iat = now();
+      const request = signJws(
+        { alg, kid: kid ?? key.publicJwk.kid, typ: 'oauth-authz-req+jwt' },
+        {
+          ...{ iss: client.id, aud: w.server.issuer, iat, nbf: iat, exp: iat + 300 },
+          ...{ jti: randomUUID(), scope: 'openid accounts:read', login_hint: hint },
+        },
+        key.privateKey,
+        signAs,
+      );
+      const { headers, fields } = authenticate(w, client, w.server.issuer);
+      return post(url(w.doc.backchannel_authentication_endpoint), { ...fields, request }, headers);
+    };
     for (const alg of list(v)) {
       const entry = w.keys.get(alg);
       assert.ok(entry, `no client key for ${alg}`);
       // A person per algorithm: a client may keep only a few requests of one person waiting.
-      const person = await w.server.app.services.accounts.create({
+      const { email } = await services.accounts.create({
         email: `signed.${alg.toLowerCase()}@example.com`,
         password: PASSWORD,
         roles: ['customer'],
       });
-      const iat = now();
-      const request = signJws(
-        { alg, kid: entry.key.publicJwk.kid, typ: 'oauth-authz-req+jwt' },
-        {
-          iss: client.id,
-          aud: w.server.issuer,
-          iat,
-          nbf: iat,
-          exp: iat + 300,
-          jti: randomUUID(),
-          scope: 'openid accounts:read',
-          login_hint: person.email,
-        },
-        entry.key.privateKey,
-        entry.signAs,
-      );
-      const { headers, fields } = authenticate(w, client, w.server.issuer);
-      const r = await post(
-        url(w.doc.backchannel_authentication_endpoint),
-        { ...fields, request },
-        headers,
-      );
+      const r = await ask(alg, entry.key, entry.signAs, email);
       assert.equal(r.status, 200, `${alg}: ${r.text}`);
       assert.ok(r.body.auth_req_id);
     }
+    // The signature is verified: another key under the id of a registered one is refused.
+    const registered = w.keys.get('ES256')!.key.publicJwk.kid as string;
+    const forged = await ask('ES256', signingKey('ES256'), 'ES256', w.bank.alice.email, registered);
+    assert.equal(forged.status, 400, forged.text);
   },
   backchannel_logout_supported: async (v, w) => {
     assert.equal(v, true);

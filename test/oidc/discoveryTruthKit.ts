@@ -120,7 +120,8 @@ export async function buildWorld(): Promise<World> {
   return {
     server,
     bank,
-    doc,
+    // Read again: what the catalogue declares (public scopes, detail types) is in it now.
+    doc: (await (await fetch(server.url('/.well-known/openid-configuration'))).json()) as Doc,
     byMethod,
     keys,
     byAlg,

@@ -14,6 +14,7 @@ import {
   signIn,
   type World,
 } from './discoveryTruthKit.ts';
+import { accountAccess, PAYMENT } from './richAuthorizationWorld.ts';
 
 export type Check = (value: unknown, world: World, t: TestContext) => Promise<void>;
 const list = (value: unknown) => value as string[];
@@ -203,8 +204,27 @@ export const requestChecks: Record<string, Check> = {
     }
   },
   authorization_details_types_supported: async (v, w) => {
-    // Each type is declared by an API of the catalogue (richAuthorization.test.ts uses them).
-    for (const type of list(v))
-      assert.ok(await w.server.app.services.catalogue.apiForDetailType(type), type);
+    // A request with a detail of each type the server knows: taken (on to the sign-in) exactly
+    // when the type is advertised, refused otherwise.
+    const client = w.flows.detailsClient;
+    const samples: Record<string, object> = {
+      account_information: accountAccess(),
+      payment_initiation: PAYMENT,
+    };
+    for (const type of list(v)) assert.ok(samples[type], `no sample detail of ${type}: add one`);
+    for (const [type, detail] of Object.entries(samples)) {
+      const { params } = authorizeParams(client, {
+        authorization_details: JSON.stringify([detail]),
+      });
+      const page = await new HttpBrowser().request(authUrl(w.doc, params));
+      assert.equal(page.status, 303, `${type}: ${page.html.slice(0, 200)}`);
+      if (list(v).includes(type)) assert.match(page.location!, /\/interaction\//, type);
+      else
+        assert.equal(
+          new URL(page.location!).searchParams.get('error'),
+          'invalid_authorization_details',
+          `${type} is not advertised: refused`,
+        );
+    }
   },
 };
