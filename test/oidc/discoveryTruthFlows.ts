@@ -72,13 +72,13 @@ const cibaFlow = once(async (w, mode) => {
   const browser = new HttpBrowser();
   const page = await approvalsPage(w.server.issuer, client.approver.email, browser);
   assert.match(page.html, new RegExp(`Desk ${mode}`));
-  const pinged = w.flows.receiver.next();
+  const pinged = mode === 'ping' ? w.flows.receiver.next() : undefined;
   const code = generateSync({
     secret: client.approver.secret,
     epoch: Math.floor(Date.now() / 1000),
   });
   assert.match((await browser.submit(page, /\/totp$/, { code })).html, /Approved/);
-  if (mode === 'ping') {
+  if (pinged) {
     const ping = await pinged;
     assert.equal(ping.authorization, `Bearer ${notify}`);
     assert.deepEqual(ping.body, { auth_req_id: started.auth_req_id });
