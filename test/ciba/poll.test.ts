@@ -7,10 +7,11 @@ import { decodeJwt } from 'jose';
 import * as oidc from 'openid-client';
 import { generateSync } from 'otplib';
 import { CIBA_GRANT_TYPE } from '../../src/oidc/cibaClients.ts';
-import { HttpBrowser, type Page } from '../support/browserless.ts';
+import { HttpBrowser } from '../support/browserless.ts';
 import { PASSWORD } from '../support/fixtures.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { startSmtpServer, type TestSmtpServer } from '../support/smtpServer.ts';
+import { approvalsPage as approvalsPageOf } from './accountPage.ts';
 
 const API = 'https://bank.api.example';
 const SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
@@ -41,12 +42,8 @@ describe('CIBA, poll mode', () => {
   const approvalRows = async () =>
     (await server.db.knex('ciba_approvals').count<{ count: string }[]>('* as count'))[0]!.count;
 
-  /** The account page, signed in with the password (level 1: the approval asks for more). */
-  async function approvalsPage(browser: HttpBrowser): Promise<Page> {
-    const page = await browser.open(server.url('/account'));
-    await browser.submit(page, /\/login$/, { email: 'alice@example.com', password: PASSWORD });
-    return browser.open(server.url('/account/approvals'));
-  }
+  const approvalsPage = (browser: HttpBrowser) =>
+    approvalsPageOf(server.issuer, 'alice@example.com', browser);
 
   before(async () => {
     smtp = await startSmtpServer();

@@ -6,9 +6,10 @@ import { after, before, describe, mock, test } from 'node:test';
 import * as oidc from 'openid-client';
 import { generateSync } from 'otplib';
 import { manualClock } from '../../src/clock.ts';
-import { HttpBrowser, type Page } from '../support/browserless.ts';
+import { HttpBrowser } from '../support/browserless.ts';
 import { PASSWORD } from '../support/fixtures.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { approveUserCode, enterUserCode } from './devicePage.ts';
 
 const LEDGER = 'https://ledger.api.example';
 const FAILURE_LIMIT = 3;
@@ -35,29 +36,10 @@ describe('device flow', () => {
       .orderBy('seq')
       .select('actor_id', 'target_id', 'details');
 
-  /** Enters `userCode` on the device page in `browser` (a new one unless given). */
-  async function enterCode(userCode: string, browser = new HttpBrowser()): Promise<Page> {
-    const page = await browser.open(server.url('/device'));
-    assert.equal(page.status, 200);
-    return browser.submit(page, /\/device$/, { user_code: userCode }, server.issuer);
-  }
-
-  /** Enters the code, confirms it, signs in and approves: the success page. */
-  async function approve(userCode: string, browser = new HttpBrowser()): Promise<Page> {
-    const confirm = await enterCode(userCode, browser);
-    assert.match(confirm.html, /Check that your device shows this code/, confirm.html);
-    let page = await browser.submit(confirm, /\/device$/, {}, server.issuer);
-    assert.match(page.html, /action="\/interaction\/[^"]+\/login"/, page.html.slice(0, 500));
-    page = await browser.submit(
-      page,
-      /\/login$/,
-      { email: person.email, password: PASSWORD },
-      server.issuer,
-    );
-    if (page.html.includes('/consent"'))
-      page = await browser.submit(page, /\/consent$/, { decision: 'approve' }, server.issuer);
-    return page;
-  }
+  const enterCode = (userCode: string, browser?: HttpBrowser) =>
+    enterUserCode(server.issuer, userCode, browser);
+  const approve = (userCode: string, browser?: HttpBrowser) =>
+    approveUserCode(server.issuer, userCode, person.email, browser);
 
   before(async () => {
     server = await startTestServer({

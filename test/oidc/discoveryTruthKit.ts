@@ -15,6 +15,7 @@ import {
 } from '../support/fapi.ts';
 import { BANK_API, type Bank, PASSWORD, REDIRECT_URI, seedBank } from '../support/fixtures.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { buildFlowWorld, type FlowWorld, startReceivers } from './discoveryTruthFlowWorld.ts';
 
 export const PUBLIC_API = 'https://rates.api.example';
 export type Doc = Record<string, unknown>;
@@ -36,6 +37,9 @@ export interface World {
   keys: Map<string, { key: SigningKey; signAs: Alg }>;
   /** A client per algorithm advertised for ID tokens, all its responses signed with it. */
   byAlg: Map<string, TestClient>;
+  /** Device, CIBA, token exchange and logout (discoveryTruthFlowWorld.ts). */
+  flows: FlowWorld;
+  close(): Promise<void>;
 }
 
 /** The keys the private_key_jwt client registers: each advertised client algorithm signs with one. */
@@ -53,7 +57,15 @@ function clientKeys(): Map<string, { key: SigningKey; signAs: Alg }> {
 }
 
 export async function buildWorld(): Promise<World> {
-  const server = await startTestServer({ env: { SIGNING_ALGS: 'ES256,PS256,Ed25519' } });
+  const receivers = await startReceivers();
+  const server = await startTestServer({
+    fetch: receivers.receiver.fetch,
+    env: {
+      SIGNING_ALGS: 'ES256,PS256,Ed25519',
+      DEVICE_POLL_INTERVAL_SECONDS: '1',
+      BACKCHANNEL_LOGOUT_POLL_SECONDS: '0',
+    },
+  });
   const bank = await seedBank(server);
   const { catalogue, clients } = server.app.services;
   await catalogue.create({
@@ -104,7 +116,22 @@ export async function buildWorld(): Promise<World> {
     });
     byAlg.set(alg, { id: client.clientId, method: 'client_secret_basic', secret });
   }
-  return { server, bank, doc, byMethod, keys, byAlg };
+  const flows = await buildFlowWorld(server, bank, PUBLIC_API, jwks, receivers);
+  return {
+    server,
+    bank,
+    // Read again: what the catalogue declares (public scopes, detail types) is in it now.
+    doc: (await (await fetch(server.url('/.well-known/openid-configuration'))).json()) as Doc,
+    byMethod,
+    keys,
+    byAlg,
+    flows,
+    async close() {
+      await server.close();
+      await flows.receiver.close();
+      await flows.logoutReceiver.close();
+    },
+  };
 }
 
 /**
@@ -176,6 +203,8 @@ export async function signIn(
   client: TestClient,
   scope = 'openid profile email',
   extra: Record<string, string> = {},
+  /** The API the code is redeemed for (RFC 8707); none: a token for UserInfo. */
+  resource?: string,
 ) {
   const browser = new HttpBrowser();
   const { redirect, verifier } = await loginForCode(browser, {
@@ -195,10 +224,12 @@ export async function signIn(
     oidc.ClientSecretBasic(client.secret!),
     { execute: [oidc.allowInsecureRequests] },
   );
-  const tokens = await oidc.authorizationCodeGrant(rp, redirect, {
-    pkceCodeVerifier: verifier,
-    expectedState: redirect.searchParams.get('state')!,
-  });
+  const tokens = await oidc.authorizationCodeGrant(
+    rp,
+    redirect,
+    { pkceCodeVerifier: verifier, expectedState: redirect.searchParams.get('state')! },
+    resource ? { resource } : undefined,
+  );
   return { tokens, browser, redirect, rp };
 }
 

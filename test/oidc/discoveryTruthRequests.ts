@@ -14,16 +14,12 @@ import {
   signIn,
   type World,
 } from './discoveryTruthKit.ts';
+import { accountAccess, PAYMENT } from './richAuthorizationWorld.ts';
 
 export type Check = (value: unknown, world: World, t: TestContext) => Promise<void>;
 const list = (value: unknown) => value as string[];
 const url = (value: unknown) => value as string;
 const OIDC_SCOPES = new Set(['openid', 'profile', 'email', 'offline_access']);
-
-/** Claims advertised ahead of the feature that issues them: the check is a todo until then. */
-const PENDING_CLAIMS: Record<string, string> = {
-  sid: 'sid reaches ID tokens with back-channel and front-channel logout (issue 15 item 5)',
-};
 
 /** Where each response mode puts the authorization response, for a signed-in browser. */
 const RESPONSE_MODES: Record<
@@ -76,15 +72,12 @@ export const requestChecks: Record<string, Check> = {
       for (const s of api.scopes) assert.ok(!scopes.includes(s.name), `${s.name} is not public`);
     assert.ok(apis.some((a) => a.identifier === BANK_API && !a.public));
   },
-  claims_supported: async (v, w, t) => {
+  claims_supported: async (v, w) => {
     const { tokens, rp } = await signIn(w, { ...w.bank.client, method: 'client_secret_basic' });
     const idToken = tokens.claims()!;
     const userinfo = await oidc.fetchUserInfo(rp, tokens.access_token, idToken.sub);
     const seen = new Set([...Object.keys(idToken), ...Object.keys(userinfo)]);
     for (const claim of list(v)) {
-      if (!seen.has(claim) && PENDING_CLAIMS[claim]) {
-        t.todo(PENDING_CLAIMS[claim]);
-      }
       assert.ok(seen.has(claim), `${claim} is in the ID token or UserInfo`);
     }
   },
@@ -211,8 +204,27 @@ export const requestChecks: Record<string, Check> = {
     }
   },
   authorization_details_types_supported: async (v, w) => {
-    // Each type is declared by an API of the catalogue (richAuthorization.test.ts uses them).
-    for (const type of list(v))
-      assert.ok(await w.server.app.services.catalogue.apiForDetailType(type), type);
+    // A request with a detail of each type the server knows: taken (on to the sign-in) exactly
+    // when the type is advertised, refused otherwise.
+    const client = w.flows.detailsClient;
+    const samples: Record<string, object> = {
+      account_information: accountAccess(),
+      payment_initiation: PAYMENT,
+    };
+    for (const type of list(v)) assert.ok(samples[type], `no sample detail of ${type}: add one`);
+    for (const [type, detail] of Object.entries(samples)) {
+      const { params } = authorizeParams(client, {
+        authorization_details: JSON.stringify([detail]),
+      });
+      const page = await new HttpBrowser().request(authUrl(w.doc, params));
+      assert.equal(page.status, 303, `${type}: ${page.html.slice(0, 200)}`);
+      if (list(v).includes(type)) assert.match(page.location!, /\/interaction\//, type);
+      else
+        assert.equal(
+          new URL(page.location!).searchParams.get('error'),
+          'invalid_authorization_details',
+          `${type} is not advertised: refused`,
+        );
+    }
   },
 };
