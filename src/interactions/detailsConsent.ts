@@ -7,8 +7,13 @@ import type { Consent } from '../consents/consents.ts';
 import { presentDetail } from '../consents/present.ts';
 import { PageError } from '../http/pageError.ts';
 import { PaymentChangedError } from '../mfa/paymentAssertion.ts';
-import { parseWebAuthnResponse, WebAuthnError } from '../mfa/webauthn.ts';
-import type { ConsentDecision, PendingInteraction } from '../oidc/bridge.ts';
+import {
+  type Authenticated,
+  parseWebAuthnResponse,
+  WebAuthnError,
+  webauthnAmr,
+} from '../mfa/webauthn.ts';
+import type { ConsentDecision, LoginResult, PendingInteraction } from '../oidc/bridge.ts';
 import { type InteractionDeps, renderPage, requestOrigin } from './context.ts';
 import { pickLocale } from './locale.ts';
 
@@ -115,7 +120,7 @@ export function detailsConsent(
     i: PendingInteraction,
     consent: Consent,
     form: Record<string, string>,
-  ): Promise<string | undefined> {
+  ): Promise<Authenticated | undefined> {
     const accountId = i.session!.accountId;
     const audit = (outcome: 'success' | 'failure', details: Record<string, unknown>) =>
       deps.record({
@@ -141,7 +146,7 @@ export function detailsConsent(
         response: parseWebAuthnResponse(form.assertion),
       });
       await audit('success', { credential: done.credential.id, userVerified: done.userVerified });
-      return done.credential.id;
+      return done;
     } catch (err) {
       if (!(err instanceof WebAuthnError)) throw err;
       await audit('failure', { reason: err.reason });
@@ -160,8 +165,24 @@ export function detailsConsent(
     const accountId = i.session!.accountId;
     const consent = await openConsent(i, form.consent);
     if (consent?.status !== 'awaiting_authorisation') throw new PageError(409, CLOSED);
+    // A payment's assertion is a phishing-resistant authentication of the person, made now: the
+    // session (and so the payment's tokens: acr, amr, auth_time) is at level 3 from here on.
+    let reached: LoginResult | undefined;
     if (isPayment(consent)) {
-      if (!(await verifyPayment(ctx, i, consent, form))) return;
+      const done = await verifyPayment(ctx, i, consent, form);
+      if (!done) return;
+      reached = {
+        accountId,
+        acr: deps.assurance.acrFor(3),
+        amr: [
+          ...new Set([
+            ...(i.session?.amr?.includes('pwd') ? ['pwd'] : []),
+            ...webauthnAmr(done),
+            'mfa',
+          ]),
+        ],
+        ts: Math.floor(deps.clock.now() / 1000),
+      };
     } else if (canonicalHash(i.authorizationDetails ?? []) !== consent.canonicalHash) {
       throw new PageError(409, CHANGED);
     }
@@ -186,7 +207,7 @@ export function detailsConsent(
         detailTypes: consent.types,
       },
     });
-    await bridge.resumeAfterConsent(ctx, grantId);
+    await bridge.resumeAfterConsent(ctx, grantId, reached);
   }
 
   return {

@@ -145,8 +145,20 @@ export function createInteractionBridge(runtime: OidcRuntime, assurancePolicy: A
   }
 
   /** Continues the authorization with the grant consented to (303 back to the provider). */
-  function resumeAfterConsent(ctx: Koa.Context, grantId: string): Promise<void> {
-    return finish(ctx, { consent: { grantId } }, true);
+  /**
+   * Continues after consent. `login`, when the consent itself authenticated the person (a
+   * payment's WebAuthn assertion), raises the session to what that proved.
+   */
+  function resumeAfterConsent(
+    ctx: Koa.Context,
+    grantId: string,
+    login?: LoginResult | undefined,
+  ): Promise<void> {
+    return finish(
+      ctx,
+      { consent: { grantId }, ...(login ? { login: { ...login, remember: true } } : {}) },
+      true,
+    );
   }
 
   return {

@@ -127,6 +127,16 @@ describe('authorization_details from PAR to token, and the consent behind the to
     const consent = (await consentsOf()).find((c) => c.id === claims.consent_id);
     assert.equal(consent?.status, 'authorised');
     assert.deepEqual(consent?.details, [PAYMENT]);
+    // The assertion made for the payment is a level-3 authentication, and the tokens say so.
+    const idToken = claimsOf(tokens.id_token as string);
+    for (const c of [claims, idToken]) {
+      assert.equal(c.acr, 'urn:portcullis:ac:phishing-resistant');
+      assert.ok((c.amr as string[]).includes('mfa'), String(c.amr));
+      assert.ok(
+        (c.amr as string[]).some((m) => m === 'hwk' || m === 'swk'),
+        String(c.amr),
+      );
+    }
   });
 
   test('a token for a request without details carries none, even after a payment', async () => {
