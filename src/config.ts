@@ -1,6 +1,9 @@
 // Environment variables -> one typed, validated Config. Every variable, its default and its
-// meaning is listed here and in .env.example; production refuses settings that are unsafe.
+// meaning is listed here (the protocol features' in src/configFeatures.ts) and in .env.example;
+// production refuses settings that are unsafe (src/configProduction.ts).
 import { z } from 'zod';
+import { type FeatureSettings, featureEnvSchema, featureSettings } from './configFeatures.ts';
+import { productionProblems } from './configProduction.ts';
 import { type TlsSettings, tlsSettings } from './configTls.ts';
 import {
   bool,
@@ -27,7 +30,8 @@ export type { TlsSettings } from './configTls.ts';
 export type { EncryptionKey } from './configValues.ts';
 export { httpUrl };
 
-export interface Config {
+/** Every setting; the protocol features' part is declared beside its variables (src/configFeatures.ts). */
+export interface Config extends FeatureSettings {
   env: 'development' | 'test' | 'production';
   issuer: string;
   port: number;
@@ -94,37 +98,6 @@ export interface Config {
   };
   /** How long a granted one-off payment consent may wait to be executed (consumed). */
   consents: { paymentTtlSeconds: number };
-  /**
-   * Back-channel logout delivery (src/logout/outbox.ts): per attempt timeout, attempts before
-   * giving up, first retry delay (doubled each time), and how often each instance looks for
-   * notices due (0: this instance only sends those of its own logouts, at once).
-   */
-  logout: { timeoutMs: number; maxAttempts: number; retrySeconds: number; pollSeconds: number };
-  /** Dynamic client registration (RFC 7591/7592), always with an initial access token. */
-  registration: { enabled: boolean };
-  /**
-   * Device authorization grant (RFC 8628): how long a user code lives, the polling interval
-   * devices are told (faster polls get slow_down), and wrong user codes allowed per address
-   * and window on the device page.
-   */
-  deviceFlow: {
-    codeSeconds: number;
-    pollIntervalSeconds: number;
-    failureLimit: number;
-    failureWindowSeconds: number;
-  };
-  /** Notification mails (CIBA approvals): SMTP_URL unset = no mail. */
-  mail: {
-    smtpUrl: string | undefined;
-    from: string;
-    sendIntervalSeconds: number;
-    /** Never send in clear: production, unless the SMTP server is on loopback. */
-    requireTls: boolean;
-  };
-  /** Backchannel authentication (CIBA): how long a request waits for the person. */
-  ciba: { defaultExpirySeconds: number; maxExpirySeconds: number };
-  /** FAPI_PROFILE: '2.0' makes every client a FAPI 2.0 client; unset, each client has its own profile. */
-  fapiProfile: '2.0' | undefined;
   /**
    * AUDIT_COVERAGE_DIR (default unset; for the test suite only): each committed audit event's
    * action is appended to a file in this directory (test/run.js checks every kind was written).
@@ -225,52 +198,11 @@ const schema = z.object({
   FACTOR_CHANGE_MAX_AGE_SECONDS: int(30, 3600).default(300),
   ADMIN_TOKEN_TTL_SECONDS: int(60, 3600).default(300),
   PAYMENT_CONSENT_TTL_SECONDS: int(60, 86400).default(600),
-  // Back-channel logout delivery to relying parties (src/logout/outbox.ts).
-  BACKCHANNEL_LOGOUT_TIMEOUT_MS: int(100, 30000).default(5000),
-  BACKCHANNEL_LOGOUT_MAX_ATTEMPTS: int(1, 50).default(8),
-  BACKCHANNEL_LOGOUT_RETRY_SECONDS: int(1, 3600).default(30),
-  BACKCHANNEL_LOGOUT_POLL_SECONDS: int(0, 3600).default(10),
-  DYNAMIC_REGISTRATION: bool.default(true),
-  DEVICE_CODE_TTL_SECONDS: int(60, 1800).default(600),
-  DEVICE_POLL_INTERVAL_SECONDS: int(1, 60).default(5),
-  DEVICE_CODE_FAILURE_LIMIT: int(1, 1000).default(10),
-  DEVICE_CODE_FAILURE_WINDOW_SECONDS: int(60, 86400).default(900),
-  // 2.0: every client is a FAPI 2.0 client (src/oidc/profiles.ts); unset: per client.
-  FAPI_PROFILE: z
-    .enum(['2.0'], 'must be 2.0 (or unset: each client has its own profile)')
-    .optional(),
-  // Notification mails (src/mail/): smtp://[user:pass@]host[:port] (STARTTLS when offered) or smtps://.
-  SMTP_URL: z
-    .string()
-    .refine(
-      (v) => ['smtp:', 'smtps:'].includes(URL.parse(v)?.protocol ?? ''),
-      'must be an smtp:// or smtps:// URL',
-    )
-    .optional(),
-  MAIL_FROM: z
-    .string()
-    .regex(/^[^\s<>()[\]\\,;:"@]+@[^\s<>()[\]\\,;:"@]+$/, 'must be a plain mail address')
-    .optional(),
-  MAIL_SEND_INTERVAL_SECONDS: int(1, 3600).default(10),
-  CIBA_DEFAULT_EXPIRY_SECONDS: int(30, 3600).default(300),
-  CIBA_MAX_EXPIRY_SECONDS: int(30, 3600).default(600),
+  // Logout delivery, registration, device flow, FAPI_PROFILE, mail, CIBA (src/configFeatures.ts).
+  ...featureEnvSchema.shape,
   // Testing only: test/run.js sets it to learn which audit event kinds the suite wrote.
   AUDIT_COVERAGE_DIR: z.string().min(1).optional(),
 });
-
-/** OWASP's equivalent Argon2id settings (memory KiB, passes); anything at least one of them is fine. */
-const OWASP_ARGON2_MINIMUMS = [
-  [47104, 1],
-  [19456, 2],
-  [12288, 3],
-  [9216, 4],
-  [7168, 5],
-] as const;
-const argon2MeetsOwasp = (memory: number, time: number) =>
-  OWASP_ARGON2_MINIMUMS.some(([m, t]) => memory >= m && time >= t);
-
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '::1']);
 
 function emptyToUndefined(env: Env): Env {
   const out: Env = {};
@@ -313,33 +245,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
   });
 
   if (production) {
-    const problems: string[] = [];
-    const url = new URL(issuer);
-    if (url.protocol !== 'https:' && !LOOPBACK.has(url.hostname)) {
-      problems.push('ISSUER must use https (http is allowed only on loopback)');
-    }
-    if (!env.ISSUER) problems.push('ISSUER must be set');
-    if (!env.COOKIE_KEYS) problems.push('COOKIE_KEYS must be set');
-    if (!env.ENCRYPTION_KEYS) problems.push('ENCRYPTION_KEYS must be set');
-    if (!env.DATABASE_URL)
-      problems.push('DATABASE_URL must be set (the embedded database is for development only)');
-    if (env.KEYS_ACTIVATION_DELAY_SECONDS < env.JWKS_MAX_AGE_SECONDS) {
-      problems.push('KEYS_ACTIVATION_DELAY_SECONDS must not be shorter than JWKS_MAX_AGE_SECONDS');
-    }
-    if (
-      env.METRICS_PORT !== undefined &&
-      !env.METRICS_TOKEN &&
-      !LOOPBACK_HOSTS.has(env.METRICS_HOST)
-    ) {
-      problems.push(
-        'METRICS_HOST is not a loopback address: set METRICS_TOKEN too, or metrics are open to the network',
-      );
-    }
-    if (!argon2MeetsOwasp(env.ARGON2_MEMORY_KIB, env.ARGON2_TIME_COST)) {
-      problems.push(
-        'ARGON2_MEMORY_KIB and ARGON2_TIME_COST are below the OWASP minimum (19456 KiB with 2 passes)',
-      );
-    }
+    const problems = productionProblems(env, issuer);
     if (problems.length > 0) {
       throw new ConfigError(`Refusing to start in production: ${problems.join('; ')}`);
     }
@@ -413,31 +319,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     },
     admin: { tokenTtlSeconds: env.ADMIN_TOKEN_TTL_SECONDS },
     consents: { paymentTtlSeconds: env.PAYMENT_CONSENT_TTL_SECONDS },
-    logout: {
-      timeoutMs: env.BACKCHANNEL_LOGOUT_TIMEOUT_MS,
-      maxAttempts: env.BACKCHANNEL_LOGOUT_MAX_ATTEMPTS,
-      retrySeconds: env.BACKCHANNEL_LOGOUT_RETRY_SECONDS,
-      pollSeconds: env.BACKCHANNEL_LOGOUT_POLL_SECONDS,
-    },
-    registration: { enabled: env.DYNAMIC_REGISTRATION },
-    deviceFlow: {
-      codeSeconds: env.DEVICE_CODE_TTL_SECONDS,
-      pollIntervalSeconds: env.DEVICE_POLL_INTERVAL_SECONDS,
-      failureLimit: env.DEVICE_CODE_FAILURE_LIMIT,
-      failureWindowSeconds: env.DEVICE_CODE_FAILURE_WINDOW_SECONDS,
-    },
-    mail: {
-      smtpUrl: env.SMTP_URL,
-      from: env.MAIL_FROM ?? `portcullis@${new URL(issuer).hostname}`,
-      sendIntervalSeconds: env.MAIL_SEND_INTERVAL_SECONDS,
-      requireTls:
-        production && env.SMTP_URL !== undefined && !LOOPBACK.has(new URL(env.SMTP_URL).hostname),
-    },
-    ciba: {
-      defaultExpirySeconds: Math.min(env.CIBA_DEFAULT_EXPIRY_SECONDS, env.CIBA_MAX_EXPIRY_SECONDS),
-      maxExpirySeconds: env.CIBA_MAX_EXPIRY_SECONDS,
-    },
-    fapiProfile: env.FAPI_PROFILE,
+    ...featureSettings(env, { issuer, production }),
     auditCoverageDir: env.AUDIT_COVERAGE_DIR,
     warnings,
   };

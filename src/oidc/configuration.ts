@@ -12,23 +12,22 @@ import { type Clock, epochSeconds } from '../clock.ts';
 import type { Config } from '../config.ts';
 import type { Views } from '../http/views.ts';
 import type { KeyRing } from '../keys/signingKeys.ts';
-import { rateLimitOfMetadata } from '../limits/rateLimit.ts';
 import type { CibaConfiguration } from './ciba.ts';
-import { DEVICE_CODE_GRANT, pkceMetadataProblem } from './clientRules.ts';
+import { DEVICE_CODE_GRANT } from './clientRules.ts';
 import { newClientId } from './clients.ts';
 import { type DeviceFlowOptions, deviceFlowFeature } from './deviceFlow.ts';
 import { endpointAuthDiscovery } from './discoveryTruth.ts';
+import { EXTRA_CLIENT_METADATA, validateExtraMetadataFor } from './extraClientMetadata.ts';
+import { introspectionPolicy } from './introspectionPolicy.ts';
 import type { JwtIntrospection } from './jwtIntrospection.ts';
 import { messageSigningClientDefaults, messageSigningFeatures } from './messageSigning.ts';
 import { type MtlsOptions, mtlsConfiguration } from './mtls.ts';
 import {
   clientAssertionProblem,
-  enforceProfileOnLoad,
   PROFILES,
   type Profile,
   pkceRequired,
   profileOf,
-  type ServerProfileSetting,
   serverProfile,
 } from './profiles.ts';
 import { createResourceIndicators, type ResourceOptions } from './resources.ts';
@@ -78,19 +77,6 @@ export interface ConfigurationParts {
   fetch?: typeof fetch | undefined;
 }
 
-/** Client metadata Portcullis adds to the standard set. */
-export const EXTRA_CLIENT_METADATA = [
-  'api_access',
-  'first_party',
-  'min_assurance_level',
-  'rate_limit',
-  'profile',
-  'pkce',
-  // Front-Channel Logout 1.0 (not built into oidc-provider 9: src/oidc/frontchannelLogout.ts).
-  'frontchannel_logout_uri',
-  'frontchannel_logout_session_required',
-];
-
 /** Every client authentication method Portcullis offers (a profile may narrow them). */
 const CLIENT_AUTH_METHODS = [
   'private_key_jwt',
@@ -98,70 +84,6 @@ const CLIENT_AUTH_METHODS = [
   'client_secret_post',
   'none',
 ];
-
-/**
- * oidc-provider's check of the extra metadata. A client's profile (src/oidc/profiles.ts) is
- * enforced here too, on every client the library loads however it was stored: what the profile
- * forbids makes the client invalid, what it demands (PAR, sender-constrained tokens) is added.
- */
-const validateExtraMetadataFor =
-  (setting: ServerProfileSetting) =>
-  (ctx: unknown, key: string, value: unknown, metadata?: Record<string, unknown>): void => {
-    if (key === 'profile') {
-      if (value !== undefined && value !== 'fapi2')
-        throw new TypeError('profile must be fapi2 (or absent)');
-      const profile = profileOf({ profile: value }, setting);
-      try {
-        if (profile.fapi && metadata) enforceProfileOnLoad(profile, metadata);
-      } catch (err) {
-        // The library's own error (400), not a TypeError (500).
-        throw new errors.InvalidClientMetadata((err as Error).message);
-      }
-      return;
-    }
-    if (key === 'pkce') {
-      const problem = pkceMetadataProblem(value, metadata);
-      if (problem) throw new errors.InvalidClientMetadata(problem);
-      return;
-    }
-    validateExtraMetadata(ctx, key, value);
-  };
-
-function validateExtraMetadata(_ctx: unknown, key: string, value: unknown): void {
-  if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') {
-    throw new TypeError('first_party must be a boolean');
-  }
-  if (
-    key === 'min_assurance_level' &&
-    value !== undefined &&
-    ![1, 2, 3].includes(value as number)
-  ) {
-    throw new TypeError('min_assurance_level must be 1, 2 or 3');
-  }
-  if (key === 'rate_limit' && value !== undefined && !rateLimitOfMetadata(value)) {
-    throw new TypeError('rate_limit must be { requests, window_seconds } within their bounds');
-  }
-  if (key === 'frontchannel_logout_uri' && value !== undefined) {
-    const url = typeof value === 'string' ? URL.parse(value) : null;
-    if (!url || !['https:', 'http:'].includes(url.protocol) || url.hash)
-      throw new TypeError('frontchannel_logout_uri must be an absolute http(s) URI');
-  }
-  if (
-    key === 'frontchannel_logout_session_required' &&
-    value !== undefined &&
-    typeof value !== 'boolean'
-  ) {
-    throw new TypeError('frontchannel_logout_session_required must be a boolean');
-  }
-  if (key === 'api_access' && value !== undefined) {
-    const ok =
-      value !== null &&
-      typeof value === 'object' &&
-      !Array.isArray(value) &&
-      Object.values(value).every((v) => Array.isArray(v) && v.every((s) => typeof s === 'string'));
-    if (!ok) throw new TypeError('api_access must map API identifiers to lists of scopes');
-  }
-}
 
 export function buildConfiguration(parts: ConfigurationParts): Configuration {
   const { config, ring, views } = parts;
@@ -196,27 +118,7 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
     });
   };
 
-  // RFC 7662 section 4: every client learns about its own tokens (public ones included); an API's
-  // declared resource servers about that API's access tokens (the cached catalogue entry, no
-  // query of its own); nobody else about anything: { active: false }. Refresh tokens, and access
-  // tokens for no API (userinfo), stay with the client they were issued to.
-  const introspectionAllowed = async (
-    ctx: KoaContextWithOIDC,
-    client: { clientId: string; clientAuthMethod?: string | undefined },
-    token: { clientId?: unknown; kind: string },
-  ): Promise<boolean> => {
-    if (token.clientId === client.clientId) return true;
-    if (token.kind === 'RefreshToken' || client.clientAuthMethod === 'none') return false;
-    const audience = (token as { aud?: unknown }).aud;
-    if (typeof audience !== 'string') return false;
-    const api = await parts.resources.catalogue.findByIdentifier(audience);
-    if (!api?.resourceServers.includes(client.clientId)) return false;
-    // A token whose client is gone is no one's (and the library would fail on it).
-    return (
-      typeof token.clientId === 'string' &&
-      (await ctx.oidc.provider.Client.find(token.clientId)) !== undefined
-    );
-  };
+  const introspectionAllowed = introspectionPolicy(parts.resources.catalogue);
 
   const configuration: Configuration = {
     adapter: (parts.jwtAccessTokens
@@ -302,6 +204,8 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
       ...messageSigningClientDefaults(alg),
       ...parts.rar.clientDefaults,
     },
+    // Portcullis' own client metadata, checked field by field with the client's profile enforced
+    // on every client the library loads (src/oidc/extraClientMetadata.ts).
     extraClientMetadata: {
       properties: EXTRA_CLIENT_METADATA,
       validator: validateExtraMetadataFor(setting) as never,
@@ -315,8 +219,9 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true,
-        // Who may learn about a token (introspectionAllowed above); a token carrying
-        // authorization details is active only while its consent is authorised.
+        // Who may learn about a token: its client, and the resource servers of the API it is for
+        // (src/oidc/introspectionPolicy.ts); a token carrying authorization details is active
+        // only while its consent is authorised.
         allowedPolicy: async (ctx: KoaContextWithOIDC, client, token) =>
           (await introspectionAllowed(ctx, client, token)) &&
           parts.rar.activeForIntrospection(ctx, token),
