@@ -7,14 +7,10 @@ import { DomainError } from '../errors.ts';
 import { RING_ALGS } from '../keys/algorithms.ts';
 import { MAX_REQUESTS, MAX_WINDOW_SECONDS } from '../limits/rateLimit.ts';
 import { CIBA_GRANT_TYPE, CIBA_SIGNING_ALGS, DELIVERY_MODES } from '../oidc/cibaClients.ts';
-import {
-  AUTH_METHODS,
-  GRANT_TYPES,
-  PKCE_SETTINGS,
-  SENDER_CONSTRAINTS,
-  TLS_SUBJECT_KINDS,
-  validateRedirectUri,
-} from '../oidc/clientRules.ts';
+import { AUTH_METHODS, validateRedirectUri } from '../oidc/clientRules.ts';
+import { GRANT_TYPES } from '../oidc/grantTypes.ts';
+import { PKCE_SETTINGS } from '../oidc/pkceSetting.ts';
+import { SENDER_CONSTRAINTS, TLS_SUBJECT_KINDS } from '../oidc/tokenBinding.ts';
 import { PROFILE_NAMES } from '../oidc/profiles.ts';
 import { MAX_ALLOWANCE_SECONDS, MIN_ALLOWANCE_SECONDS } from '../oidc/registration.ts';
 import { Api, ApiCreate, ApiList, ApiUpdate } from './apiSchemas.ts';

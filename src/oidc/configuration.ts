@@ -14,13 +14,14 @@ import type { Views } from '../http/views.ts';
 import type { KeyRing } from '../keys/signingKeys.ts';
 import { rateLimitOfMetadata } from '../limits/rateLimit.ts';
 import type { CibaConfiguration } from './ciba.ts';
-import { DEVICE_CODE_GRANT, pkceMetadataProblem } from './clientRules.ts';
 import { newClientId } from './clients.ts';
 import { type DeviceFlowOptions, deviceFlowFeature } from './deviceFlow.ts';
 import { endpointAuthDiscovery } from './discoveryTruth.ts';
+import { DEVICE_CODE_GRANT } from './grantTypes.ts';
 import type { JwtIntrospection } from './jwtIntrospection.ts';
 import { messageSigningClientDefaults, messageSigningFeatures } from './messageSigning.ts';
 import { type MtlsOptions, mtlsConfiguration } from './mtls.ts';
+import { pkceMetadataProblem } from './pkceSetting.ts';
 import {
   clientAssertionProblem,
   enforceProfileOnLoad,

@@ -16,12 +16,12 @@ import {
   type ClientInput,
   checkApiAccess,
   clientMetadata,
-  type GrantType,
   SECRET_METHODS,
-  TLS_SUBJECT_KINDS,
 } from './clientRules.ts';
+import type { GrantType } from './grantTypes.ts';
 import type { ProfileName, ServerProfileSetting } from './profiles.ts';
 import { RESPONSE_SIGNING_FIELDS, type ResponseSigningInput } from './responseSigning.ts';
+import { TLS_SUBJECT_KINDS } from './tokenBinding.ts';
 
 export const REGISTRATION_POLICY = 'portcullis';
 export const MIN_ALLOWANCE_SECONDS = 60;
