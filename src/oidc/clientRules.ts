@@ -5,7 +5,15 @@ import { invalid } from '../errors.ts';
 import { type RateLimit, rateLimitMetadata, rateLimitProblem } from '../limits/rateLimit.ts';
 import type { Catalogue } from './catalogue.ts';
 import { type BackchannelInput, backchannelMetadata, CIBA_GRANT_TYPE } from './cibaClients.ts';
+import {
+  GRANT_TYPES,
+  type GrantType,
+  grantTypeMetadata,
+  grantTypeName,
+  TOKEN_EXCHANGE,
+} from './grantTypes.ts';
 import { logoutMetadata } from './logoutMetadata.ts';
+import { type PkceSetting, pkceMetadata } from './pkceSetting.ts';
 import {
   addProfileDemands,
   type ProfileName,
@@ -19,21 +27,13 @@ import {
   type ResponseSigningInput,
   responseSigningMetadata,
 } from './responseSigning.ts';
+import {
+  type SenderConstraint,
+  senderConstraintMetadata,
+  type TlsSubjectKind,
+  tlsSubjectMetadata,
+} from './tokenBinding.ts';
 
-export type GrantType =
-  | 'authorization_code'
-  | 'client_credentials'
-  | 'refresh_token'
-  | 'device_code'
-  | typeof TOKEN_EXCHANGE
-  | typeof CIBA_GRANT_TYPE;
-/** Token exchange (RFC 8693): a resource server exchanging a person's token (src/oidc/tokenExchange/). */
-export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
-/** Short names the CLI accepts for the long grant type URNs. */
-export const GRANT_TYPE_ALIASES: Readonly<Record<string, GrantType>> = {
-  'token-exchange': TOKEN_EXCHANGE,
-  ciba: CIBA_GRANT_TYPE,
-};
 export type AuthMethod =
   | 'private_key_jwt'
   | 'client_secret_basic'
@@ -42,20 +42,6 @@ export type AuthMethod =
   | 'tls_client_auth'
   | 'self_signed_tls_client_auth';
 
-export const GRANT_TYPES: readonly GrantType[] = [
-  'authorization_code',
-  'client_credentials',
-  'refresh_token',
-  'device_code',
-  TOKEN_EXCHANGE,
-  CIBA_GRANT_TYPE,
-];
-/** The device authorization grant (RFC 8628) as registered: its URN, `device_code` for short. */
-export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
-/** A grant type's short name, whether given short or as its registered URN (metadata, RFC 7591). */
-export const grantTypeName = (g: string): string => (g === DEVICE_CODE_GRANT ? 'device_code' : g);
-/** A grant type as oidc-provider's `grant_types` metadata names it. */
-const grantTypeMetadata = (g: GrantType): string => (g === 'device_code' ? DEVICE_CODE_GRANT : g);
 export const AUTH_METHODS: readonly AuthMethod[] = [
   'private_key_jwt',
   'client_secret_basic',
@@ -71,26 +57,6 @@ const KEYED_METHODS = new Set<AuthMethod>([
   'self_signed_tls_client_auth',
   'tls_client_auth',
 ]);
-/** What a tls_client_auth certificate is matched by (RFC 8705 §2.1.2): its subject DN or one SAN. */
-export type TlsSubjectKind = 'subject_dn' | 'san_dns' | 'san_uri' | 'san_ip' | 'san_email';
-export const TLS_SUBJECT_KINDS: readonly TlsSubjectKind[] = [
-  'subject_dn',
-  'san_dns',
-  'san_uri',
-  'san_ip',
-  'san_email',
-];
-/** How the client's tokens are bound to it: a DPoP key (RFC 9449) or its TLS certificate (RFC 8705). */
-export type SenderConstraint = 'dpop' | 'mtls';
-export const SENDER_CONSTRAINTS: readonly SenderConstraint[] = ['dpop', 'mtls'];
-
-/**
- * PKCE (RFC 7636) for a login client: `required` (the default) or `optional`, which lets a
- * confidential OpenID Connect relying party of the older kind send no code_challenge.
- */
-export type PkceSetting = 'required' | 'optional';
-export const PKCE_SETTINGS: readonly PkceSetting[] = ['required', 'optional'];
-
 /** Scopes of OpenID Connect itself that every login client may ask for. */
 export const LOGIN_SCOPES = ['openid', 'profile', 'email'];
 /** JWK members that only a private or symmetric key has. */
@@ -231,74 +197,6 @@ function checkKeys(input: ClientInput): void {
         );
     }
   }
-}
-
-/** RFC 8705 §2.1.2: a tls_client_auth client names exactly one subject value; no other client does. */
-function tlsSubjectMetadata(input: ClientInput): Record<string, string> {
-  const subject = input.tlsSubject;
-  if (input.authMethod !== 'tls_client_auth') {
-    if (subject)
-      throw invalid('a certificate subject is only used with tls_client_auth', 'tlsSubject');
-    return {};
-  }
-  if (!subject)
-    throw invalid(
-      'tls_client_auth needs the certificate subject: a subject DN or one subject alternative name',
-      'tlsSubject',
-    );
-  if (!TLS_SUBJECT_KINDS.includes(subject.kind))
-    throw invalid(
-      `unknown certificate subject kind ${subject.kind} (allowed: ${TLS_SUBJECT_KINDS.join(', ')})`,
-      'tlsSubject',
-    );
-  const value = typeof subject.value === 'string' ? subject.value.trim() : '';
-  if (!value) throw invalid('the certificate subject needs a value', 'tlsSubject');
-  return { [`tls_client_auth_${subject.kind}`]: value };
-}
-
-/** The sender-constraint metadata: tokens bound to a DPoP key or to the TLS client certificate. */
-function senderConstraintMetadata(input: ClientInput): Record<string, boolean> {
-  const constraint = input.senderConstraint;
-  if (constraint === undefined) return {};
-  if (!SENDER_CONSTRAINTS.includes(constraint))
-    throw invalid(
-      `unknown sender constraint ${constraint} (allowed: ${SENDER_CONSTRAINTS.join(', ')})`,
-      'senderConstraint',
-    );
-  return constraint === 'dpop'
-    ? { dpop_bound_access_tokens: true }
-    : { tls_client_certificate_bound_access_tokens: true };
-}
-
-/**
- * `pkce: 'optional'` in the metadata (absent: required): only for a confidential client of the
- * authorization_code grant; a public client has nothing else protecting its code. Whether the
- * client's profile allows it is the profile's decision (src/oidc/profiles.ts).
- */
-function pkceMetadata(input: ClientInput, login: boolean): Record<string, string> {
-  const setting = input.pkce;
-  if (setting === undefined || setting === 'required') return {};
-  if (!PKCE_SETTINGS.includes(setting))
-    throw invalid(`unknown PKCE setting ${setting} (allowed: ${PKCE_SETTINGS.join(', ')})`, 'pkce');
-  if (!login) throw invalid('PKCE applies to authorization_code clients only', 'pkce');
-  if (input.authMethod === 'none')
-    throw invalid(
-      'PKCE can be optional only for a confidential client: a public client always uses PKCE',
-      'pkce',
-    );
-  return { pkce: 'optional' };
-}
-
-/** The same rule on stored metadata the protocol library loads: why `pkce` is not valid, if it is not. */
-export function pkceMetadataProblem(
-  value: unknown,
-  metadata: Record<string, unknown> | undefined,
-): string | undefined {
-  if (value !== undefined && value !== 'optional')
-    return 'pkce must be optional (or absent: required)';
-  if (value === 'optional' && metadata?.token_endpoint_auth_method === 'none')
-    return 'PKCE can be optional only for a confidential client: a public client always uses PKCE';
-  return undefined;
 }
 
 /** A client that must sign its requests needs the login grant and keys to verify them with. */

@@ -7,58 +7,36 @@ import { createTtlCache } from '../cache.ts';
 import type { Clock } from '../clock.ts';
 import { DomainError, invalid, notFound } from '../errors.ts';
 import type { Sealer } from '../keys/envelope.ts';
-import {
-  type RateLimit,
-  rateLimitMetadata,
-  rateLimitOfMetadata,
-  rateLimitProblem,
-} from '../limits/rateLimit.ts';
+import { type RateLimit, rateLimitMetadata, rateLimitProblem } from '../limits/rateLimit.ts';
 import type { Catalogue } from './catalogue.ts';
-import { type BackchannelView, backchannelView } from './cibaClients.ts';
-import {
-  type AuthMethod,
-  type ClientInput,
-  clientMetadata,
-  type GrantType,
-  grantTypeName,
-  type PkceSetting,
-  SECRET_METHODS,
-  type SenderConstraint,
-  TLS_SUBJECT_KINDS,
-  type TlsSubjectKind,
-} from './clientRules.ts';
+import { type ClientInput, clientMetadata, SECRET_METHODS } from './clientRules.ts';
 import { type ClientRow, createClientStore } from './clientStore.ts';
+import { type ClientView, clientViewOf } from './clientView.ts';
 import {
   LOGOUT_METADATA_MEMBERS,
   type LogoutUris,
   logoutMetadata,
   logoutUrisOf,
 } from './logoutMetadata.ts';
-import { type ProfileName, profileOf, type ServerProfileSetting } from './profiles.ts';
-import {
-  type ResponseSigningField,
-  type ResponseSigningInput,
-  responseSigningOf,
-  withResponseSigning,
-} from './responseSigning.ts';
+import { profileOf, type ServerProfileSetting } from './profiles.ts';
+import { type ResponseSigningInput, withResponseSigning } from './responseSigning.ts';
 
 export {
   AUTH_METHODS,
   type AuthMethod,
   type ClientInput,
-  GRANT_TYPE_ALIASES,
-  GRANT_TYPES,
-  type GrantType,
-  PKCE_SETTINGS,
-  type PkceSetting,
+  validateRedirectUri,
+} from './clientRules.ts';
+export { type ClientView, clientViewOf, clientWarnings } from './clientView.ts';
+export { GRANT_TYPE_ALIASES, GRANT_TYPES, type GrantType } from './grantTypes.ts';
+export { PKCE_SETTINGS, type PkceSetting } from './pkceSetting.ts';
+export {
   SENDER_CONSTRAINTS,
   type SenderConstraint,
   TLS_SUBJECT_KINDS,
   type TlsSubjectKind,
-  validateRedirectUri,
-} from './clientRules.ts';
+} from './tokenBinding.ts';
 
-/** A client as Portcullis shows it (never with its secret). */
 /**
  * A new client id: 128 random bits, base64url. Never starting with "-", so that an id can follow
  * any command-line flag (`portcullis client show ID`) without being read as an option.
@@ -68,63 +46,6 @@ export function newClientId(): string {
     const id = randomBytes(16).toString('base64url');
     if (!id.startsWith('-')) return id;
   }
-}
-
-/** What an administrator should know about a client's weaker settings (client show, access review). */
-export function clientWarnings(client: Pick<ClientView, 'pkce'>): string[] {
-  return client.pkce === 'optional'
-    ? [
-        'PKCE is optional for this client: its authorization codes are protected by its secret alone',
-      ]
-    : [];
-}
-
-export interface ClientView {
-  clientId: string;
-  name: string;
-  grantTypes: GrantType[];
-  redirectUris: string[];
-  postLogoutRedirectUris: string[];
-  authMethod: AuthMethod;
-  jwksUri: string | undefined;
-  hasJwks: boolean;
-  apiAccess: Record<string, string[]>;
-  firstParty: boolean;
-  minAssuranceLevel: number;
-  /** tls_client_auth: the certificate subject it must present; null for other methods. */
-  tlsSubject: { kind: TlsSubjectKind; value: string } | null;
-  /** Tokens bound to a DPoP key or its TLS certificate; null: bearer tokens. */
-  senderConstraint: SenderConstraint | null;
-  /** Its own request limit; null: the default (CLIENT_RATE_LIMIT). */
-  rateLimit: RateLimit | null;
-  /** What the client's requests must obey (src/oidc/profiles.ts), FAPI_PROFILE included. */
-  profile: ProfileName;
-  /** Authorization requests only as signed request objects (JAR) pushed to the PAR endpoint. */
-  requireSignedRequestObject: boolean;
-  /** PKCE required (the default) or optional (a confidential OpenID Connect RP: a warning). */
-  pkce: PkceSetting;
-  /** The algorithms of its ID tokens, UserInfo, JARM and introspection responses, when not the default. */
-  signing: Partial<Record<ResponseSigningField, string>>;
-  /** Back-channel logout URI; null: none. */
-  backchannelLogoutUri: string | null;
-  /** Front-channel logout URI; null: none. */
-  frontchannelLogoutUri: string | null;
-  /** Backchannel authentication (CIBA) settings; null without the CIBA grant. */
-  backchannel: BackchannelView | null;
-  createdBy: string;
-  createdAt: Date;
-  updatedAt: Date;
-}
-
-/** The tls_client_auth_* metadata member a client was registered with, if any. */
-function tlsSubjectOf(
-  metadata: Record<string, unknown>,
-): { kind: TlsSubjectKind; value: string } | null {
-  for (const kind of TLS_SUBJECT_KINDS) {
-    const value = metadata[`tls_client_auth_${kind}`];
-    if (typeof value === 'string') return { kind, value };
-  }
-  return null;
 }
 
 export interface ClientRegistryOptions {
@@ -170,38 +91,7 @@ export function createClientRegistry(options: ClientRegistryOptions) {
     };
   }
 
-  function toView(row: ClientRow): ClientView {
-    const m = row.metadata as Record<string, never>;
-    return {
-      clientId: row.client_id,
-      name: m.client_name ?? row.client_id,
-      grantTypes: ((m.grant_types ?? []) as string[]).map(grantTypeName) as GrantType[],
-      redirectUris: m.redirect_uris ?? [],
-      postLogoutRedirectUris: m.post_logout_redirect_uris ?? [],
-      authMethod: m.token_endpoint_auth_method ?? 'client_secret_basic',
-      jwksUri: m.jwks_uri,
-      hasJwks: Boolean(m.jwks),
-      apiAccess: m.api_access ?? {},
-      firstParty: m.first_party === true,
-      minAssuranceLevel: typeof m.min_assurance_level === 'number' ? m.min_assurance_level : 1,
-      tlsSubject: tlsSubjectOf(m),
-      senderConstraint: m.tls_client_certificate_bound_access_tokens
-        ? 'mtls'
-        : m.dpop_bound_access_tokens
-          ? 'dpop'
-          : null,
-      rateLimit: rateLimitOfMetadata(m.rate_limit) ?? null,
-      profile: profileOf(m, options.serverProfile).name,
-      requireSignedRequestObject: m.require_signed_request_object === true,
-      pkce: m.pkce === 'optional' ? 'optional' : 'required',
-      signing: responseSigningOf(m, options.idTokenAlg),
-      ...logoutUrisOf(m),
-      backchannel: backchannelView(m),
-      createdBy: row.created_by,
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-    };
-  }
+  const toView = (row: ClientRow): ClientView => clientViewOf(row, options);
 
   const newSecret = () => randomBytes(32).toString('base64url');
 

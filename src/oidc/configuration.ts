@@ -13,15 +13,16 @@ import type { Config } from '../config.ts';
 import type { Views } from '../http/views.ts';
 import type { KeyRing } from '../keys/signingKeys.ts';
 import type { CibaConfiguration } from './ciba.ts';
-import { DEVICE_CODE_GRANT } from './clientRules.ts';
 import { newClientId } from './clients.ts';
 import { type DeviceFlowOptions, deviceFlowFeature } from './deviceFlow.ts';
 import { endpointAuthDiscovery } from './discoveryTruth.ts';
 import { EXTRA_CLIENT_METADATA, validateExtraMetadataFor } from './extraClientMetadata.ts';
+import { DEVICE_CODE_GRANT } from './grantTypes.ts';
 import { introspectionPolicy } from './introspectionPolicy.ts';
 import type { JwtIntrospection } from './jwtIntrospection.ts';
 import { messageSigningClientDefaults, messageSigningFeatures } from './messageSigning.ts';
 import { type MtlsOptions, mtlsConfiguration } from './mtls.ts';
+import { pkceMetadataProblem } from './pkceSetting.ts';
 import {
   clientAssertionProblem,
   PROFILES,

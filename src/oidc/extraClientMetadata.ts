@@ -2,7 +2,7 @@
 // it: types and bounds of each field, and the client's profile enforced on every client it loads.
 import { errors } from 'oidc-provider';
 import { rateLimitOfMetadata } from '../limits/rateLimit.ts';
-import { pkceMetadataProblem } from './clientRules.ts';
+import { pkceMetadataProblem } from './pkceSetting.ts';
 import { enforceProfileOnLoad, profileOf, type ServerProfileSetting } from './profiles.ts';
 
 /** Client metadata Portcullis adds to the standard set. */

@@ -3,7 +3,7 @@
 // a third-party app allowed both, one allowed the accounts API only, and the counts a refusal
 // test checks (consents, pushed requests, codes and tokens).
 import * as oidc from 'openid-client';
-import type { GrantType } from '../../src/oidc/clientRules.ts';
+import type { GrantType } from '../../src/oidc/grantTypes.ts';
 import { PASSWORD } from '../support/fixtures.ts';
 import type { TestServer } from '../support/server.ts';
 

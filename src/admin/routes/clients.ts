@@ -6,8 +6,6 @@ import { conflict, notFound } from '../../errors.ts';
 import type { ClientView } from '../../oidc/clients.ts';
 import { adminApiIdentifier } from '../adminApi.ts';
 import { requireGrantable } from '../auth.ts';
-import type { AdminContext } from '../context.ts';
-import { type AnyRoute, defineRoute, iso } from '../route.ts';
 import {
   Client,
   ClientIdParams,
@@ -15,7 +13,9 @@ import {
   ClientList,
   ClientSaved,
   ClientSecret,
-} from '../schemas.ts';
+} from '../clientSchemas.ts';
+import type { AdminContext } from '../context.ts';
+import { type AnyRoute, defineRoute, iso } from '../route.ts';
 
 const TAG = 'Clients';
 const SCOPE = 'admin:clients';

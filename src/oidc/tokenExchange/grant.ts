@@ -8,7 +8,7 @@ import { type Clock, epochSeconds } from '../../clock.ts';
 import type { SigningAlg } from '../../config.ts';
 import type { Assurance } from '../../mfa/assurance.ts';
 import type { Catalogue } from '../catalogue.ts';
-import { TOKEN_EXCHANGE } from '../clientRules.ts';
+import { TOKEN_EXCHANGE } from '../grantTypes.ts';
 import { profileOf, type ServerProfileSetting } from '../profiles.ts';
 import { apiAccessOf } from '../resources.ts';
 import { bindToClient } from './senderBinding.ts';
