@@ -22,7 +22,6 @@ import { introspectionPolicy } from './introspectionPolicy.ts';
 import type { JwtIntrospection } from './jwtIntrospection.ts';
 import { messageSigningClientDefaults, messageSigningFeatures } from './messageSigning.ts';
 import { type MtlsOptions, mtlsConfiguration } from './mtls.ts';
-import { pkceMetadataProblem } from './pkceSetting.ts';
 import {
   clientAssertionProblem,
   PROFILES,
