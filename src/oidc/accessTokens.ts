@@ -3,12 +3,12 @@
 // found in the store, held to its sender constraint (DPoP proof or client certificate). Web layers
 // turn AccessTokenError into responses.
 import type { X509Certificate } from 'node:crypto';
-import { createLocalJWKSet, type JWK, errors as joseErrors, jwtVerify } from 'jose';
+import { errors as joseErrors, jwtVerify } from 'jose';
 import type Provider from 'oidc-provider';
 import type { KeyRing } from '../keys/signingKeys.ts';
 import type { ArtifactStore } from './artifactStore.ts';
-import { PRIVATE_JWK_MEMBERS } from './clientRules.ts';
 import { PROFILES, type ServerProfileSetting, serverProfile } from './profiles.ts';
+import { ringVerificationKeys } from './ringVerificationKeys.ts';
 import {
   certificateThumbprint,
   DpopProofError,
@@ -144,25 +144,9 @@ function describeJoseError(err: unknown, audienceName: string): string {
   return 'the access token is malformed';
 }
 
-const publicPart = (jwk: JWK): JWK =>
-  Object.fromEntries(Object.entries(jwk).filter(([k]) => !PRIVATE_JWK_MEMBERS.includes(k))) as JWK;
-
 export function createAccessTokenVerifier(deps: AccessTokenVerifierDeps) {
-  let cached: { fingerprint: string; jwks: ReturnType<typeof createLocalJWKSet>; algs: string[] };
-
   /** The public keys of the current ring (rebuilt when the ring changes). */
-  function keys() {
-    const ring = deps.ring();
-    if (cached?.fingerprint !== ring.fingerprint) {
-      const published = ring.jwks.map(publicPart);
-      cached = {
-        fingerprint: ring.fingerprint,
-        jwks: createLocalJWKSet({ keys: published }),
-        algs: [...new Set(published.map((k) => k.alg).filter((a): a is string => !!a))],
-      };
-    }
-    return cached;
-  }
+  const keys = ringVerificationKeys(deps.ring);
 
   /** The scheme and token of a request; throws `missing` when there is none or another kind. */
   function credentialsOf(header: string | undefined): { scheme: 'bearer' | 'dpop'; token: string } {

@@ -4,17 +4,11 @@
 // as the token the JWT stands for (verified with the key ring, unexpired, not revoked), so the
 // library's own checks apply unchanged (grant alive, allowedPolicy, consent, response shape).
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import {
-  createLocalJWKSet,
-  decodeProtectedHeader,
-  type JWK,
-  type JWTPayload,
-  jwtVerify,
-} from 'jose';
+import { decodeProtectedHeader, type JWTPayload, jwtVerify } from 'jose';
 import type Provider from 'oidc-provider';
 import type { KeyRing } from '../keys/signingKeys.ts';
-import { PRIVATE_JWK_MEMBERS } from './clientRules.ts';
 import type { RevokedJwtStore } from './revokedJwtStore.ts';
+import { type VerificationKeys, verificationKeysOf } from './ringVerificationKeys.ts';
 
 /** The claim of a person's JWT access token naming the grant it was issued from. */
 export const GRANT_CLAIM = 'grant_id';
@@ -92,30 +86,14 @@ export function createJwtIntrospection(options: JwtIntrospectionOptions) {
     return given.length === expected.length && timingSafeEqual(given, expected) ? jwt : undefined;
   }
 
-  function keysOf(ring: KeyRing) {
-    const published = ring.jwks.map(
-      (jwk) =>
-        Object.fromEntries(
-          Object.entries(jwk).filter(([k]) => !PRIVATE_JWK_MEMBERS.includes(k)),
-        ) as JWK,
-    );
-    return {
-      jwks: createLocalJWKSet({ keys: published }),
-      algorithms: [...new Set(published.map((k) => k.alg).filter((a): a is string => !!a))],
-    };
-  }
-
   /** The claims of a JWT access token this issuer signed and that has not expired. */
-  async function verified(
-    jwt: string,
-    keys: ReturnType<typeof keysOf>,
-  ): Promise<JWTPayload | undefined> {
+  async function verified(jwt: string, keys: VerificationKeys): Promise<JWTPayload | undefined> {
     try {
       // The system time, as oidc-provider stamps iat and exp with it.
       const { payload } = await jwtVerify(jwt, keys.jwks, {
         issuer: options.issuer,
         typ: 'at+jwt',
-        algorithms: keys.algorithms,
+        algorithms: keys.algs,
         clockTolerance: options.clockToleranceSeconds,
         requiredClaims: ['exp', 'iat', 'jti', 'sub', 'client_id', 'aud'],
       });
@@ -167,11 +145,11 @@ export function createJwtIntrospection(options: JwtIntrospectionOptions) {
           destroy: (id) => (id.startsWith(PREFIX) ? Promise.resolve() : base.destroy(id)),
         };
       if (!MODELS.has(model)) return base;
-      let keys: ReturnType<typeof keysOf> | undefined;
+      let keys: VerificationKeys | undefined;
       const claimsOf = async (id: string) => {
         const jwt = jwtOf(id);
         if (jwt === undefined) return undefined;
-        keys ??= keysOf(ring);
+        keys ??= verificationKeysOf(ring);
         return verified(jwt, keys);
       };
       return {

@@ -1,11 +1,11 @@
 // Token exchange (RFC 8693): the subject token a resource server presents, verified as a live
 // access token Portcullis issued to a person: an opaque token found in the store with its grant,
 // or a JWT (RFC 9068) signed by the running key ring whose grant still stands.
-import { createLocalJWKSet, type JWK, jwtVerify } from 'jose';
+import { jwtVerify } from 'jose';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import type { KeyRing } from '../../keys/signingKeys.ts';
-import { PRIVATE_JWK_MEMBERS } from '../clientRules.ts';
+import { ringVerificationKeys } from '../ringVerificationKeys.ts';
 
 export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 
@@ -45,9 +45,6 @@ export const invalidGrant = (description: string) =>
 
 const INACTIVE = 'the subject token is not active (unknown, expired or revoked)';
 
-const publicPart = (jwk: JWK): JWK =>
-  Object.fromEntries(Object.entries(jwk).filter(([k]) => !PRIVATE_JWK_MEMBERS.includes(k))) as JWK;
-
 const scopeList = (value: unknown): string[] =>
   typeof value === 'string' ? value.split(' ').filter(Boolean) : [];
 
@@ -66,19 +63,7 @@ function union(maps: Record<string, string[]>[]): Record<string, string[]> {
 }
 
 export function createSubjectTokens(deps: SubjectTokenDeps) {
-  let cached: { fingerprint: string; jwks: ReturnType<typeof createLocalJWKSet>; algs: string[] };
-  function keys() {
-    const ring = deps.ring();
-    if (cached?.fingerprint !== ring.fingerprint) {
-      const published = ring.jwks.map(publicPart);
-      cached = {
-        fingerprint: ring.fingerprint,
-        jwks: createLocalJWKSet({ keys: published }),
-        algs: [...new Set(published.map((k) => k.alg).filter((a): a is string => !!a))],
-      };
-    }
-    return cached;
-  }
+  const keys = ringVerificationKeys(deps.ring);
 
   /** An opaque access token of a person, from the store, with the grant it came from. */
   async function opaque(ctx: KoaContextWithOIDC, value: string): Promise<SubjectToken> {
