@@ -93,6 +93,19 @@ export function createClientRegistry(options: ClientRegistryOptions) {
 
   const toView = (row: ClientRow): ClientView => clientViewOf(row, options);
 
+  /** Stores changed metadata once the library's own check (with the secret, if any) accepts it. */
+  async function saveChecked(row: ClientRow, metadata: Record<string, unknown>) {
+    const clientId = row.client_id;
+    const current = row.secret_sealed
+      ? sealer.openString(row.secret_sealed, secretContext(clientId))
+      : undefined;
+    await options.validateMetadata(current ? { ...metadata, client_secret: current } : metadata);
+    const updatedAt = new Date(clock.now());
+    await store.update(clientId, { metadata, updated_at: updatedAt });
+    cache.delete(clientId);
+    return toView({ ...row, metadata, updated_at: updatedAt });
+  }
+
   const newSecret = () => randomBytes(32).toString('base64url');
 
   return {
@@ -208,14 +221,7 @@ export function createClientRegistry(options: ClientRegistryOptions) {
         options.ringAlgs ?? [options.idTokenAlg],
         profileOf(row.metadata, options.serverProfile),
       );
-      const current = row.secret_sealed
-        ? sealer.openString(row.secret_sealed, secretContext(clientId))
-        : undefined;
-      await options.validateMetadata(current ? { ...metadata, client_secret: current } : metadata);
-      const updatedAt = new Date(clock.now());
-      await store.update(clientId, { metadata, updated_at: updatedAt });
-      cache.delete(clientId);
-      return toView({ ...row, metadata, updated_at: updatedAt });
+      return saveChecked(row, metadata);
     },
 
     /**
@@ -231,14 +237,7 @@ export function createClientRegistry(options: ClientRegistryOptions) {
         Object.entries(row.metadata).filter(([k]) => !LOGOUT_METADATA_MEMBERS.includes(k)),
       );
       const metadata = { ...rest, ...logoutMetadata(wanted, login) };
-      const current = row.secret_sealed
-        ? sealer.openString(row.secret_sealed, secretContext(clientId))
-        : undefined;
-      await options.validateMetadata(current ? { ...metadata, client_secret: current } : metadata);
-      const updatedAt = new Date(clock.now());
-      await store.update(clientId, { metadata, updated_at: updatedAt });
-      cache.delete(clientId);
-      return toView({ ...row, metadata, updated_at: updatedAt });
+      return saveChecked(row, metadata);
     },
 
     async rotateSecret(clientId: string): Promise<string> {
