@@ -100,7 +100,7 @@ describe('portcullis api: detail types and consent scope', () => {
     ]);
     assert.equal(
       cleared.stdout,
-      `updated API ${ACCOUNTS}: detail types (none), consent scope (none)\n`,
+      `updated API ${ACCOUNTS}: not public, detail types (none), consent scope (none)\n`,
     );
   });
 
