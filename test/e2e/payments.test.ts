@@ -6,12 +6,17 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
 import { generateSecret, generateSync } from 'otplib';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { manualClock } from '../../src/clock.ts';
 import { hashId } from '../../src/oidc/adapter.ts';
 import { BANK_API, PASSWORD } from '../support/fixtures.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { launchBrowser, openContext, startCallbackServer } from './support/browser.ts';
+import {
+  addVirtualAuthenticator,
+  launchBrowser,
+  openContext,
+  startCallbackServer,
+} from './support/browser.ts';
 
 const CHANGED =
   'The payment changed after you saw it. Nothing was paid; go back to the application and start again.';
@@ -23,25 +28,6 @@ const PAYMENT = {
   creditorAccount: { iban: 'DE89370400440532013000' },
   remittanceInformation: 'Invoice 2026-117',
 };
-
-async function addVirtualAuthenticator(context: BrowserContext, page: Page) {
-  const cdp = await context.newCDPSession(page);
-  await cdp.send('WebAuthn.enable');
-  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: {
-      protocol: 'ctap2',
-      transport: 'internal',
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      automaticPresenceSimulation: true,
-    },
-  });
-  return async () =>
-    (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials.map(
-      (c) => c.signCount,
-    );
-}
 
 describe('payments in the browser', () => {
   const clock = manualClock(Date.UTC(2026, 11, 1, 15, 0, 0));

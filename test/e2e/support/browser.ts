@@ -81,3 +81,26 @@ export async function startCallbackServer(): Promise<{
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
+
+/**
+ * Chromium's virtual authenticator (a platform passkey that verifies the user) in this page's
+ * context; returns a reader of its credentials' signature counters.
+ */
+export async function addVirtualAuthenticator(context: BrowserContext, page: Page) {
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  return async () =>
+    (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials.map(
+      (c) => c.signCount,
+    );
+}
