@@ -6,34 +6,19 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
 import { generateSync } from 'otplib';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { manualClock } from '../../src/clock.ts';
 import { BANK_API, PASSWORD } from '../support/fixtures.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { launchBrowser, openContext, startCallbackServer } from './support/browser.ts';
+import {
+  addVirtualAuthenticator,
+  launchBrowser,
+  openContext,
+  startCallbackServer,
+} from './support/browser.ts';
 import { loginFlows } from './support/flows.ts';
 
 const ACR_STRONG = 'urn:portcullis:ac:phishing-resistant';
-
-async function addVirtualAuthenticator(context: BrowserContext, page: Page) {
-  const cdp = await context.newCDPSession(page);
-  await cdp.send('WebAuthn.enable');
-  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: {
-      protocol: 'ctap2',
-      transport: 'internal',
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      automaticPresenceSimulation: true,
-    },
-  });
-  /** Signature counters of the authenticator's credentials (they move with each assertion). */
-  return async () =>
-    (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials.map(
-      (c) => c.signCount,
-    );
-}
 
 describe('WebAuthn and passkeys in the browser', () => {
   const clock = manualClock(Date.UTC(2026, 10, 29, 11, 0, 0));

@@ -71,9 +71,8 @@ describe('authorization_details from PAR to token, and the consent behind the to
     return new URL(page.location!);
   }
 
-  /** PAR with `details` (no resource), consent, code for tokens; openid-client throughout. */
-  async function consentTo(client: Secretive, details: unknown[], scope = 'openid') {
-    const config = await world.rp(client);
+  /** Pushes an authorization request with `details` (no resource); its URL and PKCE checks. */
+  async function pushed(config: oidc.Configuration, details: unknown[], scope = 'openid') {
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
     const url = await oidc.buildAuthorizationUrlWithPAR(config, {
@@ -84,6 +83,13 @@ describe('authorization_details from PAR to token, and the consent behind the to
       state,
       authorization_details: JSON.stringify(details),
     });
+    return { url, verifier, state };
+  }
+
+  /** PAR with `details` (no resource), consent, code for tokens; openid-client throughout. */
+  async function consentTo(client: Secretive, details: unknown[], scope = 'openid') {
+    const config = await world.rp(client);
+    const { url, verifier, state } = await pushed(config, details, scope);
     const tokens = await oidc.authorizationCodeGrant(config, await approve(url), {
       pkceCodeVerifier: verifier,
       expectedState: state,
@@ -175,16 +181,7 @@ describe('authorization_details from PAR to token, and the consent behind the to
   test('details of two APIs: each token carries those of its own API only', async () => {
     const detail = accountAccess(60);
     const config = await world.rp(world.tpp);
-    const verifier = oidc.randomPKCECodeVerifier();
-    const state = oidc.randomState();
-    const url = await oidc.buildAuthorizationUrlWithPAR(config, {
-      redirect_uri: REDIRECT,
-      scope: 'openid',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state,
-      authorization_details: JSON.stringify([PAYMENT, detail]),
-    });
+    const { url, verifier, state } = await pushed(config, [PAYMENT, detail]);
     const callback = await approve(url);
     // Two APIs: the client names the one its token is for.
     const payments = await oidc.authorizationCodeGrant(
@@ -209,16 +206,7 @@ describe('authorization_details from PAR to token, and the consent behind the to
   test('a code redeemed after its consent was revoked gives no token', async () => {
     const detail = accountAccess(10);
     const config = await world.rp(world.tpp);
-    const verifier = oidc.randomPKCECodeVerifier();
-    const state = oidc.randomState();
-    const url = await oidc.buildAuthorizationUrlWithPAR(config, {
-      redirect_uri: REDIRECT,
-      scope: 'openid',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state,
-      authorization_details: JSON.stringify([detail]),
-    });
+    const { url, verifier, state } = await pushed(config, [detail]);
     const callback = await approve(url);
     const latest = (await consentsOf()).find(
       (c) => c.details[0]?.expirationDateTime === detail.expirationDateTime,
