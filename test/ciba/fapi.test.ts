@@ -21,8 +21,9 @@ import {
 } from '../support/fapi.ts';
 import { PASSWORD } from '../support/fixtures.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { BANK, seedCustomer } from './accountPage.ts';
 
-const API = 'https://bank.api.example';
+const API = BANK;
 const SECRET = 'MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43U';
 
 describe('FAPI-CIBA (fapi2 clients)', () => {
@@ -47,21 +48,7 @@ describe('FAPI-CIBA (fapi2 clients)', () => {
 
   before(async () => {
     server = await startTestServer();
-    const { catalogue, accounts, roles, totp } = server.app.services;
-    await catalogue.create({
-      identifier: API,
-      name: 'Bank API',
-      tokenFormat: 'jwt',
-      accessTokenTtl: 300,
-      scopes: [{ name: 'accounts:read', description: 'See your accounts' }],
-    });
-    await roles.create({ name: 'customer', scopes: ['accounts:read'] });
-    const carol = await accounts.create({
-      email: 'carol@example.com',
-      password: PASSWORD,
-      roles: ['customer'],
-    });
-    await totp.importConfirmed([{ userId: carol.id, secret: SECRET }]);
+    await seedCustomer(server, 'carol@example.com', SECRET);
   });
   after(() => server.close());
 

@@ -7,12 +7,11 @@ import * as oidc from 'openid-client';
 import { generateSync } from 'otplib';
 import { CIBA_GRANT_TYPE } from '../../src/oidc/cibaClients.ts';
 import { HttpBrowser } from '../support/browserless.ts';
-import { PASSWORD } from '../support/fixtures.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { approvalsPage } from './accountPage.ts';
+import { approvalsPage, BANK, seedCustomer } from './accountPage.ts';
 import { type PingReceiver, startPingReceiver } from './pingReceiver.ts';
 
-const API = 'https://bank.api.example';
+const API = BANK;
 const SECRET = 'KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU';
 
 describe('CIBA, ping mode', () => {
@@ -23,21 +22,8 @@ describe('CIBA, ping mode', () => {
   before(async () => {
     receiver = await startPingReceiver();
     server = await startTestServer({ fetch: receiver.fetch });
-    const { catalogue, clients, accounts, roles, totp } = server.app.services;
-    await catalogue.create({
-      identifier: API,
-      name: 'Bank API',
-      tokenFormat: 'jwt',
-      accessTokenTtl: 300,
-      scopes: [{ name: 'accounts:read', description: 'See your accounts' }],
-    });
-    await roles.create({ name: 'customer', scopes: ['accounts:read'] });
-    const bob = await accounts.create({
-      email: 'bob@example.com',
-      password: PASSWORD,
-      roles: ['customer'],
-    });
-    await totp.importConfirmed([{ userId: bob.id, secret: SECRET }]);
+    const { clients } = server.app.services;
+    await seedCustomer(server, 'bob@example.com', SECRET);
     const created = await clients.create({
       name: 'Shop Terminal',
       grantTypes: [CIBA_GRANT_TYPE],
