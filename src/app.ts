@@ -51,7 +51,7 @@ export async function createApp(config: Config, deps: AppDeps) {
   const { knex } = db;
   const sealer = createSealer(config.encryptionKeys);
   const views = createViews({ cache: config.env === 'production' });
-  const metrics = createMetrics();
+  const metrics = createMetrics(db.counter);
   const audit = createAuditLog({ knex, clock });
 
   // Every security event: the hash-chained audit log and one log line (src/audit/recorder.ts).

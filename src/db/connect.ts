@@ -10,6 +10,7 @@ import {
   pgdataDir,
   socketConnection,
 } from './embedded.ts';
+import { countQueriesOf, createQueryCounter, type QueryCounter } from './queryCounter.ts';
 
 export type { Knex };
 
@@ -23,6 +24,8 @@ export interface Database {
    * database's socket delivers a notice to the connection that sent it, not to listeners).
    */
   listenConnection?: pg.ClientConfig;
+  /** Round trips and statements sent over the pool (PostgreSQL connections; see queryCounter.ts). */
+  counter: QueryCounter;
   close(): Promise<void>;
 }
 
@@ -41,11 +44,23 @@ export interface DatabaseOptions {
   hostEmbedded?: boolean;
 }
 
-function pgKnex(connection: Knex.PgConnectionConfig | string, poolMax: number): Knex {
+function pgKnex(
+  connection: Knex.PgConnectionConfig | string,
+  poolMax: number,
+  counter: QueryCounter,
+): Knex {
   return knexFactory({
     client: 'pg',
     connection,
-    pool: { min: 0, max: poolMax },
+    pool: {
+      min: 0,
+      max: poolMax,
+      // Every pooled connection counts its queries (knex's and the prepared statements').
+      afterCreate(conn: pg.Client, done: (err: Error | null, conn: pg.Client) => void) {
+        countQueriesOf(conn as never, counter);
+        done(null, conn);
+      },
+    },
     acquireConnectionTimeout: 10_000,
     log: quietLog,
   });
@@ -81,12 +96,18 @@ async function pgliteKnex(connection: { filename: string } | Record<string, neve
 
 export async function connectDatabase(options: DatabaseOptions): Promise<Database> {
   const poolMax = options.poolMax ?? 10;
+  const counter = createQueryCounter();
   if (options.url) {
-    const knex = pgKnex({ connectionString: options.url, application_name: 'portcullis' }, poolMax);
+    const knex = pgKnex(
+      { connectionString: options.url, application_name: 'portcullis' },
+      poolMax,
+      counter,
+    );
     const url = new URL(options.url);
     return {
       knex,
       kind: 'postgres',
+      counter,
       describe: `postgres://${url.hostname}:${url.port || 5432}${url.pathname}`,
       listenConnection: { connectionString: options.url },
       close: () => knex.destroy(),
@@ -97,6 +118,7 @@ export async function connectDatabase(options: DatabaseOptions): Promise<Databas
     return {
       knex,
       kind: 'embedded',
+      counter,
       describe: 'embedded PostgreSQL (in memory)',
       close: () => knex.destroy(),
     };
@@ -104,20 +126,22 @@ export async function connectDatabase(options: DatabaseOptions): Promise<Databas
 
   const dir = options.embeddedDir;
   if (await embeddedServerRunning(dir)) {
-    const knex = pgKnex(socketConnection(dir), poolMax);
+    const knex = pgKnex(socketConnection(dir), poolMax, counter);
     return {
       knex,
       kind: 'embedded',
+      counter,
       describe: `embedded PostgreSQL served from ${pgdataDir(dir)}`,
       close: () => knex.destroy(),
     };
   }
   if (options.hostEmbedded) {
     const host = await hostEmbeddedDatabase(dir);
-    const knex = pgKnex(socketConnection(dir), poolMax);
+    const knex = pgKnex(socketConnection(dir), poolMax, counter);
     return {
       knex,
       kind: 'embedded',
+      counter,
       describe: `embedded PostgreSQL in ${pgdataDir(dir)}`,
       async close() {
         await knex.destroy();
@@ -131,6 +155,7 @@ export async function connectDatabase(options: DatabaseOptions): Promise<Databas
   return {
     knex,
     kind: 'embedded',
+    counter,
     describe: `embedded PostgreSQL in ${pgdataDir(dir)}`,
     async close() {
       await knex.destroy();

@@ -5,11 +5,33 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import Router from '@koa/router';
 import Koa from 'koa';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import type { QueryCounter } from '../db/queryCounter.ts';
 import { errorFacts, type Logger } from '../log.ts';
 
-export function createMetrics() {
+export function createMetrics(queries?: QueryCounter) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  if (queries) {
+    // Read at scrape time from the database handle's running totals (db/queryCounter.ts).
+    new Counter({
+      name: 'portcullis_db_round_trips_total',
+      help: 'Queries sent to PostgreSQL over the pool, each one round trip',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(queries.roundTrips);
+      },
+    });
+    new Counter({
+      name: 'portcullis_db_statements_total',
+      help: 'SQL statements sent to PostgreSQL over the pool',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(queries.statements);
+      },
+    });
+  }
   const requests = new Histogram({
     name: 'portcullis_http_request_duration_seconds',
     help: 'HTTP request latency by route and status',

@@ -8,7 +8,7 @@ import { type FuzzContext, leak, makeCase, type Target } from './fuzz.ts';
 import { type Outcome, send, sendRaw } from './http.ts';
 
 export const FUZZ_REQUESTS = 20_000;
-const WARM_UP = 500;
+const WARM_UP = 2_000;
 const CONCURRENCY = 32;
 
 const INTERACTION_POSTS = [
