@@ -1,5 +1,6 @@
-// The one owner of oidc_artifacts: every statement on the table lives here or in its sibling
-// artifactMaintenance.ts (revocation, registration allowances, the sweep), built once per app.
+// The one owner of oidc_artifacts: every statement on the table lives here or in its siblings
+// artifactBatches.ts (the request path, batched per event-loop turn) and artifactMaintenance.ts
+// (revocation, registration allowances, the sweep), built once per app.
 import type { Knex } from 'knex';
 import type { Clock } from '../clock.ts';
 import { statement, statementRunner } from '../db/prepared.ts';
