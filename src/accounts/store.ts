@@ -1,6 +1,7 @@
 // SQL for users, roles, role_scopes and user_roles; only src/accounts/ touches these tables.
 import type { Knex } from 'knex';
 import { statement, statementRunner } from '../db/prepared.ts';
+import { turnBatch } from '../db/turnBatch.ts';
 
 export type UserStatus = 'active' | 'locked' | 'disabled';
 
@@ -42,11 +43,12 @@ export type UserWithAccess = UserRow & {
 
 /**
  * The lookup of every token request and page that names a person: the user, their roles and
- * their roles' scopes per API in one statement (three lookups otherwise).
+ * their roles' scopes per API in one statement (three lookups otherwise), for every person asked
+ * in one turn of the event loop (`n` is the asker's place).
  */
-const USER_WITH_ACCESS = statement(
-  'accounts_user_with_access',
-  `select u.*,
+const USERS_WITH_ACCESS = statement(
+  'accounts_users_with_access',
+  `select k.n::int as n, u.*,
      array(select r.name from user_roles ur join roles r on r.id = ur.role_id
            where ur.user_id = u.id order by r.name) as role_names,
      coalesce((select json_object_agg(x.identifier, x.scopes)
@@ -56,16 +58,20 @@ const USER_WITH_ACCESS = statement(
                      join apis a on a.id = rs.api_id
                      where ur.user_id = u.id
                      group by a.identifier) x), '{}'::json) as role_scopes
-   from users u where u.id = ?`,
+   from unnest(?::uuid[]) with ordinality as k(id, n) join users u on u.id = k.id`,
 );
 
 export function createAccountStore(knex: Knex, options: { prepared?: boolean } = {}) {
   const run = statementRunner(knex, { prepared: options.prepared ?? false });
+  const findWithAccess = turnBatch(async (ids: string[]) => {
+    const { rows } = await run<UserWithAccess & { n: number }>(USERS_WITH_ACCESS, [ids]);
+    const found: (UserWithAccess | undefined)[] = ids.map(() => undefined);
+    for (const { n, ...row } of rows) found[n - 1] = row;
+    return found;
+  });
   return {
-    async findUserWithAccess(id: string): Promise<UserWithAccess | undefined> {
-      const { rows } = await run<UserWithAccess>(USER_WITH_ACCESS, [id]);
-      return rows[0];
-    },
+    /** A user with roles and scopes (id a UUID); the lookups of one turn are one statement. */
+    findUserWithAccess: (id: string): Promise<UserWithAccess | undefined> => findWithAccess(id),
     /** Inserts many users with the same roles in one transaction, a thousand rows at a time. */
     async insertUsers(rows: UserRow[], roleIds: string[], now: Date): Promise<void> {
       await knex.transaction(async (trx) => {

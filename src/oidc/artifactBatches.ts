@@ -1,0 +1,153 @@
+// The request-path statements of oidc_artifacts in their batched form (artifactStore.ts owns the
+// table and calls these): the finds, saves, consumes and replay claims of one event-loop turn go
+// out as one statement of each kind, with `unnest` over one array per column.
+import type { Clock } from '../clock.ts';
+import { type RunStatement, statement } from '../db/prepared.ts';
+import type { ArtifactRow, ArtifactWrite } from './artifactStore.ts';
+
+/** Models read with their Grant and (when bound to one) their Session in the same statement. */
+const OWNERS = "('RefreshToken', 'AuthorizationCode')";
+
+const SQL = {
+  /**
+   * Every row asked for (`n` is the asker's place), and for a refresh token or code its Grant
+   * and, if it expires with a session, that Session: what the provider always reads next.
+   */
+  find: statement(
+    'oidc_artifact_find_batch',
+    `with k as (
+       select model, id, n::int from unnest(?::text[], ?::text[]) with ordinality as k(model, id, n)),
+     t as (
+       select k.n, a.model, a.payload, a.consumed_at, a.grant_id
+       from k join oidc_artifacts a on a.model = k.model and a.id = k.id)
+     select n, payload, consumed_at, 'self' as part from t
+     union all
+     select t.n, g.payload, g.consumed_at, 'grant' from t join oidc_artifacts g
+       on t.model in ${OWNERS} and g.model = 'Grant' and g.id = t.grant_id
+     union all
+     select t.n, s.payload, s.consumed_at, 'session' from t join oidc_artifacts s
+       on t.model in ${OWNERS} and t.payload->>'expiresWithSession' = 'true'
+       and s.model = 'Session' and s.session_uid = t.payload->>'sessionUid'`,
+  ),
+  /** Saves; the rows have distinct keys (a key saved twice in one turn keeps its last save). */
+  upsert: statement(
+    'oidc_artifact_upsert_batch',
+    `insert into oidc_artifacts (model, id, payload, grant_id, session_uid, user_code, account_id, client_id, expires_at)
+     select model, id, payload::jsonb, grant_id, session_uid, user_code, account_id, client_id, expires_at
+     from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[])
+       as r(model, id, payload, grant_id, session_uid, user_code, account_id, client_id, expires_at)
+     on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id,
+       session_uid = excluded.session_uid, user_code = excluded.user_code,
+       account_id = excluded.account_id, client_id = excluded.client_id,
+       expires_at = excluded.expires_at`,
+  ),
+  /** Marks unconsumed rows consumed; a row comes back only to the statement that consumed it. */
+  consume: statement(
+    'oidc_artifact_consume_batch',
+    `update oidc_artifacts a set consumed_at = ?
+     from unnest(?::text[], ?::text[]) as k(model, id)
+     where a.model = k.model and a.id = k.id and a.consumed_at is null
+     returning a.model, a.id`,
+  ),
+  /** Replay-detection entries; an id comes back only to the statement that inserted it. */
+  claim: statement(
+    'oidc_replay_claim_batch',
+    `insert into oidc_artifacts (model, id, payload, expires_at)
+     select 'ReplayDetection', id, payload::jsonb, expires_at
+     from unnest(?::text[], ?::text[], ?::timestamptz[]) as r(id, payload, expires_at)
+     on conflict (model, id) do nothing returning id`,
+  ),
+};
+
+export interface FindAsk {
+  model: string;
+  key: string;
+}
+
+/** A row found, with what was read ahead with it (empty unless a refresh token or code). */
+export interface Found {
+  row: ArtifactRow | undefined;
+  companions: ArtifactRow[];
+}
+
+export interface ReplayClaim {
+  id: string;
+  payload: object;
+  expiresAt: Date;
+}
+
+type FoundRow = ArtifactRow & { n: number };
+
+/** The first index of each distinct key: later asks of the same key in a batch lose to it. */
+function firstOf<T>(items: T[], keyOf: (item: T) => string): Map<string, number> {
+  const first = new Map<string, number>();
+  items.forEach((item, i) => {
+    if (!first.has(keyOf(item))) first.set(keyOf(item), i);
+  });
+  return first;
+}
+
+export function artifactBatches(run: RunStatement, clock: Clock) {
+  return {
+    /** One row per ask (each its own copy, even when two ask for the same key). */
+    async find(asks: FindAsk[]): Promise<Found[]> {
+      const { rows } = await run<FoundRow>(SQL.find, [
+        asks.map((a) => a.model),
+        asks.map((a) => a.key),
+      ]);
+      const found: Found[] = asks.map(() => ({ row: undefined, companions: [] }));
+      for (const { n, ...row } of rows) {
+        const entry = found[n - 1]!;
+        if (row.part === 'self') entry.row = row;
+        else entry.companions.push(row);
+      }
+      return found;
+    },
+
+    async upsert(writes: ArtifactWrite[]): Promise<undefined[]> {
+      // The last save of a key in the turn is the one that stays, as if they had run in order.
+      const last = new Map<string, ArtifactWrite>();
+      for (const w of writes) last.set(`${w.model}\u0000${w.key}`, w);
+      const rows = [...last.values()];
+      const column = <T>(pick: (w: ArtifactWrite) => T) => rows.map(pick);
+      await run(SQL.upsert, [
+        column((w) => w.model),
+        column((w) => w.key),
+        column((w) => JSON.stringify(w.payload)),
+        column((w) => w.grantId),
+        column((w) => w.sessionUid),
+        column((w) => w.userCode),
+        column((w) => w.accountId),
+        column((w) => w.clientId),
+        column((w) => w.expiresAt),
+      ]);
+      return writes.map(() => undefined);
+    },
+
+    /** True for exactly one ask of each unconsumed key, the first of the batch. */
+    async consume(asks: FindAsk[]): Promise<boolean[]> {
+      const { rows } = await run<{ model: string; id: string }>(SQL.consume, [
+        new Date(clock.now()),
+        asks.map((a) => a.model),
+        asks.map((a) => a.key),
+      ]);
+      const keyOf = (a: { model: string; key: string }) => `${a.model}\u0000${a.key}`;
+      const first = firstOf(asks, keyOf);
+      const won = new Set(rows.map((r) => first.get(keyOf({ model: r.model, key: r.id }))));
+      return asks.map((_, i) => won.has(i));
+    },
+
+    /** True for exactly one claim of each new id, the first of the batch. */
+    async claim(claims: ReplayClaim[]): Promise<boolean[]> {
+      const first = firstOf(claims, (c) => c.id);
+      const unique = [...first.values()].map((i) => claims[i]!);
+      const { rows } = await run<{ id: string }>(SQL.claim, [
+        unique.map((c) => c.id),
+        unique.map((c) => JSON.stringify(c.payload)),
+        unique.map((c) => c.expiresAt),
+      ]);
+      const won = new Set(rows.map((r) => first.get(r.id)));
+      return claims.map((_, i) => won.has(i));
+    },
+  };
+}
