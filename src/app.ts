@@ -195,6 +195,7 @@ export async function createApp(config: Config, deps: AppDeps) {
     limiter,
     logoutOutbox,
     protocol,
+    clients,
   });
   const { refreshKeys, sweep } = background;
 

@@ -5,7 +5,6 @@
 // parsers after it, unchanged.
 
 import type { IncomingMessage } from 'node:http';
-import { Readable } from 'node:stream';
 import type Koa from 'koa';
 import { refuse } from './endpointFormat.ts';
 import type { SentHosts } from './issuerOrigin.ts';
@@ -79,13 +78,36 @@ export function jsonValueProblem(root: unknown): string | undefined {
   return undefined;
 }
 
-/** What the body's parsers after this one read: the same bytes, from the start. */
+/**
+ * What the body's parsers after this one read: the same bytes, once, through the async iteration
+ * they use (`for await`, oidc-provider's `req.iterator()`). A bare iterator rather than a
+ * `Readable.from` stream, which cost ~10 µs per request more in stream machinery.
+ */
 function replayBody(req: IncomingMessage, body: Buffer): void {
-  const replay = Readable.from(body.length > 0 ? [body] : []);
+  // As a stream: readable until its end was read (or the reader stopped).
+  let delivered = body.length === 0;
+  let ended = false;
+  const end = { done: true, value: undefined } as const;
+  const iterator: AsyncIterableIterator<Buffer> = {
+    async next() {
+      if (delivered) {
+        ended = true;
+        return end;
+      }
+      delivered = true;
+      return { done: false, value: body };
+    },
+    async return() {
+      delivered = true;
+      ended = true;
+      return end;
+    },
+    [Symbol.asyncIterator]: () => iterator,
+  };
   const stream = req as unknown as Record<PropertyKey, unknown>;
-  Object.defineProperty(req, 'readable', { configurable: true, get: () => replay.readable });
-  stream[Symbol.asyncIterator] = () => replay[Symbol.asyncIterator]();
-  stream.iterator = (options?: { destroyOnReturn?: boolean }) => replay.iterator(options);
+  Object.defineProperty(req, 'readable', { configurable: true, get: () => !ended });
+  stream[Symbol.asyncIterator] = () => iterator;
+  stream.iterator = () => iterator;
 }
 
 /**

@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import Router from '@koa/router';
 import Koa from 'koa';
+import compose from 'koa-compose';
 import { errorFacts, type Logger } from '../log.ts';
 import { createClientAddress, type TrustedProxies } from './clientAddress.ts';
 import { isClientAbort } from './clientClosed.ts';
@@ -48,6 +49,27 @@ export interface HttpParts {
   middleware?: Koa.Middleware[];
   /** The protocol endpoints, tried after every router. */
   protocol: Koa.Middleware;
+  /**
+   * Paths of the protocol's busiest endpoints (token, introspection, ...): a request for one that
+   * no router has a route for goes past the routers without each matching it against its routes.
+   */
+  protocolPaths?: ReadonlySet<string>;
+}
+
+/**
+ * The routers as one middleware, skipped for the protocol paths none of them knows (checked once
+ * here: a router with a route for such a path, whatever its method, keeps seeing it).
+ */
+function routersFor(routers: Router[], protocolPaths: ReadonlySet<string>): Koa.Middleware {
+  const each = compose(
+    routers.flatMap((r) => [r.routes(), r.allowedMethods()]) as unknown as Koa.Middleware[],
+  );
+  const unrouted = new Set(
+    [...protocolPaths].filter((path) =>
+      routers.every((r) => r.match(path, 'GET').path.length === 0),
+    ),
+  );
+  return (ctx, next) => (unrouted.has(ctx.path) ? next() : each(ctx, next));
 }
 
 export function createHttpApp(parts: HttpParts): Koa {
@@ -71,8 +93,7 @@ export function createHttpApp(parts: HttpParts): Koa {
   ops.get('/healthz', healthz);
   ops.get('/readyz', readyz(parts.readiness));
   if (parts.metricsToken) ops.get('/metrics', metricsEndpoint(parts.metrics, parts.metricsToken));
-  koa.use(ops.routes());
-  for (const router of parts.routers) koa.use(router.routes()).use(router.allowedMethods());
+  koa.use(routersFor([ops, ...parts.routers], parts.protocolPaths ?? new Set()));
   koa.use(publicationCache([DISCOVERY_PATH, JWKS_PATH], parts.publication));
   koa.use(parts.protocol);
   // What escapes every handler, or breaks the request stream after it was taken in (a body cut

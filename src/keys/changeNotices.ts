@@ -1,12 +1,21 @@
 // Hears key-ring changes the moment another process commits them (a `keys revoke` must not wait
 // for the next KEYS_REFRESH_SECONDS poll): one PostgreSQL connection of its own LISTENs, and
-// comes back after a database outage, catching up on whatever it missed meanwhile.
+// comes back after a database outage, catching up on whatever it missed meanwhile. The same
+// connection carries other channels (client changes) so an instance keeps one listener.
 import pg from 'pg';
 import { errorFacts, type Logger } from '../log.ts';
 import { KEY_CHANGES_CHANNEL } from './store.ts';
 
 /** How the listening connection shows in pg_stat_activity. */
 export const LISTENER_APPLICATION_NAME = 'portcullis-key-changes';
+
+/** Another channel heard on the key-change connection. */
+export interface ChangeChannel {
+  /** A change committed elsewhere; `payload` as NOTIFY sent it. */
+  onNotice(payload: string): void;
+  /** Notices may have been missed (the connection was lost, or is listening again). */
+  onGap(): void;
+}
 
 export interface KeyChangeListenerOptions {
   connection: pg.ClientConfig;
@@ -15,6 +24,8 @@ export interface KeyChangeListenerOptions {
   logger: Logger;
   /** Wait before reconnecting: doubles from `minMs` up to `maxMs`. */
   retry?: { minMs: number; maxMs: number };
+  /** Other channels, by name (a plain SQL identifier). */
+  channels?: Record<string, ChangeChannel>;
 }
 
 export interface KeyChangeListener {
@@ -26,6 +37,10 @@ export interface KeyChangeListener {
 export function listenForKeyChanges(options: KeyChangeListenerOptions): KeyChangeListener {
   const { logger } = options;
   const retry = options.retry ?? { minMs: 500, maxMs: 30_000 };
+  const channels = options.channels ?? {};
+  const gap = () => {
+    for (const channel of Object.values(channels)) channel.onGap();
+  };
   let delay = retry.minMs;
   let stopped = false;
   let client: pg.Client | undefined;
@@ -75,10 +90,11 @@ export function listenForKeyChanges(options: KeyChangeListenerOptions): KeyChang
       if (client === c) client = undefined;
       c.removeAllListeners('notification');
       c.end().catch(() => {});
+      gap();
       if (stopped) return;
       logger.warn(
         { err: errorFacts(err), retryInMs: delay },
-        'signing-key change notices interrupted: reconnecting (the periodic key refresh still runs)',
+        'change notices (signing keys, clients) interrupted: reconnecting (the periodic key refresh and CACHE_SECONDS still apply)',
       );
       timer = setTimeout(() => void connect(), delay);
       timer.unref();
@@ -88,10 +104,13 @@ export function listenForKeyChanges(options: KeyChangeListenerOptions): KeyChang
     c.on('end', () => onLost());
     c.on('notification', (notice) => {
       if (notice.channel === KEY_CHANGES_CHANNEL) reload();
+      else if (Object.hasOwn(channels, notice.channel))
+        channels[notice.channel]!.onNotice(notice.payload ?? '');
     });
     try {
       await c.connect();
       await c.query(`LISTEN ${KEY_CHANGES_CHANNEL}`);
+      for (const name of Object.keys(channels)) await c.query(`LISTEN ${name}`);
     } catch (err) {
       onLost(err as Error);
       return;
@@ -103,6 +122,7 @@ export function listenForKeyChanges(options: KeyChangeListenerOptions): KeyChang
     delay = retry.minMs;
     // Anything committed before the LISTEN (at start, or while disconnected) is picked up now.
     reload();
+    gap();
   }
 
   const ready = connect();

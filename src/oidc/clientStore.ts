@@ -1,6 +1,9 @@
 // SQL for the clients table; only the client registry touches it.
 import type { Knex } from 'knex';
 
+/** Every committed change of a client row is announced here, its client_id as payload (a trigger). */
+export const CLIENT_CHANGES_CHANNEL = 'portcullis_clients';
+
 export interface ClientRow {
   client_id: string;
   metadata: Record<string, unknown>;

@@ -74,6 +74,18 @@ export function createClientRegistry(options: ClientRegistryOptions) {
     options.cacheSeconds * 1000,
   );
   const secretContext = (clientId: string) => `clients:${clientId}:secret`;
+  // The metadata last read per client, to hand out the same object while nothing changed.
+  const lastRead = new Map<string, Record<string, unknown>>();
+
+  async function readProviderMetadata(clientId: string) {
+    const row = await store.find(clientId);
+    if (!row) return undefined;
+    if (!row.secret_sealed) return row.metadata;
+    return {
+      ...row.metadata,
+      client_secret: sealer.openString(row.secret_sealed, secretContext(clientId)),
+    };
+  }
 
   /** Turns administrator input into oidc-provider client metadata, validating each field. */
   async function toMetadata(
@@ -269,17 +281,31 @@ export function createClientRegistry(options: ClientRegistryOptions) {
       return (await store.list()).map(toView);
     },
 
-    /** Metadata as oidc-provider reads it, secret opened; cached briefly (read on every request). */
+    /**
+     * Metadata as oidc-provider reads it, secret opened (read on every request). Cached until a
+     * change notice (forget) or for CACHE_SECONDS; an unchanged reload returns the same object,
+     * so what is built from it (oidc-provider's Client, src/oidc/builtClients.ts) is kept too.
+     */
     providerMetadata(clientId: string): Promise<Record<string, unknown> | undefined> {
       return cache.get(clientId, async () => {
-        const row = await store.find(clientId);
-        if (!row) return undefined;
-        if (!row.secret_sealed) return row.metadata;
-        return {
-          ...row.metadata,
-          client_secret: sealer.openString(row.secret_sealed, secretContext(clientId)),
-        };
+        const fresh = await readProviderMetadata(clientId);
+        const last = lastRead.get(clientId);
+        if (fresh && last && isDeepStrictEqual(fresh, last)) return last;
+        if (lastRead.size >= 10_000) lastRead.clear();
+        if (fresh) lastRead.set(clientId, fresh);
+        else lastRead.delete(clientId);
+        return fresh;
       });
+    },
+
+    /** A change committed elsewhere (a notice): the next request reads the client again. */
+    forget(clientId: string): void {
+      cache.delete(clientId);
+    },
+
+    /** Notices may have been missed: every client is read again. */
+    forgetAll(): void {
+      cache.clear();
     },
 
     /** Stores metadata written by dynamic registration (RFC 7591/7592): the secret is sealed here. */

@@ -1,5 +1,6 @@
 // Builds the background work of the composition root: key-ring refresh, the sweep of expired rows,
-// back-channel logout delivery, CIBA mail, and the key-change notices that refresh at once.
+// back-channel logout delivery, CIBA mail, and the change notices (signing keys, clients) that
+// refresh at once.
 import type { Config } from '../config.ts';
 import type { Database } from '../db/connect.ts';
 import { createJobs, oneAtATime } from '../jobs.ts';
@@ -7,6 +8,8 @@ import { type KeyChangeListener, listenForKeyChanges } from '../keys/changeNotic
 import type { ClientLimiter } from '../limits/clientLimiter.ts';
 import type { Logger } from '../log.ts';
 import type { LogoutOutbox } from '../logout/outbox.ts';
+import { CLIENT_CHANGES_CHANNEL } from '../oidc/clientStore.ts';
+import type { ClientRegistry } from '../oidc/clients.ts';
 import type { DomainServices } from '../services.ts';
 import type { Protocol } from './protocol.ts';
 
@@ -18,6 +21,7 @@ export interface BackgroundDeps {
   limiter: ClientLimiter;
   logoutOutbox: LogoutOutbox;
   protocol: Pick<Protocol, 'oidc' | 'ciba' | 'revokedJwts'>;
+  clients: Pick<ClientRegistry, 'forget' | 'forgetAll'>;
 }
 
 export function createBackgroundWork(deps: BackgroundDeps) {
@@ -57,12 +61,20 @@ export function createBackgroundWork(deps: BackgroundDeps) {
       jobs.every(config.logout.pollSeconds, 'backchannel-logout', logoutOutbox.deliverDue);
       ciba.start(jobs.every);
       limiter.start();
-      // Key-ring changes reach this instance at once (PostgreSQL only; the poll above stays).
+      // Key-ring and client changes reach this instance at once (PostgreSQL only; the key poll
+      // and CACHE_SECONDS stay as the fallback).
       if (deps.db.listenConnection) {
         keyChanges = listenForKeyChanges({
           connection: deps.db.listenConnection,
           onChange: refreshKeys,
           logger: deps.logger,
+          // A client changed on another instance (or by the CLI) is read again at once.
+          channels: {
+            [CLIENT_CHANGES_CHANNEL]: {
+              onNotice: (clientId) => deps.clients.forget(clientId),
+              onGap: () => deps.clients.forgetAll(),
+            },
+          },
         });
         await keyChanges.ready;
       }

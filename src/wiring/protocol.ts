@@ -20,6 +20,7 @@ import { createFindAccount, narrowToRoles } from '../oidc/accountClaims.ts';
 import { createArtifactAdapter } from '../oidc/adapter.ts';
 import { createAuditGate } from '../oidc/auditGate.ts';
 import { createInteractionBridge } from '../oidc/bridge.ts';
+import { keepBuiltClients } from '../oidc/builtClients.ts';
 import { cibaDiscovery } from '../oidc/ciba.ts';
 import { createClientAdapter } from '../oidc/clientAdapter.ts';
 import { limitClients } from '../oidc/clientLimits.ts';
@@ -185,6 +186,7 @@ export async function buildProtocol(deps: ProtocolDeps) {
         fetch: deps.fetch,
       }),
     onBuild: (provider) => {
+      keepBuiltClients(provider, clientAdapter.find);
       tokenExchange.register(provider);
       attachProviderEvents(provider, {
         logger,

@@ -85,6 +85,8 @@ export function buildWeb(deps: WebDeps) {
     trustedProxies: config.trustedProxies,
     certificateHeader: tls.certificateHeader,
     mtlsAlias: tls.mtlsOrigin ? { origin: tls.mtlsOrigin, paths: MTLS_ALIASED_PATHS } : undefined,
+    // The endpoints clients call most (token, PAR, introspection, revocation, userinfo).
+    protocolPaths: MTLS_ALIASED_PATHS,
     cookieKeys: config.cookieKeys,
     logger,
     metrics: deps.metrics,
