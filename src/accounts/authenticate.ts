@@ -7,6 +7,7 @@
 // verification, so neither the message nor the response time tells whether an account exists or
 // is locked.
 import type { Clock } from '../clock.ts';
+import type { StatementPart } from '../db/together.ts';
 import { normalizePassword } from './passwordPolicy.ts';
 import type { PasswordHasher } from './passwords.ts';
 import type { AccountStore, UserRow } from './store.ts';
@@ -171,6 +172,12 @@ export function createAuthenticator(options: AuthenticateOptions) {
     },
 
     /**
+     * `passwordAccepted(ip, false)` as a part of the statement that completes the sign-in: the
+     * pending point is given back with the sign-in's other writes.
+     */
+    passwordCompletesPart: (ip: string): StatementPart => throttle.refundPart(pendingKey(ip)),
+
+    /**
      * Counts a second-factor attempt (TOTP, recovery code, security key) against the source
      * address and the account's second-factor lockout, before it is checked: it is a failure
      * unless `factorSucceeded` follows. Not ok: do not check it.
@@ -190,21 +197,24 @@ export function createAuthenticator(options: AuthenticateOptions) {
     factorSucceeded: (userId: string) => throttle.withdrawFactorAttempt(userId),
 
     /**
-     * A sign-in completed: the points its successful steps took from the address come back, the
+     * A sign-in completed (the writes, as parts of the statement that completes it, with its
+     * audit event: src/db/together.ts): the points its successful steps took from the address come back, the
      * last sign-in time is recorded, and when it proved a second factor (level 2 or more) the
      * second-factor count is cleared too. A password-only sign-in clears nothing of it.
      */
-    async completed(input: {
+    completedParts(input: {
       userId: string;
       ip: string;
       addressPoints: number;
       level: number;
-    }): Promise<void> {
-      await Promise.all([
-        input.level >= 2 ? throttle.clearFailures(input.userId) : undefined,
-        input.addressPoints > 0 ? throttle.refund(ipKey(input.ip), input.addressPoints) : undefined,
-        store.updateUser(input.userId, { last_login_at: new Date(clock.now()) }),
-      ]);
+    }): StatementPart[] {
+      return [
+        ...(input.level >= 2 ? [throttle.clearFailuresPart(input.userId)] : []),
+        ...(input.addressPoints > 0
+          ? [throttle.refundPart(ipKey(input.ip), input.addressPoints)]
+          : []),
+        store.lastLoginPart(input.userId, new Date(clock.now())),
+      ];
     },
 
     /** Deletes rate-limit windows that have ended. */

@@ -1,6 +1,7 @@
 // SQL for users, roles, role_scopes and user_roles; only src/accounts/ touches these tables.
 import type { Knex } from 'knex';
 import { statement, statementRunner } from '../db/prepared.ts';
+import { partOf, type StatementPart } from '../db/together.ts';
 import { turnBatch } from '../db/turnBatch.ts';
 
 export type UserStatus = 'active' | 'locked' | 'disabled';
@@ -120,6 +121,10 @@ export function createAccountStore(knex: Knex, options: { prepared?: boolean } =
     async updateUser(id: string, patch: Partial<UserRow>): Promise<boolean> {
       return (await knex('users').where({ id }).update(patch)) > 0;
     },
+
+    /** Records a sign-in's time, as a part of the statement that completes the sign-in. */
+    lastLoginPart: (id: string, at: Date): StatementPart =>
+      partOf(knex('users').where({ id }).update({ last_login_at: at })),
 
     async insertRole(row: RoleRow, scopes: RoleScopeRow[]): Promise<void> {
       await knex.transaction(async (trx) => {

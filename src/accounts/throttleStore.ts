@@ -2,6 +2,7 @@
 // requests on any number of instances cannot slip more attempts through than the limit allows.
 // Passwords and second factors have a counter and a lock each.
 import type { Knex } from 'knex';
+import { partOf, type StatementPart } from '../db/together.ts';
 
 export interface LockoutPolicy {
   /** Consecutive failures that lock the account. */
@@ -67,6 +68,22 @@ export function createThrottleStore(knex: Knex) {
     return row ? { failures: row.failures, lockedUntil: row.locked_until } : undefined;
   }
 
+  /** Gives back points of a fixed-window counter. */
+  const refundPart = (key: string, points = 1): StatementPart => ({
+    sql: 'update rate_limits set points = greatest(points - ?, 0) where key = ? and points > 0',
+    bindings: [points, key],
+  });
+  /** Both counts and both locks of an account go. */
+  const clearFailuresPart = (userId: string): StatementPart =>
+    partOf(
+      knex('account_lockouts').where({ user_id: userId }).update({
+        failures: 0,
+        locked_until: null,
+        second_factor_failures: 0,
+        second_factor_locked_until: null,
+      }),
+    );
+
   const passwordClaim = claimSql('failures', 'locked_until');
   const factorClaim = claimSql('second_factor_failures', 'second_factor_locked_until');
 
@@ -110,13 +127,11 @@ export function createThrottleStore(knex: Knex) {
 
     /** A completed sign-in with a second factor, or an administrator's unlock: both counts go. */
     async clearFailures(userId: string): Promise<void> {
-      await knex('account_lockouts').where({ user_id: userId }).update({
-        failures: 0,
-        locked_until: null,
-        second_factor_failures: 0,
-        second_factor_locked_until: null,
-      });
+      const part = clearFailuresPart(userId);
+      await knex.raw(part.sql, [...part.bindings]);
     },
+    /** `clearFailures` as a part of a statement that carries other writes of its request. */
+    clearFailuresPart,
 
     /** Failures of both kinds together, and the later of the two locks. */
     async lockState(
@@ -204,11 +219,11 @@ export function createThrottleStore(knex: Knex) {
 
     /** Gives back points (the steps of a sign-in that completed do not count against its address). */
     async refund(key: string, points = 1): Promise<void> {
-      await rows(
-        'update rate_limits set points = greatest(points - ?, 0) where key = ? and points > 0',
-        [points, key],
-      );
+      const part = refundPart(key, points);
+      await rows(part.sql, [...part.bindings]);
     },
+    /** `refund` as a part of a statement that carries other writes of its request. */
+    refundPart,
 
     /** Deletes counters whose window has ended. */
     async sweep(now: Date): Promise<number> {

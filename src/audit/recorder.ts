@@ -1,11 +1,22 @@
 // How the server records a security event: into the hash-chained audit log, and as one line to
 // the logs. The audit log keeps only the details each kind of event allows, so the line skips
 // pino's redaction pass (a token issued is one event per request: the pass cost ~20 µs each).
+
+import type { StatementPart } from '../db/together.ts';
 import { invalid } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import type { EventFields } from './event.ts';
 import type { AuditEventInput, AuditLog } from './log.ts';
 
-export type RecordSecurityEvent = (event: AuditEventInput) => Promise<void>;
+/** Records a security event; `with` records events in the same statement as their writes. */
+export interface RecordSecurityEvent {
+  (event: AuditEventInput): Promise<void>;
+  /**
+   * Records `events` in one statement with `writes`, the request's writes they belong to
+   * (src/db/together.ts): a sign-in's completion is one statement, not one per table and event.
+   */
+  with(events: AuditEventInput[], writes: readonly StatementPart[]): Promise<void>;
+}
 
 export function createSecurityRecorder({
   audit,
@@ -24,7 +35,9 @@ export function createSecurityRecorder({
   strict: boolean;
 }): RecordSecurityEvent {
   const securityLog = logger.child({}, { redact: [] });
-  return async (event) => {
+
+  /** The event as stored, checked against its kind and logged as one line. */
+  function prepared(event: AuditEventInput): EventFields {
     const { fields, dropped } = audit.prepare(event);
     if (dropped.length) {
       if (strict)
@@ -53,7 +66,19 @@ export function createSecurityRecorder({
       },
       'security event',
     );
+    return fields;
+  }
+
+  const record = async (event: AuditEventInput): Promise<void> => {
+    const fields = prepared(event);
     await audit.append(fields);
     committed?.(fields.action);
   };
+  return Object.assign(record, {
+    async with(events: AuditEventInput[], writes: readonly StatementPart[]): Promise<void> {
+      const fields = events.map(prepared);
+      await audit.appendWith(fields, writes);
+      for (const f of fields) committed?.(f.action);
+    },
+  });
 }

@@ -1,5 +1,6 @@
 // SQL for audit_events and audit_chain_head; only the audit log touches these tables.
 import type { Knex } from 'knex';
+import { runTogether, type StatementPart } from '../db/together.ts';
 import { type AuditRow, eventBody } from './chain.ts';
 import type { ActorType, EventFields } from './event.ts';
 import type { ChainHead } from './verify.ts';
@@ -23,6 +24,21 @@ type DbRow = Omit<AuditRow, 'seq'> & { seq: number | string };
 // pg is told to parse bigint as a number (src/db/connect.ts); this keeps seq a number regardless.
 const fromDb = (row: DbRow): AuditRow => ({ ...row, seq: Number(row.seq) });
 
+/** The append of `events` as one select of audit_append (its JSON: each event and its body). */
+function appendPart(events: EventFields[]): StatementPart {
+  const payload = events.map((e) => ({
+    ...e,
+    occurred_at: e.occurred_at.toISOString(),
+    body: eventBody(e),
+  }));
+  return { sql: 'select audit_append(?::jsonb)', bindings: [JSON.stringify(payload)] };
+}
+
+/** knex prefixes the SQL; the function's own message is the one to report. */
+function appendError(err: unknown): unknown {
+  return String((err as Error).message).includes(HEAD_MISSING) ? new Error(HEAD_MISSING) : err;
+}
+
 export function createAuditStore(knex: Knex) {
   return {
     /**
@@ -32,17 +48,23 @@ export function createAuditStore(knex: Knex) {
      */
     async append(events: EventFields[]): Promise<void> {
       if (events.length === 0) return;
-      const payload = events.map((e) => ({
-        ...e,
-        occurred_at: e.occurred_at.toISOString(),
-        body: eventBody(e),
-      }));
+      const part = appendPart(events);
       try {
-        await knex.raw('select audit_append(?::jsonb)', [JSON.stringify(payload)]);
+        await knex.raw(part.sql, [...part.bindings]);
       } catch (err) {
-        // knex prefixes the SQL; the function's own message is the one to report.
-        if (String((err as Error).message).includes(HEAD_MISSING)) throw new Error(HEAD_MISSING);
-        throw err;
+        throw appendError(err);
+      }
+    },
+
+    /**
+     * Appends events in the same statement as `writes`, the writes of the request they record
+     * (src/db/together.ts): the events and the writes commit together or not at all.
+     */
+    async appendWith(events: EventFields[], writes: readonly StatementPart[]): Promise<void> {
+      try {
+        await runTogether(knex, writes, appendPart(events));
+      } catch (err) {
+        throw appendError(err);
       }
     },
 

@@ -3,6 +3,7 @@ import type Koa from 'koa';
 import type { Accounts } from '../accounts/accounts.ts';
 import type { Authenticator } from '../accounts/authenticate.ts';
 import type { AuditEventInput } from '../audit/log.ts';
+import type { RecordSecurityEvent } from '../audit/recorder.ts';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import type { Consents } from '../consents/consents.ts';
@@ -43,7 +44,8 @@ export interface InteractionDeps {
   consents: Consents;
   recoveryCodes: RecoveryCodes;
   progress: LoginProgress;
-  record: (event: SecurityEvent) => Promise<void>;
+  /** `record.with` records events in the same statement as the writes they belong to. */
+  record: RecordSecurityEvent;
 }
 
 /** Post/redirect/get: after a form, send the browser to a page with a GET. */

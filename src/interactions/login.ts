@@ -112,14 +112,18 @@ export function loginPage(deps: InteractionDeps, steps: SecondFactorSteps) {
     // fewer) and the attempt stops counting against the address; otherwise the next page asks
     // for what else it needs, and the address point is given back only when the sign-in completes.
     const continues = i.assurance.required > 1;
-    await deps.authenticator.passwordAccepted(ctx.ip, continues);
     const progress = {
       userId: result.user.id,
       amr: ['pwd'],
       level: 1 as const,
       addressPoints: continues ? 1 : 0,
     };
-    if (!continues) return steps.finish(ctx, i, progress);
+    // The pending point goes back in the statement that completes the sign-in.
+    if (!continues)
+      return steps.finish(ctx, i, progress, {
+        writes: [deps.authenticator.passwordCompletesPart(ctx.ip)],
+      });
+    await deps.authenticator.passwordAccepted(ctx.ip, true);
     await deps.progress.save(i.uid, progress);
     seeOther(ctx, `/interaction/${i.uid}`);
   }

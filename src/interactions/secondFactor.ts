@@ -4,6 +4,7 @@
 // account's second-factor lockout and the source address until the sign-in completes.
 import type Koa from 'koa';
 import type { FactorAttempt } from '../accounts/authenticate.ts';
+import type { StatementPart } from '../db/together.ts';
 import type { Level } from '../mfa/assurance.ts';
 import type { FactorSummary } from '../mfa/factors.ts';
 import type { Progress } from '../mfa/loginProgress.ts';
@@ -16,6 +17,7 @@ import {
   jsonError,
   renderPage,
   requestOrigin,
+  type SecurityEvent,
   seeOther,
 } from './context.ts';
 import { enrolmentSteps } from './enrolment.ts';
@@ -81,26 +83,40 @@ export function secondFactorSteps(deps: InteractionDeps) {
     return { progress: p, target: i.assurance.required, factors: await factors.summary(p.userId) };
   }
 
-  async function finish(ctx: Koa.Context, i: PendingInteraction, p: Progress): Promise<void> {
+  /**
+   * Completes the login. Its writes (and `before`: the last step's writes and events, which
+   * would otherwise be a statement each) and its audit events go in one statement.
+   */
+  async function finish(
+    ctx: Koa.Context,
+    i: PendingInteraction,
+    p: Progress,
+    before: { writes?: StatementPart[]; events?: SecurityEvent[] } = {},
+  ): Promise<void> {
     const level = Math.max(1, p.level) as Level;
     const amr = [...new Set([...p.amr, ...(level >= 2 ? ['mfa'] : [])])];
-    await progress.clear(i.uid);
     // Only now do the steps stop counting: the address gets its points back, and a sign-in that
     // proved a second factor clears the second-factor count.
-    await authenticator.completed({
+    const completed = authenticator.completedParts({
       userId: p.userId,
       ip: ctx.ip,
       addressPoints: p.addressPoints ?? 0,
       level,
     });
-    await deps.record({
-      actor: { type: 'user', id: p.userId },
-      action: 'login.success',
-      target: { type: 'user', id: p.userId },
-      outcome: 'success',
-      ...requestOrigin(ctx),
-      details: { client: i.client.clientId, level, amr, stepUp: isStepUp(i) },
-    });
+    await deps.record.with(
+      [
+        ...(before.events ?? []),
+        {
+          actor: { type: 'user', id: p.userId },
+          action: 'login.success',
+          target: { type: 'user', id: p.userId },
+          outcome: 'success',
+          ...requestOrigin(ctx),
+          details: { client: i.client.clientId, level, amr, stepUp: isStepUp(i) },
+        },
+      ],
+      [...(before.writes ?? []), progress.clearPart(i.uid), ...completed],
+    );
     await bridge.finishLogin(ctx, {
       accountId: p.userId,
       acr: reportedAcr(assurance, level, i.assurance.essentialAcrs),
@@ -224,21 +240,25 @@ export function secondFactorSteps(deps: InteractionDeps) {
     level: Level,
     amr: string[],
   ) {
-    await authenticator.factorSucceeded(s.progress.userId);
-    await deps.record({
+    const used: SecurityEvent = {
       actor: { type: 'user', id: s.progress.userId },
       action: method === 'recovery_code' ? 'recovery_code.used' : 'mfa.used',
       target: { type: 'user', id: s.progress.userId },
       outcome: 'success',
       ...requestOrigin(ctx),
       details: { method, client: i.client.clientId },
-    });
+    };
     const p = {
       ...s.progress,
       level: Math.max(s.progress.level, level) as Level,
       amr: [...s.progress.amr, ...amr],
       addressPoints: (s.progress.addressPoints ?? 0) + 1,
     };
+    // The factor completes the login: its event rides in the completing statement, which clears
+    // the second-factor count (level 2 or more), so withdrawing this attempt first is moot.
+    if (p.level >= s.target) return finish(ctx, i, p, { events: [used] });
+    await authenticator.factorSucceeded(s.progress.userId);
+    await deps.record(used);
     await progress.save(i.uid, p);
     await next(ctx, i, { ...s, progress: p });
   }

@@ -43,6 +43,8 @@ export function createLoginProgress({ store, clock }: { store: MfaStore; clock: 
       };
     },
     clear: (interactionUid: string) => store.clearProgress(key(interactionUid)),
+    /** `clear` as a part of the statement that completes the sign-in (src/db/together.ts). */
+    clearPart: (interactionUid: string) => store.clearProgressPart(key(interactionUid)),
     sweep: () => store.sweep(new Date(clock.now())),
   };
 }

@@ -1,6 +1,7 @@
 // SQL for the second-factor tables; only src/mfa/ touches them. Every "use once" rule is a
 // single conditional statement, so parallel requests on any instance cannot use a secret twice.
 import type { Knex } from 'knex';
+import { partOf, type StatementPart } from '../db/together.ts';
 
 export interface TotpRow {
   id: string;
@@ -211,6 +212,9 @@ export function createMfaStore(knex: Knex) {
     async clearProgress(hash: string): Promise<void> {
       await knex('login_progress').where({ interaction_hash: hash }).delete();
     },
+    /** `clearProgress` as a part of the statement that completes the sign-in. */
+    clearProgressPart: (hash: string): StatementPart =>
+      partOf(knex('login_progress').where({ interaction_hash: hash }).delete()),
 
     /** Deletes expired challenges and abandoned logins. */
     async sweep(now: Date): Promise<number> {
