@@ -1,7 +1,7 @@
 // SQL for the second-factor tables; only src/mfa/ touches them. Every "use once" rule is a
 // single conditional statement, so parallel requests on any instance cannot use a secret twice.
 import type { Knex } from 'knex';
-import { partOf, type StatementPart } from '../db/together.ts';
+import { partOf, runTogether, type StatementPart } from '../db/together.ts';
 
 export interface TotpRow {
   id: string;
@@ -189,15 +189,39 @@ export function createMfaStore(knex: Knex) {
     },
 
     // --- Login progress -----------------------------------------------------------------------
-    async saveProgress(row: {
-      interaction_hash: string;
-      user_id: string;
-      amr: string[];
-      level: number;
-      address_points: number;
-      expires_at: Date;
-    }): Promise<void> {
-      await knex('login_progress').insert(row).onConflict('interaction_hash').merge();
+    /** Saves a login's progress, in one statement with `alongside` (the step's other writes). */
+    async saveProgress(
+      row: {
+        interaction_hash: string;
+        user_id: string;
+        amr: string[];
+        level: number;
+        address_points: number;
+        expires_at: Date;
+      },
+      alongside: readonly StatementPart[] = [],
+    ): Promise<void> {
+      if (alongside.length === 0) {
+        await knex('login_progress').insert(row).onConflict('interaction_hash').merge();
+        return;
+      }
+      // The amr list as JSON: a part binds no arrays (src/db/together.ts).
+      await runTogether(knex, alongside, {
+        sql: `insert into login_progress
+                (interaction_hash, user_id, amr, level, address_points, expires_at)
+              values (?, ?, array(select jsonb_array_elements_text(cast(? as jsonb))), ?, ?, ?)
+              on conflict (interaction_hash) do update set user_id = excluded.user_id,
+                amr = excluded.amr, level = excluded.level,
+                address_points = excluded.address_points, expires_at = excluded.expires_at`,
+        bindings: [
+          row.interaction_hash,
+          row.user_id,
+          JSON.stringify(row.amr),
+          row.level,
+          row.address_points,
+          row.expires_at,
+        ],
+      });
     },
     progress: (
       hash: string,

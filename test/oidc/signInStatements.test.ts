@@ -15,8 +15,8 @@ import { startTestServer, type TestServer } from '../support/server.ts';
  * TOTP: what they take now (44 and 65 before issue 14's folding). Issue 14 aims at 15 and 18;
  * lower these as statements go, never raise them.
  */
-const PASSWORD_BUDGET = 37;
-const TOTP_BUDGET = 54;
+const PASSWORD_BUDGET = 36;
+const TOTP_BUDGET = 52;
 const TOTP_SEED = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
 
 interface Step {
