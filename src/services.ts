@@ -145,7 +145,13 @@ export function createDomainServices({
     issuer: config.issuer,
   });
   const recoveryCodes = createRecoveryCodes({ store: mfaStore, clock });
-  const factors = createFactors({ totp, webauthn, recoveryCodes, requireMfa: config.mfa.required });
+  const factors = createFactors({
+    store: mfaStore,
+    totp,
+    webauthn,
+    recoveryCodes,
+    requireMfa: config.mfa.required,
+  });
   const progress = createLoginProgress({ store: mfaStore, clock });
   const assurancePolicy = createAssurancePolicy({
     assurance,

@@ -44,6 +44,14 @@ export type SignInResult =
   | { ok: false; reason: SignInFailure; userId?: string; lockedUntil?: Date | null }
   | { ok: false; reason: 'rate_limited'; retryAfterSeconds: number; pending?: boolean };
 
+/**
+ * A password checked, whose success is not yet written: `clearFailures` (the password count
+ * starting again from zero) goes in the statement of the page's next writes.
+ */
+export type CheckedPassword =
+  | { ok: true; user: UserRow; clearFailures: StatementPart }
+  | Extract<SignInResult, { ok: false }>;
+
 export interface AuthenticateOptions {
   store: AccountStore;
   throttle: ThrottleStore;
@@ -101,10 +109,60 @@ export function createAuthenticator(options: AuthenticateOptions) {
     now: Date,
     password: string | undefined,
     result: Extract<SignInResult, { ok: false; reason: SignInFailure }>,
-  ): Promise<SignInResult> {
+  ): Promise<Extract<SignInResult, { ok: false }>> {
     if (password !== undefined) await hasher.verifyDummy(password);
     await throttle.pendingToFailure(pendingKey(ip), ipKey(ip), now, policy.ipWindowSeconds);
     return result;
+  }
+
+  /** The password check of `withPassword`; the success's write is returned, not made. */
+  async function checkPassword(input: {
+    email: string;
+    password: string;
+    ip: string;
+  }): Promise<CheckedPassword> {
+    const now = new Date(clock.now());
+    const password = normalizePassword(input.password);
+
+    // Every attempt holds a pending point of its address until its password is checked: a
+    // wrong one turns it into a failure; a right one is settled by `passwordCompletesPart` or `passwordContinuesParts`.
+    const refused = await beginPasswordAttempt(input.ip, now);
+    if (refused) return { ok: false, reason: 'rate_limited', ...refused };
+
+    const { ip } = input;
+    const user = await store.findUserByEmail(input.email.trim());
+    if (!user) return fail(ip, now, password, { ok: false, reason: 'unknown_account' });
+    if (user.status !== 'active') {
+      const reason = user.status === 'disabled' ? 'account_disabled' : 'account_locked';
+      return fail(ip, now, password, { ok: false, reason, userId: user.id });
+    }
+    if (!user.password_hash)
+      return fail(ip, now, password, { ok: false, reason: 'no_password', userId: user.id });
+
+    // The attempt counts as a failure of the account until the password is proven right.
+    const attempt = await throttle.claimAttempt(user.id, now, policy.lockout);
+    if (!attempt)
+      return fail(ip, now, password, { ok: false, reason: 'account_locked', userId: user.id });
+
+    if (!(await hasher.verify(user.password_hash, password))) {
+      return fail(ip, now, undefined, {
+        ok: false,
+        reason: 'wrong_password',
+        userId: user.id,
+        lockedUntil: attempt.lockedUntil,
+      });
+    }
+
+    if (hasher.needsRehash(user.password_hash)) {
+      const upgrade = hasher
+        .hash(password)
+        .then((password_hash) => store.updateUser(user.id, { password_hash }));
+      if (options.background) options.background(upgrade);
+      else await upgrade;
+    }
+    // Only the password count is cleared: wrong second factors keep counting until a sign-in
+    // completes with one.
+    return { ok: true, user, clearFailures: throttle.clearPasswordFailuresPart(user.id) };
   }
 
   return {
@@ -114,67 +172,30 @@ export function createAuthenticator(options: AuthenticateOptions) {
       password: string;
       ip: string;
     }): Promise<SignInResult> {
-      const now = new Date(clock.now());
-      const password = normalizePassword(input.password);
-
-      // Every attempt holds a pending point of its address until its password is checked: a
-      // wrong one turns it into a failure; a right one is settled by `passwordAccepted`.
-      const refused = await beginPasswordAttempt(input.ip, now);
-      if (refused) return { ok: false, reason: 'rate_limited', ...refused };
-
-      const { ip } = input;
-      const user = await store.findUserByEmail(input.email.trim());
-      if (!user) return fail(ip, now, password, { ok: false, reason: 'unknown_account' });
-      if (user.status !== 'active') {
-        const reason = user.status === 'disabled' ? 'account_disabled' : 'account_locked';
-        return fail(ip, now, password, { ok: false, reason, userId: user.id });
-      }
-      if (!user.password_hash)
-        return fail(ip, now, password, { ok: false, reason: 'no_password', userId: user.id });
-
-      // The attempt counts as a failure of the account until the password is proven right.
-      const attempt = await throttle.claimAttempt(user.id, now, policy.lockout);
-      if (!attempt)
-        return fail(ip, now, password, { ok: false, reason: 'account_locked', userId: user.id });
-
-      if (!(await hasher.verify(user.password_hash, password))) {
-        return fail(ip, now, undefined, {
-          ok: false,
-          reason: 'wrong_password',
-          userId: user.id,
-          lockedUntil: attempt.lockedUntil,
-        });
-      }
-
-      // Only the password count is cleared: wrong second factors keep counting until a sign-in
-      // completes with one.
-      await throttle.clearPasswordFailures(user.id);
-      if (hasher.needsRehash(user.password_hash)) {
-        const upgrade = hasher
-          .hash(password)
-          .then((password_hash) => store.updateUser(user.id, { password_hash }));
-        if (options.background) options.background(upgrade);
-        else await upgrade;
-      }
-      return { ok: true, user };
+      const result = await checkPassword(input);
+      if (!result.ok) return result;
+      await throttle.clearPasswordFailures(result.user.id);
+      return { ok: true, user: result.user };
     },
 
-    /**
-     * A right password's pending point is settled: given back when the sign-in completes now, or
-     * turned into an address point that `completed` gives back when it continues (to a second
-     * factor), so abandoned sign-ins count as failures.
-     */
-    async passwordAccepted(ip: string, continues: boolean): Promise<void> {
-      const now = new Date(clock.now());
-      if (continues)
-        await throttle.pendingToFailure(pendingKey(ip), ipKey(ip), now, policy.ipWindowSeconds);
-      else await throttle.refund(pendingKey(ip));
-    },
+    /** `withPassword`, leaving the success's write to the caller's next statement. */
+    checkPassword,
 
     /**
-     * `passwordAccepted(ip, false)` as a part of the statement that completes the sign-in: the
-     * pending point is given back with the sign-in's other writes.
+     * A right password's pending point is settled, as parts of the page's next statement (src/db/
+     * together.ts). When the sign-in continues (to a second factor), it becomes a point of the
+     * address that `completedParts` gives back, so abandoned sign-ins count as failures; these
+     * parts go in the statement that saves the login's progress.
      */
+    passwordContinuesParts(ip: string): StatementPart[] {
+      const now = new Date(clock.now());
+      return [
+        throttle.refundPart(pendingKey(ip)),
+        throttle.consumePart(ipKey(ip), now, policy.ipWindowSeconds),
+      ];
+    },
+
+    /** When the sign-in completes now, the pending point is given back in its statement. */
     passwordCompletesPart: (ip: string): StatementPart => throttle.refundPart(pendingKey(ip)),
 
     /**

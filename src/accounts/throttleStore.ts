@@ -73,6 +73,18 @@ export function createThrottleStore(knex: Knex) {
     sql: 'update rate_limits set points = greatest(points - ?, 0) where key = ? and points > 0',
     bindings: [points, key],
   });
+  /** Takes one point from a fixed-window counter (returns the points and window end). */
+  const consumePart = (key: string, now: Date, windowSeconds: number): StatementPart => ({
+    sql: CONSUME_SQL,
+    bindings: [key, new Date(now.getTime() + windowSeconds * 1000), now, now],
+  });
+  /** The password count of an account starts again from zero. */
+  const clearPasswordFailuresPart = (userId: string): StatementPart =>
+    partOf(
+      knex('account_lockouts')
+        .where({ user_id: userId })
+        .update({ failures: 0, locked_until: null }),
+    );
   /** Both counts and both locks of an account go. */
   const clearFailuresPart = (userId: string): StatementPart =>
     partOf(
@@ -105,10 +117,11 @@ export function createThrottleStore(knex: Knex) {
 
     /** The password was right: the password count starts again from zero. */
     async clearPasswordFailures(userId: string): Promise<void> {
-      await knex('account_lockouts')
-        .where({ user_id: userId })
-        .update({ failures: 0, locked_until: null });
+      const part = clearPasswordFailuresPart(userId);
+      await knex.raw(part.sql, [...part.bindings]);
     },
+    /** `clearPasswordFailures` as a part of a statement with the request's other writes. */
+    clearPasswordFailuresPart,
 
     /**
      * A second factor was right: its own attempt no longer counts as a failure, and a lock it
@@ -224,6 +237,8 @@ export function createThrottleStore(knex: Knex) {
     },
     /** `refund` as a part of a statement that carries other writes of its request. */
     refundPart,
+    /** `consume` as a part of a statement that carries other writes of its request. */
+    consumePart,
 
     /** Deletes counters whose window has ended. */
     async sweep(now: Date): Promise<number> {

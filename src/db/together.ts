@@ -20,16 +20,20 @@ export function partOf(query: Knex.QueryBuilder): StatementPart {
 }
 
 /**
- * Runs `writes` (each executed exactly once, whether read or not) and then `last`, a select,
- * as one statement; returns the rows of `last`. All of it commits, or none of it.
+ * Runs `writes` (each executed exactly once, whether read or not) and `last` (a select, or an
+ * insert, update or delete) as one statement; returns the rows of `last`. All of it commits, or
+ * none of it.
  */
 export async function runTogether<Row = Record<string, unknown>>(
   knex: Knex,
   writes: readonly StatementPart[],
   last: StatementPart = { sql: 'select 1', bindings: [] },
 ): Promise<Row[]> {
-  if (writes.length === 0) return rows<Row>(await knex.raw(last.sql, [...last.bindings]));
+  // knex.raw would expand an array binding into a list of placeholders: parts bind JSON instead.
+  if ([...writes, last].some((part) => part.bindings.some(Array.isArray)))
+    throw new TypeError('a statement part binds an array: bind it as JSON');
   const ctes = writes.map((part, n) => `w${n} as (${part.sql})`).join(', ');
+  if (writes.length === 0) return rows<Row>(await knex.raw(last.sql, [...last.bindings]));
   const bindings = [...writes.flatMap((part) => part.bindings), ...last.bindings];
   return rows<Row>(await knex.raw(`with ${ctes} ${last.sql}`, bindings));
 }

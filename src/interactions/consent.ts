@@ -85,8 +85,10 @@ export function consentPage(deps: InteractionDeps) {
 
   /** What the scope part of the page shows: identity, scopes per API, what cannot be granted. */
   async function view(i: PendingInteraction): Promise<ScopesView> {
-    const d = await decision(i);
-    const user = await accounts.get(i.session!.accountId);
+    // The person and their roles' scopes in one statement (src/accounts/store.ts).
+    const access = await accounts.withScopes(i.session!.accountId);
+    const d = decideConsent(i.prompt.details as ConsentDetails, access?.scopes ?? {});
+    const user = access?.user;
     const apis: ScopesView['apis'] = [];
     for (const [resource, scopes] of Object.entries(d.grantResourceScopes)) {
       if (scopes.length === 0) continue;

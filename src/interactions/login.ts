@@ -67,7 +67,8 @@ export function loginPage(deps: InteractionDeps, steps: SecondFactorSteps) {
     if (!email || !password)
       return show(ctx, i, { email, status: 400, error: 'Enter your email address and password.' });
 
-    const result = await deps.authenticator.withPassword({ email, password, ip: ctx.ip });
+    // The success's writes wait for the statement that ends this page (src/db/together.ts).
+    const result = await deps.authenticator.checkPassword({ email, password, ip: ctx.ip });
     const origin = requestOrigin(ctx);
     if (!result.ok) {
       if (result.reason === 'rate_limited') {
@@ -118,13 +119,16 @@ export function loginPage(deps: InteractionDeps, steps: SecondFactorSteps) {
       level: 1 as const,
       addressPoints: continues ? 1 : 0,
     };
-    // The pending point goes back in the statement that completes the sign-in.
+    // The password count is cleared and the pending point settled in the statement that
+    // completes the sign-in, or in the one that saves its progress.
     if (!continues)
       return steps.finish(ctx, i, progress, {
-        writes: [deps.authenticator.passwordCompletesPart(ctx.ip)],
+        writes: [result.clearFailures, deps.authenticator.passwordCompletesPart(ctx.ip)],
       });
-    await deps.authenticator.passwordAccepted(ctx.ip, true);
-    await deps.progress.save(i.uid, progress);
+    await deps.progress.save(i.uid, progress, [
+      result.clearFailures,
+      ...deps.authenticator.passwordContinuesParts(ctx.ip),
+    ]);
     seeOther(ctx, `/interaction/${i.uid}`);
   }
 

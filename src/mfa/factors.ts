@@ -3,8 +3,9 @@
 import { DomainError } from '../errors.ts';
 import type { Level } from './assurance.ts';
 import type { RecoveryCodes } from './recoveryCodes.ts';
+import type { MfaStore } from './store.ts';
 import type { Totp } from './totp.ts';
-import type { Credential, WebAuthn } from './webauthn.ts';
+import { type Credential, toCredential, type WebAuthn } from './webauthn.ts';
 
 export interface FactorSummary {
   totp: boolean;
@@ -17,22 +18,24 @@ export interface FactorSummary {
 }
 
 export function createFactors({
+  store,
   totp,
   webauthn,
   recoveryCodes,
   requireMfa,
 }: {
+  /** For the summary: the three tables read in one statement. */
+  store: MfaStore;
   totp: Totp;
   webauthn: WebAuthn;
   recoveryCodes: RecoveryCodes;
   requireMfa: boolean;
 }) {
   async function summary(userId: string): Promise<FactorSummary> {
-    const [hasTotp, credentials, left] = await Promise.all([
-      totp.has(userId),
-      webauthn.list(userId),
-      recoveryCodes.remaining(userId),
-    ]);
+    const factors = await store.factorSummary(userId);
+    const hasTotp = factors.totp;
+    const credentials = factors.credentials.map(toCredential);
+    const left = factors.recoveryCodesLeft;
     return {
       totp: hasTotp,
       credentials,

@@ -2,6 +2,7 @@
 // id (oidc-provider's Interaction keeps no custom state). Expires with the interaction.
 import { createHash } from 'node:crypto';
 import type { Clock } from '../clock.ts';
+import type { StatementPart } from '../db/together.ts';
 import type { Level } from './assurance.ts';
 import type { MfaStore } from './store.ts';
 
@@ -22,15 +23,23 @@ const key = (interactionUid: string) =>
 
 export function createLoginProgress({ store, clock }: { store: MfaStore; clock: Clock }) {
   return {
-    async save(interactionUid: string, p: Progress): Promise<void> {
-      await store.saveProgress({
-        interaction_hash: key(interactionUid),
-        user_id: p.userId,
-        amr: [...new Set(p.amr)],
-        level: p.level,
-        address_points: p.addressPoints ?? 0,
-        expires_at: new Date(clock.now() + TTL_MS),
-      });
+    /** Saves where the login stands, in one statement with `alongside` (src/db/together.ts). */
+    async save(
+      interactionUid: string,
+      p: Progress,
+      alongside: readonly StatementPart[] = [],
+    ): Promise<void> {
+      await store.saveProgress(
+        {
+          interaction_hash: key(interactionUid),
+          user_id: p.userId,
+          amr: [...new Set(p.amr)],
+          level: p.level,
+          address_points: p.addressPoints ?? 0,
+          expires_at: new Date(clock.now() + TTL_MS),
+        },
+        alongside,
+      );
     },
     async get(interactionUid: string): Promise<Progress | undefined> {
       const row = await store.progress(key(interactionUid), new Date(clock.now()));

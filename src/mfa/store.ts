@@ -1,7 +1,7 @@
 // SQL for the second-factor tables; only src/mfa/ touches them. Every "use once" rule is a
 // single conditional statement, so parallel requests on any instance cannot use a secret twice.
 import type { Knex } from 'knex';
-import { partOf, type StatementPart } from '../db/together.ts';
+import { partOf, runTogether, type StatementPart } from '../db/together.ts';
 
 export interface TotpRow {
   id: string;
@@ -32,6 +32,54 @@ export function createMfaStore(knex: Knex) {
     ((await knex.raw(sql, bindings)) as { rows: T[] }).rows;
 
   return {
+    /**
+     * Which second factors a person has, in one statement (three lookups otherwise): a confirmed
+     * authenticator app, the WebAuthn credentials (oldest first), the recovery codes left.
+     */
+    async factorSummary(userId: string): Promise<{
+      totp: boolean;
+      credentials: Pick<
+        CredentialRow,
+        'id' | 'name' | 'device_type' | 'backed_up' | 'created_at' | 'last_used_at'
+      >[];
+      recoveryCodesLeft: number;
+    }> {
+      const [row] = await rows<{
+        totp: boolean;
+        recovery_left: number;
+        credentials: {
+          id: string;
+          name: string;
+          device_type: string;
+          backed_up: boolean;
+          created_at: string;
+          last_used_at: string | null;
+        }[];
+      }>(
+        `select
+           exists(select 1 from totp_authenticators
+                  where user_id = ? and confirmed_at is not null) as totp,
+           (select count(*) from recovery_codes where user_id = ? and used_at is null)
+             as recovery_left,
+           coalesce((select json_agg(json_build_object('id', c.id, 'name', c.name,
+                       'device_type', c.device_type, 'backed_up', c.backed_up,
+                       'created_at', c.created_at, 'last_used_at', c.last_used_at)
+                     order by c.created_at)
+                     from webauthn_credentials c where c.user_id = ?), '[]'::json) as credentials`,
+        [userId, userId, userId],
+      );
+      return {
+        totp: row!.totp,
+        recoveryCodesLeft: Number(row!.recovery_left),
+        // JSON carries times as text: back to Dates, as the credential rows have them.
+        credentials: row!.credentials.map((c) => ({
+          ...c,
+          created_at: new Date(c.created_at),
+          last_used_at: c.last_used_at === null ? null : new Date(c.last_used_at),
+        })),
+      };
+    },
+
     // --- TOTP ---------------------------------------------------------------------------------
     confirmedTotp: (userId: string): Promise<TotpRow | undefined> =>
       knex<TotpRow>('totp_authenticators')
@@ -189,15 +237,39 @@ export function createMfaStore(knex: Knex) {
     },
 
     // --- Login progress -----------------------------------------------------------------------
-    async saveProgress(row: {
-      interaction_hash: string;
-      user_id: string;
-      amr: string[];
-      level: number;
-      address_points: number;
-      expires_at: Date;
-    }): Promise<void> {
-      await knex('login_progress').insert(row).onConflict('interaction_hash').merge();
+    /** Saves a login's progress, in one statement with `alongside` (the step's other writes). */
+    async saveProgress(
+      row: {
+        interaction_hash: string;
+        user_id: string;
+        amr: string[];
+        level: number;
+        address_points: number;
+        expires_at: Date;
+      },
+      alongside: readonly StatementPart[] = [],
+    ): Promise<void> {
+      if (alongside.length === 0) {
+        await knex('login_progress').insert(row).onConflict('interaction_hash').merge();
+        return;
+      }
+      // The amr list as JSON: a part binds no arrays (src/db/together.ts).
+      await runTogether(knex, alongside, {
+        sql: `insert into login_progress
+                (interaction_hash, user_id, amr, level, address_points, expires_at)
+              values (?, ?, array(select jsonb_array_elements_text(cast(? as jsonb))), ?, ?, ?)
+              on conflict (interaction_hash) do update set user_id = excluded.user_id,
+                amr = excluded.amr, level = excluded.level,
+                address_points = excluded.address_points, expires_at = excluded.expires_at`,
+        bindings: [
+          row.interaction_hash,
+          row.user_id,
+          JSON.stringify(row.amr),
+          row.level,
+          row.address_points,
+          row.expires_at,
+        ],
+      });
     },
     progress: (
       hash: string,

@@ -74,7 +74,12 @@ export interface Authenticated {
   userVerified: boolean;
 }
 
-export const toCredential = (r: CredentialRow): Credential => ({
+export const toCredential = (
+  r: Pick<
+    CredentialRow,
+    'id' | 'name' | 'device_type' | 'backed_up' | 'created_at' | 'last_used_at'
+  >,
+): Credential => ({
   id: r.id,
   name: r.name,
   deviceType: r.device_type,
