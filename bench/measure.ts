@@ -1,6 +1,7 @@
 // One measurement: a warm-up, then a timed run of the load generator (a separate process)
 // against one server while its RSS is sampled.
 import { fileURLToPath } from 'node:url';
+import { type DbWork, type Scrape, type ServerMemory, workBetween } from './dbWork.ts';
 import type { LoadJob, LoadSummary } from './load.ts';
 import { cpuSeconds, forkModule, sampleRss } from './processes.ts';
 import type { GeneratorRef } from './requests/types.ts';
@@ -27,12 +28,16 @@ export function runLoad(job: LoadJob): Promise<LoadSummary> {
 export interface MeasureOptions {
   url: string;
   pid: number;
+  /** The process that started the server as its child, if any (its memory and CPU count too). */
+  launcherPid?: number;
   generator: GeneratorRef;
   connections: number;
   seconds: number;
   warmupSeconds: number;
   /** Pids of the database backends serving this target (their CPU is added to its account). */
   backendPids?: () => Promise<number[]>;
+  /** Reads the server's database work counters and memory (Portcullis only). */
+  dbWork?: () => Promise<Scrape>;
 }
 
 export interface Measurement {
@@ -44,6 +49,10 @@ export interface Measurement {
   cpuSeconds: number;
   /** CPU seconds its database backends used during the timed run (Portcullis only). */
   dbCpuSeconds: number;
+  /** Round trips and statements the server sent during the timed run (Portcullis only). */
+  db?: DbWork;
+  /** The server's memory at the end of the timed run, as it reports it (Portcullis only). */
+  memory?: ServerMemory;
 }
 
 /** CPU seconds of each backend now; backends that appear later count from zero. */
@@ -64,14 +73,27 @@ export async function measure(options: MeasureOptions): Promise<Measurement> {
     options.warmupSeconds > 0
       ? await runLoad({ ...job, seconds: options.warmupSeconds })
       : undefined;
-  const rss = sampleRss(options.pid);
+  const rss = sampleRss(options.pid, 200, options.launcherPid);
+  const serverCpu = () =>
+    cpuSeconds(options.pid) + (options.launcherPid ? cpuSeconds(options.launcherPid) : 0);
+  const workBefore = await options.dbWork?.();
   const dbBefore = await backendCpu(options.backendPids);
-  const cpuBefore = cpuSeconds(options.pid);
+  const cpuBefore = serverCpu();
   try {
     const summary = await runLoad({ ...job, seconds: options.seconds });
-    const cpu = cpuSeconds(options.pid) - cpuBefore;
+    const cpu = serverCpu() - cpuBefore;
     const dbCpu = backendDelta(dbBefore, await backendCpu(options.backendPids));
-    return { summary, warmup, maxRss: rss.stop(), cpuSeconds: cpu, dbCpuSeconds: dbCpu };
+    const workAfter = await options.dbWork?.();
+    return {
+      summary,
+      warmup,
+      maxRss: rss.stop(),
+      cpuSeconds: cpu,
+      dbCpuSeconds: dbCpu,
+      ...(workBefore && workAfter
+        ? { db: workBetween(workBefore.work, workAfter.work), memory: workAfter.memory }
+        : {}),
+    };
   } finally {
     rss.stop();
   }

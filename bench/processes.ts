@@ -8,7 +8,10 @@ const children = new Set<ChildProcess>();
 
 export interface ServerProcess {
   name: string;
+  /** The process serving requests (on Node < 22.15 Portcullis' serve runs as a child: that child). */
   pid: number;
+  /** The process the bench started, when it relaunched the server as its child (else none). */
+  launcherPid?: number;
   url: string;
   child: ChildProcess;
   /** Where its stdout and stderr go. */
@@ -53,6 +56,21 @@ export interface StartOptions {
   /** Path answering 200 once the server is ready. */
   readyPath: string;
   logFile: string;
+  /**
+   * The command may relaunch itself as a child (`portcullis serve` does on Node < 22.15, to
+   * start with its memory settings): measure that child, and count the launcher too.
+   */
+  relaunches?: boolean;
+}
+
+/** The one child process of `pid`, if it has exactly one. */
+export function onlyChild(pid: number): number | undefined {
+  try {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/);
+    return children.length === 1 && children[0] ? Number(children[0]) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Starts a server child (node `args`), waits until `readyPath` answers 200. */
@@ -74,9 +92,11 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
       const res = await fetch(`${options.url}${options.readyPath}`);
       if (res.status === 200) {
         await res.arrayBuffer();
+        const relaunched = options.relaunches ? onlyChild(child.pid!) : undefined;
         return {
           name: options.name,
-          pid: child.pid!,
+          pid: relaunched ?? child.pid!,
+          ...(relaunched ? { launcherPid: child.pid! } : {}),
           url: options.url,
           child,
           logFile: options.logFile,
@@ -150,16 +170,30 @@ export function isLocalPostgres(pid: number): boolean {
   }
 }
 
-/** Samples the RSS of `pid` every `everyMs` until stopped; returns the maximum seen. */
-export function sampleRss(pid: number, everyMs = 200): { stop(): number } {
-  let max = rssBytes(pid);
+/** Private (anonymous) resident memory of a process in bytes (RssAnon), or 0 once it has gone. */
+export function anonRssBytes(pid: number): number {
+  try {
+    const match = /^RssAnon:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Samples the RSS of `pid` every `everyMs` until stopped; returns the maximum seen. A launcher's
+ * private memory is added (its shared pages are the same node binary the server maps).
+ */
+export function sampleRss(pid: number, everyMs = 200, launcherPid?: number): { stop(): number } {
+  const read = () => rssBytes(pid) + (launcherPid ? anonRssBytes(launcherPid) : 0);
+  let max = read();
   const timer = setInterval(() => {
-    max = Math.max(max, rssBytes(pid));
+    max = Math.max(max, read());
   }, everyMs);
   return {
     stop() {
       clearInterval(timer);
-      return Math.max(max, rssBytes(pid));
+      return Math.max(max, read());
     },
   };
 }

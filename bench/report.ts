@@ -2,6 +2,7 @@
 // RSS, Portcullis/reference ratio) and writes them as a table, JSON and Markdown.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { DbWork, ServerMemory } from './dbWork.ts';
 import type { LoadSummary } from './load.ts';
 import type { Goal } from './scenarios/types.ts';
 import type { TargetName } from './targets/types.ts';
@@ -14,6 +15,10 @@ export interface RoundResult {
   maxRss: number;
   cpuSeconds: number;
   dbCpuSeconds: number;
+  /** Round trips and statements Portcullis sent during the timed run (none for the others). */
+  db?: DbWork;
+  /** Portcullis' own account of its memory at the end of the timed run. */
+  memory?: ServerMemory;
 }
 
 export interface Figures {
@@ -25,6 +30,14 @@ export interface Figures {
   /** Server CPU per response (user + system), and that of its database backends. */
   cpuUs: number;
   dbCpuUs: number;
+  /**
+   * Database round trips and statements per response (Portcullis' counters), and statements
+   * PostgreSQL executed per response (pg_stat_statements, when loaded). Undefined: not counted
+   * (the baseline and Koa keep everything in memory).
+   */
+  rtPerReq?: number;
+  stmtPerReq?: number;
+  pgStmtPerReq?: number;
   /** Requests per operation (a login is several); operations/s = rps / steps. */
   steps: number;
   rounds: number;
@@ -57,10 +70,25 @@ const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 const mean = (xs: number[]) => sum(xs) / xs.length;
 const mb = (bytes: number) => bytes / (1024 * 1024);
 
+/** Database work per response over the rounds that counted it (all of them, or none). */
+function dbWorkOf(mine: RoundResult[]): Pick<Figures, 'rtPerReq' | 'stmtPerReq' | 'pgStmtPerReq'> {
+  const counted = mine.filter((r) => r.db !== undefined);
+  if (counted.length === 0) return {};
+  const requests = sum(counted.map((r) => r.summary.requests));
+  const per = (pick: (w: DbWork) => number) => sum(counted.map((r) => pick(r.db!))) / requests;
+  const withPg = counted.every((r) => r.db!.pgStatements !== undefined);
+  return {
+    rtPerReq: per((w) => w.roundTrips),
+    stmtPerReq: per((w) => w.statements),
+    ...(withPg ? { pgStmtPerReq: per((w) => w.pgStatements!) } : {}),
+  };
+}
+
 export function figuresOf(rounds: RoundResult[], target: TargetName): Figures | undefined {
   const mine = rounds.filter((r) => r.target === target);
   if (mine.length === 0) return undefined;
   return {
+    ...dbWorkOf(mine),
     rps: mean(mine.map((r) => r.summary.rps)),
     p50: mean(mine.map((r) => r.summary.latencyMs.p50)),
     p99: Math.max(...mine.map((r) => r.summary.latencyMs.p99)),
@@ -183,6 +211,15 @@ function cpuCell(f: Figures): string {
   return `${perRequest} (${f.dbCpuUs >= 1 ? `${ms(f.cpuUs)} + ${ms(f.dbCpuUs)}` : ms(f.cpuUs)} ms/op)`;
 }
 
+/** Database work per response; per operation in brackets for a multi-request operation. */
+function dbCell(f: Figures, perRequest: number | undefined, pg?: number): string {
+  if (perRequest === undefined) return '–';
+  let cell = fmt(perRequest, 2);
+  if (f.steps > 1) cell += ` (${fmt(perRequest * f.steps, 1)}/op)`;
+  if (pg !== undefined) cell += ` [pg ${fmt(pg, 2)}]`;
+  return cell;
+}
+
 export const HEADER = [
   'scenario',
   'target',
@@ -192,6 +229,8 @@ export const HEADER = [
   'failed',
   'RSS MB',
   'CPU µs/req',
+  'RT/req',
+  'stmt/req',
   'ratio',
   'goal',
 ];
@@ -213,6 +252,8 @@ export function tableRows(reports: ScenarioReport[]): string[][] {
         String(f.failed),
         rss,
         cpuCell(f),
+        dbCell(f, f.rtPerReq),
+        dbCell(f, f.stmtPerReq, f.pgStmtPerReq),
         first ? ratioCell(r) : '',
         first ? goalCell(r) : '',
       ]);
@@ -278,7 +319,11 @@ export function markdown(record: RunRecord): string {
       'second, i.e. whole sign-ins, over Argon2 verifications per second); failed counts unexpected responses and ' +
       'socket errors, warm-ups included; CPU µs/req is the CPU time (user + system) of the server ' +
       "process per response, plus that of Portcullis' PostgreSQL backends (db), and per operation " +
-      'in brackets for scenarios whose operation is several requests.',
+      'in brackets for scenarios whose operation is several requests; RT/req and stmt/req are ' +
+      "the round trips and SQL statements Portcullis' pool sent per response (its " +
+      'portcullis_db_* counters, read before and after each round; per operation in brackets; ' +
+      '[pg …]: statements PostgreSQL executed per response, from pg_stat_statements when ' +
+      'loaded); the baseline and Koa keep everything in memory (–).',
     '',
     markdownTable(tableRows(record.reports)),
     '',

@@ -7,6 +7,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BenchDatabase, createBenchDatabase } from './database.ts';
+import { pgStatementCounter, workReader } from './dbWork.ts';
 import { failures, measure } from './measure.ts';
 import { type BenchOptions, parseOptions, USAGE } from './options.ts';
 import { stopAll } from './processes.ts';
@@ -97,11 +98,14 @@ async function runScenario(
     const m = await measure({
       url: target.server.url,
       pid: target.server.pid,
+      ...(target.server.launcherPid ? { launcherPid: target.server.launcherPid } : {}),
       generator: plans.get(target.name)!,
       connections: options.connections,
       seconds: options.seconds,
       warmupSeconds: options.warmupSeconds,
-      ...(target.name === 'portcullis' ? { backendPids: env.backendPids } : {}),
+      ...(target.name === 'portcullis'
+        ? { backendPids: env.backendPids, ...(env.dbWork ? { dbWork: env.dbWork } : {}) }
+        : {}),
     });
     const result: RoundResult = { target: target.name, round, ...m };
     rounds.push(result);
@@ -113,6 +117,10 @@ async function runScenario(
         `CPU ${((1e6 * m.cpuSeconds) / s.requests).toFixed(0)} µs/req` +
         ((1e6 * m.dbCpuSeconds) / s.requests >= 1
           ? ` + ${((1e6 * m.dbCpuSeconds) / s.requests).toFixed(0)} db`
+          : '') +
+        (m.db
+          ? `, ${(m.db.roundTrips / s.requests).toFixed(2)} RT/req, ` +
+            `${(m.db.statements / s.requests).toFixed(2)} stmt/req`
           : ''),
     );
   }
@@ -173,6 +181,13 @@ async function bench(options: BenchOptions, db: BenchDatabase, runDir: string): 
     baseline: await startBaseline(world, runDir, options.cpuProfile),
     koa: options.koa ? await startKoa(runDir) : undefined,
   };
+  const pgStatements = await pgStatementCounter(db.knex);
+  info.pgStatStatements = pgStatements !== undefined;
+  say(
+    pgStatements
+      ? 'pg_stat_statements is loaded: statements counted by PostgreSQL too'
+      : 'pg_stat_statements is not loaded on this server: statements counted by Portcullis only',
+  );
   const env: ScenarioEnv = {
     world,
     options,
@@ -180,6 +195,7 @@ async function bench(options: BenchOptions, db: BenchDatabase, runDir: string): 
     memo: new Map(),
     runDir,
     backendPids: () => db.backendPids(),
+    ...(portcullis.metricsUrl ? { dbWork: workReader(portcullis.metricsUrl, pgStatements) } : {}),
   };
 
   const reports: ScenarioReport[] = [];

@@ -52,8 +52,10 @@ export async function runServer(): Promise<void> {
     await db.close();
     logger.info('stopped');
   };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+  // `on`, not `once`: on Node < 22.15 a launcher (bin/memory.js) passes on the Ctrl-C that the
+  // terminal also sent here, and that second signal must not cut the graceful stop short.
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
 }
 
 /** Development on the embedded database: the stored issuer follows ISSUER (see issuerFollowsStart). */

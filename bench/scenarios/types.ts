@@ -1,6 +1,7 @@
 // A scenario: what it measures, the target it must reach, and for each target the seeding it
 // needs and the request generator that loads it. Scenarios 5-7 plug in as further modules.
 import type { Knex } from 'knex';
+import type { Scrape } from '../dbWork.ts';
 import type { BenchOptions } from '../options.ts';
 import type { GeneratorRef } from '../requests/types.ts';
 import type { Target, TargetName } from '../targets/types.ts';
@@ -17,6 +18,8 @@ export interface ScenarioEnv {
   runDir: string;
   /** Pids of the PostgreSQL backends serving Portcullis (CPU accounting). */
   backendPids: () => Promise<number[]>;
+  /** Portcullis' database work counters and memory, read around each of its rounds. */
+  dbWork?: () => Promise<Scrape>;
 }
 
 export type Goal =

@@ -25,7 +25,11 @@ export interface PortcullisOptions {
   people: SeedCounts;
 }
 
-function serverEnv(options: PortcullisOptions, port: number): NodeJS.ProcessEnv {
+function serverEnv(
+  options: PortcullisOptions,
+  port: number,
+  metricsPort: number,
+): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -37,6 +41,11 @@ function serverEnv(options: PortcullisOptions, port: number): NodeJS.ProcessEnv 
     COOKIE_KEYS: randomBytes(32).toString('base64url'),
     ENCRYPTION_KEYS: `bench:${randomBytes(32).toString('base64')}`,
     LOG_LEVEL: options.logLevel,
+    // Scraped before and after each round for round trips and statements per request: a
+    // listener of its own on loopback, so the main listener serves exactly what it does in
+    // production and the scrapes never appear in its request log.
+    METRICS_PORT: String(metricsPort),
+    METRICS_HOST: '127.0.0.1',
     NODE_NO_WARNINGS: '1',
     // Every sign-in of the bench comes from 127.0.0.1: one address standing for many people, as
     // behind NAT. Passwords being checked count apart (IP_PENDING_LIMIT, 200), but a sign-in
@@ -44,7 +53,9 @@ function serverEnv(options: PortcullisOptions, port: number): NodeJS.ProcessEnv 
     // TOTP scenario has up to 100 such at once, plus what a finished warm-up left in flight.
     IP_FAILURE_LIMIT: '1000000',
     IP_PENDING_LIMIT: '1000000',
-    ...(process.env.BENCH_MALLOC ? { MALLOC_MMAP_THRESHOLD_: '1048576' } : {}),
+    // To compare with the memory settings `portcullis serve` applies by default (README,
+    // "Memory"): BENCH_MEMORY_SETTINGS=off starts it without them.
+    ...(process.env.BENCH_MEMORY_SETTINGS === 'off' ? { MEMORY_SETTINGS: 'off' } : {}),
   };
   if (options.poolMax) env.DATABASE_POOL_MAX = String(options.poolMax);
   return env;
@@ -55,7 +66,9 @@ export async function startPortcullis(
   options: PortcullisOptions,
 ): Promise<{ target: Target; world: World }> {
   const port = await freePort();
-  const env = serverEnv(options, port);
+  let metricsPort = await freePort();
+  while (metricsPort === port) metricsPort = await freePort();
+  const env = serverEnv(options, port, metricsPort);
   const logFile = join(options.runDir, 'portcullis.log');
   await runCommand([CLI, 'migrate'], env, logFile);
 
@@ -77,6 +90,8 @@ export async function startPortcullis(
     url: env.ISSUER!,
     readyPath: '/readyz',
     logFile,
+    relaunches: true,
   });
-  return { target: { name: 'portcullis', server, issuer: env.ISSUER! }, world };
+  const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+  return { target: { name: 'portcullis', server, issuer: env.ISSUER!, metricsUrl }, world };
 }

@@ -8,4 +8,6 @@ export interface Target {
   server: ServerProcess;
   /** The issuer identifier (client assertion audience); the base URL for Koa. */
   issuer: string;
+  /** Its Prometheus metrics (Portcullis: a METRICS_PORT listener on loopback). */
+  metricsUrl?: string;
 }

@@ -46,7 +46,17 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
-const rssOf = (pid: number) => {
+/**
+ * The process serving requests: on Node < 22.15 `portcullis serve` runs the server as the only
+ * child of a small launcher (bin/memory.js); measuring the launcher would see no growth at all.
+ */
+function servingPid(pid: number): number {
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+  return children ? Number(children.split(/\s+/)[0]) : pid;
+}
+
+const rssOf = (launcher: number) => {
+  const pid = servingPid(launcher);
   const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return match ? Number(match[1]) : Number.NaN;
 };
