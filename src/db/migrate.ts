@@ -4,7 +4,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Knex } from 'knex';
 
-const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'migrations');
+// From src/db/ the migrations are ../../migrations/*.ts; compiled (dist/db/, `npm run build`)
+// they are ../migrations/*.js. Either way a migration keeps its .ts name in schema_migrations.
+const HERE = dirname(fileURLToPath(import.meta.url));
+const COMPILED = import.meta.url.endsWith('.js');
+const MIGRATIONS_DIR = COMPILED
+  ? join(HERE, '..', 'migrations')
+  : join(HERE, '..', '..', 'migrations');
+const fileOf = (name: string) => (COMPILED ? name.replace(/\.ts$/, '.js') : name);
 
 interface MigrationModule {
   up(knex: Knex): Promise<void>;
@@ -15,7 +22,8 @@ interface MigrationModule {
 class DirectoryMigrationSource implements Knex.MigrationSource<string> {
   async getMigrations(): Promise<string[]> {
     return readdirSync(MIGRATIONS_DIR)
-      .filter((f) => /^\d{12}_[a-z0-9_]+\.ts$/.test(f))
+      .filter((f) => /^\d{12}_[a-z0-9_]+\.(ts|js)$/.test(f))
+      .map((f) => f.replace(/\.js$/, '.ts'))
       .sort();
   }
   getMigrationName(migration: string): string {
@@ -23,7 +31,7 @@ class DirectoryMigrationSource implements Knex.MigrationSource<string> {
   }
   async getMigration(migration: string): Promise<Knex.Migration> {
     const mod = (await import(
-      pathToFileURL(join(MIGRATIONS_DIR, migration)).href
+      pathToFileURL(join(MIGRATIONS_DIR, fileOf(migration))).href
     )) as MigrationModule;
     return { up: mod.up, down: mod.down ?? (async () => {}) };
   }
