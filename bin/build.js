@@ -2,9 +2,10 @@
 // `npm run build`: transpiles src/ and migrations/ to dist/ with esbuild, file by file (no bundle,
 // so stack traces name the file they came from and import.meta paths still resolve), so
 // production runs plain JavaScript instead of compiling TypeScript through tsx at every start.
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { transform } from 'esbuild';
 import { BUILD_STAMP, DIST, ROOT, SOURCE_DIRS, sourceFiles } from './freshness.js';
 
@@ -27,7 +28,32 @@ async function compile(file) {
   return code.replace(TS_SPECIFIER, '$1$2$3.js$2');
 }
 
-export async function build({ quiet = false } = {}) {
+/**
+ * A new embedded database's starting point (src/db/embeddedTemplate.ts): PGlite's initdb and
+ * every migration, run once here with the compiled modules instead of at each first start.
+ */
+async function buildTemplate() {
+  const started = performance.now();
+  const load = (path) => import(pathToFileURL(join(DIST, path)).href);
+  const { connectDatabase } = await load('db/connect.js');
+  const { migrateLatest, migrationNames } = await load('db/migrate.js');
+  const { writeTemplate } = await load('db/embeddedTemplate.js');
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-template-'));
+  try {
+    const db = await connectDatabase({ embeddedDir: dir });
+    try {
+      await migrateLatest(db.knex);
+    } finally {
+      await db.close();
+    }
+    const bytes = writeTemplate(join(dir, 'pgdata'), migrationNames());
+    return { bytes, ms: Math.round(performance.now() - started) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function build({ quiet = false, template = true } = {}) {
   const started = performance.now();
   // Built beside dist/ and swapped in, so a process starting meanwhile never sees half a build.
   const next = `${DIST}.${process.pid}`;
@@ -53,12 +79,19 @@ export async function build({ quiet = false } = {}) {
     process.stdout.write(
       `built ${files.length} files into dist/ in ${Math.round(performance.now() - started)} ms\n`,
     );
+  if (template) {
+    const made = await buildTemplate();
+    if (!quiet)
+      process.stdout.write(
+        `built the embedded database template (${(made.bytes / 1e6).toFixed(1)} MB) in ${made.ms} ms\n`,
+      );
+  }
   return files.length;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   try {
-    await build();
+    await build({ template: !process.argv.includes('--no-template') });
   } catch (err) {
     process.stderr.write(`build failed: ${err.message}\n`);
     process.exitCode = 1;

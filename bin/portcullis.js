@@ -29,7 +29,7 @@ if (state === 'fresh') {
 async function buildForProduction(state) {
   try {
     const { build } = await import('./build.js');
-    await build({ quiet: true });
+    await build({ quiet: true, template: false });
     process.stderr.write(`portcullis: dist/ was ${state}: built it from src/ (npm run build)\n`);
   } catch (err) {
     process.stderr.write(
