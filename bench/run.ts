@@ -23,7 +23,7 @@ import {
 } from './report.ts';
 import { AVAILABLE, GROWTH, PAYMENT_SCENARIO, SCENARIOS } from './scenarios/index.ts';
 import type { Scenario, ScenarioEnv } from './scenarios/types.ts';
-import { measureStartup, type StartupReport } from './startup.ts';
+import { measureStartup, type StartupReport, startupNote } from './startup.ts';
 import { startBaseline } from './targets/baseline.ts';
 import { startKoa } from './targets/koa.ts';
 import { startPortcullis } from './targets/portcullis.ts';
