@@ -35,6 +35,9 @@ export interface BenchOptions {
   cpuProfile: boolean;
   keepDatabase: boolean;
   koa: boolean;
+  /** The start-up section (bench/startup.ts): with the scenarios, alone, or skipped. */
+  startup: 'with' | 'only' | 'skip';
+  startupRuns: number;
 }
 
 export const USAGE = `npm run bench [-- options]
@@ -54,6 +57,10 @@ export const USAGE = `npm run bench [-- options]
   --profile              write CPU profiles of Portcullis and the baseline under bench/tmp/<run>/
   --keep-database        keep the bench database (for EXPLAIN ANALYZE) and print its URL
   --no-koa               skip the bare Koa ceiling
+  --startup-only         only the start-up section (embedded database: first start, restart,
+                         --help, client list, busy port); no PostgreSQL needed
+  --no-startup           skip the start-up section
+  --startup-runs N       runs of the start-up section, median reported (default 3)
   --database-url URL     PostgreSQL server (default: DATABASE_URL, else the local server's
                          Unix socket in /var/run/postgresql, else
                          postgres://postgres@127.0.0.1:5432/postgres); a new database is
@@ -85,6 +92,9 @@ export function parseOptions(argv: string[], available: number[]): BenchOptions 
       profile: { type: 'boolean', default: false },
       'keep-database': { type: 'boolean', default: false },
       'no-koa': { type: 'boolean', default: false },
+      'startup-only': { type: 'boolean', default: false },
+      'no-startup': { type: 'boolean', default: false },
+      'startup-runs': { type: 'string' },
       'database-url': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -125,5 +135,7 @@ export function parseOptions(argv: string[], available: number[]): BenchOptions 
     cpuProfile: values.profile,
     keepDatabase: values['keep-database'],
     koa: !values['no-koa'],
+    startup: values['startup-only'] ? 'only' : values['no-startup'] ? 'skip' : 'with',
+    startupRuns: Math.max(1, positive('startup-runs', values['startup-runs'], 3)),
   };
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { DbWork, ServerMemory } from './dbWork.ts';
 import type { LoadSummary } from './load.ts';
 import type { Goal } from './scenarios/types.ts';
+import { STARTUP_HEADER, type StartupReport, startupNote, startupRows } from './startup.ts';
 import type { TargetName } from './targets/types.ts';
 
 export interface RoundResult {
@@ -299,6 +300,29 @@ export interface RunRecord {
   growth: Record<string, unknown> | undefined;
   reports: ScenarioReport[];
   failures: string[];
+  /** The start-up section (bench/startup.ts), when it ran. */
+  startup?: StartupReport;
+}
+
+/** The start-up section as text (for the terminal) or Markdown. */
+export function startupTable(report: StartupReport, format: 'text' | 'markdown'): string {
+  const rows = startupRows(report);
+  if (format === 'markdown')
+    return [
+      `| ${STARTUP_HEADER.join(' | ')} |`,
+      `| ${STARTUP_HEADER.map(() => '---').join(' | ')} |`,
+      ...rows.map((r) => `| ${r.join(' | ')} |`),
+    ].join('\n');
+  const all = [STARTUP_HEADER, ...rows];
+  const widths = STARTUP_HEADER.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
+  return all
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export function markdown(record: RunRecord): string {
@@ -325,8 +349,10 @@ export function markdown(record: RunRecord): string {
       '[pg …]: statements PostgreSQL executed per response, from pg_stat_statements when ' +
       'loaded); the baseline and Koa keep everything in memory (–).',
     '',
-    markdownTable(tableRows(record.reports)),
-    '',
+    ...(record.reports.length ? [markdownTable(tableRows(record.reports)), ''] : []),
+    ...(record.startup
+      ? [startupNote(record.startup), '', startupTable(record.startup, 'markdown'), '']
+      : []),
     ...(record.growth
       ? ['Growth:', '', '```json', JSON.stringify(record.growth, null, 2), '```', '']
       : []),

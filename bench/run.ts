@@ -17,12 +17,14 @@ import {
   type RoundResult,
   type RunRecord,
   type ScenarioReport,
+  startupTable,
   tableRows,
   textTable,
   writeResults,
 } from './report.ts';
 import { AVAILABLE, GROWTH, PAYMENT_SCENARIO, SCENARIOS } from './scenarios/index.ts';
 import type { Scenario, ScenarioEnv } from './scenarios/types.ts';
+import { measureStartup, type StartupReport, startupNote } from './startup.ts';
 import { startBaseline } from './targets/baseline.ts';
 import { startKoa } from './targets/koa.ts';
 import { startPortcullis } from './targets/portcullis.ts';
@@ -236,6 +238,30 @@ async function bench(options: BenchOptions, db: BenchDatabase, runDir: string): 
   };
 }
 
+/** The start-up section: the embedded database, so it needs no bench database of its own. */
+function startup(options: BenchOptions): Promise<StartupReport> {
+  say(`start-up section: ${options.startupRuns} runs on new embedded databases`);
+  return measureStartup(options.startupRuns, say);
+}
+
+function startupOnlyRecord(options: BenchOptions, report: StartupReport): RunRecord {
+  const now = new Date().toISOString();
+  const info = machine(loadAverage());
+  info.loadAfter = loadAverage();
+  info.postgres = 'no PostgreSQL server (embedded database)';
+  return {
+    startedAt: new Date(started).toISOString(),
+    finishedAt: now,
+    quick: options.quick,
+    machine: info,
+    options: { startupOnly: true, startupRuns: options.startupRuns },
+    growth: undefined,
+    reports: [],
+    failures: [],
+    startup: report,
+  };
+}
+
 let cleaning: Promise<void> | undefined;
 function cleanup(db: BenchDatabase | undefined, keep: boolean): Promise<void> {
   cleaning ??= (async () => {
@@ -263,12 +289,24 @@ async function main(): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    db = await createBenchDatabase(options.databaseUrl);
-    say(`bench database ${db.name}; logs and profiles in ${runDir}`);
-    const record = await bench(options, db, runDir);
-    const rows = tableRows(record.reports);
-    process.stdout.write(`\n${textTable(rows)}\n\n`);
-    for (const path of writeResults(join(BENCH_DIR, 'results'), record, options.full))
+    let record: RunRecord;
+    if (options.startup === 'only') record = startupOnlyRecord(options, await startup(options));
+    else {
+      db = await createBenchDatabase(options.databaseUrl);
+      say(`bench database ${db.name}; logs and profiles in ${runDir}`);
+      record = await bench(options, db, runDir);
+      if (options.startup === 'with') record.startup = await startup(options);
+      process.stdout.write(`\n${textTable(tableRows(record.reports))}\n\n`);
+    }
+    if (record.startup)
+      process.stdout.write(
+        `${startupNote(record.startup)}\n${startupTable(record.startup, 'text')}\n\n`,
+      );
+    for (const path of writeResults(
+      join(BENCH_DIR, 'results'),
+      record,
+      options.full && options.startup !== 'only',
+    ))
       say(`wrote ${path}`);
     if (failed.length > 0) {
       process.stderr.write(`\nFailed requests:\n${failed.map((f) => `  - ${f}`).join('\n')}\n`);

@@ -1,14 +1,19 @@
 // Process entry for `portcullis serve`: read config, build the app, listen, shut down cleanly.
 import type { App } from './app.ts';
-import { ensureSchema, openDatabase } from './cli/context.ts';
 import { CliError } from './cli/output.ts';
+import { assertPortFree } from './cli/portCheck.ts';
 import { loadConfig } from './config.ts';
-import { checkDatabase } from './db/connect.ts';
-import { issuerFollowsStart, issuerMismatch, storedIssuer } from './issuer/issuer.ts';
 import { createLogger } from './log.ts';
 
 export async function runServer(): Promise<void> {
   const config = loadConfig(process.env);
+  // Before anything else: a busy port is told in a second, not after the database and the app.
+  await assertPortFree(config.port, config.host, 'PORT');
+  if (config.metrics.port !== undefined)
+    await assertPortFree(config.metrics.port, config.metrics.host, 'METRICS_PORT');
+  const { ensureSchema, openDatabase } = await import('./cli/context.ts');
+  const { checkDatabase } = await import('./db/connect.ts');
+  const { issuerFollowsStart, issuerMismatch, storedIssuer } = await import('./issuer/issuer.ts');
   const logger = createLogger(config.logLevel);
   for (const warning of config.warnings) logger.warn(warning);
 

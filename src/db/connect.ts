@@ -1,6 +1,5 @@
 // One knex handle over PostgreSQL (DATABASE_URL) or, without it, embedded PostgreSQL (PGlite)
 // kept under DATA_DIR, so the server runs on a machine with no database server.
-import { mkdirSync } from 'node:fs';
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import {
@@ -8,6 +7,7 @@ import {
   hostEmbeddedDatabase,
   lockDataDir,
   pgdataDir,
+  prepareDataDir,
   socketConnection,
 } from './embedded.ts';
 import { countQueriesOf, createQueryCounter, type QueryCounter } from './queryCounter.ts';
@@ -150,8 +150,7 @@ export async function connectDatabase(options: DatabaseOptions): Promise<Databas
     };
   }
   const release = lockDataDir(dir);
-  mkdirSync(pgdataDir(dir), { recursive: true });
-  const knex = await pgliteKnex({ filename: pgdataDir(dir) });
+  const knex = await pgliteKnex({ filename: prepareDataDir(dir) });
   return {
     knex,
     kind: 'embedded',

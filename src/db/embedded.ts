@@ -13,11 +13,24 @@ import {
 } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join, resolve } from 'node:path';
+import { seedFromTemplate } from './embeddedTemplate.ts';
+import { migrationNames } from './migrate.ts';
 
 const SOCKET_PORT = 5432;
 const socketFile = (dir: string) => join(dir, `.s.PGSQL.${SOCKET_PORT}`);
 const lockFile = (dir: string) => join(dir, 'pgdata.lock');
 export const pgdataDir = (dir: string) => join(resolve(dir), 'pgdata');
+
+/**
+ * Makes the data folder of `dir`; a new one starts from the build's template (initdb and every
+ * migration done: see embeddedTemplate.ts) when there is one that suits.
+ */
+export function prepareDataDir(dir: string): string {
+  const pgdata = pgdataDir(dir);
+  mkdirSync(pgdata, { recursive: true });
+  seedFromTemplate(pgdata, migrationNames());
+  return pgdata;
+}
 
 /** pg connection settings for the socket of a running embedded server. */
 export const socketConnection = (dir: string) => ({
@@ -85,8 +98,7 @@ export async function hostEmbeddedDatabase(dir: string): Promise<{ stop(): Promi
   try {
     const { PGlite } = await import('@electric-sql/pglite');
     const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
-    mkdirSync(pgdataDir(dir), { recursive: true });
-    const db = await PGlite.create(pgdataDir(dir));
+    const db = await PGlite.create(prepareDataDir(dir));
     rmSync(socketFile(resolve(dir)), { force: true });
     const server = new PGLiteSocketServer({
       db,

@@ -1,9 +1,6 @@
-// `portcullis serve` and `portcullis migrate`.
+// `portcullis serve` and `portcullis migrate`. What each runs is imported when it runs: `serve`
+// checks its port before the database modules are even loaded.
 import type { Command } from 'commander';
-import { checkDatabase } from '../../db/connect.ts';
-import { migrateLatest } from '../../db/migrate.ts';
-import { runServer } from '../../main.ts';
-import { cliConfig, openDatabase } from '../context.ts';
 import { print } from '../output.ts';
 
 export function registerServerCommands(program: Command): void {
@@ -11,6 +8,7 @@ export function registerServerCommands(program: Command): void {
     .command('serve')
     .description('run the authorization server (applies pending migrations outside production)')
     .action(async () => {
+      const { runServer } = await import('../../main.ts');
       await runServer();
     });
 
@@ -19,6 +17,9 @@ export function registerServerCommands(program: Command): void {
     .description('apply pending database migrations')
     .option('--json', 'print the result as JSON')
     .action(async (opts: { json?: boolean }) => {
+      const { cliConfig, openDatabase } = await import('../context.ts');
+      const { checkDatabase } = await import('../../db/connect.ts');
+      const { migrateLatest } = await import('../../db/migrate.ts');
       const { config } = cliConfig();
       const db = await openDatabase(config);
       try {
