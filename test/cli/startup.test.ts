@@ -1,6 +1,7 @@
 // What `portcullis` does before any real work: --help and --version load commander alone, the
 // command list matches what each command's module declares, and `serve` on a busy port says so
-// in one line before it touches the database.
+// in one line before it loads a database module or creates the embedded database (the bench
+// start-up section times it: wall-clock asserts would fail on a busy machine, not on a bug).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -88,14 +89,12 @@ describe('portcullis start-up', () => {
     const { port } = holder.address() as { port: number };
     const dataDir = mkdtempSync(join(tmpdir(), 'pc-busy-'));
     try {
-      const started = performance.now();
       const result = await runLogged(['serve'], {
         ...testSecrets(),
         DATA_DIR: dataDir,
         PORT: String(port),
         ISSUER: `http://localhost:${port}`,
       });
-      const seconds = (performance.now() - started) / 1000;
       assertOneLineError(
         result,
         `port ${port} is already in use (something listens on 127.0.0.1:${port}: another Portcullis? stop it, or set PORT)`,
@@ -108,7 +107,6 @@ describe('portcullis start-up', () => {
         ),
         [],
       );
-      assert.ok(seconds < 15, `answered in ${seconds.toFixed(1)} s`);
     } finally {
       holder.close();
     }
