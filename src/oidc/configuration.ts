@@ -30,6 +30,7 @@ import {
   profileOf,
   serverProfile,
 } from './profiles.ts';
+import { rememberedGrant } from './rememberedGrant.ts';
 import { createResourceIndicators, type ResourceOptions } from './resources.ts';
 import type { RichAuthorization } from './richAuthorization.ts';
 
@@ -75,6 +76,10 @@ export interface ConfigurationParts {
   ciba?: CibaConfiguration | undefined;
   /** The provider's outgoing requests (CIBA pings); tests pass one trusting their CA. */
   fetch?: typeof fetch | undefined;
+  /** A grant given earlier in another browser session, reused instead of asking again. */
+  reusableGrant?:
+    | ((accountId: string, clientId: string) => Promise<string | undefined>)
+    | undefined;
 }
 
 /** Every client authentication method Portcullis offers (a profile may narrow them). */
@@ -323,6 +328,8 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
     // OpenID Connect only honours with prompt=consent) it ends with the browser session.
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
 
+    // Consent once given is not asked again in a new browser session (src/oidc/rememberedGrant.ts).
+    loadExistingGrant: rememberedGrant(parts.reusableGrant),
     interactions: {
       policy: parts.assurance.policy() as never,
       url: async (_ctx, interaction) => `/interaction/${interaction.uid}`,

@@ -23,6 +23,7 @@ export interface GrantSummary {
 
 interface GrantPayload {
   clientId?: string;
+  rar?: unknown[];
   openid?: { scope?: string };
   resources?: Record<string, string>;
   iat?: number;
@@ -60,6 +61,18 @@ export function createGrantRegistry({
           expiresAt: payload.exp ? new Date(payload.exp * 1000) : undefined,
         }))
         .sort((a, b) => (b.grantedAt?.getTime() ?? 0) - (a.grantedAt?.getTime() ?? 0));
+    },
+
+    /**
+     * The grant a new browser session of this person may use for this client instead of asking
+     * for consent again: their newest live grant to it that holds no authorization_details (a
+     * payment or account access is consented to each time). Undefined when there is none.
+     */
+    async reusable(accountId: string, clientId: string): Promise<string | undefined> {
+      const rows = (await artifacts.grantsOf(accountId)) as { id: string; payload: GrantPayload }[];
+      return rows
+        .filter(({ payload }) => payload.clientId === clientId && !payload.rar?.length)
+        .sort((a, b) => (b.payload.iat ?? 0) - (a.payload.iat ?? 0))[0]?.id;
     },
 
     /**

@@ -183,6 +183,7 @@ export async function buildProtocol(deps: ProtocolDeps) {
         jwtAccessTokens,
         ciba: ciba.configuration,
         fetch: deps.fetch,
+        reusableGrant: grants.reusable,
       }),
     onBuild: (provider) => {
       tokenExchange.register(provider);
