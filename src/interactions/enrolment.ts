@@ -64,7 +64,7 @@ export function enrolmentSteps(deps: InteractionDeps, flow: Flow) {
         uid: i.uid,
         reason:
           s.target >= 3
-            ? `${i.client.name} needs a phishing-resistant sign-in: add a security key or passkey to continue.`
+            ? `${i.client.name} needs a phishing-resistant sign-in: add a security key or passkey to continue. A passkey is kept by this device (or your phone); a security key is a small device you plug in or tap.`
             : `${i.client.name} needs a second factor: add one to continue.`,
         error: extra.error,
         totp: pending ? { ...pending, action: `/interaction/${i.uid}/enrol/totp` } : undefined,

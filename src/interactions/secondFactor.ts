@@ -40,6 +40,24 @@ export interface StepMessage {
 /** A factor attempt that may be checked, with the lock it set if it turns out wrong. */
 type Claimed = Extract<FactorAttempt, { ok: true }>;
 
+/**
+ * The factors a login page offers: only those that reach the level the request needs. An app
+ * code or a recovery code (level 2) is offered for level 3 only to someone with no key yet who
+ * must first confirm with their strongest factor before adding one (enrolment.ts).
+ */
+export function offerFor({ progress: p, target, factors: f }: LoginState) {
+  const hasKey = f.credentials.length > 0;
+  const codesReach = target <= 2 || (!hasKey && p.level < f.strongest);
+  const belowTwo = p.level < 2;
+  return {
+    totp: belowTwo && codesReach && f.totp,
+    recovery: belowTwo && codesReach && f.recoveryCodesLeft > 0 && f.hasSecondFactor,
+    webauthn: hasKey,
+    /** Level 3 is needed and the person has no key: the page says how to add one. */
+    addKeyFirst: target >= 3 && !hasKey,
+  };
+}
+
 /** Only the assurance check asked for this login: the session stands, a factor is missing. */
 export const isStepUp = (i: PendingInteraction) =>
   i.session !== undefined &&
@@ -120,12 +138,7 @@ export function secondFactorSteps(deps: InteractionDeps) {
     const { progress: p, target, factors: f } = s;
     if (p.level >= target) return finish(ctx, i, p);
     const user = await accounts.get(p.userId);
-    const belowTwo = p.level < 2;
-    const offer = {
-      totp: belowTwo && f.totp,
-      recovery: belowTwo && f.recoveryCodesLeft > 0 && f.hasSecondFactor,
-      webauthn: f.credentials.length > 0,
-    };
+    const offer = offerFor(s);
     if (offer.totp || offer.recovery || offer.webauthn) {
       return renderPage(
         ctx,
@@ -136,6 +149,8 @@ export function secondFactorSteps(deps: InteractionDeps) {
           email: user?.email ?? '',
           clientName: i.client.name,
           stepUp: isStepUp(i),
+          // Why only some factors are offered: the request needs a passkey or security key.
+          needsKey: target >= 3,
           error: extra.error,
           notice: extra.notice,
           ...offer,
