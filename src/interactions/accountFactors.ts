@@ -180,9 +180,12 @@ export function accountFactorPages(
       const s = await bridge.session(ctx);
       if (!s || !csrf.verify(s.uid, PURPOSE, form._csrf)) throw new CsrfError();
       const { strongest } = await factors.summary(s.accountId);
+      const user = await accounts.get(s.accountId);
       startLogin(ctx, {
         prompt: 'login',
         max_age: '0',
+        // The login page is prefilled and says why it asks again (login.ts, `reauth`).
+        ...(user ? { login_hint: user.email } : {}),
         ...(strongest > 1 ? { acr_values: assurance.acrFor(strongest) } : {}),
       });
     },

@@ -14,13 +14,7 @@ import type { Api } from '../oidc/catalogue.ts';
 import { CsrfError, type InteractionDeps, renderPage, requestOrigin } from './context.ts';
 import { consentFormBinding, detailsConsent, type ScopesView } from './detailsConsent.ts';
 import { readForm } from './forms.ts';
-
-const IDENTITY_TEXT: Record<string, string> = {
-  openid: 'Know who you are (your account identifier)',
-  profile: 'See your name',
-  email: 'See your email address',
-  offline_access: 'Keep access when you are not using it (until you revoke it)',
-};
+import { IDENTITY_TEXT } from './scopeText.ts';
 
 interface ConsentDetails {
   missingOIDCScope?: string[];

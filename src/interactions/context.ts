@@ -2,6 +2,7 @@
 import type Koa from 'koa';
 import type { Accounts } from '../accounts/accounts.ts';
 import type { Authenticator } from '../accounts/authenticate.ts';
+import type { AuditEvent } from '../audit/event.ts';
 import type { AuditEventInput } from '../audit/log.ts';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
@@ -44,6 +45,8 @@ export interface InteractionDeps {
   recoveryCodes: RecoveryCodes;
   progress: LoginProgress;
   record: (event: SecurityEvent) => Promise<void>;
+  /** The person's own recent security events (the account page's activity). */
+  activity: (userId: string) => Promise<AuditEvent[]>;
 }
 
 /** Post/redirect/get: after a form, send the browser to a page with a GET. */

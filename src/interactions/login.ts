@@ -4,6 +4,7 @@
 import type Koa from 'koa';
 import { parseWebAuthnResponse, WebAuthnError, webauthnAmr } from '../mfa/webauthn.ts';
 import type { PendingInteraction } from '../oidc/bridge.ts';
+import { ACCOUNT_CLIENT_ID } from './account.ts';
 import {
   CsrfError,
   type InteractionDeps,
@@ -46,6 +47,8 @@ export function loginPage(deps: InteractionDeps, steps: SecondFactorSteps) {
         uid: i.uid,
         clientName: i.client.name,
         email: extra.email ?? hint,
+        // "Confirm it is you" from the account page: say why the password is asked again.
+        reauth: i.client.clientId === ACCOUNT_CLIENT_ID && i.params.prompt === 'login' && !!hint,
         error: extra.error,
         csrf: csrf.token(i.uid, 'login'),
         passkeyCsrf: csrf.token(i.uid, 'passkey'),

@@ -135,7 +135,7 @@ export function secondFactorSteps(deps: InteractionDeps) {
     s: LoginState,
     extra: StepMessage = {},
   ) {
-    const { progress: p, target, factors: f } = s;
+    const { progress: p, target } = s;
     if (p.level >= target) return finish(ctx, i, p);
     const user = await accounts.get(p.userId);
     const offer = offerFor(s);

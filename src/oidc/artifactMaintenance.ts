@@ -99,6 +99,40 @@ export function createArtifactMaintenance(options: ArtifactMaintenanceOptions) {
       });
     },
 
+    // --- Sessions: a person's signed-in browsers, ended one at a time ------------------------
+
+    /** Live sessions of an account (their payloads: uid, iat, exp, loginTs, acr, authorizations). */
+    async sessionsOf(accountId: string): Promise<Record<string, unknown>[]> {
+      const rows = await knex('oidc_artifacts')
+        .where({ model: 'Session', account_id: accountId })
+        .where('expires_at', '>', new Date(clock.now()))
+        .select('payload');
+      return rows.map((r) => r.payload as Record<string, unknown>);
+    },
+
+    /**
+     * Ends one session of an account and what expires with it (codes and tokens bound to the
+     * session); `ended`: see SessionsEnded. False when the account has no such session.
+     */
+    async endSession(accountId: string, uid: string, ended?: SessionsEnded): Promise<boolean> {
+      return knex.transaction(async (trx) => {
+        const rows = (await trx('oidc_artifacts')
+          .where({ model: 'Session', account_id: accountId, session_uid: uid })
+          .delete()
+          .returning('payload')) as { payload: unknown }[];
+        if (rows.length === 0) return false;
+        await ended?.(
+          trx,
+          rows.map((r) => r.payload),
+        );
+        await trx('oidc_artifacts')
+          .where({ account_id: accountId })
+          .whereRaw("payload->>'sessionUid' = ? and payload->>'expiresWithSession' = 'true'", [uid])
+          .delete();
+        return true;
+      });
+    },
+
     // --- Registration allowances: a row beside its initial access token, under the same key ---
 
     allowances: {

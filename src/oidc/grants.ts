@@ -21,6 +21,28 @@ export interface GrantSummary {
   expiresAt: Date | undefined;
 }
 
+/** A signed-in browser of a person, as the account page lists it. */
+export interface SessionSummary {
+  uid: string;
+  createdAt: Date | undefined;
+  /** The last full sign-in. */
+  signedInAt: Date | undefined;
+  /** When it ends unless used again (each use extends it by the idle time). */
+  expiresAt: Date | undefined;
+  acr: string | undefined;
+  /** The applications signed in to with it. */
+  clientIds: string[];
+}
+
+interface SessionPayload {
+  uid?: string;
+  iat?: number;
+  exp?: number;
+  loginTs?: number;
+  acr?: string;
+  authorizations?: Record<string, unknown>;
+}
+
 interface GrantPayload {
   clientId?: string;
   rar?: unknown[];
@@ -102,6 +124,32 @@ export function createGrantRegistry({
      */
     endSessions: (accountId: string, reason: string): Promise<number> =>
       told(artifacts.endSessions(accountId, endings?.ended(reason))),
+
+    /** The live browser sessions of an account, newest sign-in first. */
+    async sessions(accountId: string): Promise<SessionSummary[]> {
+      const rows = (await artifacts.sessionsOf(accountId)) as SessionPayload[];
+      return rows
+        .filter((p) => typeof p.uid === 'string')
+        .map((p) => ({
+          uid: p.uid!,
+          createdAt: p.iat ? new Date(p.iat * 1000) : undefined,
+          signedInAt: p.loginTs ? new Date(p.loginTs * 1000) : undefined,
+          expiresAt: p.exp ? new Date(p.exp * 1000) : undefined,
+          acr: p.acr,
+          clientIds: Object.keys(p.authorizations ?? {}),
+        }))
+        .sort((a, b) => (b.signedInAt?.getTime() ?? 0) - (a.signedInAt?.getTime() ?? 0));
+    },
+
+    /**
+     * Ends one session of an account (a device signed out from the account page) and the codes
+     * and tokens bound to it; its relying parties are told. False when there was no such session.
+     */
+    endSession: async (accountId: string, uid: string, reason: string): Promise<boolean> => {
+      const ended = await artifacts.endSession(accountId, uid, endings?.ended(reason));
+      endings?.committed();
+      return ended;
+    },
 
     /**
      * Revokes everything issued to a client, for everyone: its grants and their tokens and

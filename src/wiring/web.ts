@@ -123,6 +123,7 @@ export function buildWeb(deps: WebDeps) {
         recoveryCodes,
         progress,
         record,
+        activity: (userId) => deps.audit.activityOf(userId),
       }),
       device.router,
       ciba.routes({
