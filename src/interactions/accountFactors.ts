@@ -158,6 +158,8 @@ export function accountFactorPages(
         totp: pending ? { ...pending, action: '/account/totp' } : undefined,
         webauthnAction: '/account/webauthn',
         csrf: csrf.token(s.uid, PURPOSE),
+        // Opened from the account page: a way back to it without adding anything.
+        backTo: '/account',
       },
       extra.status,
     );
