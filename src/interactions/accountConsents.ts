@@ -10,7 +10,6 @@ import { PageError } from '../http/pageError.ts';
 import type { BrowserSession } from '../oidc/bridge.ts';
 import { CsrfError, type InteractionDeps, requestOrigin } from './context.ts';
 import { readForm } from './forms.ts';
-import { pickLocale } from './locale.ts';
 
 const STATUS_WORDS: Record<ConsentStatus, string> = {
   awaiting_authorisation: 'Not authorised',
@@ -48,7 +47,7 @@ export function accountConsents(deps: InteractionDeps) {
   return {
     /** The rows of the account page: every consent but those never authorised, newest first. */
     async view(ctx: Koa.Context, session: BrowserSession) {
-      const locale = pickLocale(undefined, ctx.get('accept-language') || undefined);
+      const locale = deps.views.translatorFor(ctx).tag;
       const rows = [];
       for (const c of await consents.list({ accountId: session.accountId, limit: 100 })) {
         if (c.status === 'awaiting_authorisation' || c.status === 'rejected') continue;
@@ -75,7 +74,7 @@ export function accountConsents(deps: InteractionDeps) {
       const found = await consents.find(id);
       // Someone else's consent is as unknown as one that does not exist.
       if (!found || found.accountId !== session.accountId)
-        throw new PageError(404, 'There is no such consent on your account.', 'Not found');
+        throw new PageError(404, 'account.consents.notFound', 'error.notFoundTitle');
       if (found.status !== 'authorised') {
         ctx.status = 303;
         ctx.redirect('/account?notice=consent-inactive');

@@ -3,66 +3,49 @@
 // applications it signed in to, and is audited) and their own recent security events.
 import type Koa from 'koa';
 import type { AuditEvent } from '../audit/event.ts';
+import { deviceOf } from '../http/userAgent.ts';
+import { type Msg, msg } from '../i18n/translator.ts';
 import type { BrowserSession } from '../oidc/bridge.ts';
 import { CsrfError, type InteractionDeps, requestOrigin, seeOther } from './context.ts';
 import { readForm } from './forms.ts';
 
-/** Shown as "2026-12-01 14:05 UTC": exact, and the same for every reader. */
-export const when = (d: Date | undefined) =>
-  d ? `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC` : '';
-
-/** What each kind of event means to the person it is about. */
-const ACTIVITY_TEXT: Record<string, (e: AuditEvent) => string> = {
-  'login.success': (e) => (e.details.stepUp ? 'Stronger sign-in confirmed' : 'Signed in'),
-  'login.failure': () => 'Failed sign-in attempt',
-  'account.locked': () => 'Sign-in locked for a while after failed attempts',
-  'mfa.failure': () => 'Failed second-factor attempt',
+/** What each kind of event means to the person it is about (a catalogue key). */
+const ACTIVITY_KEYS: Record<string, (e: AuditEvent) => string> = {
+  'login.success': (e) =>
+    e.details.stepUp ? 'account.activity.stepUp' : 'account.activity.signedIn',
+  'login.failure': () => 'account.activity.loginFailed',
+  'account.locked': () => 'account.activity.locked',
+  'mfa.failure': () => 'account.activity.factorFailed',
   'mfa.enrolled': (e) =>
-    e.details.method === 'totp' ? 'Authenticator app added' : 'Security key or passkey added',
+    e.details.method === 'totp' ? 'account.activity.appAdded' : 'account.activity.keyAdded',
   'mfa.removed': (e) =>
-    e.details.method === 'totp' ? 'Authenticator app removed' : 'Security key or passkey removed',
-  'recovery_code.used': () => 'Recovery code used',
-  'recovery_codes.regenerated': () => 'New recovery codes created',
+    e.details.method === 'totp' ? 'account.activity.appRemoved' : 'account.activity.keyRemoved',
+  'recovery_code.used': () => 'account.activity.recoveryCodeUsed',
+  'recovery_codes.regenerated': () => 'account.activity.recoveryCodesNew',
   'logout.success': (e) =>
     e.details.everywhere
-      ? 'Signed out everywhere'
+      ? 'account.activity.signedOutEverywhere'
       : e.details.device
-        ? 'Device signed out'
-        : 'Signed out',
-  'user.password_set': () => 'Password changed by an administrator',
-  'user.locked': () => 'Account locked by an administrator',
-  'user.unlocked': () => 'Account unlocked by an administrator',
-  'user.factors_reset': () => 'Second factors reset by an administrator',
-  'user.sessions_revoked': () => 'Signed out everywhere by an administrator',
+        ? 'account.activity.deviceSignedOut'
+        : 'account.activity.signedOut',
+  'user.password_set': () => 'account.activity.adminPassword',
+  'user.locked': () => 'account.activity.adminLocked',
+  'user.unlocked': () => 'account.activity.adminUnlocked',
+  'user.factors_reset': () => 'account.activity.adminFactorsReset',
+  'user.sessions_revoked': () => 'account.activity.adminSignedOut',
 };
 
-/** A short device description from a user agent ("Firefox on Windows"); never the string itself. */
-export function deviceOf(userAgent: string | null | undefined): string {
-  if (!userAgent) return 'Unknown device';
-  const browser =
-    [
-      [/Edg\//, 'Edge'],
-      [/OPR\//, 'Opera'],
-      [/Firefox\//, 'Firefox'],
-      [/Chrom(e|ium)\//, 'Chrome'],
-      [/Safari\//, 'Safari'],
-      [/^curl\//, 'curl'],
-    ].find(([re]) => (re as RegExp).test(userAgent))?.[1] ?? 'A browser';
-  const system =
-    [
-      [/Android/, 'Android'],
-      [/iPhone|iPad/, 'iOS'],
-      [/Windows/, 'Windows'],
-      [/Mac OS X|Macintosh/, 'macOS'],
-      [/CrOS/, 'ChromeOS'],
-      [/Linux/, 'Linux'],
-    ].find(([re]) => (re as RegExp).test(userAgent))?.[1] ?? undefined;
-  return system ? `${browser} on ${system}` : String(browser);
+/** "Firefox on Linux", from the event's user agent: never the user agent itself. */
+function device(userAgent: string | null): Msg {
+  const { browser, system } = deviceOf(userAgent);
+  if (!browser) return msg(system ? 'account.device.system' : 'account.device.unknown', { system });
+  return system
+    ? msg('account.device.browserOn', { browser, system })
+    : msg('account.device.browser', { browser });
 }
 
 export function accountSessions(deps: InteractionDeps) {
   const { grants, bridge, csrf, assurance, config } = deps;
-  const LEVEL_TEXT = { 1: 'password', 2: 'two factors', 3: 'passkey or security key' } as const;
 
   return {
     /** The person's sessions for the account page, this browser's first. */
@@ -90,9 +73,9 @@ export function accountSessions(deps: InteractionDeps) {
         rows.push({
           uid: s.uid,
           current: s.uid === session.uid,
-          signedInAt: when(s.signedInAt ?? s.createdAt),
-          lastUsed: when(lastUsed),
-          level: level ? LEVEL_TEXT[level] : '',
+          signedInAt: s.signedInAt ?? s.createdAt,
+          lastUsed,
+          level: level ? `account.sessions.level${level}` : '',
           apps,
         });
       }
@@ -103,10 +86,10 @@ export function accountSessions(deps: InteractionDeps) {
     async activity(session: BrowserSession) {
       const events = await deps.activity(session.accountId);
       return events.map((e) => ({
-        when: when(e.occurredAt),
-        what: ACTIVITY_TEXT[e.action]?.(e) ?? e.action,
+        when: e.occurredAt,
+        what: ACTIVITY_KEYS[e.action]?.(e) ?? 'account.activity.other',
         failed: e.outcome === 'failure',
-        device: deviceOf(e.userAgent),
+        device: device(e.userAgent),
       }));
     },
 

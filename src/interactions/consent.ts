@@ -104,7 +104,7 @@ export function consentPage(deps: InteractionDeps) {
   const hasDetails = (i: PendingInteraction) => (i.authorizationDetails?.length ?? 0) > 0;
 
   async function show(ctx: Koa.Context, i: PendingInteraction): Promise<void> {
-    if (!i.session) throw new InteractionNotFound('Sign in first.');
+    if (!i.session) throw new InteractionNotFound('Sign in first.', 'error.signInFirst');
     // Details (a payment, account access) are always shown, even to a first-party client.
     if (hasDetails(i)) return details.show(ctx, i);
     if (i.client.firstParty) return approve(ctx, i, 'first_party');

@@ -89,7 +89,7 @@ export function renderPage(
   ctx.status = status;
   ctx.type = 'html';
   ctx.set('Cache-Control', 'no-store');
-  ctx.body = views.render(template, data);
+  ctx.body = views.page(ctx, template, data);
 }
 
 /** Who made the request, for the audit log. */

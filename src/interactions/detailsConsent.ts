@@ -15,7 +15,6 @@ import {
 } from '../mfa/webauthn.ts';
 import type { ConsentDecision, LoginResult, PendingInteraction } from '../oidc/bridge.ts';
 import { type InteractionDeps, renderPage, requestOrigin } from './context.ts';
-import { pickLocale } from './locale.ts';
 
 /** What the scope part of the consent page shows (built by consent.ts). */
 export interface ScopesView {
@@ -63,7 +62,7 @@ export function detailsConsent(
       interactionUid: i.uid,
       details: i.authorizationDetails ?? [],
     });
-    const locale = pickLocale(i.params.ui_locales, ctx.get('accept-language'));
+    const locale = deps.views.translatorFor(ctx).tag;
     const payment = isPayment(consent);
     const assertion = payment
       ? await paymentAssertion.options({ interactionUid: i.uid, consent, userId: accountId })

@@ -4,6 +4,7 @@
 // account's second-factor lockout and the source address until the sign-in completes.
 import type Koa from 'koa';
 import type { FactorAttempt } from '../accounts/authenticate.ts';
+import type { Message } from '../i18n/translator.ts';
 import type { Level } from '../mfa/assurance.ts';
 import type { FactorSummary } from '../mfa/factors.ts';
 import type { Progress } from '../mfa/loginProgress.ts';
@@ -32,8 +33,9 @@ const TOO_MANY = 'Too many attempts. Wait a while and try again.';
 
 /** What a page after a step shows: an error, or a notice (e.g. after enrolling a factor). */
 export interface StepMessage {
-  error?: string;
-  notice?: string;
+  /** Catalogue keys or messages (src/i18n/). */
+  error?: Message;
+  notice?: Message;
   status?: number;
 }
 

@@ -116,9 +116,11 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
 
   const renderError: Configuration['renderError'] = async (ctx, out) => {
     ctx.type = 'html';
-    ctx.body = views.render('error', {
-      title: 'Something went wrong',
-      message: out.error_description || 'The request could not be completed.',
+    // The protocol's own description is technical English: shown as a detail for the app's developer.
+    ctx.body = views.page(ctx as never, 'error', {
+      title: 'error.title',
+      message: 'error.protocol',
+      detail: out.error_description || undefined,
       code: out.error,
     });
   };

@@ -12,9 +12,9 @@
   button.addEventListener('click', async () => {
     try {
       await navigator.clipboard.writeText(`${codes.join('\n')}\n`);
-      status.textContent = 'Copied.';
+      status.textContent = button.dataset.copied;
     } catch {
-      status.textContent = 'Copying is not allowed here: select the codes or download them.';
+      status.textContent = button.dataset.copyFailed;
     }
   });
 })();
