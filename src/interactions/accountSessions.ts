@@ -35,9 +35,14 @@ const ACTIVITY_KEYS: Record<string, (e: AuditEvent) => string> = {
   'user.sessions_revoked': () => 'account.activity.adminSignedOut',
 };
 
-/** "Firefox on Linux", from the event's user agent: never the user agent itself. */
-function device(userAgent: string | null): Msg {
-  const { browser, system } = deviceOf(userAgent);
+/** "Firefox on Linux": a device as its user agent named it (never the user agent itself). */
+function device({
+  browser,
+  system,
+}: {
+  browser?: string | undefined;
+  system?: string | undefined;
+}): Msg {
   if (!browser) return msg(system ? 'account.device.system' : 'account.device.unknown', { system });
   return system
     ? msg('account.device.browserOn', { browser, system })
@@ -77,6 +82,7 @@ export function accountSessions(deps: InteractionDeps) {
           lastUsed,
           level: level ? `account.sessions.level${level}` : '',
           apps,
+          device: s.device ? device(s.device) : undefined,
         });
       }
       return rows.sort((a, b) => Number(b.current) - Number(a.current));
@@ -89,7 +95,7 @@ export function accountSessions(deps: InteractionDeps) {
         when: e.occurredAt,
         what: ACTIVITY_KEYS[e.action]?.(e) ?? 'account.activity.other',
         failed: e.outcome === 'failure',
-        device: device(e.userAgent),
+        device: device(deviceOf(e.userAgent)),
       }));
     },
 

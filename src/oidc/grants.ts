@@ -32,6 +32,8 @@ export interface SessionSummary {
   acr: string | undefined;
   /** The applications signed in to with it. */
   clientIds: string[];
+  /** The browser and system it signed in from, when noted (src/oidc/sessionDevices.ts). */
+  device: { browser?: string; system?: string } | undefined;
 }
 
 interface SessionPayload {
@@ -41,6 +43,7 @@ interface SessionPayload {
   loginTs?: number;
   acr?: string;
   authorizations?: Record<string, unknown>;
+  device?: { browser?: string; system?: string };
 }
 
 interface GrantPayload {
@@ -137,6 +140,7 @@ export function createGrantRegistry({
           expiresAt: p.exp ? new Date(p.exp * 1000) : undefined,
           acr: p.acr,
           clientIds: Object.keys(p.authorizations ?? {}),
+          device: p.device,
         }))
         .sort((a, b) => (b.signedInAt?.getTime() ?? 0) - (a.signedInAt?.getTime() ?? 0));
     },

@@ -65,8 +65,9 @@ describe('account page: sessions, activity, scope descriptions', () => {
       (m) => m[1]!,
     );
     assert.equal(sessions.length, 2);
-    assert.match(sessions[0]!, /<strong>This device<\/strong>/);
-    assert.match(sessions[1]!, /Another device/);
+    // Each with the device it signed in from, as its user agent named it at sign-in.
+    assert.match(sessions[0]!, /<strong>This device<\/strong>: Firefox on Linux/);
+    assert.match(sessions[1]!, /Another device: Chrome on Android/);
     assert.match(sessions[1]!, /Budget Planner/);
     assert.match(sessions[1]!, /Signed in [^<]*2\d{3}[^<]* \(with a password\)/);
 
