@@ -15,11 +15,12 @@ import { CsrfError, type InteractionDeps, renderPage, requestOrigin } from './co
 import { consentFormBinding, detailsConsent, type ScopesView } from './detailsConsent.ts';
 import { readForm } from './forms.ts';
 
-const IDENTITY_TEXT: Record<string, string> = {
-  openid: 'Know who you are (your account identifier)',
-  profile: 'See your name',
-  email: 'See your email address',
-  offline_access: 'Keep access when you are not using it (until you revoke it)',
+/** What each OpenID Connect scope lets the application do: catalogue keys (src/i18n/locales). */
+export const IDENTITY_TEXT: Record<string, string> = {
+  openid: 'consent.identity.openid',
+  profile: 'consent.identity.profile',
+  email: 'consent.identity.email',
+  offline_access: 'consent.identity.offline_access',
 };
 
 interface ConsentDetails {
@@ -131,7 +132,7 @@ export function consentPage(deps: InteractionDeps) {
         ctx,
         views,
         'error',
-        { title: 'Something went wrong', message: 'This step is already complete.' },
+        { title: 'error.title', message: 'consent.error.complete' },
         400,
       );
     }
