@@ -57,6 +57,7 @@ export function createViews(options: { cache: boolean; i18n: I18n; theme?: PageT
       date: tr.date,
       number: tr.number,
       amount: tr.amount,
+      list: tr.list,
       lang: tr.tag,
       theme,
     });

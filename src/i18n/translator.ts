@@ -7,8 +7,12 @@ import type { ChosenLocale } from './choose.ts';
 /** A value for a {placeholder}: numbers and dates are formatted for the language. */
 export type Param = string | number | Date | Rich;
 export type Params = Record<string, Param | undefined>;
-/** A parameter shown with markup by th(): strong text, code, or a link (all escaped). */
-export type Rich = { strong: string } | { code: string } | { href: string; text: string };
+/** A parameter shown with markup by th(): strong text, code, a list of codes, a link (escaped). */
+export type Rich =
+  | { strong: string }
+  | { code: string }
+  | { codes: string[] }
+  | { href: string; text: string };
 
 /** A message to show later (handlers pass these to templates): a key and its parameters. */
 export interface Msg {
@@ -31,8 +35,11 @@ export interface Translator {
   t(message: Message, params?: Params): string;
   /** HTML: the text escaped, Rich parameters as <strong>, <code> or <a> (for eta's <%~). */
   th(message: Message, params?: Params): string;
-  date(value: Date | string | number, style?: 'date' | 'dateTime'): string;
+  /** UTC: 'date' (4 March 2026), 'dateTime' (4 Mar 2026, 05:06), 'time' (05:06). */
+  date(value: Date | string | number, style?: 'date' | 'dateTime' | 'time'): string;
   number(value: number): string;
+  /** "a, b and c" in the language (Intl.ListFormat). */
+  list(items: string[]): string;
   /** An amount from its decimal string (never a float): "1.250,00 €". */
   amount(decimal: string, currency: string): string;
 }
@@ -61,6 +68,7 @@ export function createTranslator(chosen: ChosenLocale, lookup: Lookup): Translat
   const { language, tag } = chosen;
   const plurals = new Intl.PluralRules(tag);
   const numbers = new Intl.NumberFormat(tag);
+  const lists = new Intl.ListFormat(tag, { style: 'long', type: 'conjunction' });
   const dates = {
     date: new Intl.DateTimeFormat(tag, { dateStyle: 'long', timeZone: 'UTC' }),
     dateTime: new Intl.DateTimeFormat(tag, {
@@ -68,24 +76,33 @@ export function createTranslator(chosen: ChosenLocale, lookup: Lookup): Translat
       timeStyle: 'short',
       timeZone: 'UTC',
     }),
+    time: new Intl.DateTimeFormat(tag, { timeStyle: 'short', timeZone: 'UTC' }),
   };
 
-  const date = (value: Date | string | number, style: 'date' | 'dateTime' = 'dateTime') =>
+  const date = (value: Date | string | number, style: 'date' | 'dateTime' | 'time' = 'dateTime') =>
     dates[style].format(value instanceof Date ? value : new Date(value));
 
   function plain(value: Param | undefined): string {
     if (value === undefined) return '';
     if (typeof value === 'number') return numbers.format(value);
     if (value instanceof Date) return date(value);
-    if (isRich(value))
-      return 'text' in value ? value.text : 'strong' in value ? value.strong : value.code;
-    return value;
+    if (!isRich(value)) return value;
+    if ('text' in value) return value.text;
+    if ('strong' in value) return value.strong;
+    return 'codes' in value ? lists.format(value.codes) : value.code;
   }
 
   function html(value: Param | undefined): string {
     if (!isRich(value)) return escapeHtml(plain(value));
     if ('strong' in value) return `<strong>${escapeHtml(value.strong)}</strong>`;
     if ('code' in value) return `<code>${escapeHtml(value.code)}</code>`;
+    if ('codes' in value)
+      return lists
+        .formatToParts(value.codes)
+        .map((p) =>
+          p.type === 'element' ? `<code>${escapeHtml(p.value)}</code>` : escapeHtml(p.value),
+        )
+        .join('');
     return `<a href="${escapeHtml(value.href)}">${escapeHtml(value.text)}</a>`;
   }
 
@@ -135,6 +152,7 @@ export function createTranslator(chosen: ChosenLocale, lookup: Lookup): Translat
     },
     date,
     number: (value) => numbers.format(value),
+    list: (items) => lists.format(items),
     amount: (decimal, currency) =>
       new Intl.NumberFormat(tag, { style: 'currency', currency }).format(decimal as `${number}`),
   };

@@ -16,14 +16,15 @@ const IDENTITY_ORDER = Object.keys(IDENTITY_TEXT);
 export const ACCOUNT_CLIENT_ID = 'portcullis-account';
 export const accountCallbackUrl = (issuer: string) => `${issuer}/account/callback`;
 
+/** ?notice= values and their catalogue keys (src/i18n/locales). */
 const NOTICES: Record<string, string> = {
-  revoked: 'Access revoked: the application can no longer use your account.',
-  reauth: 'To change how you sign in, confirm it is you first.',
-  'factor-added': 'Added. You will be asked for it when you sign in.',
-  'factor-removed': 'Removed.',
-  'consent-revoked': 'Consent revoked: the application can no longer use it.',
-  'consent-inactive': 'That consent was no longer active: nothing changed.',
-  'device-signed-out': 'Signed out: that device must sign in again.',
+  revoked: 'account.notice.revoked',
+  reauth: 'account.notice.reauth',
+  'factor-added': 'account.notice.factorAdded',
+  'factor-removed': 'account.notice.factorRemoved',
+  'consent-revoked': 'account.notice.consentRevoked',
+  'consent-inactive': 'account.notice.consentInactive',
+  'device-signed-out': 'account.notice.deviceSignedOut',
 };
 
 export function accountPages(deps: InteractionDeps) {
@@ -38,8 +39,8 @@ export function accountPages(deps: InteractionDeps) {
         views,
         'error',
         {
-          title: 'Not available',
-          message: 'This server signs people in only for the applications registered with it.',
+          title: 'account.unavailableTitle',
+          message: 'account.unavailable',
           code: 'not_found',
         },
         404,
@@ -142,15 +143,19 @@ export function accountPages(deps: InteractionDeps) {
     /** Where the account client's login returns: the session now exists. */
     callback(ctx: Koa.Context): void {
       if (typeof ctx.query.error === 'string') {
-        const message =
-          typeof ctx.query.error_description === 'string'
-            ? ctx.query.error_description
-            : ctx.query.error;
+        // The description is the protocol's technical English: a detail under the page's words.
+        const detail =
+          typeof ctx.query.error_description === 'string' ? ctx.query.error_description : undefined;
         renderPage(
           ctx,
           views,
           'error',
-          { title: 'Sign-in did not complete', message, code: ctx.query.error },
+          {
+            title: 'account.signInIncompleteTitle',
+            message: 'account.signInIncomplete',
+            detail,
+            code: ctx.query.error,
+          },
           400,
         );
         return;

@@ -7,8 +7,10 @@ import type { AuditEventInput } from '../audit/log.ts';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import type { Consents } from '../consents/consents.ts';
+import type { DomainError } from '../errors.ts';
 import { PageError } from '../http/pageError.ts';
 import type { Views } from '../http/views.ts';
+import { type Message, msg } from '../i18n/translator.ts';
 import type { Logger } from '../log.ts';
 import type { Assurance } from '../mfa/assurance.ts';
 import type { Factors } from '../mfa/factors.ts';
@@ -67,14 +69,15 @@ export function jsonError(
   ctx.body = { error, error_description: description };
 }
 
+/** How a page shows a domain error: its catalogue message when it has one, else its own text. */
+export const domainMessage = (err: DomainError): Message =>
+  err.page ? msg(err.page.key, err.page.params) : { text: err.message };
+
 /** A form without the CSRF token of its login or session: refused, nothing changes. */
 export class CsrfError extends PageError {
   override name = 'CsrfError';
   constructor() {
-    super(
-      403,
-      'This form has expired or did not come from this site. Go back, reload the page and try again.',
-    );
+    super(403, 'error.csrf');
   }
 }
 

@@ -1,17 +1,15 @@
 // What a scope means in words people read, the same on the consent page and the account page:
 // OpenID Connect's identity scopes here, each API scope with the description its API gives it.
+import type { Message } from '../i18n/translator.ts';
 import type { Catalogue } from '../oidc/catalogue.ts';
+import { IDENTITY_TEXT } from './consent.ts';
 
-export const IDENTITY_TEXT: Record<string, string> = {
-  openid: 'Know who you are (your account identifier)',
-  profile: 'See your name',
-  email: 'See your email address',
-  offline_access: 'Keep access when you are not using it (until you revoke it)',
-};
+export { IDENTITY_TEXT };
 
 export interface DescribedScope {
   name: string;
-  description: string;
+  /** A catalogue key (identity scopes), or the API's own words as text. */
+  description: Message;
 }
 
 /**
@@ -25,12 +23,12 @@ export async function describeScopes(
 ): Promise<DescribedScope[]> {
   const out: DescribedScope[] = identity.map((s) => ({
     name: s,
-    description: IDENTITY_TEXT[s] ?? s,
+    description: IDENTITY_TEXT[s] ?? { text: s },
   }));
   for (const [resource, scopes] of Object.entries(resources)) {
     const api = await catalogue.findByIdentifier(resource);
     const described = new Map(api?.scopes.map((s) => [s.name, s.description]));
-    for (const s of scopes) out.push({ name: s, description: described.get(s) || s });
+    for (const s of scopes) out.push({ name: s, description: { text: described.get(s) || s } });
   }
   return out;
 }

@@ -29,7 +29,7 @@ export interface LoginState {
   factors: FactorSummary;
 }
 
-const TOO_MANY = 'Too many attempts. Wait a while and try again.';
+const TOO_MANY = 'secondFactor.error.tooMany';
 
 /** What a page after a step shows: an error, or a notice (e.g. after enrolling a factor). */
 export interface StepMessage {
@@ -209,7 +209,7 @@ export function secondFactorSteps(deps: InteractionDeps) {
     attempt: Claimed,
     method: string,
     reason: string,
-    message: string,
+    message: Message,
   ) {
     const origin = requestOrigin(ctx);
     await deps.record({
@@ -285,9 +285,7 @@ export function secondFactorSteps(deps: InteractionDeps) {
       const result = await totp.verify(s.progress.userId, form.code ?? '');
       if (result === 'ok') return proven(ctx, i, s, 'totp', 2, ['otp']);
       const message =
-        result === 'replayed'
-          ? 'That code was already used. Wait for the next one.'
-          : 'That code is not right. Try again.';
+        result === 'replayed' ? 'secondFactor.error.replayed' : 'secondFactor.error.wrongCode';
       return failed(ctx, i, s, attempt, 'totp', result, message);
     },
 
@@ -305,13 +303,19 @@ export function secondFactorSteps(deps: InteractionDeps) {
         attempt,
         'recovery_code',
         'invalid',
-        'That recovery code is not right, or was already used.',
+        'secondFactor.error.wrongRecoveryCode',
       );
     },
 
     async webauthnOptions(ctx: Koa.Context): Promise<void> {
       const { i, s } = await load(ctx, 'factor');
-      if (!s) return jsonError(ctx, 400, 'invalid_request', 'Sign in with your password first.');
+      if (!s)
+        return jsonError(
+          ctx,
+          400,
+          'invalid_request',
+          views.translatorFor(ctx).t('enrol.error.passwordFirst'),
+        );
       ctx.set('Cache-Control', 'no-store');
       ctx.body = await webauthn.authenticationOptions(i.uid, s.progress.userId);
     },
@@ -337,15 +341,7 @@ export function secondFactorSteps(deps: InteractionDeps) {
             { user: s.progress.userId },
             'WebAuthn signature counter went backwards: possible cloned authenticator',
           );
-        return failed(
-          ctx,
-          i,
-          s,
-          attempt,
-          'webauthn',
-          reason,
-          'The security key or passkey could not be verified. Try again.',
-        );
+        return failed(ctx, i, s, attempt, 'webauthn', reason, 'webauthn.error.verify');
       }
       return proven(ctx, i, s, 'webauthn', 3, webauthnAmr(done));
     },
