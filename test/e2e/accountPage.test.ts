@@ -136,7 +136,7 @@ describe('account page on a phone', () => {
         '/demo/callback?error=access_denied&error_description=the+user+denied+the+request',
       ),
     );
-    await page.getByRole('heading', { name: 'Demo app: sign-in did not complete' }).waitFor();
+    await page.getByRole('heading', { name: 'Demo app: the sign-in did not complete' }).waitFor();
     assert.equal(await page.getByText('signed in', { exact: false }).count(), 0);
     await page.goto(server.url(`/demo/callback?code=${'x'.repeat(120)}`));
     await page.getByRole('heading', { name: 'Demo app: signed in' }).waitFor();
