@@ -13,6 +13,7 @@ import { createListener } from './http/listener.ts';
 import { createMetrics, createMetricsApp } from './http/metrics.ts';
 import { handleClientErrors, listening, stopListening } from './http/server.ts';
 import { createViews } from './http/views.ts';
+import { createI18n } from './i18n/i18n.ts';
 import { createSealer } from './keys/envelope.ts';
 import { createClientLimiter } from './limits/clientLimiter.ts';
 import { createRateLimitStore } from './limits/store.ts';
@@ -50,7 +51,8 @@ export async function createApp(config: Config, deps: AppDeps) {
     }));
   const { knex } = db;
   const sealer = createSealer(config.encryptionKeys);
-  const views = createViews({ cache: config.env === 'production' });
+  const i18n = createI18n({ defaultLocale: config.defaultLocale, logger });
+  const views = createViews({ cache: config.env === 'production', i18n });
   const metrics = createMetrics(db.counter);
   const audit = createAuditLog({ knex, clock });
 

@@ -17,6 +17,7 @@ import {
 } from './configValues.ts';
 import { loadOrCreateDevSecrets } from './devSecrets.ts';
 import type { TrustedProxies } from './http/clientAddress.ts';
+import { availableLocales } from './i18n/catalogues.ts';
 import { type RingAlg, ringAlgs, signingAlgsSetting } from './keys/algorithms.ts';
 import { DEFAULT_CLIENT_RATE_LIMIT, parseRateLimit, type RateLimit } from './limits/rateLimit.ts';
 
@@ -103,6 +104,8 @@ export interface Config extends FeatureSettings {
    * action is appended to a file in this directory (test/run.js checks every kind was written).
    */
   auditCoverageDir: string | undefined;
+  /** The language of pages when neither ui_locales nor Accept-Language names one there is (src/i18n/). */
+  defaultLocale: string;
   /** Messages about settings that were filled in for development (printed once at start). */
   warnings: string[];
 }
@@ -200,6 +203,13 @@ const schema = z.object({
   PAYMENT_CONSENT_TTL_SECONDS: int(60, 86400).default(600),
   // Logout delivery, registration, device flow, FAPI_PROFILE, mail, CIBA (src/configFeatures.ts).
   ...featureEnvSchema.shape,
+  // One of the catalogues in src/i18n/locales (a file name without .json).
+  DEFAULT_LOCALE: z
+    .string()
+    .default('en')
+    .refine((v) => availableLocales().includes(v), {
+      message: `must be a language there is a catalogue for: ${availableLocales().join(', ')}`,
+    }),
   // Testing only: test/run.js sets it to learn which audit event kinds the suite wrote.
   AUDIT_COVERAGE_DIR: z.string().min(1).optional(),
 });
@@ -321,6 +331,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     consents: { paymentTtlSeconds: env.PAYMENT_CONSENT_TTL_SECONDS },
     ...featureSettings(env, { issuer, production }),
     auditCoverageDir: env.AUDIT_COVERAGE_DIR,
+    defaultLocale: env.DEFAULT_LOCALE,
     warnings,
   };
 }

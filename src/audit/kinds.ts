@@ -66,7 +66,7 @@ export const AUDIT_KINDS = {
     'userVerified',
   ],
   'consent.payment_failed': ['consent', 'canonicalHash', 'client', 'reason'],
-  'logout.success': ['client', 'everywhere'],
+  'logout.success': ['client', 'everywhere', 'device'],
   // Back-channel logout to a relying party (src/logout/outbox.ts): delivered, or given up.
   'logout.backchannel_delivered': ['client', 'attempt', 'reason'],
   'logout.backchannel_failed': ['client', 'attempt', 'error', 'reason'],

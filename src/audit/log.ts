@@ -53,6 +53,24 @@ export interface AuditLogDeps {
   kinds?: AuditKinds;
 }
 
+/** The kinds of event a person sees as their security activity on the account page. */
+export const ACTIVITY = [
+  'login.success',
+  'login.failure',
+  'account.locked',
+  'mfa.failure',
+  'mfa.enrolled',
+  'mfa.removed',
+  'recovery_code.used',
+  'recovery_codes.regenerated',
+  'logout.success',
+  'user.password_set',
+  'user.locked',
+  'user.unlocked',
+  'user.factors_reset',
+  'user.sessions_revoked',
+] as const;
+
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 500;
 /** Rows per query when verifying or exporting: memory stays bounded however long the log is. */
@@ -141,6 +159,15 @@ export function createAuditLog({
     },
 
     /** One page of events matching `filter`, oldest first. */
+    /**
+     * A person's own recent security activity (sign-ins, failed attempts, factor changes): the
+     * newest `limit` events of these kinds about the user, newest first.
+     */
+    async activityOf(userId: string, limit = 20): Promise<AuditEvent[]> {
+      const rows = await store.recentAbout({ type: 'user', id: userId }, ACTIVITY, limit);
+      return rows.map(toEvent);
+    },
+
     async query(filter: AuditQuery = {}): Promise<AuditPage> {
       const limit = filter.limit ?? DEFAULT_LIMIT;
       if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT)

@@ -107,6 +107,21 @@ export function createAuditStore(knex: Knex) {
      * append commits before the next one takes the lock), so paging on `after` never skips an
      * event that was still being committed.
      */
+    /** The newest `limit` events of these actions about one target, newest first. */
+    async recentAbout(
+      target: { type: string; id: string },
+      actions: readonly string[],
+      limit: number,
+    ): Promise<AuditRow[]> {
+      const rows = await knex<DbRow>('audit_events')
+        .select('*')
+        .where({ target_type: target.type, target_id: target.id })
+        .whereIn('action', actions)
+        .orderBy('seq', 'desc')
+        .limit(limit);
+      return rows.map(fromDb);
+    },
+
     async find(filter: RowFilter, limit: number): Promise<AuditRow[]> {
       const q = knex<DbRow>('audit_events').select('*').orderBy('seq').limit(limit);
       if (filter.since) q.where('occurred_at', '>=', filter.since);

@@ -50,7 +50,7 @@ export function refuse(
   headers: Record<string, string> = {},
 ): void {
   const kind = endpointKind(ctx.path);
-  if (kind === 'page' && status !== 405) throw new PageError(status, description);
+  if (kind === 'page' && status !== 405) throw new PageError(status, { text: description });
   if (kind === 'admin') {
     const { kind: problem, title } = PROBLEM_KINDS[status]!;
     sendProblem(ctx, new Problem(status, problem, title, description, { headers }));
@@ -101,7 +101,7 @@ export function unmatched(): Koa.Middleware {
     }
     // An unknown path a browser opened gets the error page; any other caller, the kind's format.
     if (!allowed && endpointKind(ctx.path) === 'oauth' && ctx.accepts('json', 'html') === 'html')
-      throw new PageError(404, 'There is nothing here.');
-    refuse(ctx, 404, 'There is nothing here.');
+      throw new PageError(404, 'error.http.404');
+    refuse(ctx, 404, 'error.http.404');
   };
 }

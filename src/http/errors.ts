@@ -6,13 +6,14 @@
 import Koa from 'koa';
 import { asUnavailable, RETRY_AFTER_SECONDS, type Unavailable } from '../db/unavailable.ts';
 import { DomainError } from '../errors.ts';
+import { type Msg, msg, type Text } from '../i18n/translator.ts';
 import { errorFacts, type Logger } from '../log.ts';
 import { abortedByClient, CLIENT_CLOSED_REQUEST } from './clientClosed.ts';
 import { PageError } from './pageError.ts';
 import type { Views } from './views.ts';
 
-const SERVER_ERROR = 'The server could not complete the request.';
-const UNAVAILABLE = 'The service is temporarily unavailable. Please try again in a moment.';
+const SERVER_ERROR = 'error.server';
+const UNAVAILABLE = 'error.unavailable';
 
 const DOMAIN_STATUS: Record<DomainError['code'], number> = {
   invalid_input: 400,
@@ -21,36 +22,41 @@ const DOMAIN_STATUS: Record<DomainError['code'], number> = {
   forbidden: 403,
 };
 
-/** Koa's and its body readers' client errors: their own texts are not shown. */
+/** Koa's and its body readers' client errors: their own texts are not shown (catalogue keys). */
 const HTTP_MESSAGES: Record<number, string> = {
-  400: 'The request could not be read.',
-  404: 'There is nothing here.',
-  405: 'This method is not allowed here.',
-  413: 'The request is too large.',
-  415: 'This kind of request body is not accepted here.',
+  400: 'error.http.400',
+  404: 'error.http.404',
+  405: 'error.http.405',
+  413: 'error.http.413',
+  415: 'error.http.415',
 };
 
 interface Answer {
   status: number;
-  message: string;
-  title: string;
+  /** A catalogue message, or (a DomainError's) text written by the domain, shown as it is. */
+  message: Msg | Text;
+  title: Msg;
 }
 
 export function describeWebError(err: unknown): Answer {
-  const title = 'Something went wrong';
+  const title = msg('error.title');
   if (err instanceof PageError)
-    return { status: err.status, message: err.message, title: err.title };
+    return {
+      status: err.status,
+      message: err.page,
+      title: typeof err.title === 'string' ? msg(err.title) : err.title,
+    };
   if (err instanceof DomainError)
-    return { status: DOMAIN_STATUS[err.code], message: err.message, title };
+    return { status: DOMAIN_STATUS[err.code], message: err.page ?? { text: err.message }, title };
   if (err instanceof Koa.HttpError && err.status >= 400 && err.status < 500)
     return {
       status: err.status,
-      message: HTTP_MESSAGES[err.status] ?? 'The request could not be completed.',
+      message: msg(HTTP_MESSAGES[err.status] ?? 'error.http.other'),
       title,
     };
   if (asUnavailable(err))
-    return { status: 503, message: UNAVAILABLE, title: 'Temporarily unavailable' };
-  return { status: 500, message: SERVER_ERROR, title };
+    return { status: 503, message: msg(UNAVAILABLE), title: msg('error.unavailableTitle') };
+  return { status: 500, message: msg(SERVER_ERROR), title };
 }
 
 /** The one log line of a request answered 503: what was out of reach and the driver's words. */
@@ -78,10 +84,16 @@ export function sendUnavailable(
   const types = prefer === 'html' ? (['html', 'json'] as const) : (['json', 'html'] as const);
   if (ctx.accepts(...types) === 'html') {
     ctx.type = 'html';
-    ctx.body = views.render('error', { title: 'Temporarily unavailable', message: UNAVAILABLE });
+    ctx.body = views.page(ctx, 'error', {
+      title: msg('error.unavailableTitle'),
+      message: msg(UNAVAILABLE),
+    });
   } else {
     ctx.type = 'json';
-    ctx.body = { error: 'temporarily_unavailable', error_description: UNAVAILABLE };
+    ctx.body = {
+      error: 'temporarily_unavailable',
+      error_description: views.translatorFor(ctx).t(UNAVAILABLE),
+    };
   }
 }
 
@@ -105,11 +117,12 @@ export function errorHandler(logger: Logger, views: Views): Koa.Middleware {
       ctx.status = answer.status;
       if (ctx.accepts('html', 'json') === 'html') {
         ctx.type = 'html';
-        ctx.body = views.render('error', { title: answer.title, message: answer.message });
+        ctx.body = views.page(ctx, 'error', { title: answer.title, message: answer.message });
       } else {
+        const { message } = answer;
         ctx.body = {
           error: answer.status >= 500 ? 'server_error' : 'invalid_request',
-          error_description: answer.message,
+          error_description: 'text' in message ? message.text : views.translatorFor(ctx).t(message),
         };
       }
     }

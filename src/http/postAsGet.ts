@@ -17,7 +17,8 @@ async function readForm(req: Koa.Request['req']): Promise<string> {
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > LIMIT) throw new PageError(413, `The request is larger than ${LIMIT} bytes.`);
+    if (size > LIMIT)
+      throw new PageError(413, 'error.requestTooLarge', undefined, { limit: String(LIMIT) });
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');
@@ -28,9 +29,8 @@ export function postAsGet(protocol: Koa.Middleware): Koa.Middleware {
   return async (ctx, next) => {
     if (ctx.method !== 'POST' || !POST_AS_GET_PATHS.has(ctx.path)) return protocol(ctx, next);
     if (ctx.is(FORM) !== FORM)
-      throw new PageError(415, `Send the request as ${FORM}, or with GET.`);
-    if (ctx.querystring)
-      throw new PageError(400, 'Send the parameters either in the query or in the body, not both.');
+      throw new PageError(415, 'error.sendAsForm', undefined, { type: FORM });
+    if (ctx.querystring) throw new PageError(400, 'error.queryAndBody');
     const body = await readForm(ctx.req);
     ctx.method = 'GET';
     ctx.querystring = body;

@@ -6,19 +6,25 @@ import type Koa from 'koa';
 import type { BrowserSession } from '../oidc/bridge.ts';
 import { accountConsents } from './accountConsents.ts';
 import { accountFactorPages } from './accountFactors.ts';
+import { accountSessions } from './accountSessions.ts';
 import { CsrfError, type InteractionDeps, renderPage, requestOrigin } from './context.ts';
 import { readForm } from './forms.ts';
+import { describeScopes, IDENTITY_TEXT } from './scopeText.ts';
+
+const IDENTITY_ORDER = Object.keys(IDENTITY_TEXT);
 
 export const ACCOUNT_CLIENT_ID = 'portcullis-account';
 export const accountCallbackUrl = (issuer: string) => `${issuer}/account/callback`;
 
+/** ?notice= values and their catalogue keys (src/i18n/locales). */
 const NOTICES: Record<string, string> = {
-  revoked: 'Access revoked: the application can no longer use your account.',
-  reauth: 'To change how you sign in, confirm it is you first.',
-  'factor-added': 'Added. You will be asked for it when you sign in.',
-  'factor-removed': 'Removed.',
-  'consent-revoked': 'Consent revoked: the application can no longer use it.',
-  'consent-inactive': 'That consent was no longer active: nothing changed.',
+  revoked: 'account.notice.revoked',
+  reauth: 'account.notice.reauth',
+  'factor-added': 'account.notice.factorAdded',
+  'factor-removed': 'account.notice.factorRemoved',
+  'consent-revoked': 'account.notice.consentRevoked',
+  'consent-inactive': 'account.notice.consentInactive',
+  'device-signed-out': 'account.notice.deviceSignedOut',
 };
 
 export function accountPages(deps: InteractionDeps) {
@@ -33,8 +39,8 @@ export function accountPages(deps: InteractionDeps) {
         views,
         'error',
         {
-          title: 'Not available',
-          message: 'This server signs people in only for the applications registered with it.',
+          title: 'account.unavailableTitle',
+          message: 'account.unavailable',
           code: 'not_found',
         },
         404,
@@ -60,6 +66,51 @@ export function accountPages(deps: InteractionDeps) {
 
   const factorPages = accountFactorPages(deps, (ctx, extra) => startLogin(ctx, extra));
   const consentRows = accountConsents(deps);
+  const sessionRows = accountSessions(deps);
+
+  /**
+   * One row per application, its scopes described as the consent page described them: a person
+   * thinks of "what Budget Planner may do", not of grants or scope names.
+   */
+  async function allowedApps(accountId: string) {
+    const byClient = new Map<
+      string,
+      { since: Date | undefined; identity: Set<string>; resources: Record<string, Set<string>> }
+    >();
+    for (const g of await grants.list(accountId)) {
+      if (g.clientId === ACCOUNT_CLIENT_ID) continue;
+      const row = byClient.get(g.clientId) ?? {
+        since: g.grantedAt,
+        identity: new Set<string>(),
+        resources: {},
+      };
+      for (const s of g.oidcScopes) row.identity.add(s);
+      for (const [r, scopes] of Object.entries(g.resources)) {
+        row.resources[r] ??= new Set<string>();
+        for (const s of scopes) row.resources[r].add(s);
+      }
+      if (g.grantedAt && (!row.since || g.grantedAt < row.since)) row.since = g.grantedAt;
+      byClient.set(g.clientId, row);
+    }
+    const rows = [];
+    for (const [clientId, row] of byClient) {
+      const client = await bridge.client(clientId);
+      const resources = Object.fromEntries(
+        Object.entries(row.resources).map(([r, set]) => [r, [...set].sort()]),
+      );
+      rows.push({
+        clientId,
+        clientName: client?.name ?? clientId,
+        grantedAt: row.since?.toISOString().slice(0, 10) ?? '',
+        scopes: await describeScopes(
+          deps.catalogue,
+          IDENTITY_ORDER.filter((s) => row.identity.has(s)),
+          resources,
+        ),
+      });
+    }
+    return rows;
+  }
 
   async function requireSession(ctx: Koa.Context): Promise<BrowserSession | undefined> {
     const session = await bridge.session(ctx);
@@ -70,35 +121,19 @@ export function accountPages(deps: InteractionDeps) {
   return {
     factors: factorPages,
     revokeConsent: consentRows.revoke,
+    endSession: sessionRows.end,
 
     async show(ctx: Koa.Context): Promise<void> {
       const session = await requireSession(ctx);
       if (!session) return;
       const user = await accounts.get(session.accountId);
-      // One row per application: a person thinks of "what Budget Planner may do", not of grants.
-      const byClient = new Map<string, { since: Date | undefined; scopes: Set<string> }>();
-      for (const g of await grants.list(session.accountId)) {
-        if (g.clientId === ACCOUNT_CLIENT_ID) continue;
-        const row = byClient.get(g.clientId) ?? { since: g.grantedAt, scopes: new Set<string>() };
-        for (const s of [...g.oidcScopes, ...Object.values(g.resources).flat()]) row.scopes.add(s);
-        if (g.grantedAt && (!row.since || g.grantedAt < row.since)) row.since = g.grantedAt;
-        byClient.set(g.clientId, row);
-      }
-      const rows = [];
-      for (const [clientId, row] of byClient) {
-        const client = await bridge.client(clientId);
-        rows.push({
-          clientId,
-          clientName: client?.name ?? clientId,
-          grantedAt: row.since?.toISOString().slice(0, 10) ?? '',
-          scopes: [...row.scopes].sort(),
-        });
-      }
       const notice = typeof ctx.query.notice === 'string' ? NOTICES[ctx.query.notice] : undefined;
       renderPage(ctx, views, 'account', {
         email: user?.email ?? '',
-        grants: rows,
+        grants: await allowedApps(session.accountId),
         consents: await consentRows.view(ctx, session),
+        sessions: await sessionRows.view(session),
+        activity: await sessionRows.activity(session),
         notice,
         csrf: csrf.token(session.uid, 'account'),
         factors: await factorPages.view(session),
@@ -108,15 +143,19 @@ export function accountPages(deps: InteractionDeps) {
     /** Where the account client's login returns: the session now exists. */
     callback(ctx: Koa.Context): void {
       if (typeof ctx.query.error === 'string') {
-        const message =
-          typeof ctx.query.error_description === 'string'
-            ? ctx.query.error_description
-            : ctx.query.error;
+        // The description is the protocol's technical English: a detail under the page's words.
+        const detail =
+          typeof ctx.query.error_description === 'string' ? ctx.query.error_description : undefined;
         renderPage(
           ctx,
           views,
           'error',
-          { title: 'Sign-in did not complete', message, code: ctx.query.error },
+          {
+            title: 'account.signInIncompleteTitle',
+            message: 'account.signInIncomplete',
+            detail,
+            code: ctx.query.error,
+          },
           400,
         );
         return;

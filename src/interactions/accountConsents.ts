@@ -1,44 +1,34 @@
 // The account page's consents: the payments and account access a person authorised, in the words
 // of the consent page, with revocation of those still authorised (which ends their grant's tokens).
 import type Koa from 'koa';
-import type { Consent, ConsentStatus } from '../consents/consents.ts';
+import type { Consent } from '../consents/consents.ts';
 import { ConsentStateError } from '../consents/consents.ts';
 import { ALL_ACCOUNTS, presentDetail } from '../consents/present.ts';
 import { type Revoked, revokeConsent, revokedDetails } from '../consents/revocation.ts';
 import { DomainError } from '../errors.ts';
 import { PageError } from '../http/pageError.ts';
+import type { Translator } from '../i18n/translator.ts';
 import type { BrowserSession } from '../oidc/bridge.ts';
 import { CsrfError, type InteractionDeps, requestOrigin } from './context.ts';
 import { readForm } from './forms.ts';
-import { pickLocale } from './locale.ts';
 
-const STATUS_WORDS: Record<ConsentStatus, string> = {
-  awaiting_authorisation: 'Not authorised',
-  authorised: 'Active',
-  rejected: 'Refused',
-  consumed: 'Paid',
-  revoked: 'Revoked',
-  expired: 'Expired',
-};
-
-const ACCESS_WORDS: Record<string, string> = {
-  balances: 'balances',
-  transactions: 'transactions',
-  details: 'account details',
-};
-
-/** One line per detail, as a person reads it. */
-function describe(consent: Consent, locale: string): string[] {
+/** One line per detail, as a person reads it, in the page's language. */
+function describe(consent: Consent, tr: Translator): string[] {
   return consent.details.map((detail) => {
-    const shown = presentDetail(detail, locale);
+    const shown = presentDetail(detail, tr.tag);
     if (shown.kind === 'payment')
-      return `Payment of ${shown.amount} to ${shown.payee} (${shown.payeeAccount})${shown.reference ? `, reference “${shown.reference}”` : ''}`;
-    const access = shown.access.map((a) => ACCESS_WORDS[a] ?? a).join(', ');
+      return tr.t(shown.reference ? 'account.consents.paymentRef' : 'account.consents.payment', {
+        amount: shown.amount,
+        payee: shown.payee,
+        account: shown.payeeAccount,
+        reference: shown.reference,
+      });
+    const access = tr.list(shown.access.map((a) => tr.t(`consent.access.${a}`)));
     const which =
       shown.accounts.length === 1 && shown.accounts[0] === ALL_ACCOUNTS
-        ? 'all your accounts'
-        : shown.accounts.join(', ');
-    return `See the ${access} of ${which} until ${shown.until}`;
+        ? tr.t('account.consents.allAccounts')
+        : tr.list(shown.accounts);
+    return tr.t('account.consents.access', { access, accounts: which, until: shown.until });
   });
 }
 
@@ -48,7 +38,7 @@ export function accountConsents(deps: InteractionDeps) {
   return {
     /** The rows of the account page: every consent but those never authorised, newest first. */
     async view(ctx: Koa.Context, session: BrowserSession) {
-      const locale = pickLocale(undefined, ctx.get('accept-language') || undefined);
+      const tr = deps.views.translatorFor(ctx);
       const rows = [];
       for (const c of await consents.list({ accountId: session.accountId, limit: 100 })) {
         if (c.status === 'awaiting_authorisation' || c.status === 'rejected') continue;
@@ -56,9 +46,9 @@ export function accountConsents(deps: InteractionDeps) {
         rows.push({
           id: c.id,
           clientName: client?.name ?? c.clientId,
-          lines: describe(c, locale),
+          lines: describe(c, tr),
           status: c.status,
-          statusText: STATUS_WORDS[c.status],
+          statusText: tr.t(`consent.status.${c.status}`),
           since: (c.authorisedAt ?? c.createdAt).toISOString().slice(0, 10),
           revocable: c.status === 'authorised',
         });
@@ -75,7 +65,7 @@ export function accountConsents(deps: InteractionDeps) {
       const found = await consents.find(id);
       // Someone else's consent is as unknown as one that does not exist.
       if (!found || found.accountId !== session.accountId)
-        throw new PageError(404, 'There is no such consent on your account.', 'Not found');
+        throw new PageError(404, 'account.consents.notFound', 'error.notFoundTitle');
       if (found.status !== 'authorised') {
         ctx.status = 303;
         ctx.redirect('/account?notice=consent-inactive');

@@ -5,10 +5,12 @@
 import type Koa from 'koa';
 import type { AuditAction } from '../audit/kinds.ts';
 import { DomainError } from '../errors.ts';
+import type { Message } from '../i18n/translator.ts';
 import { CredentialExistsError, parseWebAuthnResponse, WebAuthnError } from '../mfa/webauthn.ts';
 import type { BrowserSession } from '../oidc/bridge.ts';
 import {
   CsrfError,
+  domainMessage,
   type InteractionDeps,
   jsonError,
   renderPage,
@@ -139,7 +141,7 @@ export function accountFactorPages(
   async function enrolPage(
     ctx: Koa.Context,
     s: BrowserSession,
-    extra: { error?: string; status?: number; enrolmentId?: string; totp: boolean },
+    extra: { error?: Message; status?: number; enrolmentId?: string; totp: boolean },
   ) {
     const user = (await accounts.get(s.accountId))!;
     const pending = extra.totp
@@ -151,13 +153,13 @@ export function accountFactorPages(
       views,
       'enrol',
       {
-        reason: extra.totp
-          ? 'Add an authenticator app to your account.'
-          : 'Add a security key or passkey to your account.',
+        reason: extra.totp ? 'enrol.reasonAccountTotp' : 'enrol.reasonAccountWebauthn',
         error: extra.error,
         totp: pending ? { ...pending, action: '/account/totp' } : undefined,
         webauthnAction: '/account/webauthn',
         csrf: csrf.token(s.uid, PURPOSE),
+        // Opened from the account page: a way back to it without adding anything.
+        backTo: '/account',
       },
       extra.status,
     );
@@ -180,9 +182,12 @@ export function accountFactorPages(
       const s = await bridge.session(ctx);
       if (!s || !csrf.verify(s.uid, PURPOSE, form._csrf)) throw new CsrfError();
       const { strongest } = await factors.summary(s.accountId);
+      const user = await accounts.get(s.accountId);
       startLogin(ctx, {
         prompt: 'login',
         max_age: '0',
+        // The login page is prefilled and says why it asks again (login.ts, `reauth`).
+        ...(user ? { login_hint: user.email } : {}),
         ...(strongest > 1 ? { acr_values: assurance.acrFor(strongest) } : {}),
       });
     },
@@ -202,7 +207,7 @@ export function accountFactorPages(
           totp: true,
           enrolmentId: form.enrolment,
           status: 400,
-          error: 'That code is not right. Try the next code.',
+          error: 'accountFactors.error.wrongCode',
         });
       }
       await record(ctx, s, 'mfa.enrolled', { method: 'totp', during: 'account' });
@@ -228,7 +233,7 @@ export function accountFactorPages(
       const form = await readForm(ctx);
       const s = await bridge.session(ctx);
       if (!s || !csrf.verify(s.uid, PURPOSE, form._csrf))
-        return jsonError(ctx, 403, 'invalid_request', 'This page has expired: reload it.');
+        return jsonError(ctx, 403, 'invalid_request', views.translatorFor(ctx).t('page.expired'));
       const now = await standing(s);
       if (!now.ok) {
         await refused(ctx, s, { change: 'add', method: 'webauthn' }, now);
@@ -236,7 +241,7 @@ export function accountFactorPages(
           ctx,
           403,
           'login_required',
-          'Sign in again with your strongest second factor to change how you sign in.',
+          views.translatorFor(ctx).t('accountFactors.error.signInAgain'),
         );
       }
       const user = (await accounts.get(s.accountId))!;
@@ -265,15 +270,15 @@ export function accountFactorPages(
       } catch (err) {
         if (err instanceof CredentialExistsError) {
           await refused(ctx, s, change, { reason: 'already_registered' });
-          return enrolPage(ctx, s, { totp: false, status: 409, error: err.message });
+          return enrolPage(ctx, s, { totp: false, status: 409, error: 'webauthn.error.exists' });
         }
         if (err instanceof DomainError)
-          return enrolPage(ctx, s, { totp: false, status: 400, error: err.message });
+          return enrolPage(ctx, s, { totp: false, status: 400, error: domainMessage(err) });
         if (err instanceof WebAuthnError) {
           return enrolPage(ctx, s, {
             totp: false,
             status: 400,
-            error: 'The key could not be registered. Try again.',
+            error: 'webauthn.error.register',
           });
         }
         throw err;

@@ -48,14 +48,15 @@ export interface ApprovalPageDeps {
   record: (event: SecurityEvent) => Promise<void>;
 }
 
+/** ?notice= values and their catalogue keys (src/i18n/locales). */
 const NOTICES: Record<string, string> = {
-  approved: 'Approved. The application can continue.',
-  denied: 'Denied. The application was told you refused.',
-  gone: 'That request is no longer waiting: it was decided or it expired.',
-  'bad-code': 'That code did not work. Try again with a new code.',
-  'bad-key': 'Your security key or passkey could not be verified. Try again.',
-  'too-weak': 'This request needs a security key or passkey: an app code is not enough.',
-  'too-many': 'Too many failed attempts: the request was denied.',
+  approved: 'approvals.notice.approved',
+  denied: 'approvals.notice.denied',
+  gone: 'approvals.notice.gone',
+  'bad-code': 'approvals.notice.badCode',
+  'bad-key': 'approvals.notice.badKey',
+  'too-weak': 'approvals.notice.tooWeak',
+  'too-many': 'approvals.notice.tooMany',
 };
 
 /** WebAuthn challenges made for one approval work for that approval only. */
@@ -163,7 +164,7 @@ export function approvalRoutes(deps: ApprovalPageDeps): Router {
         bindingMessage: a.bindingMessage,
         scopes: a.scopes,
         level: a.requiredLevel,
-        expiresAt: a.expiresAt.toISOString().slice(11, 16),
+        expiresAt: a.expiresAt,
         totp: a.requiredLevel === 2 && summary.totp,
         webauthn: summary.credentials.length > 0,
       })),
@@ -204,14 +205,15 @@ export function approvalRoutes(deps: ApprovalPageDeps): Router {
   router.post('/account/approvals/:id/webauthn/options', async (ctx) => {
     const form = await readForm(ctx);
     const session = await bridge.session(ctx);
-    if (!session) return jsonError(ctx, 401, 'login_required', 'Sign in to your account first.');
+    const say = (key: string) => views.translatorFor(ctx).t(key);
+    if (!session) return jsonError(ctx, 401, 'login_required', say('approvals.error.signIn'));
     if (!csrf.verify(session.uid, PURPOSE, form._csrf))
-      return jsonError(ctx, 403, 'invalid_request', 'This page has expired: reload it.');
+      return jsonError(ctx, 403, 'invalid_request', say('page.expired'));
     const id = String(ctx.params.id);
     try {
       await approvals.get(id, session.accountId);
     } catch {
-      return jsonError(ctx, 404, 'not_found', 'This request is no longer waiting for you.');
+      return jsonError(ctx, 404, 'not_found', say('approvals.error.gone'));
     }
     ctx.set('Cache-Control', 'no-store');
     ctx.body = await webauthn.authenticationOptions(bindingOf(session.uid, id), session.accountId);

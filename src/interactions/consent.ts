@@ -15,11 +15,12 @@ import { CsrfError, type InteractionDeps, renderPage, requestOrigin } from './co
 import { consentFormBinding, detailsConsent, type ScopesView } from './detailsConsent.ts';
 import { readForm } from './forms.ts';
 
-const IDENTITY_TEXT: Record<string, string> = {
-  openid: 'Know who you are (your account identifier)',
-  profile: 'See your name',
-  email: 'See your email address',
-  offline_access: 'Keep access when you are not using it (until you revoke it)',
+/** What each OpenID Connect scope lets the application do: catalogue keys (src/i18n/locales). */
+export const IDENTITY_TEXT: Record<string, string> = {
+  openid: 'consent.identity.openid',
+  profile: 'consent.identity.profile',
+  email: 'consent.identity.email',
+  offline_access: 'consent.identity.offline_access',
 };
 
 interface ConsentDetails {
@@ -112,7 +113,7 @@ export function consentPage(deps: InteractionDeps) {
   const hasDetails = (i: PendingInteraction) => (i.authorizationDetails?.length ?? 0) > 0;
 
   async function show(ctx: Koa.Context, i: PendingInteraction): Promise<void> {
-    if (!i.session) throw new InteractionNotFound('Sign in first.');
+    if (!i.session) throw new InteractionNotFound('Sign in first.', 'error.signInFirst');
     // Details (a payment, account access) are always shown, even to a first-party client.
     if (hasDetails(i)) return details.show(ctx, i);
     if (i.client.firstParty) return approve(ctx, i, 'first_party');
@@ -133,7 +134,7 @@ export function consentPage(deps: InteractionDeps) {
         ctx,
         views,
         'error',
-        { title: 'Something went wrong', message: 'This step is already complete.' },
+        { title: 'error.title', message: 'consent.error.complete' },
         400,
       );
     }

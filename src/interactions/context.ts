@@ -2,13 +2,16 @@
 import type Koa from 'koa';
 import type { Accounts } from '../accounts/accounts.ts';
 import type { Authenticator } from '../accounts/authenticate.ts';
+import type { AuditEvent } from '../audit/event.ts';
 import type { AuditEventInput } from '../audit/log.ts';
 import type { RecordSecurityEvent } from '../audit/recorder.ts';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import type { Consents } from '../consents/consents.ts';
+import type { DomainError } from '../errors.ts';
 import { PageError } from '../http/pageError.ts';
 import type { Views } from '../http/views.ts';
+import { type Message, msg } from '../i18n/translator.ts';
 import type { Logger } from '../log.ts';
 import type { Assurance } from '../mfa/assurance.ts';
 import type { Factors } from '../mfa/factors.ts';
@@ -46,6 +49,8 @@ export interface InteractionDeps {
   progress: LoginProgress;
   /** `record.with` records events in the same statement as the writes they belong to. */
   record: RecordSecurityEvent;
+  /** The person's own recent security events (the account page's activity). */
+  activity: (userId: string) => Promise<AuditEvent[]>;
 }
 
 /** Post/redirect/get: after a form, send the browser to a page with a GET. */
@@ -66,14 +71,15 @@ export function jsonError(
   ctx.body = { error, error_description: description };
 }
 
+/** How a page shows a domain error: its catalogue message when it has one, else its own text. */
+export const domainMessage = (err: DomainError): Message =>
+  err.page ? msg(err.page.key, err.page.params) : { text: err.message };
+
 /** A form without the CSRF token of its login or session: refused, nothing changes. */
 export class CsrfError extends PageError {
   override name = 'CsrfError';
   constructor() {
-    super(
-      403,
-      'This form has expired or did not come from this site. Go back, reload the page and try again.',
-    );
+    super(403, 'error.csrf');
   }
 }
 
@@ -88,7 +94,7 @@ export function renderPage(
   ctx.status = status;
   ctx.type = 'html';
   ctx.set('Cache-Control', 'no-store');
-  ctx.body = views.render(template, data);
+  ctx.body = views.page(ctx, template, data);
 }
 
 /** Who made the request, for the audit log. */

@@ -4,7 +4,7 @@
 import type Koa from 'koa';
 import { canonicalHash } from '../consents/canonical.ts';
 import type { Consent } from '../consents/consents.ts';
-import { presentDetail } from '../consents/present.ts';
+import { ALL_ACCOUNTS, presentDetail } from '../consents/present.ts';
 import { PageError } from '../http/pageError.ts';
 import { PaymentChangedError } from '../mfa/paymentAssertion.ts';
 import {
@@ -15,7 +15,6 @@ import {
 } from '../mfa/webauthn.ts';
 import type { ConsentDecision, LoginResult, PendingInteraction } from '../oidc/bridge.ts';
 import { type InteractionDeps, renderPage, requestOrigin } from './context.ts';
-import { pickLocale } from './locale.ts';
 
 /** What the scope part of the consent page shows (built by consent.ts). */
 export interface ScopesView {
@@ -27,10 +26,9 @@ export interface ScopesView {
 }
 
 const PAYMENT = 'payment_initiation';
-const NOT_VERIFIED = 'The security key or passkey could not be verified. Try again.';
-const CHANGED =
-  'The request changed after you saw it. Nothing was shared; go back to the application and start again.';
-const CLOSED = 'This consent is no longer open. Go back to the application and start again.';
+const NOT_VERIFIED = 'webauthn.error.verify';
+const CHANGED = 'consent.error.changed';
+const CLOSED = 'consent.error.closed';
 
 /**
  * What the page's CSRF token is bound to: the interaction and the consent it shows, so a form can
@@ -63,7 +61,7 @@ export function detailsConsent(
       interactionUid: i.uid,
       details: i.authorizationDetails ?? [],
     });
-    const locale = pickLocale(i.params.ui_locales, ctx.get('accept-language'));
+    const locale = deps.views.translatorFor(ctx).tag;
     const payment = isPayment(consent);
     const assertion = payment
       ? await paymentAssertion.options({ interactionUid: i.uid, consent, userId: accountId })
@@ -76,6 +74,7 @@ export function detailsConsent(
         uid: i.uid,
         ...(await scopes.view(i)),
         details: consent.details.map((d) => presentDetail(d, locale)),
+        allAccounts: ALL_ACCOUNTS,
         consentId: consent.id,
         payment,
         needsPasskey: payment && !assertion,
@@ -150,7 +149,8 @@ export function detailsConsent(
     } catch (err) {
       if (!(err instanceof WebAuthnError)) throw err;
       await audit('failure', { reason: err.reason });
-      if (err instanceof PaymentChangedError) throw new PageError(409, err.message);
+      if (err instanceof PaymentChangedError)
+        throw new PageError(409, 'consent.error.paymentChanged');
       if (err.reason === 'counter_rollback')
         deps.logger.warn(
           { user: accountId },

@@ -7,6 +7,7 @@ import type Koa from 'koa';
 import type { ThrottleStore } from '../accounts/throttleStore.ts';
 import type { Clock } from '../clock.ts';
 import type { Views } from '../http/views.ts';
+import { msg } from '../i18n/translator.ts';
 import type { DeviceCodeProblem, DevicePages } from '../oidc/deviceFlow.ts';
 import { renderPage, requestOrigin, type SecurityEvent } from './context.ts';
 
@@ -26,13 +27,14 @@ export interface DeviceDeps {
 /** Codes one address may have in flight at once (a burst is refused before any is checked). */
 const PENDING_LIMIT = 5;
 
+/** What the page says of each problem: catalogue keys (src/i18n/locales). */
 const MESSAGES: Record<DeviceCodeProblem, string> = {
-  not_found: 'That code is not right. Check the code your device shows and try again.',
-  expired: 'That code has expired. Start again on your device to get a new code.',
-  used: 'That code has already been used. Start again on your device to get a new code.',
-  missing: 'Enter the code your device shows.',
-  aborted: 'You cancelled: the device was not connected. Start again on your device if you wish.',
-  error: 'This form has expired. Enter the code again.',
+  not_found: 'device.error.notFound',
+  expired: 'device.error.expired',
+  used: 'device.error.used',
+  missing: 'device.error.missing',
+  aborted: 'device.error.aborted',
+  error: 'device.error.formExpired',
 };
 
 /** Marks a request whose code was wrong, for the limit settled when the request ends. */
@@ -152,8 +154,8 @@ export function devicePages(deps: DeviceDeps): { pages: DevicePages; router: Rou
       {
         step: 'input',
         message: until
-          ? `Too many wrong codes were entered from your network. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`
-          : 'Too many codes are being checked from your network at once. Try again in a moment.',
+          ? msg('device.error.tooManyWrong', { count: minutes })
+          : msg('device.error.tooManyPending'),
         failed: true,
       },
       429,

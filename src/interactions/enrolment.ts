@@ -3,9 +3,17 @@
 // never raises the login: it then asks to use a factor. The first factor brings recovery codes.
 import type Koa from 'koa';
 import { DomainError } from '../errors.ts';
+import { msg } from '../i18n/translator.ts';
 import { CredentialExistsError, parseWebAuthnResponse, WebAuthnError } from '../mfa/webauthn.ts';
 import type { PendingInteraction } from '../oidc/bridge.ts';
-import { type InteractionDeps, jsonError, renderPage, requestOrigin, seeOther } from './context.ts';
+import {
+  domainMessage,
+  type InteractionDeps,
+  jsonError,
+  renderPage,
+  requestOrigin,
+  seeOther,
+} from './context.ts';
 import type { LoginState, StepMessage } from './secondFactor.ts';
 
 interface Flow {
@@ -23,14 +31,10 @@ interface Flow {
   ): Promise<{ ok: true } | undefined>;
 }
 
-export const STRONGEST_FIRST = 'Sign in with your strongest second factor before adding another.';
+export const STRONGEST_FIRST = 'enrol.strongestFirst';
 
 /** What the login asks after a factor was added: to use it (the enrolment proved nothing). */
-const USE_IT = {
-  totp: 'Your authenticator app is added. To finish signing in, enter the next code it shows: the code you typed was used to add it.',
-  webauthn:
-    'Your security key or passkey is added. Use your new security key or passkey to finish signing in.',
-};
+const USE_IT = { totp: 'enrol.useTotp', webauthn: 'enrol.useWebauthn' };
 const useIt = (method: string | undefined) =>
   method === 'totp' || method === 'webauthn' ? USE_IT[method] : undefined;
 
@@ -42,6 +46,7 @@ const mayEnrol = (s: LoginState) => s.progress.level >= s.factors.strongest;
 
 export function enrolmentSteps(deps: InteractionDeps, flow: Flow) {
   const { views, csrf, accounts, totp, webauthn, recoveryCodes, progress } = deps;
+  const say = (ctx: Koa.Context, key: string) => views.translatorFor(ctx).t(key);
 
   async function page(
     ctx: Koa.Context,
@@ -62,10 +67,9 @@ export function enrolmentSteps(deps: InteractionDeps, flow: Flow) {
       'enrol',
       {
         uid: i.uid,
-        reason:
-          s.target >= 3
-            ? `${i.client.name} needs a phishing-resistant sign-in: add a security key or passkey to continue.`
-            : `${i.client.name} needs a second factor: add one to continue.`,
+        reason: msg(s.target >= 3 ? 'enrol.reasonLevel3' : 'enrol.reasonLevel2', {
+          client: i.client.name,
+        }),
         error: extra.error,
         totp: pending ? { ...pending, action: `/interaction/${i.uid}/enrol/totp` } : undefined,
         webauthnAction: `/interaction/${i.uid}/enrol/webauthn`,
@@ -105,7 +109,7 @@ export function enrolmentSteps(deps: InteractionDeps, flow: Flow) {
 
   async function refuse(ctx: Koa.Context, i: PendingInteraction, s: LoginState, method: string) {
     await recordRefusal(ctx, i, s, method, 'weaker_sign_in');
-    renderPage(ctx, views, 'error', { title: 'Not allowed', message: STRONGEST_FIRST }, 403);
+    renderPage(ctx, views, 'error', { title: 'enrol.notAllowed', message: STRONGEST_FIRST }, 403);
   }
 
   /**
@@ -163,7 +167,7 @@ export function enrolmentSteps(deps: InteractionDeps, flow: Flow) {
         i,
         s,
         {
-          error: 'That code is not right. Check the time on your phone and try the next code.',
+          error: 'enrol.error.wrongCode',
           status: 400,
         },
         form.enrolment,
@@ -172,10 +176,10 @@ export function enrolmentSteps(deps: InteractionDeps, flow: Flow) {
 
     async webauthnOptions(ctx: Koa.Context): Promise<void> {
       const { i, s } = await flow.load(ctx, 'enrol');
-      if (!s) return jsonError(ctx, 400, 'invalid_request', 'Sign in with your password first.');
+      if (!s) return jsonError(ctx, 400, 'invalid_request', say(ctx, 'enrol.error.passwordFirst'));
       if (!mayEnrol(s)) {
         await recordRefusal(ctx, i, s, 'webauthn', 'weaker_sign_in');
-        return jsonError(ctx, 403, 'access_denied', STRONGEST_FIRST);
+        return jsonError(ctx, 403, 'access_denied', say(ctx, STRONGEST_FIRST));
       }
       const user = (await accounts.get(s.progress.userId))!;
       ctx.set('Cache-Control', 'no-store');
@@ -196,13 +200,14 @@ export function enrolmentSteps(deps: InteractionDeps, flow: Flow) {
       } catch (err) {
         if (err instanceof CredentialExistsError) {
           await recordRefusal(ctx, i, s, 'webauthn', 'already_registered');
-          return page(ctx, i, s, { error: err.message, status: 409 });
+          return page(ctx, i, s, { error: 'webauthn.error.exists', status: 409 });
         }
         // Domain errors are written for people (a missing name); unknown errors are not shown.
-        if (err instanceof DomainError) return page(ctx, i, s, { error: err.message, status: 400 });
+        if (err instanceof DomainError)
+          return page(ctx, i, s, { error: domainMessage(err), status: 400 });
         if (err instanceof WebAuthnError) {
           return page(ctx, i, s, {
-            error: 'The security key or passkey could not be registered. Try again.',
+            error: 'webauthn.error.register',
             status: 400,
           });
         }

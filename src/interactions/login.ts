@@ -2,8 +2,10 @@
 // tells nothing about which accounts exist), or a passkey; cancel returns access_denied. What
 // comes after the first factor is decided by secondFactor.ts.
 import type Koa from 'koa';
+import { type Msg, msg } from '../i18n/translator.ts';
 import { parseWebAuthnResponse, WebAuthnError, webauthnAmr } from '../mfa/webauthn.ts';
 import type { PendingInteraction } from '../oidc/bridge.ts';
+import { ACCOUNT_CLIENT_ID } from './account.ts';
 import {
   CsrfError,
   type InteractionDeps,
@@ -15,19 +17,15 @@ import {
 import { readForm } from './forms.ts';
 import type { SecondFactorSteps } from './secondFactor.ts';
 
-export const GENERIC_SIGN_IN_ERROR =
-  'The email address or password is not right, or the account cannot sign in now.';
-export const PASSKEY_ERROR = 'That passkey could not sign you in. Try again, or use your password.';
+export const GENERIC_SIGN_IN_ERROR = msg('login.error.generic');
+export const PASSKEY_ERROR = msg('login.error.passkey');
 
 /** Too many failures from one address (passwords and second factors alike). */
-export const networkLimitMessage = (retryAfterSeconds: number) => {
-  const minutes = Math.ceil(retryAfterSeconds / 60);
-  return `Too many failed sign-ins from your network. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
-};
+export const networkLimitMessage = (retryAfterSeconds: number) =>
+  msg('login.error.networkLimit', { count: Math.ceil(retryAfterSeconds / 60) });
 
 /** Too many sign-ins from one address being checked at once (none need have failed). */
-export const NETWORK_BUSY_MESSAGE =
-  'Too many sign-ins from your network at once. Try again in a moment.';
+export const NETWORK_BUSY_MESSAGE = msg('login.error.networkBusy');
 
 export function loginPage(deps: InteractionDeps, steps: SecondFactorSteps) {
   const { views, csrf } = deps;
@@ -35,7 +33,7 @@ export function loginPage(deps: InteractionDeps, steps: SecondFactorSteps) {
   function show(
     ctx: Koa.Context,
     i: PendingInteraction,
-    extra: { email?: string; error?: string; status?: number } = {},
+    extra: { email?: string; error?: Msg; status?: number } = {},
   ) {
     const hint = typeof i.params.login_hint === 'string' ? i.params.login_hint : '';
     renderPage(
@@ -46,6 +44,8 @@ export function loginPage(deps: InteractionDeps, steps: SecondFactorSteps) {
         uid: i.uid,
         clientName: i.client.name,
         email: extra.email ?? hint,
+        // "Confirm it is you" from the account page: say why the password is asked again.
+        reauth: i.client.clientId === ACCOUNT_CLIENT_ID && i.params.prompt === 'login' && !!hint,
         error: extra.error,
         csrf: csrf.token(i.uid, 'login'),
         passkeyCsrf: csrf.token(i.uid, 'passkey'),
@@ -60,12 +60,12 @@ export function loginPage(deps: InteractionDeps, steps: SecondFactorSteps) {
     const i = await deps.bridge.details(ctx);
     if (!csrf.verify(i.uid, 'login', form._csrf)) throw new CsrfError();
     if (i.prompt.name !== 'login')
-      return show(ctx, i, { status: 400, error: 'This sign-in step is already complete.' });
+      return show(ctx, i, { status: 400, error: msg('login.error.complete') });
 
     const email = (form.email ?? '').trim();
     const password = form.password ?? '';
     if (!email || !password)
-      return show(ctx, i, { email, status: 400, error: 'Enter your email address and password.' });
+      return show(ctx, i, { email, status: 400, error: msg('login.error.missing') });
 
     // The success's writes wait for the statement that ends this page (src/db/together.ts).
     const result = await deps.authenticator.checkPassword({ email, password, ip: ctx.ip });
@@ -137,7 +137,12 @@ export function loginPage(deps: InteractionDeps, steps: SecondFactorSteps) {
     const form = await readForm(ctx);
     const i = await deps.bridge.details(ctx);
     if (!csrf.verify(i.uid, 'passkey', form._csrf))
-      return jsonError(ctx, 403, 'invalid_request', 'This page has expired: reload it.');
+      return jsonError(
+        ctx,
+        403,
+        'invalid_request',
+        deps.views.translatorFor(ctx).t('page.expired'),
+      );
     ctx.set('Cache-Control', 'no-store');
     ctx.body = await deps.webauthn.authenticationOptions(i.uid);
   }

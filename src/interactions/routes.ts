@@ -56,6 +56,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   router.post('/account/clients/:clientId/revoke', (ctx) => account.revoke(ctx));
   router.post('/account/sign-out-everywhere', (ctx) => account.signOutEverywhere(ctx));
   router.post('/account/consents/:id/revoke', account.revokeConsent);
+  router.post('/account/sessions/:uid/end', account.endSession);
   router.post('/account/reauth', account.factors.reauth);
   router.get('/account/totp', account.factors.totpPage);
   router.post('/account/totp', account.factors.addTotp);

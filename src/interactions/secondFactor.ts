@@ -5,6 +5,7 @@
 import type Koa from 'koa';
 import type { FactorAttempt } from '../accounts/authenticate.ts';
 import type { StatementPart } from '../db/together.ts';
+import type { Message } from '../i18n/translator.ts';
 import type { Level } from '../mfa/assurance.ts';
 import type { FactorSummary } from '../mfa/factors.ts';
 import type { Progress } from '../mfa/loginProgress.ts';
@@ -30,17 +31,36 @@ export interface LoginState {
   factors: FactorSummary;
 }
 
-const TOO_MANY = 'Too many attempts. Wait a while and try again.';
+const TOO_MANY = 'secondFactor.error.tooMany';
 
 /** What a page after a step shows: an error, or a notice (e.g. after enrolling a factor). */
 export interface StepMessage {
-  error?: string;
-  notice?: string;
+  /** Catalogue keys or messages (src/i18n/). */
+  error?: Message;
+  notice?: Message;
   status?: number;
 }
 
 /** A factor attempt that may be checked, with the lock it set if it turns out wrong. */
 type Claimed = Extract<FactorAttempt, { ok: true }>;
+
+/**
+ * The factors a login page offers: only those that reach the level the request needs. An app
+ * code or a recovery code (level 2) is offered for level 3 only to someone with no key yet who
+ * must first confirm with their strongest factor before adding one (enrolment.ts).
+ */
+export function offerFor({ progress: p, target, factors: f }: LoginState) {
+  const hasKey = f.credentials.length > 0;
+  const codesReach = target <= 2 || (!hasKey && p.level < f.strongest);
+  const belowTwo = p.level < 2;
+  return {
+    totp: belowTwo && codesReach && f.totp,
+    recovery: belowTwo && codesReach && f.recoveryCodesLeft > 0 && f.hasSecondFactor,
+    webauthn: hasKey,
+    /** Level 3 is needed and the person has no key: the page says how to add one. */
+    addKeyFirst: target >= 3 && !hasKey,
+  };
+}
 
 /** Only the assurance check asked for this login: the session stands, a factor is missing. */
 export const isStepUp = (i: PendingInteraction) =>
@@ -133,15 +153,10 @@ export function secondFactorSteps(deps: InteractionDeps) {
     s: LoginState,
     extra: StepMessage = {},
   ) {
-    const { progress: p, target, factors: f } = s;
+    const { progress: p, target } = s;
     if (p.level >= target) return finish(ctx, i, p);
     const user = await accounts.get(p.userId);
-    const belowTwo = p.level < 2;
-    const offer = {
-      totp: belowTwo && f.totp,
-      recovery: belowTwo && f.recoveryCodesLeft > 0 && f.hasSecondFactor,
-      webauthn: f.credentials.length > 0,
-    };
+    const offer = offerFor(s);
     if (offer.totp || offer.recovery || offer.webauthn) {
       return renderPage(
         ctx,
@@ -152,6 +167,8 @@ export function secondFactorSteps(deps: InteractionDeps) {
           email: user?.email ?? '',
           clientName: i.client.name,
           stepUp: isStepUp(i),
+          // Why only some factors are offered: the request needs a passkey or security key.
+          needsKey: target >= 3,
           error: extra.error,
           notice: extra.notice,
           ...offer,
@@ -208,7 +225,7 @@ export function secondFactorSteps(deps: InteractionDeps) {
     attempt: Claimed,
     method: string,
     reason: string,
-    message: string,
+    message: Message,
   ) {
     const origin = requestOrigin(ctx);
     await deps.record({
@@ -288,9 +305,7 @@ export function secondFactorSteps(deps: InteractionDeps) {
       const result = await totp.verify(s.progress.userId, form.code ?? '');
       if (result === 'ok') return proven(ctx, i, s, 'totp', 2, ['otp']);
       const message =
-        result === 'replayed'
-          ? 'That code was already used. Wait for the next one.'
-          : 'That code is not right. Try again.';
+        result === 'replayed' ? 'secondFactor.error.replayed' : 'secondFactor.error.wrongCode';
       return failed(ctx, i, s, attempt, 'totp', result, message);
     },
 
@@ -308,13 +323,19 @@ export function secondFactorSteps(deps: InteractionDeps) {
         attempt,
         'recovery_code',
         'invalid',
-        'That recovery code is not right, or was already used.',
+        'secondFactor.error.wrongRecoveryCode',
       );
     },
 
     async webauthnOptions(ctx: Koa.Context): Promise<void> {
       const { i, s } = await load(ctx, 'factor');
-      if (!s) return jsonError(ctx, 400, 'invalid_request', 'Sign in with your password first.');
+      if (!s)
+        return jsonError(
+          ctx,
+          400,
+          'invalid_request',
+          views.translatorFor(ctx).t('enrol.error.passwordFirst'),
+        );
       ctx.set('Cache-Control', 'no-store');
       ctx.body = await webauthn.authenticationOptions(i.uid, s.progress.userId);
     },
@@ -340,15 +361,7 @@ export function secondFactorSteps(deps: InteractionDeps) {
             { user: s.progress.userId },
             'WebAuthn signature counter went backwards: possible cloned authenticator',
           );
-        return failed(
-          ctx,
-          i,
-          s,
-          attempt,
-          'webauthn',
-          reason,
-          'The security key or passkey could not be verified. Try again.',
-        );
+        return failed(ctx, i, s, attempt, 'webauthn', reason, 'webauthn.error.verify');
       }
       return proven(ctx, i, s, 'webauthn', 3, webauthnAmr(done));
     },

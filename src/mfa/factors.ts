@@ -52,10 +52,12 @@ export function createFactors({
       (kind === 'totp' ? 0 : s.totp ? 1 : 0) +
       (kind === 'webauthn' ? s.credentials.length - 1 : s.credentials.length);
     if (requireMfa && left <= 0) {
-      throw new DomainError(
+      const err = new DomainError(
         'forbidden',
         'This is your last second factor, and this service requires one. Add another before removing it.',
       );
+      err.page = { key: 'factors.error.lastFactor' };
+      throw err;
     }
   }
 

@@ -172,7 +172,10 @@ export function createWebAuthn({
       name: string,
     ): Promise<Credential> {
       const label = name.trim().slice(0, 64);
-      if (!label) throw invalid('give the key a name you will recognise', 'name');
+      if (!label)
+        throw Object.assign(invalid('give the key a name you will recognise', 'name'), {
+          page: { key: 'webauthn.error.nameMissing' },
+        });
       let result: Awaited<ReturnType<typeof verifyRegistrationResponse>>;
       try {
         result = await verifyRegistrationResponse({

@@ -20,6 +20,8 @@ async function endSessionsIn(trx: Knex.Transaction, accountId: string, ended?: S
 }
 
 const ALLOWANCE_MODEL = 'RegistrationAllowance';
+/** The device a session signed in from (src/oidc/sessionDevices.ts), keyed by the session's uid. */
+const SESSION_DEVICE = 'SessionDevice';
 const INITIAL_ACCESS_TOKEN = 'InitialAccessToken';
 
 export interface ArtifactMaintenanceOptions {
@@ -96,6 +98,76 @@ export function createArtifactMaintenance(options: ArtifactMaintenanceOptions) {
           .pluck('id')) as string[];
         const deleted = await deleteGrants(trx, grantIds);
         return deleted + (await trx('oidc_artifacts').where({ client_id: clientId }).delete());
+      });
+    },
+
+    // --- Sessions: a person's signed-in browsers, ended one at a time ------------------------
+
+    /**
+     * Live sessions of an account (their payloads: uid, iat, exp, loginTs, acr, authorizations),
+     * each with the device noted at its sign-in, if any.
+     */
+    async sessionsOf(
+      accountId: string,
+    ): Promise<(Record<string, unknown> & { device?: Record<string, unknown> })[]> {
+      const rows = (await knex('oidc_artifacts')
+        .where({ account_id: accountId })
+        .whereIn('model', ['Session', SESSION_DEVICE])
+        .where('expires_at', '>', new Date(clock.now()))
+        .select('model', 'session_uid', 'payload')) as {
+        model: string;
+        session_uid: string;
+        payload: Record<string, unknown>;
+      }[];
+      const devices = new Map(
+        rows.filter((r) => r.model === SESSION_DEVICE).map((r) => [r.session_uid, r.payload]),
+      );
+      return rows
+        .filter((r) => r.model === 'Session')
+        .map((r) => ({ ...r.payload, device: devices.get(r.session_uid) }));
+    },
+
+    /** Notes the device a session signed in from (browser and system names only). */
+    async noteSessionDevice(
+      uid: string,
+      accountId: string,
+      device: { browser?: string | undefined; system?: string | undefined },
+      expiresAt: Date,
+    ): Promise<void> {
+      await knex('oidc_artifacts')
+        .insert({
+          model: SESSION_DEVICE,
+          id: uid,
+          session_uid: uid,
+          account_id: accountId,
+          payload: JSON.stringify(device),
+          expires_at: expiresAt,
+        })
+        .onConflict(['model', 'id'])
+        .merge(['payload', 'account_id', 'expires_at']);
+    },
+
+    /**
+     * Ends one session of an account and what expires with it (codes and tokens bound to the
+     * session); `ended`: see SessionsEnded. False when the account has no such session.
+     */
+    async endSession(accountId: string, uid: string, ended?: SessionsEnded): Promise<boolean> {
+      return knex.transaction(async (trx) => {
+        const rows = (await trx('oidc_artifacts')
+          .where({ model: 'Session', account_id: accountId, session_uid: uid })
+          .delete()
+          .returning('payload')) as { payload: unknown }[];
+        if (rows.length === 0) return false;
+        await ended?.(
+          trx,
+          rows.map((r) => r.payload),
+        );
+        await trx('oidc_artifacts')
+          .where({ account_id: accountId })
+          .whereRaw("payload->>'sessionUid' = ? and payload->>'expiresWithSession' = 'true'", [uid])
+          .delete();
+        await trx('oidc_artifacts').where({ model: SESSION_DEVICE, session_uid: uid }).delete();
+        return true;
       });
     },
 

@@ -4,6 +4,7 @@
 import type Koa from 'koa';
 import { isDatabaseUnavailable } from '../db/unavailable.ts';
 import { DomainError } from '../errors.ts';
+import { setUiLocales } from '../http/views.ts';
 import type { Level } from '../mfa/assurance.ts';
 import type { AssurancePolicy } from './assurancePolicy.ts';
 import type { OidcRuntime } from './provider.ts';
@@ -64,8 +65,9 @@ export interface ConsentDecision {
 /** The browser has no such sign-in request (expired, or from another browser); says what to do. */
 export class InteractionNotFound extends DomainError {
   override name = 'InteractionNotFound';
-  constructor(message: string) {
+  constructor(message: string, pageKey: string) {
     super('invalid_input', message);
+    this.page = { key: pageKey };
   }
 }
 
@@ -135,7 +137,7 @@ export function createInteractionBridge(runtime: OidcRuntime, assurancePolicy: A
   ): Promise<string> {
     const p = provider();
     const accountId = interaction.session?.accountId;
-    if (!accountId) throw new InteractionNotFound('Sign in first.');
+    if (!accountId) throw new InteractionNotFound('Sign in first.', 'error.signInFirst');
     const clientId = interaction.client.clientId;
     const existing = interaction.grantId ? await p.Grant.find(interaction.grantId) : undefined;
     const details = interaction.authorizationDetails;
@@ -192,14 +194,18 @@ export function createInteractionBridge(runtime: OidcRuntime, assurancePolicy: A
         if (isDatabaseUnavailable(err)) throw err;
         throw new InteractionNotFound(
           'This sign-in request has expired or was opened in another browser. Go back to the application and start again.',
+          'error.interactionExpired',
         );
       }
       if (ctx.params?.uid !== undefined && ctx.params.uid !== i.uid) {
         throw new InteractionNotFound(
           'This sign-in request does not belong to this browser. Go back to the application and start again.',
+          'error.interactionOtherBrowser',
         );
       }
       loaded.set(ctx, i);
+      // The pages of this login speak the language the client asked for (src/http/views.ts).
+      setUiLocales(ctx, i.params.ui_locales);
       const clientId = String(i.params.client_id);
       const client = await provider().Client.find(clientId);
       const s = i.session as (typeof i.session & { loginTs?: number }) | undefined;

@@ -30,6 +30,7 @@ import {
   profileOf,
   serverProfile,
 } from './profiles.ts';
+import { rememberedGrant } from './rememberedGrant.ts';
 import { createResourceIndicators, type ResourceOptions } from './resources.ts';
 import type { RichAuthorization } from './richAuthorization.ts';
 
@@ -75,6 +76,10 @@ export interface ConfigurationParts {
   ciba?: CibaConfiguration | undefined;
   /** The provider's outgoing requests (CIBA pings); tests pass one trusting their CA. */
   fetch?: typeof fetch | undefined;
+  /** A grant given earlier in another browser session, reused instead of asking again. */
+  reusableGrant?:
+    | ((accountId: string, clientId: string) => Promise<string | undefined>)
+    | undefined;
 }
 
 /** Every client authentication method Portcullis offers (a profile may narrow them). */
@@ -111,9 +116,11 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
 
   const renderError: Configuration['renderError'] = async (ctx, out) => {
     ctx.type = 'html';
-    ctx.body = views.render('error', {
-      title: 'Something went wrong',
-      message: out.error_description || 'The request could not be completed.',
+    // The protocol's own description is technical English: shown as a detail for the app's developer.
+    ctx.body = views.page(ctx as never, 'error', {
+      title: 'error.title',
+      message: 'error.protocol',
+      detail: out.error_description || undefined,
       code: out.error,
     });
   };
@@ -323,6 +330,8 @@ export function buildConfiguration(parts: ConfigurationParts): Configuration {
     // OpenID Connect only honours with prompt=consent) it ends with the browser session.
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
 
+    // Consent once given is not asked again in a new browser session (src/oidc/rememberedGrant.ts).
+    loadExistingGrant: rememberedGrant(parts.reusableGrant),
     interactions: {
       policy: parts.assurance.policy() as never,
       url: async (_ctx, interaction) => `/interaction/${interaction.uid}`,

@@ -21,8 +21,34 @@ export interface GrantSummary {
   expiresAt: Date | undefined;
 }
 
+/** A signed-in browser of a person, as the account page lists it. */
+export interface SessionSummary {
+  uid: string;
+  createdAt: Date | undefined;
+  /** The last full sign-in. */
+  signedInAt: Date | undefined;
+  /** When it ends unless used again (each use extends it by the idle time). */
+  expiresAt: Date | undefined;
+  acr: string | undefined;
+  /** The applications signed in to with it. */
+  clientIds: string[];
+  /** The browser and system it signed in from, when noted (src/oidc/sessionDevices.ts). */
+  device: { browser?: string; system?: string } | undefined;
+}
+
+interface SessionPayload {
+  uid?: string;
+  iat?: number;
+  exp?: number;
+  loginTs?: number;
+  acr?: string;
+  authorizations?: Record<string, unknown>;
+  device?: { browser?: string; system?: string };
+}
+
 interface GrantPayload {
   clientId?: string;
+  rar?: unknown[];
   openid?: { scope?: string };
   resources?: Record<string, string>;
   iat?: number;
@@ -63,6 +89,18 @@ export function createGrantRegistry({
     },
 
     /**
+     * The grant a new browser session of this person may use for this client instead of asking
+     * for consent again: their newest live grant to it that holds no authorization_details (a
+     * payment or account access is consented to each time). Undefined when there is none.
+     */
+    async reusable(accountId: string, clientId: string): Promise<string | undefined> {
+      const rows = (await artifacts.grantsOf(accountId)) as { id: string; payload: GrantPayload }[];
+      return rows
+        .filter(({ payload }) => payload.clientId === clientId && !payload.rar?.length)
+        .sort((a, b) => (b.payload.iat ?? 0) - (a.payload.iat ?? 0))[0]?.id;
+    },
+
+    /**
      * Revokes what an account granted a client: every grant of theirs for it, and every
      * artefact issued from those grants (access and refresh tokens, codes). Returns how many
      * grants were revoked (0 when there was none).
@@ -89,6 +127,33 @@ export function createGrantRegistry({
      */
     endSessions: (accountId: string, reason: string): Promise<number> =>
       told(artifacts.endSessions(accountId, endings?.ended(reason))),
+
+    /** The live browser sessions of an account, newest sign-in first. */
+    async sessions(accountId: string): Promise<SessionSummary[]> {
+      const rows = (await artifacts.sessionsOf(accountId)) as SessionPayload[];
+      return rows
+        .filter((p) => typeof p.uid === 'string')
+        .map((p) => ({
+          uid: p.uid!,
+          createdAt: p.iat ? new Date(p.iat * 1000) : undefined,
+          signedInAt: p.loginTs ? new Date(p.loginTs * 1000) : undefined,
+          expiresAt: p.exp ? new Date(p.exp * 1000) : undefined,
+          acr: p.acr,
+          clientIds: Object.keys(p.authorizations ?? {}),
+          device: p.device,
+        }))
+        .sort((a, b) => (b.signedInAt?.getTime() ?? 0) - (a.signedInAt?.getTime() ?? 0));
+    },
+
+    /**
+     * Ends one session of an account (a device signed out from the account page) and the codes
+     * and tokens bound to it; its relying parties are told. False when there was no such session.
+     */
+    endSession: async (accountId: string, uid: string, reason: string): Promise<boolean> => {
+      const ended = await artifacts.endSession(accountId, uid, endings?.ended(reason));
+      endings?.committed();
+      return ended;
+    },
 
     /**
      * Revokes everything issued to a client, for everyone: its grants and their tokens and

@@ -34,6 +34,7 @@ import { createOidcRuntime, type OidcRuntime } from '../oidc/provider.ts';
 import type { Registration } from '../oidc/registration.ts';
 import { createRevokedJwtStore } from '../oidc/revokedJwtStore.ts';
 import { createRichAuthorization } from '../oidc/richAuthorization.ts';
+import { noteSessionDevices } from '../oidc/sessionDevices.ts';
 import { createTokenExchange } from '../oidc/tokenExchange/grant.ts';
 import type { DomainServices } from '../services.ts';
 
@@ -184,6 +185,7 @@ export async function buildProtocol(deps: ProtocolDeps) {
         jwtAccessTokens,
         ciba: ciba.configuration,
         fetch: deps.fetch,
+        reusableGrant: grants.reusable,
       }),
     onBuild: (provider) => {
       keepBuiltClients(provider, clientAdapter.find);
@@ -203,6 +205,12 @@ export async function buildProtocol(deps: ProtocolDeps) {
       rar.narrowDiscovery(provider);
       paceDevicePolls(provider, deviceFlow);
       jwtAccessTokens.install(provider);
+      noteSessionDevices(provider, {
+        artifacts,
+        clock,
+        absoluteSeconds: config.sessions.absoluteSeconds,
+        hold: auditGate.hold,
+      });
       cibaDiscovery(provider);
     },
   });

@@ -125,6 +125,7 @@ export function buildWeb(deps: WebDeps) {
         recoveryCodes,
         progress,
         record,
+        activity: (userId) => deps.audit.activityOf(userId),
       }),
       device.router,
       ciba.routes({

@@ -8,6 +8,7 @@ import type { Browser, Page } from 'playwright-core';
 import { manualClock } from '../../src/clock.ts';
 import { GENERIC_SIGN_IN_ERROR } from '../../src/interactions/login.ts';
 import { BANK_API, PASSWORD } from '../support/fixtures.ts';
+import { english } from '../support/i18n.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { launchBrowser, openContext, startCallbackServer } from './support/browser.ts';
 import { loginFlows } from './support/flows.ts';
@@ -135,7 +136,7 @@ describe('login in the browser', () => {
     const { page, done } = await openContext(browser, t.name);
     await startLogin(page);
     await signIn(page, 'alice@example.com', 'not my password at all');
-    assert.equal(await page.getByRole('alert').textContent(), GENERIC_SIGN_IN_ERROR);
+    assert.equal(await page.getByRole('alert').textContent(), english(GENERIC_SIGN_IN_ERROR));
     assert.equal(await page.getByLabel('Email').inputValue(), 'alice@example.com');
     await done();
   });
@@ -147,7 +148,7 @@ describe('login in the browser', () => {
     await signIn(page, 'mallory@example.com', PASSWORD);
     assert.equal(
       await page.getByRole('alert').textContent(),
-      GENERIC_SIGN_IN_ERROR,
+      english(GENERIC_SIGN_IN_ERROR),
       'locked: the right password fails',
     );
     clock.advance(61_000);

@@ -11,6 +11,7 @@ import { errorHandler } from '../../src/http/errors.ts';
 import { PageError } from '../../src/http/pageError.ts';
 import { createViews } from '../../src/http/views.ts';
 import { createLogger } from '../../src/log.ts';
+import { testI18n } from '../support/i18n.ts';
 
 const LEAKY = 'insert into "webauthn_credentials" ("credential_id") values ($1) - duplicate key';
 
@@ -30,7 +31,7 @@ describe('error pages', () => {
       }),
     );
     const koa = new Koa();
-    koa.use(errorHandler(logger, createViews({ cache: false })));
+    koa.use(errorHandler(logger, createViews({ cache: false, i18n: testI18n })));
     koa.use(async (ctx) => {
       switch (ctx.path) {
         case '/page':

@@ -60,7 +60,7 @@ describe('account page: consents', () => {
     const until = new Intl.DateTimeFormat('en-GB', { dateStyle: 'long', timeZone: 'UTC' }).format(
       UNTIL,
     );
-    assert.ok(a.includes(`See the balances, transactions of GB33 •••• 5555 until ${until}`), a);
+    assert.ok(a.includes(`See the balances and transactions of GB33 •••• 5555 until ${until}`), a);
     assert.match(a, /action="\/account\/consents\/[^"]+\/revoke"/);
 
     const done = rowOf(page, paid.id)!;

@@ -72,6 +72,12 @@ describe('account page: second factors', () => {
     // Re-authenticate: password and the app's code (level 2) within the last five minutes.
     const reauth = await browser.submit(refused, /\/account\/reauth$/, {});
     assert.match(reauth.html, /autocomplete="current-password"/);
+    // Prefilled with the person's email, and saying why it asks again.
+    assert.match(
+      reauth.html,
+      /autocomplete="username" required autofocus value="alice@example.com"/,
+    );
+    assert.match(reauth.html, /Confirm it is you: to change how you sign in, sign in again/);
     const askCode = await browser.submit(reauth, /\/login$/, {
       email: 'alice@example.com',
       password: PASSWORD,

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { PASSKEY_ERROR } from '../../src/interactions/login.ts';
 import { HttpBrowser } from '../support/browserless.ts';
+import { english } from '../support/i18n.ts';
 import { webauthnCeremony } from '../support/softAuthenticator.ts';
 import { ACR, shown, webauthnWorld } from './webauthnWorld.ts';
 
@@ -57,7 +58,7 @@ describe('passkeys', () => {
         w.soft.carol!.authenticate(o, opts),
       );
       assert.equal(result!.status, 401, what);
-      assert.equal(shown(result!), PASSKEY_ERROR, what);
+      assert.equal(shown(result!), english(PASSKEY_ERROR), what);
       assert.equal(result!.location, undefined, `${what}: not signed in`);
       const failures = (
         await w.server.app.services.audit.query({ action: 'login.failure', limit: 500 })

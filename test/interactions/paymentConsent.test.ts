@@ -221,7 +221,8 @@ describe('consent to payments and account access', () => {
     assert.match(page.html, /data-amount>1\.250,00\s€</, 'formatted for German');
     assert.match(
       shown(page) ?? '',
-      /^Payments need a passkey or security key: an app code or a recovery code cannot confirm a payment\./,
+      /^Zahlungen erfordern einen Passkey oder Sicherheitsschlüssel: Ein App-Code oder Wiederherstellungscode kann keine Zahlung bestätigen\./,
+      'in the language of ui_locales',
     );
     assert.match(page.html, /href="\/account\/webauthn"/);
     assert.doesNotMatch(page.html, /value="approve"/);
@@ -266,7 +267,7 @@ describe('consent to payments and account access', () => {
     const { page, verifier } = await consentPage(browser, 'alice', 'accounts:read', [ACCOUNTS]);
     assert.match(page.html, /<h1>Allow Budget Planner access\?<\/h1>/);
     assert.match(page.html, /All your accounts/);
-    assert.match(page.html, /Balances, Transactions/);
+    assert.match(page.html, /Balances and Transactions/);
     assert.match(page.html, /March 1, 2027/);
     const consentId = consentIdOf(page);
     const done = await browser.submit(page, /\/consent$/, { decision: 'approve' });

@@ -6,6 +6,7 @@ import { manualClock } from '../../src/clock.ts';
 import { GENERIC_SIGN_IN_ERROR } from '../../src/interactions/login.ts';
 import { authorizationUrl, HttpBrowser, type Page, pkce } from '../support/browserless.ts';
 import { BANK_API, type Bank, PASSWORD, REDIRECT_URI, seedBank } from '../support/fixtures.ts';
+import { english } from '../support/i18n.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
 let ipCounter = 0;
@@ -91,7 +92,7 @@ describe('sign-in defences', () => {
     ];
     for (const page of pages) {
       assert.equal(page.status, 401);
-      assert.equal(shown(page), GENERIC_SIGN_IN_ERROR);
+      assert.equal(shown(page), english(GENERIC_SIGN_IN_ERROR));
     }
     const normalized = pages.map((p) =>
       p.html.replace(/value="[^"]*"/g, '').replace(/\/interaction\/[^/"]+/g, '/interaction/UID'),
@@ -117,7 +118,7 @@ describe('sign-in defences', () => {
 
     // While locked even the right password fails, with the same message.
     const during = await attempt(server, bank, 'victim@example.com', PASSWORD, ip);
-    assert.equal(shown(during), GENERIC_SIGN_IN_ERROR);
+    assert.equal(shown(during), english(GENERIC_SIGN_IN_ERROR));
     assert.equal(
       (await accounts.lockState('victim@example.com')).failures,
       5,
@@ -155,7 +156,7 @@ describe('sign-in defences', () => {
         ),
       ),
     );
-    for (const page of pages) assert.equal(shown(page), GENERIC_SIGN_IN_ERROR);
+    for (const page of pages) assert.equal(shown(page), english(GENERIC_SIGN_IN_ERROR));
     const state = await server.app.services.accounts.lockState('parallel@example.com');
     assert.equal(state.failures, 5);
     assert.ok(state.lockedUntil);

@@ -8,6 +8,8 @@
   if (!lib || !window.PublicKeyCredential) return;
   // What a page says when the ceremony cannot run here: this browser can run it.
   for (const note of document.querySelectorAll('[data-webauthn-missing]')) note.hidden = true;
+  // The page's words, in its language (set by views/layout.eta).
+  const words = document.body.dataset;
 
   async function fetchOptions(form) {
     const res = await fetch(form.dataset.optionsUrl, {
@@ -17,7 +19,7 @@
       body: new URLSearchParams(new FormData(form)),
     });
     const body = await res.json();
-    if (!res.ok) throw new Error(body.error_description || 'The request could not be started.');
+    if (!res.ok) throw new Error(body.error_description || words.webauthnNotStarted);
     return body;
   }
 
@@ -28,7 +30,7 @@
     const kind = form.dataset.webauthn;
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
-      if (status) status.textContent = 'Follow the instructions of your browser…';
+      if (status) status.textContent = words.webauthnWaiting;
       try {
         const options =
           kind === 'payment'
@@ -42,7 +44,7 @@
         form.querySelector(`input[name="${field}"]`).value = JSON.stringify(response);
         form.submit();
       } catch (err) {
-        if (status) status.textContent = `${err.message || err} Try again, or choose another way.`;
+        if (status) status.textContent = `${err.message || err} ${words.webauthnRetry}`;
       }
     });
   }
