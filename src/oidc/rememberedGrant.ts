@@ -1,6 +1,6 @@
 // Which grant an authorization request is checked against: the one this browser session holds
 // for the client, else the one the person gave the client in another session, so consent once
-// given is not asked again. Asking again stays the client's choice (prompt=consent), and a
+// given is not asked again (each session gets its own copy of that grant). Asking again stays the client's choice (prompt=consent), and a
 // request with authorization_details (a payment) is always asked (oidc-provider's rar_prompt).
 import type { KoaContextWithOIDC } from 'oidc-provider';
 
@@ -22,6 +22,15 @@ export function rememberedGrant(reusable: Reusable | undefined) {
     if (!accountId || promptsConsent(oidc.params!.prompt) || oidc.params!.authorization_details)
       return undefined;
     const id = await reusable(accountId, clientId);
-    return id ? oidc.provider.Grant.find(id) : undefined;
+    const given = id ? await oidc.provider.Grant.find(id) : undefined;
+    if (!given) return undefined;
+    // This session gets a grant of its own with what the person gave: sharing the other one
+    // would let a logout there (which revokes its grants) end this device's tokens too.
+    const copy = new oidc.provider.Grant({ accountId, clientId });
+    if (given.openid) copy.openid = structuredClone(given.openid);
+    if (given.resources) copy.resources = structuredClone(given.resources);
+    if (given.rejected) copy.rejected = structuredClone(given.rejected);
+    await copy.save();
+    return copy;
   };
 }

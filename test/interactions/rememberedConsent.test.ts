@@ -59,8 +59,15 @@ describe('remembered consent', () => {
     backAtClient(await signIn(new HttpBrowser(), 'openid email accounts:read'));
     // Fewer scopes are within the grant too.
     backAtClient(await signIn(new HttpBrowser(), 'openid accounts:read'));
-    // One grant serves both sessions: none was added.
-    assert.equal((await server.app.services.grants.list(bank.alice.id)).length, 1);
+    // Each session holds its own copy of what was given (a logout of one revokes only its own),
+    // with exactly the permissions of the first.
+    const copies = await server.app.services.grants.list(bank.alice.id);
+    assert.equal(copies.length, 3);
+    assert.equal(new Set(copies.map((g) => g.grantId)).size, 3);
+    for (const g of copies) {
+      assert.deepEqual([...g.oidcScopes].sort(), [...copies[0]!.oidcScopes].sort());
+      assert.deepEqual(g.resources, copies[0]!.resources);
+    }
 
     // A scope not yet granted is asked for, and only it.
     const more = await signIn(new HttpBrowser(), 'openid email profile accounts:read');
