@@ -52,7 +52,15 @@ export async function createApp(config: Config, deps: AppDeps) {
   const { knex } = db;
   const sealer = createSealer(config.encryptionKeys);
   const i18n = createI18n({ defaultLocale: config.defaultLocale, logger });
-  const views = createViews({ cache: config.env === 'production', i18n });
+  const views = createViews({
+    cache: config.env === 'production',
+    i18n,
+    theme: {
+      productName: config.theme.productName,
+      logo: config.theme.logo.path,
+      favicon: config.theme.favicon.path,
+    },
+  });
   const metrics = createMetrics(db.counter);
   const audit = createAuditLog({ knex, clock });
 

@@ -20,6 +20,7 @@ import type { TrustedProxies } from './http/clientAddress.ts';
 import { availableLocales } from './i18n/catalogues.ts';
 import { type RingAlg, ringAlgs, signingAlgsSetting } from './keys/algorithms.ts';
 import { DEFAULT_CLIENT_RATE_LIMIT, parseRateLimit, type RateLimit } from './limits/rateLimit.ts';
+import { loadTheme, type Theme, ThemeError } from './theme/theme.ts';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -104,6 +105,8 @@ export interface Config extends FeatureSettings {
    * action is appended to a file in this directory (test/run.js checks every kind was written).
    */
   auditCoverageDir: string | undefined;
+  /** The pages' product name, colours, logo and favicon (THEME_DIR, else the default; src/theme/). */
+  theme: Theme;
   /** The language of pages when neither ui_locales nor Accept-Language names one there is (src/i18n/). */
   defaultLocale: string;
   /** Messages about settings that were filled in for development (printed once at start). */
@@ -203,6 +206,8 @@ const schema = z.object({
   PAYMENT_CONSENT_TTL_SECONDS: int(60, 86400).default(600),
   // Logout delivery, registration, device flow, FAPI_PROFILE, mail, CIBA (src/configFeatures.ts).
   ...featureEnvSchema.shape,
+  // A folder with theme.json, logo.svg|png, favicon.ico|png|svg (src/theme/theme.ts).
+  THEME_DIR: z.string().min(1).optional(),
   // One of the catalogues in src/i18n/locales (a file name without .json).
   DEFAULT_LOCALE: z
     .string()
@@ -213,6 +218,17 @@ const schema = z.object({
   // Testing only: test/run.js sets it to learn which audit event kinds the suite wrote.
   AUDIT_COVERAGE_DIR: z.string().min(1).optional(),
 });
+
+/** THEME_DIR's theme, checked now: a bad theme.json stops the start with one line. */
+function themeSetting(dir: string | undefined): Theme {
+  try {
+    return loadTheme(dir);
+  } catch (err) {
+    if (err instanceof ThemeError)
+      throw new ConfigError(`Invalid configuration: THEME_DIR ${err.message}`);
+    throw err;
+  }
+}
 
 function emptyToUndefined(env: Env): Env {
   const out: Env = {};
@@ -332,6 +348,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     ...featureSettings(env, { issuer, production }),
     auditCoverageDir: env.AUDIT_COVERAGE_DIR,
     defaultLocale: env.DEFAULT_LOCALE,
+    theme: themeSetting(env.THEME_DIR),
     warnings,
   };
 }

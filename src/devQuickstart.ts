@@ -53,16 +53,74 @@ export async function runDevQuickstart(app: App): Promise<string | undefined> {
     state: randomBytes(8).toString('hex'),
   }).toString();
 
+  return banner(issuer, await setupState(app), { url: url.href, verifier });
+}
+
+/** How far the quick start of the README has got: people, and a role to see the demo accounts. */
+export interface SetupState {
+  users: number;
+  /** A role that gives accounts:read on the demo API, and how many people hold it. */
+  role: { name: string; members: number } | undefined;
+}
+
+async function setupState(app: App): Promise<SetupState> {
+  const { total } = await app.services.accounts.search({ limit: 1 });
+  const roles = await app.services.roles.list();
+  const role = roles
+    .filter((r) => r.scopes[DEMO_API]?.includes('accounts:read'))
+    .sort((a, b) => b.members - a.members)[0];
+  return { users: total, role: role && { name: role.name, members: role.members } };
+}
+
+/**
+ * The README's quick start from where this setup is: creating a user only when there is none,
+ * the customer role and its grant only when nobody holds one, then the authorization URL.
+ */
+export function banner(
+  issuer: string,
+  state: SetupState,
+  demo: { url: string; verifier: string },
+): string {
+  const steps: string[][] = [];
+  if (state.users === 0)
+    steps.push([
+      'Create a user (the password is asked for, never passed as an argument):',
+      '     npx portcullis user create --email you@example.com --name "Your Name"',
+    ]);
+  if (!state.role)
+    steps.push([
+      'Create a role that lets its members see their accounts through the demo API:',
+      '     npx portcullis role create --name customer --scope accounts:read',
+    ]);
+  if (!state.role || state.role.members === 0)
+    steps.push([
+      'Give your user the role:',
+      `     npx portcullis role grant --user you@example.com --role ${state.role?.name ?? 'customer'}`,
+    ]);
+  steps.push([
+    'Open this authorization URL for the demo client and sign in:',
+    `     ${demo.url}`,
+    `   (PKCE verifier for the code exchange: ${demo.verifier})`,
+  ]);
+  const people =
+    state.users === 1 ? '1 person has an account' : `${state.users} people have accounts`;
   return [
     '',
     `  Portcullis (development) is running at ${issuer}`,
     `  Discovery: ${issuer}/.well-known/openid-configuration`,
+    ...(state.users > 0
+      ? [
+          `  ${people}${state.role?.members ? `; ${state.role.members} with the role ${state.role.name}` : ''}.`,
+        ]
+      : []),
     '',
-    '  1. Create a user (the password is asked for, never passed as an argument):',
-    '       npx portcullis user create --email you@example.com --name "Your Name"',
-    '  2. Open this authorization URL for the demo client and sign in:',
-    `       ${url.href}`,
-    `     (PKCE verifier for the code exchange: ${verifier})`,
+    steps.length > 1 ? '  Next, in another terminal:' : '  Next:',
+    ...steps.flatMap(([first, ...rest], n) => [
+      `  ${n + 1}. ${first}`,
+      ...rest.map((l) => `  ${l}`),
+    ]),
+    '',
+    `  Your account page: ${issuer}/account`,
     '',
   ].join('\n');
 }

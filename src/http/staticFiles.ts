@@ -42,3 +42,23 @@ export function extraStaticFile(
     ctx.body = body;
   };
 }
+
+/** The theme's files (src/theme/): /static/theme.css, its logo, and /favicon.ico. */
+export function themeFiles(theme: {
+  css: string;
+  logo: { path: string; body: Buffer; type: string };
+  favicon: { path: string; body: Buffer; type: string };
+}): Koa.Middleware {
+  const files = new Map<string, { body: Buffer; type: string }>([
+    ['/static/theme.css', { body: Buffer.from(theme.css), type: TYPES['.css']! }],
+    [theme.logo.path, theme.logo],
+    [theme.favicon.path, theme.favicon],
+  ]);
+  return async (ctx, next) => {
+    const file = ctx.method === 'GET' || ctx.method === 'HEAD' ? files.get(ctx.path) : undefined;
+    if (!file) return next();
+    ctx.type = file.type;
+    ctx.set('Cache-Control', 'public, max-age=3600');
+    ctx.body = file.body;
+  };
+}

@@ -9,7 +9,7 @@ export type Param = string | number | Date | Rich;
 export type Params = Record<string, Param | undefined>;
 /** A parameter shown with markup by th(): strong text, code, a list of codes, a link (escaped). */
 export type Rich =
-  | { strong: string }
+  | { strong: string; class?: string }
   | { code: string }
   | { codes: string[] }
   | { href: string; text: string };
@@ -94,7 +94,10 @@ export function createTranslator(chosen: ChosenLocale, lookup: Lookup): Translat
 
   function html(value: Param | undefined): string {
     if (!isRich(value)) return escapeHtml(plain(value));
-    if ('strong' in value) return `<strong>${escapeHtml(value.strong)}</strong>`;
+    if ('strong' in value) {
+      const cls = value.class ? ` class="${escapeHtml(value.class)}"` : '';
+      return `<strong${cls}>${escapeHtml(value.strong)}</strong>`;
+    }
     if ('code' in value) return `<code>${escapeHtml(value.code)}</code>`;
     if ('codes' in value)
       return lists

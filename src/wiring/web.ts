@@ -13,7 +13,7 @@ import { consentApi } from '../http/consentApi.ts';
 import type { Metrics } from '../http/metrics.ts';
 import { postAsGet } from '../http/postAsGet.ts';
 import { createHttpApp } from '../http/server.ts';
-import { extraStaticFile } from '../http/staticFiles.ts';
+import { extraStaticFile, themeFiles } from '../http/staticFiles.ts';
 import type { Views } from '../http/views.ts';
 import { createCsrf } from '../interactions/csrf.ts';
 import { demoRoutes } from '../interactions/demo.ts';
@@ -189,6 +189,8 @@ export function buildWeb(deps: WebDeps) {
     middleware: [
       // The WebAuthn browser library, served from here (no CDN) under the same CSP.
       extraStaticFile('/static/simplewebauthn-browser.js', WEBAUTHN_BROWSER_BUNDLE),
+      // The theme (THEME_DIR or the default): its CSS colours, logo and favicon.
+      themeFiles(config.theme),
     ],
     protocol: auditGate.wrap(
       withFrontchannelLogout(
