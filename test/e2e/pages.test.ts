@@ -180,7 +180,7 @@ describe('every page at 390 and 1280 px, in English and German', () => {
       ...ui,
     });
     await page.goto(server.url('/account/approvals'));
-    await check(t, page, 'approvals', lang, '.binding-message');
+    await check(t, page, 'approvals', lang, '[data-approval]');
 
     // A TV: the code entry, the confirmation, the consent, and done.
     await page.goto(server.url('/device'));
@@ -204,6 +204,32 @@ describe('every page at 390 and 1280 px, in English and German', () => {
     await submit(page, 'button[name="logout"]');
     await check(t, page, 'logged-out', lang, 'h1');
   }
+
+  test('the checks catch an unlabelled field, faint text, a wide element and a wrong lang', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    try {
+      await page.setContent(
+        '<!doctype html><html lang="en"><title>Bad page</title><body><main><h1>Bad page</h1>' +
+          '<input type="text"><p style="color:#ccc;background:#fff">faint</p>' +
+          '<div id="wide" style="width:600px">wide</div></main></body></html>',
+      );
+      const { problems } = await checkPage(page, 'self-test', 'de');
+      const rules = problems.map((p) => p.replace(/^\d+px /, '').split(':')[0]);
+      assert.deepEqual([...new Set(rules)].sort(), [
+        '<html lang="en">, expected de',
+        'axe color-contrast (serious)',
+        'axe label (critical)',
+        'overflow',
+      ]);
+      assert.match(
+        problems.find((p) => p.startsWith('390px overflow')) ?? '',
+        /div#wide right edge/,
+      );
+    } finally {
+      await context.close();
+    }
+  });
 
   test('a themed login page shows the logo, the primary colour and the product name', async (t) => {
     // Another instance, with THEME_DIR (part 16A).
