@@ -26,11 +26,7 @@ export function writeTheme(): string {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-theme-'));
   writeFileSync(
     join(dir, 'theme.json'),
-    JSON.stringify(
-      { productName: THEME.productName, colors: { primary: THEME.primary } },
-      null,
-      2,
-    ),
+    JSON.stringify({ productName: THEME.productName, colors: { primary: THEME.primary } }, null, 2),
   );
   writeFileSync(join(dir, 'logo.svg'), LOGO_SVG);
   writeFileSync(join(dir, 'favicon.svg'), FAVICON_SVG);
