@@ -102,6 +102,6 @@ export function unmatched(): Koa.Middleware {
     // An unknown path a browser opened gets the error page; any other caller, the kind's format.
     if (!allowed && endpointKind(ctx.path) === 'oauth' && ctx.accepts('json', 'html') === 'html')
       throw new PageError(404, 'error.http.404');
-    refuse(ctx, 404, 'error.http.404');
+    refuse(ctx, 404, 'There is nothing here.');
   };
 }
