@@ -2,12 +2,20 @@
 // `npm run build`: transpiles src/ and migrations/ to dist/ with esbuild, file by file (no bundle,
 // so stack traces name the file they came from and import.meta paths still resolve), so
 // production runs plain JavaScript instead of compiling TypeScript through tsx at every start.
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { transform } from 'esbuild';
-import { BUILD_STAMP, DIST, ROOT, SOURCE_DIRS, sourceFiles } from './freshness.js';
+import { assetFiles, BUILD_STAMP, DIST, ROOT, SOURCE_DIRS, sourceFiles } from './freshness.js';
 
 // Relative specifiers of static and dynamic imports and re-exports: './x.ts' -> './x.js'.
 const TS_SPECIFIER = /((?:\bfrom|\bimport)\s*\(?\s*)(['"])(\.{1,2}\/[^'"\n]+?)\.ts\2/g;
@@ -69,6 +77,13 @@ export async function build({ quiet = false, template = true } = {}) {
       writeFileSync(out.replace(/\.ts$/, '.js'), await compile(file));
     }),
   );
+  // What is not TypeScript (the message catalogues) goes beside the modules that read it.
+  for (const file of assetFiles()) {
+    const rel = relative(ROOT, file);
+    const out = rel.startsWith('src/') ? join(next, rel.slice(4)) : join(next, rel);
+    mkdirSync(dirname(out), { recursive: true });
+    copyFileSync(file, out);
+  }
   writeFileSync(
     join(next, basename(BUILD_STAMP)),
     `${JSON.stringify({ builtAt: new Date().toISOString(), files: files.length, from: SOURCE_DIRS })}\n`,

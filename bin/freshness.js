@@ -17,6 +17,15 @@ export function sourceFiles() {
   );
 }
 
+/** Every other file of those folders (message catalogues...): `npm run build` copies them as they are. */
+export function assetFiles() {
+  return SOURCE_DIRS.flatMap((dir) =>
+    readdirSync(join(ROOT, dir), { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile() && !entry.name.endsWith('.ts'))
+      .map((entry) => join(entry.parentPath ?? entry.path, entry.name)),
+  );
+}
+
 /** 'fresh', 'missing' or 'stale' (a source, or its folder, changed after the build). */
 export function distState() {
   let built;
