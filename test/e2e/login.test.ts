@@ -181,8 +181,14 @@ describe('login in the browser', () => {
     const response = await page.goto(url.href);
     assert.equal(response?.status(), 400);
     assert.ok(page.url().startsWith(server.issuer));
-    assert.match(
+    // The person reads a plain sentence in their language; the library's description is kept
+    // below it for the developer.
+    assert.equal(
       (await page.getByRole('alert').textContent()) ?? '',
+      "The application's request could not be completed.",
+    );
+    assert.match(
+      (await page.locator('main, body').first().textContent()) ?? '',
       /redirect_uri did not match any of the client's registered redirect_uris/,
     );
     assert.equal(app.hits.length, before, 'the client application was never contacted');
