@@ -244,9 +244,14 @@ describe('every page at 390 and 1280 px, in English and German', () => {
         if ((await (await page.request.get(src)).text()) === LOGO_SVG) logos.push(src);
       assert.equal(logos.length, 1, "the theme's logo is shown, once");
       assert.equal(
-        await page
-          .locator('form[action$="/login"] button[type="submit"]')
-          .evaluate('(button) => getComputedStyle(button).backgroundColor'),
+        await page.locator('form[action$="/login"] button[type="submit"]').evaluate(
+          (button) =>
+            (
+              globalThis as unknown as {
+                getComputedStyle(e: unknown): { backgroundColor: string };
+              }
+            ).getComputedStyle(button).backgroundColor,
+        ),
         THEME.primaryRgb,
         'the sign-in button has the primary colour',
       );
