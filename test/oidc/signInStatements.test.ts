@@ -12,11 +12,13 @@ import { startTestServer, type TestServer } from '../support/server.ts';
 
 /**
  * Statements a password sign-in with consent and the code exchange may take, and the same with
- * TOTP: what they take now (44 and 65 before issue 14's folding). Issue 14 aims at 15 and 18;
- * lower these as statements go, never raise them.
+ * TOTP: what they take now (44 and 65 before issue 14's folding, 36 and 48 after it). Issue 16
+ * added two per sign-in: the look-up of a grant the person gave in another session (consent not
+ * asked twice) and the note of the signed-in device (the account page's sessions). Issue 14 aims
+ * at 15 and 18; lower these as statements go, never raise them without a feature that needs it.
  */
-const PASSWORD_BUDGET = 36;
-const TOTP_BUDGET = 48;
+const PASSWORD_BUDGET = 38;
+const TOTP_BUDGET = 50;
 const TOTP_SEED = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
 
 interface Step {
@@ -135,6 +137,7 @@ describe('statements per sign-in', {
     });
     await roles.create({ name: 'customer', scopes: ['accounts:read', 'payments:write'] });
     await accounts.create({ email: 'alice@example.com', password: PASSWORD, roles: ['customer'] });
+    await accounts.create({ email: 'carol@example.com', password: PASSWORD, roles: ['customer'] });
     const bob = await accounts.create({
       email: 'bob@example.com',
       password: PASSWORD,
@@ -211,8 +214,9 @@ describe('statements per sign-in', {
   }
 
   test(`a password sign-in with consent and the code exchange takes at most ${PASSWORD_BUDGET} statements`, async () => {
-    // The first sign-in warms what is cached per instance (clients, the catalogue, keys).
-    await signIn('alice@example.com', 'accounts:read');
+    // A first sign-in warms what is cached per instance (clients, the catalogue, keys). Another
+    // person's: a consent once given is not asked again, and the measured flow includes consent.
+    await signIn('carol@example.com', 'accounts:read');
     holdsTo(
       await signIn('alice@example.com', 'accounts:read'),
       PASSWORD_BUDGET,
