@@ -69,6 +69,9 @@ export function authorizationRequest(o: LoginFlowOptions, flow: FlowState): Requ
     state: flow.state,
     code_challenge: createHash('sha256').update(flow.verifier).digest('base64url'),
     code_challenge_method: 'S256',
+    // Every iteration is a whole sign-in with its consent page: without it a person's consent,
+    // once given, is remembered for their next sessions and the page is skipped.
+    prompt: 'consent',
     ...o.extra,
   });
   return { method: 'GET', path: `/auth?${query}`, headers: {} };
