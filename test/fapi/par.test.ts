@@ -33,7 +33,8 @@ function pageError(page: Page) {
   return {
     status: page.status,
     code: /Error code: <code>([^<]+)<\/code>/.exec(page.html)?.[1],
-    message: /role="alert">([^<]*)</.exec(page.html)?.[1],
+    // The library's description, shown below the person's translated sentence for the developer.
+    message: /developer: ([^<]*)</.exec(page.html)?.[1],
   };
 }
 
@@ -216,7 +217,9 @@ for (const setup of SETUPS) {
     });
 
     test('fapi2-security-profile-final-user-rejects-authentication: access_denied, with iss and state', async () => {
-      const pushed = await push(w);
+      // The person consented earlier in this file, and a consent once given is remembered: the
+      // client asks again (prompt=consent), as a bank's app does before a new decision.
+      const pushed = await push(w, { params: { prompt: 'consent' } });
       const browser = new HttpBrowser();
       let page = await browser.open(
         authorizeUrl(w, w.client.id, pushed.requestUri!),
