@@ -202,6 +202,9 @@ describe('device flow', () => {
   });
 
   test('the person refuses consent: the device gets access_denied', async () => {
+    // The person allowed the TV in an earlier test, and a consent once given is remembered:
+    // take it back first, so this sign-in asks.
+    await server.app.services.grants.revokeClient(person.id, tv);
     const config = await device();
     const started = await start(config);
     const browser = new HttpBrowser();
