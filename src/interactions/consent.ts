@@ -14,14 +14,7 @@ import type { Api } from '../oidc/catalogue.ts';
 import { CsrfError, type InteractionDeps, renderPage, requestOrigin } from './context.ts';
 import { consentFormBinding, detailsConsent, type ScopesView } from './detailsConsent.ts';
 import { readForm } from './forms.ts';
-
-/** What each OpenID Connect scope lets the application do: catalogue keys (src/i18n/locales). */
-export const IDENTITY_TEXT: Record<string, string> = {
-  openid: 'consent.identity.openid',
-  profile: 'consent.identity.profile',
-  email: 'consent.identity.email',
-  offline_access: 'consent.identity.offline_access',
-};
+import { IDENTITY_TEXT } from './scopeText.ts';
 
 interface ConsentDetails {
   missingOIDCScope?: string[];

@@ -2,9 +2,14 @@
 // OpenID Connect's identity scopes here, each API scope with the description its API gives it.
 import type { Message } from '../i18n/translator.ts';
 import type { Catalogue } from '../oidc/catalogue.ts';
-import { IDENTITY_TEXT } from './consent.ts';
 
-export { IDENTITY_TEXT };
+/** What each OpenID Connect scope lets the application do: catalogue keys (src/i18n/locales). */
+export const IDENTITY_TEXT: Record<string, string> = {
+  openid: 'consent.identity.openid',
+  profile: 'consent.identity.profile',
+  email: 'consent.identity.email',
+  offline_access: 'consent.identity.offline_access',
+};
 
 export interface DescribedScope {
   name: string;
