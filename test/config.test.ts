@@ -61,6 +61,10 @@ describe('configuration', () => {
     rejects({ PORT: 'eighty' }, 'Invalid configuration: PORT must be a whole number');
     rejects({ PORT: '70000' }, 'Invalid configuration: PORT must be at most 65535');
     rejects(
+      { DEFAULT_LOCALE: 'fr' },
+      'Invalid configuration: DEFAULT_LOCALE must be a language there is a catalogue for: de, en',
+    );
+    rejects(
       { ISSUER: 'ftp://x' },
       'Invalid configuration: ISSUER must be an absolute http(s) origin such as https://auth.example.com (no path, query or fragment)',
     );
