@@ -12,6 +12,7 @@ import { createLogger } from '../../../src/log.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
 import { freePort, testSecrets } from '../../support/server.ts';
 import { startTcpProxy, type TcpProxy } from '../../support/tcpProxy.ts';
+import { liveHeapBytes } from './heap.ts';
 
 const BIN = join(import.meta.dirname, '..', '..', '..', 'bin', 'portcullis.js');
 export const RES_API = 'https://ledger.api.example';
@@ -27,6 +28,8 @@ export interface Instance {
   lines: string[];
   logFile: string;
   rssKiB(): number;
+  /** Live JavaScript heap after a full collection, through the inspector (support/heap.ts). */
+  liveHeapKiB(): Promise<number>;
 }
 
 export interface Cluster {
@@ -81,12 +84,19 @@ export async function waitFor<T>(
 function spawnInstance(
   name: 'A' | 'B',
   port: number,
+  inspectPort: number,
   env: Record<string, string>,
   logDir: string,
 ): Instance {
   const logFile = join(logDir, `${name}.log`);
   const child = spawn(process.execPath, [BIN, 'serve'], {
-    env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port) },
+    env: {
+      PATH: process.env.PATH ?? '',
+      ...env,
+      PORT: String(port),
+      // The inspector stays closed until the memory check opens it with SIGUSR1 (heap.ts).
+      NODE_OPTIONS: `--inspect-port=127.0.0.1:${inspectPort}`,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
@@ -110,6 +120,8 @@ function spawnInstance(
     lines,
     logFile,
     rssKiB: () => rssOf(child.pid!),
+    liveHeapKiB: async () =>
+      Math.round((await liveHeapBytes(servingPid(child.pid!), inspectPort)) / 1024),
   };
 }
 
@@ -207,8 +219,8 @@ export async function startCluster(): Promise<Cluster> {
   // The processes' logs are kept for a failed run (their path is printed with the figures).
   const logDir = mkdtempSync(join(tmpdir(), 'portcullis-resilience-'));
   const instances: [Instance, Instance] = [
-    spawnInstance('A', portA, env, logDir),
-    spawnInstance('B', portB, env, logDir),
+    spawnInstance('A', portA, await freePort(), env, logDir),
+    spawnInstance('B', portB, await freePort(), env, logDir),
   ];
   const cluster: Cluster = {
     issuer,
