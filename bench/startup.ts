@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { distState } from '../bin/freshness.js';
-import { cpuSeconds, freePort, rssBytes } from './processes.ts';
+import { cpuSeconds, freePort, onlyChild, rssBytes } from './processes.ts';
 
 const CLI = fileURLToPath(new URL('../bin/portcullis.js', import.meta.url));
 
@@ -99,7 +99,10 @@ async function startServer(env: NodeJS.ProcessEnv) {
     );
     if (ok) {
       const seconds = (performance.now() - started) / 1000;
-      return { child, seconds, rss: rssBytes(child.pid!), cpu: cpuSeconds(child.pid!) };
+      // On Node < 22.15 the server runs as the launcher's only child (bin/memory.js): measure it.
+      const serving = onlyChild(child.pid!);
+      const cpu = cpuSeconds(child.pid!) + (serving ? cpuSeconds(serving) : 0);
+      return { child, seconds, rss: rssBytes(serving ?? child.pid!), cpu };
     }
     await new Promise((r) => setTimeout(r, 25));
   }

@@ -11,6 +11,10 @@ export async function runServer(): Promise<void> {
   await assertPortFree(config.port, config.host, 'PORT');
   if (config.metrics.port !== undefined)
     await assertPortFree(config.metrics.port, config.metrics.host, 'METRICS_PORT');
+  // The app's modules (~1 s of loading) load while the database opens and migrates; a failure
+  // to load is reported where they are needed, after the checks below.
+  const appModules = Promise.all([import('./app.ts'), import('./devQuickstart.ts')]);
+  appModules.catch(() => {});
   const { ensureSchema, openDatabase } = await import('./cli/context.ts');
   const { checkDatabase } = await import('./db/connect.ts');
   const { issuerFollowsStart, issuerMismatch, storedIssuer } = await import('./issuer/issuer.ts');
@@ -29,9 +33,7 @@ export async function runServer(): Promise<void> {
     await db.close();
     throw err;
   }
-  // Loaded after the checks above, so a bad setting fails with one line (see cli/context.ts).
-  const { createApp } = await import('./app.ts');
-  const { runDevQuickstart } = await import('./devQuickstart.ts');
+  const [{ createApp }, { runDevQuickstart }] = await appModules;
   const app = await createApp(config, { logger, db });
   if (stored !== undefined && stored !== config.issuer) await followIssuer(app, stored);
   // Demo data exists before the first request can arrive; the banner prints once listening.

@@ -3,14 +3,14 @@
 // that challenge is stored (purpose 'payment', bound to the interaction and the consent), so it
 // works once. Verification recomputes it from the consent as stored and the payment as it stands.
 import { randomBytes } from 'node:crypto';
-import {
-  type AuthenticationResponseJSON,
-  generateAuthenticationOptions,
-  verifyAuthenticationResponse,
+import type {
+  AuthenticationResponseJSON,
+  VerifiedAuthenticationResponse,
 } from '@simplewebauthn/server';
 import type { Clock } from '../clock.ts';
 import { canonicalHash, dynamicLinkingChallenge } from '../consents/canonical.ts';
 import type { AuthorizationDetail } from '../consents/detailTypes.ts';
+import { simpleWebAuthn } from './simpleWebAuthn.ts';
 import type { MfaStore } from './store.ts';
 import {
   type Authenticated,
@@ -76,7 +76,7 @@ export function createPaymentAssertion({
         user_id: input.userId,
         expires_at: new Date(clock.now() + CHALLENGE_TTL_MS),
       });
-      const options = await generateAuthenticationOptions({
+      const options = await (await simpleWebAuthn()).generateAuthenticationOptions({
         rpID,
         challenge,
         allowCredentials: credentials.map((c) => ({
@@ -114,9 +114,9 @@ export function createPaymentAssertion({
         consentId: consent.id,
         nonce: input.nonce,
       });
-      let result: Awaited<ReturnType<typeof verifyAuthenticationResponse>>;
+      let result: VerifiedAuthenticationResponse;
       try {
-        result = await verifyAuthenticationResponse({
+        result = await (await simpleWebAuthn()).verifyAuthenticationResponse({
           response,
           expectedChallenge: async (echoed: string) => {
             if (Buffer.from(echoed, 'base64url').toString('utf8') !== expected) return false;

@@ -3,7 +3,6 @@
 // that or an earlier step is refused (NIST SP 800-63B 5.1.4.2).
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { generateSecret, generateSync, generateURI } from 'otplib';
-import QRCode from 'qrcode';
 import type { Clock } from '../clock.ts';
 import { conflict, invalid } from '../errors.ts';
 import type { Sealer } from '../keys/envelope.ts';
@@ -70,7 +69,8 @@ export function createTotp({
       enrolmentId,
       secret,
       uri,
-      qrDataUrl: await QRCode.toDataURL(uri, { margin: 1, width: 220 }),
+      // Loaded on first enrolment, not at start-up (issue 14).
+      qrDataUrl: await (await import('qrcode')).default.toDataURL(uri, { margin: 1, width: 220 }),
     };
   }
 

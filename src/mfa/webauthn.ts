@@ -3,16 +3,15 @@
 // to one interaction or session, single use and short-lived. A signature counter that goes
 // backwards is refused.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import {
-  type AuthenticationResponseJSON,
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  type RegistrationResponseJSON,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
+import type {
+  AuthenticationResponseJSON,
+  RegistrationResponseJSON,
+  VerifiedAuthenticationResponse,
+  VerifiedRegistrationResponse,
 } from '@simplewebauthn/server';
 import type { Clock } from '../clock.ts';
 import { invalid } from '../errors.ts';
+import { simpleWebAuthn } from './simpleWebAuthn.ts';
 import type { CredentialRow, MfaStore } from './store.ts';
 
 export const CHALLENGE_TTL_MS = 5 * 60 * 1000;
@@ -149,7 +148,7 @@ export function createWebAuthn({
     async registrationOptions(user: { id: string; email: string; name: string }, binding: string) {
       const existing = await store.credentialsOf(user.id);
       const challenge = await newChallenge('register', binding, user.id);
-      return generateRegistrationOptions({
+      return (await simpleWebAuthn()).generateRegistrationOptions({
         rpName,
         rpID,
         userName: user.email,
@@ -176,9 +175,9 @@ export function createWebAuthn({
         throw Object.assign(invalid('give the key a name you will recognise', 'name'), {
           page: { key: 'webauthn.error.nameMissing' },
         });
-      let result: Awaited<ReturnType<typeof verifyRegistrationResponse>>;
+      let result: VerifiedRegistrationResponse;
       try {
-        result = await verifyRegistrationResponse({
+        result = await (await simpleWebAuthn()).verifyRegistrationResponse({
           response,
           expectedChallenge: consuming('register', binding, userId),
           expectedOrigin: origin,
@@ -218,7 +217,7 @@ export function createWebAuthn({
     async authenticationOptions(binding: string, userId?: string) {
       const allow = userId ? await store.credentialsOf(userId) : [];
       const challenge = await newChallenge('authenticate', binding, userId ?? null);
-      return generateAuthenticationOptions({
+      return (await simpleWebAuthn()).generateAuthenticationOptions({
         rpID,
         challenge,
         allowCredentials: allow.map((c) => ({
@@ -239,9 +238,9 @@ export function createWebAuthn({
       if (!row || (userId && row.user_id !== userId))
         throw new WebAuthnError('this key is not registered', 'unknown_credential');
       const passwordless = !userId;
-      let result: Awaited<ReturnType<typeof verifyAuthenticationResponse>>;
+      let result: VerifiedAuthenticationResponse;
       try {
-        result = await verifyAuthenticationResponse({
+        result = await (await simpleWebAuthn()).verifyAuthenticationResponse({
           response,
           expectedChallenge: consuming('authenticate', binding, userId ?? null),
           expectedOrigin: origin,
