@@ -20,10 +20,13 @@ import {
 
 for (const setup of SETUPS) {
   describe(`FAPI 2.0 Security Profile: expired request_uri and code (${setup.name})`, () => {
-    const clock = manualClock(Date.now());
+    // Set when this setup's server starts, not when the file loads: the client's assertions are
+    // signed on real time, and a clock left behind would make them look future-dated.
+    let clock: ReturnType<typeof manualClock>;
     let server: TestServer;
     let w: World;
     before(async () => {
+      clock = manualClock(Date.now());
       server = await startTestServer({
         clock,
         env: { ...setup.env, CLOCK_TOLERANCE_SECONDS: '0' },
