@@ -119,7 +119,7 @@ export class WriteBuffer {
 
 /** The request-scoped buffers of one artefact store. */
 export function requestWrites(send: (writes: BufferedWrite[]) => Promise<void>) {
-  const requests = new AsyncLocalStorage<WriteBuffer>();
+  const requests = new AsyncLocalStorage<{ owner: object; buffer: WriteBuffer }>();
 
   /** Sends what `buffer` holds now (nothing when it is empty). */
   async function flush(buffer: WriteBuffer, close: boolean): Promise<void> {
@@ -130,23 +130,25 @@ export function requestWrites(send: (writes: BufferedWrite[]) => Promise<void>) 
   return {
     /** The buffer of the request in progress, if any and still open. */
     current(): WriteBuffer | undefined {
-      const buffer = requests.getStore();
+      const buffer = requests.getStore()?.buffer;
       return buffer && !buffer.closed ? buffer : undefined;
     },
 
-    /** True inside a request that buffers its writes (open or being flushed). */
-    active(): boolean {
-      return requests.getStore() !== undefined;
+    /** True inside `owner`'s own buffer (a request whose writes are held already). */
+    heldFor(owner: object): boolean {
+      return requests.getStore()?.owner === owner;
     },
 
     /**
-     * Runs `work` with a buffer of its own; `flush` sends what it held, in one statement, and
-     * closes it (writes made after that go out at once, as outside a request).
+     * Runs `work` with a buffer of its own, for `owner` (the request); `flush` sends what it
+     * held, in one statement, and closes it (later writes go out at once, as outside a request).
+     * Whatever buffer the caller's context carried (work an earlier request set going) is not
+     * this request's: it is never written to from here.
      */
-    begin() {
+    begin(owner: object) {
       const buffer = new WriteBuffer();
       return {
-        run: <T>(work: () => T): T => requests.run(buffer, work),
+        run: <T>(work: () => T): T => requests.run({ owner, buffer }, work),
         flush: () => flush(buffer, true),
       };
     },

@@ -15,13 +15,13 @@ export type FlushFailed = (ctx: Koa.Context, err: unknown) => void;
  * that already holds its writes, it only runs `inner` (the outer one flushes).
  */
 export function holdArtifactWrites(
-  writes: Pick<RequestWrites, 'active' | 'begin'>,
+  writes: Pick<RequestWrites, 'heldFor' | 'begin'>,
   failed: FlushFailed,
   inner: Koa.Middleware = (_ctx, next) => next(),
 ): Koa.Middleware {
   return async (ctx, next) => {
-    if (writes.active()) return inner(ctx, next);
-    const request = writes.begin();
+    if (writes.heldFor(ctx)) return inner(ctx, next);
+    const request = writes.begin(ctx);
     let thrown: { err: unknown } | undefined;
     try {
       await request.run(() => inner(ctx, next));
