@@ -157,17 +157,22 @@ export function createArtifactAdapter({ artifacts, clock }: AdapterDeps) {
           return;
       }
       const text = (value: unknown) => (typeof value === 'string' ? value : null);
-      await artifacts.upsert({
-        model: this.model,
-        key: this.key(id),
-        payload: toStored(this.model, id, payload),
-        grantId: text(payload.grantId),
-        sessionUid: this.model === 'Session' ? text(payload.uid) : null,
-        userCode: typeof payload.userCode === 'string' ? hashId(payload.userCode) : null,
-        accountId: text(payload.accountId),
-        clientId: text(payload.clientId),
-        expiresAt: typeof expiresIn === 'number' ? new Date(clock.now() + expiresIn * 1000) : null,
-      });
+      await artifacts.upsert(
+        {
+          model: this.model,
+          key: this.key(id),
+          payload: toStored(this.model, id, payload),
+          grantId: text(payload.grantId),
+          sessionUid: this.model === 'Session' ? text(payload.uid) : null,
+          userCode: typeof payload.userCode === 'string' ? hashId(payload.userCode) : null,
+          accountId: text(payload.accountId),
+          clientId: text(payload.clientId),
+          expiresAt:
+            typeof expiresIn === 'number' ? new Date(clock.now() + expiresIn * 1000) : null,
+        },
+        // Held back in a request, the row reads as the provider knew it: consumed or not.
+        typeof payload.consumed === 'number' ? new Date(payload.consumed * 1000) : null,
+      );
     }
 
     async find(id: string): Promise<Payload | undefined> {

@@ -4,6 +4,7 @@
 import type { Clock } from '../clock.ts';
 import { type RunStatement, statement } from '../db/prepared.ts';
 import type { ArtifactRow, ArtifactWrite } from './artifactStore.ts';
+import type { BufferedWrite } from './requestWrites.ts';
 
 /** Models read with their Grant and (when bound to one) their Session in the same statement. */
 const OWNERS = "('RefreshToken', 'AuthorizationCode')";
@@ -33,6 +34,24 @@ const SQL = {
   upsert: statement(
     'oidc_artifact_upsert_batch',
     `insert into oidc_artifacts (model, id, payload, grant_id, session_uid, user_code, account_id, client_id, expires_at)
+     select model, id, payload::jsonb, grant_id, session_uid, user_code, account_id, client_id, expires_at
+     from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[])
+       as r(model, id, payload, grant_id, session_uid, user_code, account_id, client_id, expires_at)
+     on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id,
+       session_uid = excluded.session_uid, user_code = excluded.user_code,
+       account_id = excluded.account_id, client_id = excluded.client_id,
+       expires_at = excluded.expires_at`,
+  ),
+  /**
+   * The writes requests held back (requestWrites.ts): deletes and saves of distinct keys in one
+   * statement, so all of a request's writes commit together.
+   */
+  write: statement(
+    'oidc_artifact_write_batch',
+    `with gone as (
+       delete from oidc_artifacts a using unnest(?::text[], ?::text[]) as k(model, id)
+       where a.model = k.model and a.id = k.id returning 1)
+     insert into oidc_artifacts (model, id, payload, grant_id, session_uid, user_code, account_id, client_id, expires_at)
      select model, id, payload::jsonb, grant_id, session_uid, user_code, account_id, client_id, expires_at
      from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[])
        as r(model, id, payload, grant_id, session_uid, user_code, account_id, client_id, expires_at)
@@ -122,6 +141,41 @@ export function artifactBatches(run: RunStatement, clock: Clock) {
         column((w) => w.expiresAt),
       ]);
       return writes.map(() => undefined);
+    },
+
+    /**
+     * The held-back writes of each request of the turn; a key written by several keeps its last
+     * write (the statement must touch each row once).
+     */
+    async write(requests: BufferedWrite[][]): Promise<undefined[]> {
+      const last = new Map<string, BufferedWrite>();
+      for (const w of requests.flat()) {
+        const [model, key] = w.kind === 'save' ? [w.write.model, w.write.key] : [w.model, w.key];
+        const k = `${model}\u0000${key}`;
+        last.delete(k);
+        last.set(k, w);
+      }
+      const gone: { model: string; key: string }[] = [];
+      const rows: ArtifactWrite[] = [];
+      for (const w of last.values()) {
+        if (w.kind === 'save') rows.push(w.write);
+        else gone.push(w);
+      }
+      const column = <T>(pick: (w: ArtifactWrite) => T) => rows.map(pick);
+      await run(SQL.write, [
+        gone.map((g) => g.model),
+        gone.map((g) => g.key),
+        column((w) => w.model),
+        column((w) => w.key),
+        column((w) => JSON.stringify(w.payload)),
+        column((w) => w.grantId),
+        column((w) => w.sessionUid),
+        column((w) => w.userCode),
+        column((w) => w.accountId),
+        column((w) => w.clientId),
+        column((w) => w.expiresAt),
+      ]);
+      return requests.map(() => undefined);
     },
 
     /** True for exactly one ask of each unconsumed key, the first of the batch. */

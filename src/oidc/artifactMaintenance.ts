@@ -21,7 +21,7 @@ async function endSessionsIn(trx: Knex.Transaction, accountId: string, ended?: S
 
 const ALLOWANCE_MODEL = 'RegistrationAllowance';
 /** The device a session signed in from (src/oidc/sessionDevices.ts), keyed by the session's uid. */
-const SESSION_DEVICE = 'SessionDevice';
+export const SESSION_DEVICE = 'SessionDevice';
 const INITIAL_ACCESS_TOKEN = 'InitialAccessToken';
 
 export interface ArtifactMaintenanceOptions {

@@ -1,12 +1,15 @@
 // The one owner of oidc_artifacts: every statement on the table lives here or in its siblings
 // artifactBatches.ts (the request path, batched per event-loop turn) and artifactMaintenance.ts
-// (revocation, registration allowances, the sweep), built once per app.
+// (revocation, registration allowances, the sweep), built once per app. Inside a request that
+// holds its writes back (requestWrites.ts), saves and deletes wait for the request's one flush
+// and finds read them first; consumes and replay claims always go out at once.
 import type { Knex } from 'knex';
 import type { Clock } from '../clock.ts';
 import { statement, statementRunner } from '../db/prepared.ts';
 import { turnBatch } from '../db/turnBatch.ts';
 import { artifactBatches } from './artifactBatches.ts';
-import { createArtifactMaintenance } from './artifactMaintenance.ts';
+import { createArtifactMaintenance, SESSION_DEVICE } from './artifactMaintenance.ts';
+import { requestWrites } from './requestWrites.ts';
 
 export type { SessionsEnded } from './artifactMaintenance.ts';
 
@@ -55,7 +58,7 @@ export interface ArtifactStoreOptions {
 const SQL = {
   findByUid: statement(
     'oidc_session_by_uid',
-    "select payload, consumed_at from oidc_artifacts where model = 'Session' and session_uid = ?",
+    "select id, payload, consumed_at from oidc_artifacts where model = 'Session' and session_uid = ?",
   ),
   findByUserCode: statement(
     'oidc_artifact_by_user_code',
@@ -97,22 +100,50 @@ export function createArtifactStore(options: ArtifactStoreOptions) {
   const upsertOne = turnBatch(batches.upsert);
   const consumeOne = turnBatch(batches.consume);
   const claimOne = turnBatch(batches.claim);
+  // A request's held-back writes, with those of the other requests flushing in the same turn.
+  const writeOne = turnBatch(batches.write);
+  const writes = requestWrites((held) => writeOne(held));
+  const maintenance = createArtifactMaintenance(options);
+
+  /** A row as the request in progress left it, else as the database has it. */
+  async function findRow(model: string, key: string): Promise<WithCompanions> {
+    const held = writes.current()?.lookup(model, key);
+    if (held !== undefined) return { row: held ?? undefined, companions: [] };
+    return findOne({ model, key });
+  }
+
+  /** A grant's rows deleted in the database: the request's held saves of them go too. */
+  function droppedGrant(grantId: string, model?: string): void {
+    writes.current()?.dropGrant(grantId, model);
+  }
 
   return {
     // --- The adapter's statements: one per lookup on the token path ---------------------------
 
-    /** Saves an artefact; answered once the statement carrying it has committed. */
-    upsert(a: ArtifactWrite): Promise<void> {
-      return upsertOne(a);
+    /** The request-scoped write-behind (src/oidc/writeBehind.ts opens it around a request). */
+    requestWrites: writes,
+
+    /**
+     * Saves an artefact; answered once the statement carrying it has committed (inside a request
+     * that holds its writes back: once held, committed with the request's flush). `consumedAt`:
+     * the row's consumption as the caller read it (a save leaves it as it is).
+     */
+    upsert(a: ArtifactWrite, consumedAt: Date | null = null): Promise<void> {
+      const held = writes.current();
+      if (!held) return upsertOne(a);
+      held.save(a, consumedAt);
+      return Promise.resolve();
     },
 
     /** Saves several artefacts in one statement (with whatever else this turn saves). */
-    async upsertMany(writes: ArtifactWrite[]): Promise<void> {
-      await Promise.all(writes.map(upsertOne));
+    async upsertMany(rows: ArtifactWrite[]): Promise<void> {
+      const held = writes.current();
+      if (held) for (const a of rows) held.save(a);
+      else await Promise.all(rows.map(upsertOne));
     },
 
     async find(model: string, key: string): Promise<ArtifactRow | undefined> {
-      return (await findOne({ model, key })).row;
+      return (await findRow(model, key)).row;
     },
 
     /**
@@ -121,16 +152,22 @@ export function createArtifactStore(options: ArtifactStoreOptions) {
      * asks for the three models of one value at once: they go out in the same statement.
      */
     findToken(model: string, key: string): Promise<WithCompanions> {
-      return findOne({ model, key });
+      return findRow(model, key);
     },
 
     /** An authorization code with its Grant and Session, as findToken. */
     findCode(key: string): Promise<WithCompanions> {
-      return findOne({ model: 'AuthorizationCode', key });
+      return findRow('AuthorizationCode', key);
     },
 
     async findSessionByUid(uid: string): Promise<ArtifactRow | undefined> {
-      return (await rows(SQL.findByUid, [uid]))[0];
+      const held = writes.current();
+      const saved = held?.sessionByUid(uid);
+      if (saved) return saved;
+      const row = (await rows(SQL.findByUid, [uid]))[0];
+      // Deleted by this request, not yet in the database.
+      if (row?.id !== undefined && held?.lookup('Session', row.id) === null) return undefined;
+      return row;
     },
 
     async findByUserCode(model: string, userCodeKey: string): Promise<ArtifactRow | undefined> {
@@ -143,12 +180,19 @@ export function createArtifactStore(options: ArtifactStoreOptions) {
     },
 
     async findReplay(id: string): Promise<ArtifactRow | undefined> {
-      return (await findOne({ model: 'ReplayDetection', key: id })).row;
+      return (await findRow('ReplayDetection', id)).row;
     },
 
-    /** Marks an artefact consumed; true for exactly one caller. */
-    consume(model: string, key: string): Promise<boolean> {
-      return consumeOne({ model, key });
+    /**
+     * Marks an artefact consumed; true for exactly one caller. Always at once (the single-use
+     * guarantee): a row this request saved or deleted and still holds goes out first.
+     */
+    async consume(model: string, key: string): Promise<boolean> {
+      const held = writes.current();
+      if (held?.has(model, key)) await writes.flushNow(held);
+      const won = await consumeOne({ model, key });
+      if (won) held?.consumed(model, key, new Date(options.clock.now()));
+      return won;
     },
 
     /**
@@ -157,18 +201,44 @@ export function createArtifactStore(options: ArtifactStoreOptions) {
      */
     async revokeReusedGrant(model: string, key: string): Promise<string | undefined> {
       const [row] = await rows(SQL.revokeReused, [model, key]);
+      if (row?.id) droppedGrant(row.id);
       return row?.id;
     },
 
     async destroy(model: string, key: string): Promise<void> {
-      await run(SQL.destroy, [model, key]);
+      const held = writes.current();
+      if (held) held.destroy(model, key);
+      else await run(SQL.destroy, [model, key]);
     },
 
     async revokeByGrantId(model: string, grantId: string): Promise<void> {
+      droppedGrant(grantId, model);
       await run(SQL.revokeByGrantId, [model, grantId]);
     },
 
-    ...createArtifactMaintenance(options),
+    ...maintenance,
+
+    /** The browser and system a session signed in from (held back like a save in a request). */
+    async noteSessionDevice(
+      uid: string,
+      accountId: string,
+      device: { browser?: string | undefined; system?: string | undefined },
+      expiresAt: Date,
+    ): Promise<void> {
+      const held = writes.current();
+      if (!held) return maintenance.noteSessionDevice(uid, accountId, device, expiresAt);
+      held.save({
+        model: SESSION_DEVICE,
+        key: uid,
+        payload: device,
+        grantId: null,
+        sessionUid: uid,
+        userCode: null,
+        accountId,
+        clientId: null,
+        expiresAt,
+      });
+    },
   };
 }
 

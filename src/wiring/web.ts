@@ -2,6 +2,7 @@
 // and CIBA pages, admin and consent APIs, the demo) around the protocol's middleware.
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import type Koa from 'koa';
 import { adminApi } from '../admin/api.ts';
 import type { AuditLog } from '../audit/log.ts';
 import type { RecordSecurityEvent } from '../audit/recorder.ts';
@@ -27,6 +28,7 @@ import { withPublicScopes } from '../oidc/discoveryTruth.ts';
 import { withFrontchannelLogout } from '../oidc/frontchannelLogout.ts';
 import { MTLS_ALIASED_PATHS } from '../oidc/mtls.ts';
 import type { Registration } from '../oidc/registration.ts';
+import { failThroughGate, failToErrorPages, holdArtifactWrites } from '../oidc/writeBehind.ts';
 import { readinessChecks } from '../readiness.ts';
 import type { DomainServices } from '../services.ts';
 import type { Protocol } from './protocol.ts';
@@ -187,6 +189,8 @@ export function buildWeb(deps: WebDeps) {
           ]),
     ],
     middleware: [
+      // The steps of a login hold their artefact writes back to one statement per request.
+      interactionWrites(holdArtifactWrites(artifacts.requestWrites, failToErrorPages)),
       // The WebAuthn browser library, served from here (no CDN) under the same CSP.
       extraStaticFile('/static/simplewebauthn-browser.js', WEBAUTHN_BROWSER_BUNDLE),
       // The theme (THEME_DIR or the default): its CSS colours, logo and favicon.
@@ -194,9 +198,24 @@ export function buildWeb(deps: WebDeps) {
     ],
     protocol: auditGate.wrap(
       withFrontchannelLogout(
-        withPublicScopes(postAsGet(oidc.middleware), () => catalogue.publicScopes()),
+        withPublicScopes(
+          postAsGet(
+            // The provider's artefact writes of one request: one statement, before the response.
+            holdArtifactWrites(
+              artifacts.requestWrites,
+              failThroughGate(auditGate.hold),
+              oidc.middleware,
+            ),
+          ),
+          () => catalogue.publicScopes(),
+        ),
         logout.frontchannel,
       ),
     ),
   });
+}
+
+/** `hold` on the steps of a login (/interaction/...) only; other requests pass by. */
+function interactionWrites(hold: Koa.Middleware): Koa.Middleware {
+  return (ctx, next) => (ctx.path.startsWith('/interaction/') ? hold(ctx, next) : next());
 }

@@ -1,0 +1,161 @@
+// Write-behind of oidc_artifacts for one request (issue 14): inside a request that opened a buffer
+// (src/oidc/writeBehind.ts, around the protocol and the login steps), the saves and deletes of
+// artefacts wait in the buffer and go to PostgreSQL as one statement when the request's work is
+// done, before its response leaves. Finds of the same request read the buffer first, so the
+// request sees its own writes. Outside a request (jobs, the CLI, admin), nothing is buffered.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { ArtifactRow, ArtifactWrite } from './artifactStore.ts';
+
+/** One write as it reaches the database: the last one made to its key in the request. */
+export type BufferedWrite =
+  | { kind: 'save'; write: ArtifactWrite }
+  | { kind: 'destroy'; model: string; key: string };
+
+interface Saved {
+  kind: 'save';
+  write: ArtifactWrite;
+  consumedAt: Date | null;
+}
+type Entry = Saved | { kind: 'destroy'; model: string; key: string };
+
+const keyOf = (model: string, key: string) => `${model}\u0000${key}`;
+
+/** What the database would hand back for a payload: a copy through JSON, as jsonb stores it. */
+const copy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
+
+/** The writes of one request not yet sent, one per key (a later write to a key replaces it). */
+export class WriteBuffer {
+  private readonly entries = new Map<string, Entry>();
+  /** Set once the request's writes were taken for its flush: later writes go out at once. */
+  closed = false;
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /**
+   * A save; its payload is copied now, so what the caller changes afterwards is not written.
+   * `consumedAt`: the row's consumption as the caller knows it (a save never changes it).
+   */
+  save(write: ArtifactWrite, consumedAt: Date | null = null): void {
+    const k = keyOf(write.model, write.key);
+    this.entries.delete(k);
+    this.entries.set(k, {
+      kind: 'save',
+      write: { ...write, payload: copy(write.payload) },
+      consumedAt,
+    });
+  }
+
+  destroy(model: string, key: string): void {
+    const k = keyOf(model, key);
+    this.entries.delete(k);
+    this.entries.set(k, { kind: 'destroy', model, key });
+  }
+
+  has(model: string, key: string): boolean {
+    return this.entries.has(keyOf(model, key));
+  }
+
+  /**
+   * The row as this request left it: undefined when the request did not write the key (ask the
+   * database), null when it deleted it, else a copy of what it saved.
+   */
+  lookup(model: string, key: string): ArtifactRow | null | undefined {
+    const entry = this.entries.get(keyOf(model, key));
+    if (!entry) return undefined;
+    if (entry.kind === 'destroy') return null;
+    return { payload: copy(entry.write.payload), consumed_at: entry.consumedAt };
+  }
+
+  /** A Session this request saved, by its uid (undefined when it saved none with that uid). */
+  sessionByUid(uid: string): ArtifactRow | undefined {
+    for (const entry of this.entries.values()) {
+      if (
+        entry.kind === 'save' &&
+        entry.write.model === 'Session' &&
+        entry.write.sessionUid === uid
+      )
+        return {
+          payload: copy(entry.write.payload),
+          consumed_at: entry.consumedAt,
+          id: entry.write.key,
+        };
+    }
+    return undefined;
+  }
+
+  /** A key consumed in the database during the request: a buffered save of it reads consumed. */
+  consumed(model: string, key: string, at: Date): void {
+    const entry = this.entries.get(keyOf(model, key));
+    if (entry?.kind === 'save') entry.consumedAt = at;
+  }
+
+  /**
+   * Rows of a grant deleted in the database during the request (a revocation): the saves of
+   * them (and of the Grant itself) this request still holds would bring them back, so they go
+   * too (those of `model` only, when given).
+   */
+  dropGrant(grantId: string, model?: string): void {
+    for (const [k, entry] of this.entries) {
+      if (entry.kind !== 'save' || (model !== undefined && entry.write.model !== model)) continue;
+      const ofGrant =
+        entry.write.grantId === grantId ||
+        (entry.write.model === 'Grant' && entry.write.key === grantId);
+      if (ofGrant) this.entries.delete(k);
+    }
+  }
+
+  /** Everything held so far, emptied from the buffer (which stays open unless `close`). */
+  take({ close }: { close: boolean }): BufferedWrite[] {
+    if (close) this.closed = true;
+    const out: BufferedWrite[] = [...this.entries.values()].map((e) =>
+      e.kind === 'save' ? { kind: 'save', write: e.write } : e,
+    );
+    this.entries.clear();
+    return out;
+  }
+}
+
+/** The request-scoped buffers of one artefact store. */
+export function requestWrites(send: (writes: BufferedWrite[]) => Promise<void>) {
+  const requests = new AsyncLocalStorage<{ owner: object; buffer: WriteBuffer }>();
+
+  /** Sends what `buffer` holds now (nothing when it is empty). */
+  async function flush(buffer: WriteBuffer, close: boolean): Promise<void> {
+    const writes = buffer.take({ close });
+    if (writes.length > 0) await send(writes);
+  }
+
+  return {
+    /** The buffer of the request in progress, if any and still open. */
+    current(): WriteBuffer | undefined {
+      const buffer = requests.getStore()?.buffer;
+      return buffer && !buffer.closed ? buffer : undefined;
+    },
+
+    /** True inside `owner`'s own buffer (a request whose writes are held already). */
+    heldFor(owner: object): boolean {
+      return requests.getStore()?.owner === owner;
+    },
+
+    /**
+     * Runs `work` with a buffer of its own, for `owner` (the request); `flush` sends what it
+     * held, in one statement, and closes it (later writes go out at once, as outside a request).
+     * Whatever buffer the caller's context carried (work an earlier request set going) is not
+     * this request's: it is never written to from here.
+     */
+    begin(owner: object) {
+      const buffer = new WriteBuffer();
+      return {
+        run: <T>(work: () => T): T => requests.run({ owner, buffer }, work),
+        flush: () => flush(buffer, true),
+      };
+    },
+
+    /** Sends what the current request holds now, leaving its buffer open. */
+    flushNow: (buffer: WriteBuffer) => flush(buffer, false),
+  };
+}
+
+export type RequestWrites = ReturnType<typeof requestWrites>;
