@@ -13,30 +13,36 @@ import {
   PAYMENTS,
   postAs,
   type RarWorld,
-  REDIRECT,
   type Secretive,
   seedRar,
 } from '../oidc/richAuthorizationWorld.ts';
 import { PASSWORD } from '../support/fixtures.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { addVirtualAuthenticator, launchBrowser, openContext } from './support/browser.ts';
+import {
+  addVirtualAuthenticator,
+  launchBrowser,
+  openContext,
+  startCallbackServer,
+} from './support/browser.ts';
 
 describe('consents after they were given, in the browser', () => {
   let server: TestServer;
   let browser: Browser;
   let w: RarWorld;
   let pat: Awaited<ReturnType<typeof openContext>>;
+  let app: Awaited<ReturnType<typeof startCallbackServer>>;
+  let redirectUri: string;
 
   before(async () => {
     browser = await launchBrowser();
     // WebAuthn refuses IP addresses as relying party: the issuer is http://localhost:<port>.
     server = await startTestServer({ hostname: 'localhost' });
-    w = await seedRar(server);
+    // A real callback server: a redirect to a made-up host, answered by a browser route, raced
+    // Chromium's name lookup (net::ERR_NAME_NOT_RESOLVED) on a quiet machine.
+    app = await startCallbackServer();
+    redirectUri = `${app.url}/callback`;
+    w = await seedRar(server, redirectUri);
     pat = await openContext(browser, 'consent lifecycle pat');
-    // The client application's redirect target answers in the browser itself.
-    await pat.context.route(`${new URL(REDIRECT).origin}/**`, (route) =>
-      route.fulfill({ status: 200, contentType: 'text/html', body: '<title>Client app</title>' }),
-    );
     await addVirtualAuthenticator(pat.context, pat.page);
     const { page } = pat;
     await page.goto(server.url('/account'));
@@ -50,6 +56,7 @@ describe('consents after they were given, in the browser', () => {
     await pat?.done();
     await browser?.close();
     await server?.close();
+    await app?.close();
   });
 
   async function signIn(page: Page) {
@@ -72,7 +79,7 @@ describe('consents after they were given, in the browser', () => {
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
     const url = await oidc.buildAuthorizationUrlWithPAR(rp, {
-      redirect_uri: REDIRECT,
+      redirect_uri: redirectUri,
       scope,
       resource,
       code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
@@ -85,7 +92,7 @@ describe('consents after they were given, in the browser', () => {
     await signIn(page);
     const consentId = await page.locator('input[name="consent"]').first().getAttribute('value');
     await approve(page);
-    await page.waitForURL(`${REDIRECT}?**`);
+    await page.waitForURL(`${redirectUri}?**`);
     const tokens = await oidc.authorizationCodeGrant(
       rp,
       new URL(page.url()),

@@ -41,7 +41,8 @@ export interface RarWorld {
   rp(client: Secretive): Promise<oidc.Configuration>;
 }
 
-export async function seedRar(server: TestServer): Promise<RarWorld> {
+/** `redirect`: the apps' redirect URI (the browser tests give a local callback server's). */
+export async function seedRar(server: TestServer, redirect = REDIRECT): Promise<RarWorld> {
   const { catalogue, clients, accounts, roles } = server.app.services;
   const confidential = async (
     name: string,
@@ -51,7 +52,7 @@ export async function seedRar(server: TestServer): Promise<RarWorld> {
     const { client, secret } = await clients.create({
       name,
       grantTypes,
-      redirectUris: grantTypes.includes('authorization_code') ? [REDIRECT] : undefined,
+      redirectUris: grantTypes.includes('authorization_code') ? [redirect] : undefined,
       authMethod: 'client_secret_basic',
       apiAccess,
     });
@@ -112,7 +113,7 @@ export async function seedRar(server: TestServer): Promise<RarWorld> {
       oidc.discovery(
         new URL(server.issuer),
         client.id,
-        { redirect_uris: [REDIRECT] },
+        { redirect_uris: [redirect] },
         oidc.ClientSecretBasic(client.secret),
         { execute: [oidc.allowInsecureRequests] },
       ),
