@@ -9,6 +9,32 @@ import type { BufferedWrite } from './requestWrites.ts';
 /** Models read with their Grant and (when bound to one) their Session in the same statement. */
 const OWNERS = "('RefreshToken', 'AuthorizationCode')";
 
+/** Saves rows of distinct keys, one array per column (the parameters of `rowColumns`). */
+const UPSERT_ROWS = `insert into oidc_artifacts (model, id, payload, grant_id, session_uid, user_code, account_id, client_id, expires_at)
+     select model, id, payload::jsonb, grant_id, session_uid, user_code, account_id, client_id, expires_at
+     from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[])
+       as r(model, id, payload, grant_id, session_uid, user_code, account_id, client_id, expires_at)
+     on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id,
+       session_uid = excluded.session_uid, user_code = excluded.user_code,
+       account_id = excluded.account_id, client_id = excluded.client_id,
+       expires_at = excluded.expires_at`;
+
+/** The parameters of UPSERT_ROWS for `rows`. */
+function rowColumns(rows: ArtifactWrite[]): unknown[][] {
+  const column = <T>(pick: (w: ArtifactWrite) => T) => rows.map(pick);
+  return [
+    column((w) => w.model),
+    column((w) => w.key),
+    column((w) => JSON.stringify(w.payload)),
+    column((w) => w.grantId),
+    column((w) => w.sessionUid),
+    column((w) => w.userCode),
+    column((w) => w.accountId),
+    column((w) => w.clientId),
+    column((w) => w.expiresAt),
+  ];
+}
+
 const SQL = {
   /**
    * Every row asked for (`n` is the asker's place), and for a refresh token or code its Grant
@@ -31,17 +57,7 @@ const SQL = {
        and s.model = 'Session' and s.session_uid = t.payload->>'sessionUid'`,
   ),
   /** Saves; the rows have distinct keys (a key saved twice in one turn keeps its last save). */
-  upsert: statement(
-    'oidc_artifact_upsert_batch',
-    `insert into oidc_artifacts (model, id, payload, grant_id, session_uid, user_code, account_id, client_id, expires_at)
-     select model, id, payload::jsonb, grant_id, session_uid, user_code, account_id, client_id, expires_at
-     from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[])
-       as r(model, id, payload, grant_id, session_uid, user_code, account_id, client_id, expires_at)
-     on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id,
-       session_uid = excluded.session_uid, user_code = excluded.user_code,
-       account_id = excluded.account_id, client_id = excluded.client_id,
-       expires_at = excluded.expires_at`,
-  ),
+  upsert: statement('oidc_artifact_upsert_batch', UPSERT_ROWS),
   /**
    * The writes requests held back (requestWrites.ts): deletes and saves of distinct keys in one
    * statement, so all of a request's writes commit together.
@@ -51,14 +67,7 @@ const SQL = {
     `with gone as (
        delete from oidc_artifacts a using unnest(?::text[], ?::text[]) as k(model, id)
        where a.model = k.model and a.id = k.id returning 1)
-     insert into oidc_artifacts (model, id, payload, grant_id, session_uid, user_code, account_id, client_id, expires_at)
-     select model, id, payload::jsonb, grant_id, session_uid, user_code, account_id, client_id, expires_at
-     from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[])
-       as r(model, id, payload, grant_id, session_uid, user_code, account_id, client_id, expires_at)
-     on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id,
-       session_uid = excluded.session_uid, user_code = excluded.user_code,
-       account_id = excluded.account_id, client_id = excluded.client_id,
-       expires_at = excluded.expires_at`,
+     ${UPSERT_ROWS}`,
   ),
   /** Marks unconsumed rows consumed; a row comes back only to the statement that consumed it. */
   consume: statement(
@@ -127,19 +136,7 @@ export function artifactBatches(run: RunStatement, clock: Clock) {
       // The last save of a key in the turn is the one that stays, as if they had run in order.
       const last = new Map<string, ArtifactWrite>();
       for (const w of writes) last.set(`${w.model}\u0000${w.key}`, w);
-      const rows = [...last.values()];
-      const column = <T>(pick: (w: ArtifactWrite) => T) => rows.map(pick);
-      await run(SQL.upsert, [
-        column((w) => w.model),
-        column((w) => w.key),
-        column((w) => JSON.stringify(w.payload)),
-        column((w) => w.grantId),
-        column((w) => w.sessionUid),
-        column((w) => w.userCode),
-        column((w) => w.accountId),
-        column((w) => w.clientId),
-        column((w) => w.expiresAt),
-      ]);
+      await run(SQL.upsert, rowColumns([...last.values()]));
       return writes.map(() => undefined);
     },
 
@@ -161,20 +158,7 @@ export function artifactBatches(run: RunStatement, clock: Clock) {
         if (w.kind === 'save') rows.push(w.write);
         else gone.push(w);
       }
-      const column = <T>(pick: (w: ArtifactWrite) => T) => rows.map(pick);
-      await run(SQL.write, [
-        gone.map((g) => g.model),
-        gone.map((g) => g.key),
-        column((w) => w.model),
-        column((w) => w.key),
-        column((w) => JSON.stringify(w.payload)),
-        column((w) => w.grantId),
-        column((w) => w.sessionUid),
-        column((w) => w.userCode),
-        column((w) => w.accountId),
-        column((w) => w.clientId),
-        column((w) => w.expiresAt),
-      ]);
+      await run(SQL.write, [gone.map((g) => g.model), gone.map((g) => g.key), ...rowColumns(rows)]);
       return requests.map(() => undefined);
     },
 
