@@ -12,13 +12,13 @@ const TYPES: Record<string, string> = {
   '.png': 'image/png',
 };
 
-export function staticFiles(prefix = '/static/'): Koa.Middleware {
-  const dir = join(VIEWS_DIR, 'static');
-  const files = new Map<string, { body: Buffer; type: string }>();
-  for (const name of readdirSync(dir)) {
-    const type = TYPES[extname(name)];
-    if (type) files.set(`${prefix}${name}`, { body: readFileSync(join(dir, name)), type });
-  }
+interface StaticFile {
+  body: Buffer;
+  type: string;
+}
+
+/** Answers GET and HEAD of exactly these paths from memory; everything else passes on. */
+function serveFromMemory(files: Map<string, StaticFile>): Koa.Middleware {
   return async (ctx, next) => {
     const file = ctx.method === 'GET' || ctx.method === 'HEAD' ? files.get(ctx.path) : undefined;
     if (!file) return next();
@@ -26,6 +26,16 @@ export function staticFiles(prefix = '/static/'): Koa.Middleware {
     ctx.set('Cache-Control', 'public, max-age=3600');
     ctx.body = file.body;
   };
+}
+
+export function staticFiles(prefix = '/static/'): Koa.Middleware {
+  const dir = join(VIEWS_DIR, 'static');
+  const files = new Map<string, StaticFile>();
+  for (const name of readdirSync(dir)) {
+    const type = TYPES[extname(name)];
+    if (type) files.set(`${prefix}${name}`, { body: readFileSync(join(dir, name)), type });
+  }
+  return serveFromMemory(files);
 }
 
 /** Adds files under a prefix from another directory (e.g. a browser bundle from node_modules). */
@@ -34,31 +44,20 @@ export function extraStaticFile(
   file: string,
   type = 'text/javascript; charset=utf-8',
 ): Koa.Middleware {
-  const body = readFileSync(file);
-  return async (ctx, next) => {
-    if (ctx.path !== path || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
-    ctx.type = type;
-    ctx.set('Cache-Control', 'public, max-age=3600');
-    ctx.body = body;
-  };
+  return serveFromMemory(new Map([[path, { body: readFileSync(file), type }]]));
 }
 
 /** The theme's files (src/theme/): /static/theme.css, its logo, and /favicon.ico. */
 export function themeFiles(theme: {
   css: string;
-  logo: { path: string; body: Buffer; type: string };
-  favicon: { path: string; body: Buffer; type: string };
+  logo: StaticFile & { path: string };
+  favicon: StaticFile & { path: string };
 }): Koa.Middleware {
-  const files = new Map<string, { body: Buffer; type: string }>([
-    ['/static/theme.css', { body: Buffer.from(theme.css), type: TYPES['.css']! }],
-    [theme.logo.path, theme.logo],
-    [theme.favicon.path, theme.favicon],
-  ]);
-  return async (ctx, next) => {
-    const file = ctx.method === 'GET' || ctx.method === 'HEAD' ? files.get(ctx.path) : undefined;
-    if (!file) return next();
-    ctx.type = file.type;
-    ctx.set('Cache-Control', 'public, max-age=3600');
-    ctx.body = file.body;
-  };
+  return serveFromMemory(
+    new Map<string, StaticFile>([
+      ['/static/theme.css', { body: Buffer.from(theme.css), type: TYPES['.css']! }],
+      [theme.logo.path, theme.logo],
+      [theme.favicon.path, theme.favicon],
+    ]),
+  );
 }
