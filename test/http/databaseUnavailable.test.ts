@@ -4,13 +4,12 @@
 // answers again without a restart. The database is taken away through a TCP proxy of the test's
 // own (never by stopping the shared server), and connections are killed with pg_terminate_backend.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { connectDatabase } from '../../src/db/connect.ts';
 import { adminApi } from '../admin/helpers.ts';
-import { authorizationUrl, HttpBrowser, pkce } from '../support/browserless.ts';
+import { HttpBrowser } from '../support/browserless.ts';
 import { createTestDatabase, type TestDatabase, testDatabaseKind } from '../support/db.ts';
-import { BANK_API, REDIRECT_URI, seedBank } from '../support/fixtures.ts';
+import { seedBank } from '../support/fixtures.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcpProxy.ts';
 
@@ -88,15 +87,7 @@ describe('database unavailable', {
     client = { id: created.client.clientId, secret: created.secret! };
     adminToken = await adminApi(server).machineToken();
     const bank = await seedBank(server);
-    authUrl = authorizationUrl({
-      issuer: server.issuer,
-      clientId: bank.client.id,
-      redirectUri: REDIRECT_URI,
-      scope: 'openid accounts:read',
-      resource: BANK_API,
-      challenge: pkce().challenge,
-      state: randomBytes(8).toString('hex'),
-    });
+    authUrl = bank.authorizationUrl();
   });
   after(async () => {
     await server?.close();

@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { authorizationUrl, HttpBrowser, type Page, pkce } from '../support/browserless.ts';
-import { BANK_API, type Bank, PASSWORD, REDIRECT_URI, seedBank } from '../support/fixtures.ts';
+import { HttpBrowser, type Page } from '../support/browserless.ts';
+import { type Bank, PASSWORD, seedBank } from '../support/fixtures.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
 const LIMIT = 5;
@@ -31,18 +31,7 @@ async function attempt(
   password: string,
 ): Promise<Page> {
   const browser = new HttpBrowser(headers);
-  const page = await browser.open(
-    authorizationUrl({
-      issuer: server.issuer,
-      clientId: bank.client.id,
-      redirectUri: REDIRECT_URI,
-      scope: 'openid accounts:read',
-      resource: BANK_API,
-      challenge: pkce().challenge,
-      state: 's',
-    }),
-    server.issuer,
-  );
+  const page = await browser.open(bank.authorizationUrl({ state: 's' }), server.issuer);
   assert.match(page.html, /autocomplete="current-password"/);
   return browser.submit(page, /\/login$/, { email, password }, server.issuer);
 }

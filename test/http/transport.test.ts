@@ -6,8 +6,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { PLAIN_HTTP_REFUSED } from '../../src/http/secureTransport.ts';
-import { authorizationUrl, pkce } from '../support/browserless.ts';
-import { BANK_API, type Bank, REDIRECT_URI, seedBank } from '../support/fixtures.ts';
+import { type Bank, seedBank } from '../support/fixtures.ts';
 import { freePort, startTestServer, type TestServer } from '../support/server.ts';
 
 /** Sends raw bytes, half-closes, and resolves with everything the server answered. */
@@ -105,18 +104,7 @@ describe('plain http behind a trusted proxy while ISSUER is https', () => {
   const direct = (path: string, init: RequestInit = {}) =>
     fetch(`http://${new URL(server.issuer).host}${path}`, { redirect: 'manual', ...init });
 
-  const authUrl = () =>
-    new URL(
-      authorizationUrl({
-        issuer: server.issuer,
-        clientId: bank.client.id,
-        redirectUri: REDIRECT_URI,
-        scope: 'openid accounts:read',
-        resource: BANK_API,
-        challenge: pkce().challenge,
-        state: 'st',
-      }),
-    );
+  const authUrl = () => new URL(bank.authorizationUrl({ state: 'st' }));
 
   test('without X-Forwarded-Proto: 400 in each endpoint format, one warning', async () => {
     const logged = logs.length;

@@ -2,10 +2,9 @@
 // Accept-Language, which beats DEFAULT_LOCALE (here German); <html lang> follows, and the answers
 // to the login's forms stay in the language the login started in.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { authorizationUrl, HttpBrowser, type Page, pkce } from '../support/browserless.ts';
-import { BANK_API, type Bank, REDIRECT_URI, seedBank } from '../support/fixtures.ts';
+import { HttpBrowser, type Page } from '../support/browserless.ts';
+import { type Bank, seedBank } from '../support/fixtures.ts';
 import { english, german } from '../support/i18n.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
@@ -25,16 +24,7 @@ describe('page languages', () => {
 
   const loginPage = async (acceptLanguage: string | undefined, uiLocales?: string) => {
     const browser = new HttpBrowser(acceptLanguage ? { 'accept-language': acceptLanguage } : {});
-    const url = authorizationUrl({
-      issuer: server.issuer,
-      clientId: bank.client.id,
-      redirectUri: REDIRECT_URI,
-      scope: 'openid accounts:read',
-      resource: BANK_API,
-      challenge: pkce().challenge,
-      state: randomBytes(8).toString('hex'),
-      extra: uiLocales ? { ui_locales: uiLocales } : {},
-    });
+    const url = bank.authorizationUrl({ extra: uiLocales ? { ui_locales: uiLocales } : {} });
     const page = await browser.open(url, server.issuer);
     assert.equal(page.status, 200);
     return { browser, page };

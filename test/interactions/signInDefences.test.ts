@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { manualClock } from '../../src/clock.ts';
 import { GENERIC_SIGN_IN_ERROR } from '../../src/interactions/login.ts';
-import { authorizationUrl, HttpBrowser, type Page, pkce } from '../support/browserless.ts';
-import { BANK_API, type Bank, PASSWORD, REDIRECT_URI, seedBank } from '../support/fixtures.ts';
+import { HttpBrowser, type Page } from '../support/browserless.ts';
+import { type Bank, PASSWORD, seedBank } from '../support/fixtures.ts';
 import { english } from '../support/i18n.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
@@ -19,19 +19,7 @@ async function openLogin(
   ip: string,
 ): Promise<{ browser: HttpBrowser; page: Page }> {
   const browser = new HttpBrowser({ 'x-forwarded-for': ip });
-  const { challenge } = pkce();
-  const page = await browser.open(
-    authorizationUrl({
-      issuer: server.issuer,
-      clientId: bank.client.id,
-      redirectUri: REDIRECT_URI,
-      scope: 'openid accounts:read',
-      resource: BANK_API,
-      challenge,
-      state: 's',
-    }),
-    server.issuer,
-  );
+  const page = await browser.open(bank.authorizationUrl({ state: 's' }), server.issuer);
   assert.match(page.html, /autocomplete="current-password"/);
   return { browser, page };
 }

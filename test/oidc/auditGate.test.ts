@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
 import { adminApi } from '../admin/helpers.ts';
-import { authorizationUrl, HttpBrowser, pkce } from '../support/browserless.ts';
-import { BANK_API, REDIRECT_URI, seedBank } from '../support/fixtures.ts';
+import { HttpBrowser } from '../support/browserless.ts';
+import { seedBank } from '../support/fixtures.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
 const API = 'https://gate.api.example';
@@ -156,18 +156,7 @@ describe('audit gate', () => {
 
   test('a sign-in whose event cannot be written answers the 503 page', async () => {
     const browser = new HttpBrowser({ accept: 'text/html' });
-    const login = await browser.open(
-      authorizationUrl({
-        issuer: server.issuer,
-        clientId: bank.client.id,
-        redirectUri: REDIRECT_URI,
-        scope: 'openid accounts:read',
-        resource: BANK_API,
-        challenge: pkce().challenge,
-        state: 'gate-state',
-      }),
-      server.issuer,
-    );
+    const login = await browser.open(bank.authorizationUrl({ state: 'gate-state' }), server.issuer);
     assert.match(login.html, /autocomplete="current-password"/);
     await refuseAuditWrites();
     const before = await eventCount();

@@ -12,9 +12,9 @@ import { systemClock } from '../../src/clock.ts';
 import { createArtifactAdapter, hashId } from '../../src/oidc/adapter.ts';
 import { type ArtifactStore, createArtifactStore } from '../../src/oidc/artifactStore.ts';
 import { failToErrorPages, holdArtifactWrites } from '../../src/oidc/writeBehind.ts';
-import { authorizationUrl, HttpBrowser, pkce } from '../support/browserless.ts';
+import { HttpBrowser } from '../support/browserless.ts';
 import { createTestDatabase, type TestDatabase, testDatabaseKind } from '../support/db.ts';
-import { BANK_API, PASSWORD, REDIRECT_URI, seedBank } from '../support/fixtures.ts';
+import { PASSWORD, seedBank } from '../support/fixtures.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
 const skip =
@@ -232,16 +232,7 @@ describe('write-behind at the protocol and the login steps', { skip }, () => {
   let other: pg.Client;
   let bank: Awaited<ReturnType<typeof seedBank>>;
   const logs: string[] = [];
-  const authUrl = () =>
-    authorizationUrl({
-      issuer: server.issuer,
-      clientId: bank.client.id,
-      redirectUri: REDIRECT_URI,
-      scope: 'openid accounts:read',
-      resource: BANK_API,
-      challenge: pkce().challenge,
-      state: 'write-behind',
-    });
+  const authUrl = () => bank.authorizationUrl({ state: 'write-behind' });
   const interactionCount = async () =>
     Number(
       (await other.query("select count(*) as n from oidc_artifacts where model = 'Interaction'"))

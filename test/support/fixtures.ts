@@ -1,5 +1,7 @@
 // A small bank for tests: one API with two scopes, a customer role, people, and a web client.
+import { randomBytes } from 'node:crypto';
 import * as oidc from 'openid-client';
+import { authorizationUrl, pkce } from './browserless.ts';
 import type { TestServer } from './server.ts';
 
 export const BANK_API = 'https://bank.api.example';
@@ -11,6 +13,11 @@ export interface Bank {
   alice: { id: string; email: string };
   /** openid-client configuration for the web client. */
   rp(): Promise<oidc.Configuration>;
+  /**
+   * The web client's authorization URL for `openid accounts:read` at the bank's API, with a
+   * fresh PKCE challenge (state random unless given; `extra` parameters added).
+   */
+  authorizationUrl(o?: { state?: string; extra?: Record<string, string> }): string;
 }
 
 export async function seedBank(
@@ -48,6 +55,17 @@ export async function seedBank(
   return {
     client,
     alice: { id: alice.id, email: alice.email },
+    authorizationUrl: ({ state, extra } = {}) =>
+      authorizationUrl({
+        issuer: server.issuer,
+        clientId: client.id,
+        redirectUri: REDIRECT_URI,
+        scope: 'openid accounts:read',
+        resource: BANK_API,
+        challenge: pkce().challenge,
+        state: state ?? randomBytes(8).toString('hex'),
+        extra,
+      }),
     rp: () =>
       oidc.discovery(
         new URL(server.issuer),
