@@ -127,26 +127,6 @@ export function createArtifactMaintenance(options: ArtifactMaintenanceOptions) {
         .map((r) => ({ ...r.payload, device: devices.get(r.session_uid) }));
     },
 
-    /** Notes the device a session signed in from (browser and system names only). */
-    async noteSessionDevice(
-      uid: string,
-      accountId: string,
-      device: { browser?: string | undefined; system?: string | undefined },
-      expiresAt: Date,
-    ): Promise<void> {
-      await knex('oidc_artifacts')
-        .insert({
-          model: SESSION_DEVICE,
-          id: uid,
-          session_uid: uid,
-          account_id: accountId,
-          payload: JSON.stringify(device),
-          expires_at: expiresAt,
-        })
-        .onConflict(['model', 'id'])
-        .merge(['payload', 'account_id', 'expires_at']);
-    },
-
     /**
      * Ends one session of an account and what expires with it (codes and tokens bound to the
      * session); `ended`: see SessionsEnded. False when the account has no such session.

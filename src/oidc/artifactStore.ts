@@ -117,6 +117,14 @@ export function createArtifactStore(options: ArtifactStoreOptions) {
     writes.current()?.dropGrant(grantId, model);
   }
 
+  /** A save: held back inside a request that holds its writes, else batched with the turn's. */
+  function save(a: ArtifactWrite, consumedAt: Date | null = null): Promise<void> {
+    const held = writes.current();
+    if (!held) return upsertOne(a);
+    held.save(a, consumedAt);
+    return Promise.resolve();
+  }
+
   return {
     // --- The adapter's statements: one per lookup on the token path ---------------------------
 
@@ -128,12 +136,7 @@ export function createArtifactStore(options: ArtifactStoreOptions) {
      * that holds its writes back: once held, committed with the request's flush). `consumedAt`:
      * the row's consumption as the caller read it (a save leaves it as it is).
      */
-    upsert(a: ArtifactWrite, consumedAt: Date | null = null): Promise<void> {
-      const held = writes.current();
-      if (!held) return upsertOne(a);
-      held.save(a, consumedAt);
-      return Promise.resolve();
-    },
+    upsert: save,
 
     /** Saves several artefacts in one statement (with whatever else this turn saves). */
     async upsertMany(rows: ArtifactWrite[]): Promise<void> {
@@ -218,16 +221,14 @@ export function createArtifactStore(options: ArtifactStoreOptions) {
 
     ...maintenance,
 
-    /** The browser and system a session signed in from (held back like a save in a request). */
-    async noteSessionDevice(
+    /** The browser and system a session signed in from: a row of its own, saved as artefacts are. */
+    noteSessionDevice(
       uid: string,
       accountId: string,
       device: { browser?: string | undefined; system?: string | undefined },
       expiresAt: Date,
     ): Promise<void> {
-      const held = writes.current();
-      if (!held) return maintenance.noteSessionDevice(uid, accountId, device, expiresAt);
-      held.save({
+      return save({
         model: SESSION_DEVICE,
         key: uid,
         payload: device,
