@@ -23,6 +23,7 @@ import { createLogoutStore } from './logout/store.ts';
 import { logoutTokenSigner } from './oidc/logoutNotices.ts';
 import type { OidcRuntime } from './oidc/provider.ts';
 import { createRegistration } from './oidc/registration.ts';
+import type { RequestWrites } from './oidc/requestWrites.ts';
 import { createDomainServices } from './services.ts';
 import { createBackgroundWork } from './wiring/background.ts';
 import { buildProtocol } from './wiring/protocol.ts';
@@ -65,11 +66,15 @@ export async function createApp(config: Config, deps: AppDeps) {
   const audit = createAuditLog({ knex, clock });
 
   // Every security event: the hash-chained audit log and one log line (src/audit/recorder.ts).
+  // Inside a request that holds its writes back, events go in its one statement; the artefact
+  // store that holds them is built below.
+  let heldWrites: RequestWrites | undefined;
   const record = createSecurityRecorder({
     audit,
     logger,
     strict: config.env !== 'production',
     committed: auditCoverageNote(config.auditCoverageDir),
+    held: () => heldWrites?.current(),
   });
 
   // Per-client request limits, counted here and shared through the database (src/limits/).
@@ -114,6 +119,7 @@ export async function createApp(config: Config, deps: AppDeps) {
     logoutOutbox,
   });
   const { catalogue, artifacts, grants } = services;
+  heldWrites = artifacts.requestWrites;
 
   // The provider validates client metadata; it exists once the runtime is built below.
   const { clients, issuer, servedIssuer, ensureAccountClient } = await createClientsAndIssuer({

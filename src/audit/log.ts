@@ -3,7 +3,7 @@
 import type { Knex } from 'knex';
 import type { Clock } from '../clock.ts';
 import type { StatementPart } from '../db/together.ts';
-import { Unavailable } from '../db/unavailable.ts';
+import { asUnavailable, Unavailable } from '../db/unavailable.ts';
 import { invalid } from '../errors.ts';
 import { createAppender } from './appender.ts';
 import type { AuditRow } from './chain.ts';
@@ -16,7 +16,7 @@ import {
   prepareEvent,
 } from './event.ts';
 import { AUDIT_KINDS, type AuditKinds } from './kinds.ts';
-import { createAuditStore, type RowFilter } from './store.ts';
+import { appendPart, createAuditStore, failedInAppend, type RowFilter } from './store.ts';
 import { type VerifyResult, verifyChain } from './verify.ts';
 
 export type { AuditEvent, AuditEventInput } from './event.ts';
@@ -120,8 +120,9 @@ export function createAuditLog({
   const appendToChain = createAppender(store);
   // Whatever made the write fail (database down, insert refused), the event is not recorded: the
   // caller's action must not go out unaudited, so it answers 503 (src/db/unavailable.ts).
+  const appendMessage = (err: unknown) => String((err as Error)?.message ?? err).slice(0, 200);
   const unavailable = (err: unknown) => {
-    throw new Unavailable('audit log', String((err as Error)?.message ?? err).slice(0, 200));
+    throw new Unavailable('audit log', appendMessage(err));
   };
   const append = (fields: EventFields) => appendToChain(fields).catch(unavailable);
 
@@ -150,6 +151,19 @@ export function createAuditLog({
      */
     appendWith: (fields: EventFields[], writes: readonly StatementPart[]): Promise<void> =>
       store.appendWith(fields, writes).catch(unavailable),
+    /**
+     * The append of `fields` as the last part of another store's statement (a request's flush:
+     * src/oidc/requestWrites.ts), which then fails like `append` when it fails.
+     */
+    appendPart: (fields: EventFields[]): StatementPart => appendPart(fields),
+    /**
+     * The error a request fails with when the statement carrying its events failed: Unavailable
+     * when the append itself failed (as `append` fails), else undefined (the statement's own).
+     */
+    appendFailure: (err: unknown): Unavailable | undefined =>
+      failedInAppend(err) || asUnavailable(err)
+        ? (asUnavailable(err) ?? new Unavailable('audit log', appendMessage(err)))
+        : undefined,
 
     /** Walks the whole chain in batches and reports the first event at fault, if any. */
     verify(): Promise<VerifyResult> {

@@ -2,9 +2,9 @@
 // the logs. The audit log keeps only the details each kind of event allows, so the line skips
 // pino's redaction pass (a token issued is one event per request: the pass cost ~20 µs each).
 
-import type { StatementPart } from '../db/together.ts';
+import type { HeldRequest, StatementPart } from '../db/together.ts';
 import { invalid } from '../errors.ts';
-import type { Logger } from '../log.ts';
+import { errorFacts, type Logger } from '../log.ts';
 import type { EventFields } from './event.ts';
 import type { AuditEventInput, AuditLog } from './log.ts';
 
@@ -23,6 +23,7 @@ export function createSecurityRecorder({
   logger,
   strict,
   committed,
+  held,
 }: {
   audit: AuditLog;
   logger: Logger;
@@ -33,6 +34,12 @@ export function createSecurityRecorder({
    * production, so tests find it) it is an error; otherwise the event is recorded without them.
    */
   strict: boolean;
+  /**
+   * The request in progress when it holds its writes back to one statement before its response
+   * (src/oidc/writeBehind.ts): its events then ride in that statement instead of one of their
+   * own, and commit (or fail the request) with its writes.
+   */
+  held?: () => HeldRequest | undefined;
 }): RecordSecurityEvent {
   const securityLog = logger.child({}, { redact: [] });
 
@@ -69,14 +76,36 @@ export function createSecurityRecorder({
     return fields;
   }
 
+  /** Hands the events and writes to the request's flush; false outside such a request. */
+  function heldBack(fields: EventFields[], writes: readonly StatementPart[]): boolean {
+    const request = held?.();
+    if (!request) return false;
+    request.alongside({
+      parts: [...writes],
+      events: fields,
+      append: (events) => audit.appendPart(events as EventFields[]),
+      committed: () => {
+        for (const f of fields) committed?.(f.action);
+      },
+      failed: (err) => {
+        for (const f of fields)
+          logger.error({ err: errorFacts(err), action: f.action }, 'audit write failed');
+        return audit.appendFailure(err);
+      },
+    });
+    return true;
+  }
+
   const record = async (event: AuditEventInput): Promise<void> => {
     const fields = prepared(event);
+    if (heldBack([fields], [])) return;
     await audit.append(fields);
     committed?.(fields.action);
   };
   return Object.assign(record, {
     async with(events: AuditEventInput[], writes: readonly StatementPart[]): Promise<void> {
       const fields = events.map(prepared);
+      if (heldBack(fields, writes)) return;
       await audit.appendWith(fields, writes);
       for (const f of fields) committed?.(f.action);
     },

@@ -25,7 +25,7 @@ type DbRow = Omit<AuditRow, 'seq'> & { seq: number | string };
 const fromDb = (row: DbRow): AuditRow => ({ ...row, seq: Number(row.seq) });
 
 /** The append of `events` as one select of audit_append (its JSON: each event and its body). */
-function appendPart(events: EventFields[]): StatementPart {
+export function appendPart(events: EventFields[]): StatementPart {
   const payload = events.map((e) => ({
     ...e,
     occurred_at: e.occurred_at.toISOString(),
@@ -33,6 +33,13 @@ function appendPart(events: EventFields[]): StatementPart {
   }));
   return { sql: 'select audit_append(?::jsonb)', bindings: [JSON.stringify(payload)] };
 }
+
+/**
+ * True when a statement failed inside audit_append (PostgreSQL's error context names the function
+ * for its own errors and those of the inserts it makes): the audit log refused, not the rest.
+ */
+export const failedInAppend = (err: unknown): boolean =>
+  /\baudit_append\(/.test(String((err as { where?: unknown })?.where ?? ''));
 
 /** knex prefixes the SQL; the function's own message is the one to report. */
 function appendError(err: unknown): unknown {

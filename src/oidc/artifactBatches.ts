@@ -2,9 +2,10 @@
 // table and calls these): the finds, saves, consumes and replay claims of one event-loop turn go
 // out as one statement of each kind, with `unnest` over one array per column.
 import type { Clock } from '../clock.ts';
-import { type RunStatement, statement } from '../db/prepared.ts';
+import { type RunStatement, type Statement, statement } from '../db/prepared.ts';
+import type { StatementPart } from '../db/together.ts';
 import type { ArtifactRow, ArtifactWrite } from './artifactStore.ts';
-import type { BufferedWrite } from './requestWrites.ts';
+import type { BufferedWrite, HeldUnit } from './requestWrites.ts';
 
 /** Models read with their Grant and (when bound to one) their Session in the same statement. */
 const OWNERS = "('RefreshToken', 'AuthorizationCode')";
@@ -32,6 +33,44 @@ function rowColumns(rows: ArtifactWrite[]): unknown[][] {
     column((w) => w.accountId),
     column((w) => w.clientId),
     column((w) => w.expiresAt),
+  ];
+}
+
+/** Deletes rows by key: the parameters are one array of models and one of ids. */
+const DELETE_ROWS = `delete from oidc_artifacts a using unnest(?::text[], ?::text[]) as k(model, id)
+     where a.model = k.model and a.id = k.id`;
+
+/**
+ * The held-back writes of requests flushed together, one per key: a key written by several keeps
+ * its last write (a statement must touch each row once). The parameters of DELETE_ROWS, then of
+ * UPSERT_ROWS.
+ */
+function writeColumns(writes: BufferedWrite[]): { gone: unknown[][]; saved: unknown[][] } {
+  const last = new Map<string, BufferedWrite>();
+  for (const w of writes) {
+    const [model, key] = w.kind === 'save' ? [w.write.model, w.write.key] : [w.model, w.key];
+    const k = `${model}\u0000${key}`;
+    last.delete(k);
+    last.set(k, w);
+  }
+  const gone: { model: string; key: string }[] = [];
+  const rows: ArtifactWrite[] = [];
+  for (const w of last.values()) {
+    if (w.kind === 'save') rows.push(w.write);
+    else gone.push(w);
+  }
+  return { gone: [gone.map((g) => g.model), gone.map((g) => g.key)], saved: rowColumns(rows) };
+}
+
+/**
+ * A request's held-back writes as parts of a statement of several stores (src/db/together.ts):
+ * its deletes, then its saves.
+ */
+export function writeParts(writes: BufferedWrite[]): StatementPart[] {
+  const { gone, saved } = writeColumns(writes);
+  return [
+    { sql: DELETE_ROWS, bindings: gone as never[] },
+    { sql: UPSERT_ROWS, bindings: saved as never[] },
   ];
 }
 
@@ -64,9 +103,7 @@ const SQL = {
    */
   write: statement(
     'oidc_artifact_write_batch',
-    `with gone as (
-       delete from oidc_artifacts a using unnest(?::text[], ?::text[]) as k(model, id)
-       where a.model = k.model and a.id = k.id returning 1)
+    `with gone as (${DELETE_ROWS} returning 1)
      ${UPSERT_ROWS}`,
   ),
   /** Marks unconsumed rows consumed; a row comes back only to the statement that consumed it. */
@@ -116,6 +153,20 @@ function firstOf<T>(items: T[], keyOf: (item: T) => string): Map<string, number>
 }
 
 export function artifactBatches(run: RunStatement, clock: Clock) {
+  /** The write statement ending in the audit log's append (whose SQL is the same every call). */
+  const auditedWrites = new Map<string, Statement>();
+  function audited(appendSql: string): Statement {
+    let s = auditedWrites.get(appendSql);
+    if (!s) {
+      s = statement(
+        `oidc_artifact_write_audited_${auditedWrites.size}`,
+        `with gone as (${DELETE_ROWS} returning 1), saved as (${UPSERT_ROWS} returning 1) ${appendSql}`,
+      );
+      auditedWrites.set(appendSql, s);
+    }
+    return s;
+  }
+
   return {
     /** One row per ask (each its own copy, even when two ask for the same key). */
     async find(asks: FindAsk[]): Promise<Found[]> {
@@ -141,25 +192,20 @@ export function artifactBatches(run: RunStatement, clock: Clock) {
     },
 
     /**
-     * The held-back writes of each request of the turn; a key written by several keeps its last
-     * write (the statement must touch each row once).
+     * The held-back writes of each request of the turn, and the audit events they carry, in one
+     * statement: the events of all of them in one append, the last part (after the writes).
+     * Units with parts of other stores never come here (artifactStore.ts sends each alone).
      */
-    async write(requests: BufferedWrite[][]): Promise<undefined[]> {
-      const last = new Map<string, BufferedWrite>();
-      for (const w of requests.flat()) {
-        const [model, key] = w.kind === 'save' ? [w.write.model, w.write.key] : [w.model, w.key];
-        const k = `${model}\u0000${key}`;
-        last.delete(k);
-        last.set(k, w);
+    async write(units: HeldUnit[]): Promise<undefined[]> {
+      const { gone, saved } = writeColumns(units.flatMap((u) => u.writes));
+      const events = units.flatMap((u) => u.events);
+      const append = units.find((u) => u.events.length > 0)?.append;
+      if (events.length === 0 || !append) await run(SQL.write, [...gone, ...saved]);
+      else {
+        const tail = append(events);
+        await run(audited(tail.sql), [...gone, ...saved, ...tail.bindings]);
       }
-      const gone: { model: string; key: string }[] = [];
-      const rows: ArtifactWrite[] = [];
-      for (const w of last.values()) {
-        if (w.kind === 'save') rows.push(w.write);
-        else gone.push(w);
-      }
-      await run(SQL.write, [gone.map((g) => g.model), gone.map((g) => g.key), ...rowColumns(rows)]);
-      return requests.map(() => undefined);
+      return units.map(() => undefined);
     },
 
     /** True for exactly one ask of each unconsumed key, the first of the batch. */

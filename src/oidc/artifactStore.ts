@@ -6,10 +6,11 @@
 import type { Knex } from 'knex';
 import type { Clock } from '../clock.ts';
 import { statement, statementRunner } from '../db/prepared.ts';
+import { runTogether } from '../db/together.ts';
 import { turnBatch } from '../db/turnBatch.ts';
-import { artifactBatches } from './artifactBatches.ts';
+import { artifactBatches, writeParts } from './artifactBatches.ts';
 import { createArtifactMaintenance, SESSION_DEVICE } from './artifactMaintenance.ts';
-import { requestWrites } from './requestWrites.ts';
+import { type HeldUnit, requestWrites } from './requestWrites.ts';
 
 export type { SessionsEnded } from './artifactMaintenance.ts';
 
@@ -102,7 +103,18 @@ export function createArtifactStore(options: ArtifactStoreOptions) {
   const claimOne = turnBatch(batches.claim);
   // A request's held-back writes, with those of the other requests flushing in the same turn.
   const writeOne = turnBatch(batches.write);
-  const writes = requestWrites((held) => writeOne(held));
+  const writes = requestWrites((unit) =>
+    unit.parts.length === 0 ? writeOne(unit) : writeWithParts(unit),
+  );
+
+  /**
+   * A request whose flush carries other stores' writes: one statement of its own, never joined
+   * with another request's (their parts could touch the same rows, which one statement may not).
+   */
+  async function writeWithParts(unit: HeldUnit): Promise<void> {
+    const last = unit.append && unit.events.length > 0 ? unit.append(unit.events) : undefined;
+    await runTogether(knex, [...unit.parts, ...writeParts(unit.writes)], last);
+  }
   const maintenance = createArtifactMaintenance(options);
 
   /** A row as the request in progress left it, else as the database has it. */

@@ -2,9 +2,27 @@
 // (src/oidc/writeBehind.ts, around the protocol and the login steps), the saves and deletes of
 // artefacts wait in the buffer and go to PostgreSQL as one statement when the request's work is
 // done, before its response leaves. Finds of the same request read the buffer first, so the
-// request sees its own writes. Outside a request (jobs, the CLI, admin), nothing is buffered.
+// request sees its own writes. Other stores' writes of the request and the audit events that
+// record them can ride in the same statement (`alongside`). Outside a request (jobs, the CLI,
+// admin), nothing is buffered.
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Alongside, StatementPart } from '../db/together.ts';
 import type { ArtifactRow, ArtifactWrite } from './artifactStore.ts';
+
+/** What one flush sends: the artefact writes, and what rides along with them. */
+export interface HeldUnit {
+  writes: BufferedWrite[];
+  /**
+   * Data-modifying statements of other stores, as CTEs of the flush: parts of one flush see the
+   * same snapshot, so they must touch different rows (a request writes each such row once).
+   */
+  parts: StatementPart[];
+  events: unknown[];
+  /** The audit log's append of `events` (undefined when there are none). */
+  append: ((events: unknown[]) => StatementPart) | undefined;
+  /** Told when the unit has committed, or has failed. */
+  along: Alongside[];
+}
 
 /** One write as it reaches the database: the last one made to its key in the request. */
 export type BufferedWrite =
@@ -26,11 +44,17 @@ const copy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 /** The writes of one request not yet sent, one per key (a later write to a key replaces it). */
 export class WriteBuffer {
   private readonly entries = new Map<string, Entry>();
+  private along: Alongside[] = [];
   /** Set once the request's writes were taken for its flush: later writes go out at once. */
   closed = false;
 
   get size(): number {
     return this.entries.size;
+  }
+
+  /** Writes of another store and the audit events recording them, sent with the flush. */
+  alongside(entry: Alongside): void {
+    this.along.push(entry);
   }
 
   /**
@@ -107,24 +131,39 @@ export class WriteBuffer {
   }
 
   /** Everything held so far, emptied from the buffer (which stays open unless `close`). */
-  take({ close }: { close: boolean }): BufferedWrite[] {
+  take({ close }: { close: boolean }): HeldUnit {
     if (close) this.closed = true;
-    const out: BufferedWrite[] = [...this.entries.values()].map((e) =>
+    const writes: BufferedWrite[] = [...this.entries.values()].map((e) =>
       e.kind === 'save' ? { kind: 'save', write: e.write } : e,
     );
+    const along = this.along;
     this.entries.clear();
-    return out;
+    this.along = [];
+    return {
+      writes,
+      parts: along.flatMap((a) => a.parts),
+      events: along.flatMap((a) => a.events),
+      append: along.find((a) => a.events.length > 0)?.append,
+      along,
+    };
   }
 }
 
 /** The request-scoped buffers of one artefact store. */
-export function requestWrites(send: (writes: BufferedWrite[]) => Promise<void>) {
+export function requestWrites(send: (unit: HeldUnit) => Promise<void>) {
   const requests = new AsyncLocalStorage<{ owner: object; buffer: WriteBuffer }>();
 
   /** Sends what `buffer` holds now (nothing when it is empty). */
   async function flush(buffer: WriteBuffer, close: boolean): Promise<void> {
-    const writes = buffer.take({ close });
-    if (writes.length > 0) await send(writes);
+    const unit = buffer.take({ close });
+    if (unit.writes.length === 0 && unit.parts.length === 0 && unit.events.length === 0) return;
+    try {
+      await send(unit);
+    } catch (err) {
+      const told = unit.along.map((a) => a.failed(err));
+      throw told.find((e) => e !== undefined) ?? err;
+    }
+    for (const a of unit.along) a.committed();
   }
 
   return {

@@ -16,11 +16,12 @@ import { startTestServer, type TestServer } from '../support/server.ts';
  * added two per sign-in: the look-up of a grant the person gave in another session (consent not
  * asked twice) and the note of the signed-in device (the account page's sessions): 38 and 50.
  * Holding each request's artefact writes back to one statement before its response (src/oidc/
- * writeBehind.ts; the device note rides along) took them to 31 and 43. Issue 14 aims at 15 and
+ * writeBehind.ts; the device note rides along) took them to 31 and 43; the audit events and other
+ * stores' writes of a request riding in that statement too, to 28 and 40. Issue 14 aims at 15 and
  * 18; lower these as statements go, never raise them without a feature that needs it.
  */
-const PASSWORD_BUDGET = 31;
-const TOTP_BUDGET = 43;
+const PASSWORD_BUDGET = 28;
+const TOTP_BUDGET = 40;
 const TOTP_SEED = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
 
 interface Step {

@@ -291,6 +291,9 @@ describe('write-behind at the protocol and the login steps', { skip }, () => {
     assert.ok(stored && !stored.payload.result);
 
     await trap(other, 'Interaction', 'refuse');
+    const events = async () =>
+      Number((await other.query('select count(*) as n from audit_events')).rows[0].n);
+    const eventsBefore = await events();
     logs.length = 0;
     const page = await browser.submit(login, /\/login$/, {
       email: bank.alice.email,
@@ -302,5 +305,9 @@ describe('write-behind at the protocol and the login steps', { skip }, () => {
     assert.ok(!logs.some((l) => /\bat \S+:\d+:\d+/.test(l)), 'no stack frame is logged');
     const after = await rowOf(other, 'Interaction', hashId(uid));
     assert.deepEqual(after?.payload, stored.payload, 'the interaction is as it was');
+    // The step's audit event rode in the failed statement: no sign-in is recorded that did not
+    // happen, and the event not written is logged with its action.
+    assert.equal(await events(), eventsBefore, 'no audit event was written');
+    assert.ok(logs.some((l) => /"action":"login.success".*"audit write failed"/.test(l)));
   });
 });
