@@ -26,7 +26,7 @@ function rowColumns(rows: ArtifactWrite[]): unknown[][] {
   return [
     column((w) => w.model),
     column((w) => w.key),
-    column((w) => JSON.stringify(w.payload)),
+    column((w) => w.payloadJson ?? JSON.stringify(w.payload)),
     column((w) => w.grantId),
     column((w) => w.sessionUid),
     column((w) => w.userCode),

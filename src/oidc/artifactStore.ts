@@ -35,6 +35,11 @@ export interface ArtifactWrite {
   key: string;
   /** The payload as stored (no bearer id in it). */
   payload: Record<string, unknown>;
+  /**
+   * The same payload as JSON text when it was serialised already (a write held back in a
+   * request: src/oidc/requestWrites.ts); then this text is what is written.
+   */
+  payloadJson?: string;
   grantId: string | null;
   sessionUid: string | null;
   userCode: string | null;

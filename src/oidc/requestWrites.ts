@@ -33,13 +33,15 @@ interface Saved {
   kind: 'save';
   write: ArtifactWrite;
   consumedAt: Date | null;
+  /** The payload as saved (the write's payload object may have changed since). */
+  payloadJson: string;
 }
 type Entry = Saved | { kind: 'destroy'; model: string; key: string };
 
 const keyOf = (model: string, key: string) => `${model}\u0000${key}`;
 
-/** What the database would hand back for a payload: a copy through JSON, as jsonb stores it. */
-const copy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
+/** What the database would hand back for a payload saved as `json`: a copy, as jsonb stores it. */
+const parsed = (json: string): Record<string, unknown> => JSON.parse(json);
 
 /** The writes of one request not yet sent, one per key (a later write to a key replaces it). */
 export class WriteBuffer {
@@ -58,16 +60,19 @@ export class WriteBuffer {
   }
 
   /**
-   * A save; its payload is copied now, so what the caller changes afterwards is not written.
+   * A save; its payload is serialised now, once: what the caller changes afterwards is not
+   * written, and the text is both what the flush sends and what a find of the key reads back.
    * `consumedAt`: the row's consumption as the caller knows it (a save never changes it).
    */
   save(write: ArtifactWrite, consumedAt: Date | null = null): void {
     const k = keyOf(write.model, write.key);
     this.entries.delete(k);
+    const payloadJson = JSON.stringify(write.payload);
     this.entries.set(k, {
       kind: 'save',
-      write: { ...write, payload: copy(write.payload) },
+      write: { ...write, payloadJson },
       consumedAt,
+      payloadJson,
     });
   }
 
@@ -89,7 +94,7 @@ export class WriteBuffer {
     const entry = this.entries.get(keyOf(model, key));
     if (!entry) return undefined;
     if (entry.kind === 'destroy') return null;
-    return { payload: copy(entry.write.payload), consumed_at: entry.consumedAt };
+    return { payload: parsed(entry.payloadJson), consumed_at: entry.consumedAt };
   }
 
   /** A Session this request saved, by its uid (undefined when it saved none with that uid). */
@@ -101,7 +106,7 @@ export class WriteBuffer {
         entry.write.sessionUid === uid
       )
         return {
-          payload: copy(entry.write.payload),
+          payload: parsed(entry.payloadJson),
           consumed_at: entry.consumedAt,
           id: entry.write.key,
         };
