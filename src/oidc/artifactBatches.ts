@@ -77,23 +77,37 @@ export function writeParts(writes: BufferedWrite[]): StatementPart[] {
 const SQL = {
   /**
    * Every row asked for (`n` is the asker's place), and for a refresh token or code its Grant
-   * and, if it expires with a session, that Session: what the provider always reads next.
+   * and, if it expires with a session, that Session: what the provider always reads next. An ask
+   * made `ahead` (readAhead.ts: a login step's Session and Interaction) brings the Grants its row
+   * names: a Session's `authorizations`, an Interaction's grantId and consented grantId.
    */
   find: statement(
     'oidc_artifact_find_batch',
     `with k as (
-       select model, id, n::int from unnest(?::text[], ?::text[]) with ordinality as k(model, id, n)),
+       select model, id, ahead, n::int
+       from unnest(?::text[], ?::text[], ?::boolean[]) with ordinality as k(model, id, ahead, n)),
      t as (
-       select k.n, a.model, a.payload, a.consumed_at, a.grant_id
+       select k.n, k.ahead, a.model, a.id, a.session_uid, a.payload, a.consumed_at, a.grant_id
        from k join oidc_artifacts a on a.model = k.model and a.id = k.id)
-     select n, payload, consumed_at, 'self' as part from t
+     select n, id, session_uid, payload, consumed_at, 'self' as part from t
      union all
-     select t.n, g.payload, g.consumed_at, 'grant' from t join oidc_artifacts g
+     select t.n, g.id, null, g.payload, g.consumed_at, 'grant' from t join oidc_artifacts g
        on t.model in ${OWNERS} and g.model = 'Grant' and g.id = t.grant_id
      union all
-     select t.n, s.payload, s.consumed_at, 'session' from t join oidc_artifacts s
+     select t.n, s.id, s.session_uid, s.payload, s.consumed_at, 'session' from t join oidc_artifacts s
        on t.model in ${OWNERS} and t.payload->>'expiresWithSession' = 'true'
-       and s.model = 'Session' and s.session_uid = t.payload->>'sessionUid'`,
+       and s.model = 'Session' and s.session_uid = t.payload->>'sessionUid'
+     union all
+     select t.n, g.id, null, g.payload, g.consumed_at, 'grant' from t
+       cross join lateral (
+         select e.value->>'grantId' as id
+         from jsonb_each(case when t.model = 'Session'
+           and jsonb_typeof(t.payload->'authorizations') = 'object'
+           then t.payload->'authorizations' else '{}'::jsonb end) as e
+         union select t.payload->>'grantId' where t.model = 'Interaction'
+         union select t.payload#>>'{result,consent,grantId}' where t.model = 'Interaction') named
+       join oidc_artifacts g on g.model = 'Grant' and g.id = named.id
+       where t.ahead`,
   ),
   /** Saves; the rows have distinct keys (a key saved twice in one turn keeps its last save). */
   upsert: statement('oidc_artifact_upsert_batch', UPSERT_ROWS),
@@ -127,9 +141,11 @@ const SQL = {
 export interface FindAsk {
   model: string;
   key: string;
+  /** A read-ahead (readAhead.ts): a Session or Interaction comes with the Grants it names. */
+  ahead?: boolean;
 }
 
-/** A row found, with what was read ahead with it (empty unless a refresh token or code). */
+/** A row found, with what was read ahead with it (empty unless a token, code or read-ahead). */
 export interface Found {
   row: ArtifactRow | undefined;
   companions: ArtifactRow[];
@@ -173,6 +189,7 @@ export function artifactBatches(run: RunStatement, clock: Clock) {
       const { rows } = await run<FoundRow>(SQL.find, [
         asks.map((a) => a.model),
         asks.map((a) => a.key),
+        asks.map((a) => a.ahead === true),
       ]);
       const found: Found[] = asks.map(() => ({ row: undefined, companions: [] }));
       for (const { n, ...row } of rows) {

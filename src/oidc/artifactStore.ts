@@ -2,7 +2,9 @@
 // artifactBatches.ts (the request path, batched per event-loop turn) and artifactMaintenance.ts
 // (revocation, registration allowances, the sweep), built once per app. Inside a request that
 // holds its writes back (requestWrites.ts), saves and deletes wait for the request's one flush
-// and finds read them first; consumes and replay claims always go out at once.
+// and finds read them first; consumes and replay claims always go out at once. A login step's
+// Interaction, Session and Grants may be read ahead for its request (readAhead.ts): its finds
+// are answered from those rows after its own writes, each at most once.
 import type { Knex } from 'knex';
 import type { Clock } from '../clock.ts';
 import { statement, statementRunner } from '../db/prepared.ts';
@@ -10,6 +12,7 @@ import { runTogether } from '../db/together.ts';
 import { turnBatch } from '../db/turnBatch.ts';
 import { artifactBatches, writeParts } from './artifactBatches.ts';
 import { createArtifactMaintenance, SESSION_DEVICE } from './artifactMaintenance.ts';
+import { type AheadAsk, aheadRows } from './readAhead.ts';
 import { type HeldUnit, requestWrites } from './requestWrites.ts';
 
 export type { SessionsEnded } from './artifactMaintenance.ts';
@@ -19,6 +22,8 @@ export interface ArtifactRow {
   consumed_at: Date | null;
   id?: string;
   model?: string;
+  /** A Session's uid (finds of a read-ahead only). */
+  session_uid?: string | null;
   /** Token and code finds: 'self', or the 'grant' / 'session' read ahead with it. */
   part?: 'self' | 'grant' | 'session';
 }
@@ -120,24 +125,33 @@ export function createArtifactStore(options: ArtifactStoreOptions) {
     const last = unit.append && unit.events.length > 0 ? unit.append(unit.events) : undefined;
     await runTogether(knex, [...unit.parts, ...writeParts(unit.writes)], last);
   }
-  const maintenance = createArtifactMaintenance(options);
+  // The rows a login step read ahead (readAhead.ts), per request (its write buffer).
+  const ahead = aheadRows();
+  const maintenance = forgettingAhead(createArtifactMaintenance(options), () =>
+    ahead.forgetAll(writes.current()),
+  );
 
-  /** A row as the request in progress left it, else as the database has it. */
+  /** A row as the request in progress left it, else as it read it ahead, else the database's. */
   async function findRow(model: string, key: string): Promise<WithCompanions> {
-    const held = writes.current()?.lookup(model, key);
+    const buffer = writes.current();
+    const held = buffer?.lookup(model, key);
     if (held !== undefined) return { row: held ?? undefined, companions: [] };
+    const early = ahead.take(buffer, model, key);
+    if (early !== false) return { row: early, companions: [] };
     return findOne({ model, key });
   }
 
   /** A grant's rows deleted in the database: the request's held saves of them go too. */
   function droppedGrant(grantId: string, model?: string): void {
     writes.current()?.dropGrant(grantId, model);
+    ahead.forgetAll(writes.current());
   }
 
   /** A save: held back inside a request that holds its writes, else batched with the turn's. */
   function save(a: ArtifactWrite, consumedAt: Date | null = null): Promise<void> {
     const held = writes.current();
     if (!held) return upsertOne(a);
+    ahead.forget(held, a.model, a.key);
     held.save(a, consumedAt);
     return Promise.resolve();
   }
@@ -157,13 +171,23 @@ export function createArtifactStore(options: ArtifactStoreOptions) {
 
     /** Saves several artefacts in one statement (with whatever else this turn saves). */
     async upsertMany(rows: ArtifactWrite[]): Promise<void> {
-      const held = writes.current();
-      if (held) for (const a of rows) held.save(a);
+      if (writes.current()) for (const a of rows) await save(a);
       else await Promise.all(rows.map(upsertOne));
     },
 
     async find(model: string, key: string): Promise<ArtifactRow | undefined> {
       return (await findRow(model, key)).row;
+    },
+
+    /**
+     * Reads `asks` (a login step's Interaction and Session, readAhead.ts) in one statement, with
+     * the Grants they name, for the finds of the request in progress (none outside a request).
+     */
+    async readAhead(asks: AheadAsk[]): Promise<void> {
+      const buffer = writes.current();
+      if (!buffer) return;
+      const found = await Promise.all(asks.map((a) => findOne({ ...a, ahead: true })));
+      ahead.keep(buffer, asks, found);
     },
 
     /**
@@ -184,6 +208,9 @@ export function createArtifactStore(options: ArtifactStoreOptions) {
       const held = writes.current();
       const saved = held?.sessionByUid(uid);
       if (saved) return saved;
+      const early = ahead.takeSession(held, uid);
+      // Read ahead, and neither saved nor deleted by this request since (else as below).
+      if (early && held?.lookup('Session', early.id) === undefined) return early;
       const row = (await rows(SQL.findByUid, [uid]))[0];
       // Deleted by this request, not yet in the database.
       if (row?.id !== undefined && held?.lookup('Session', row.id) === null) return undefined;
@@ -209,6 +236,7 @@ export function createArtifactStore(options: ArtifactStoreOptions) {
      */
     async consume(model: string, key: string): Promise<boolean> {
       const held = writes.current();
+      ahead.forget(held, model, key);
       if (held?.has(model, key)) await writes.flushNow(held);
       const won = await consumeOne({ model, key });
       if (won) held?.consumed(model, key, new Date(options.clock.now()));
@@ -227,6 +255,7 @@ export function createArtifactStore(options: ArtifactStoreOptions) {
 
     async destroy(model: string, key: string): Promise<void> {
       const held = writes.current();
+      ahead.forget(held, model, key);
       if (held) held.destroy(model, key);
       else await run(SQL.destroy, [model, key]);
     },
@@ -261,3 +290,23 @@ export function createArtifactStore(options: ArtifactStoreOptions) {
 }
 
 export type ArtifactStore = ReturnType<typeof createArtifactStore>;
+
+/** Maintenance functions that only read (any other may delete rows a request read ahead). */
+const MAINTENANCE_READS = new Set(['grantsOf', 'sessionsOf']);
+
+/**
+ * `parts` with `before` called ahead of each of its functions that may delete: the rows a request
+ * read ahead may be among them, so it reads them again (fail-safe for functions added later).
+ */
+function forgettingAhead<T extends object>(parts: T, before: () => void): T {
+  const out: Record<string, unknown> = {};
+  for (const [name, part] of Object.entries(parts))
+    out[name] =
+      typeof part === 'function' && !MAINTENANCE_READS.has(name)
+        ? (...args: unknown[]) => {
+            before();
+            return (part as (...a: unknown[]) => unknown)(...args);
+          }
+        : part;
+  return out as T;
+}

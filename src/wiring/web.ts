@@ -3,6 +3,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type Koa from 'koa';
+import compose from 'koa-compose';
 import { adminApi } from '../admin/api.ts';
 import type { AuditLog } from '../audit/log.ts';
 import type { RecordSecurityEvent } from '../audit/recorder.ts';
@@ -23,10 +24,12 @@ import type { Issuer } from '../issuer/issuer.ts';
 import type { ClientLimiter } from '../limits/clientLimiter.ts';
 import type { Logger } from '../log.ts';
 import { createAccessTokenVerifier, opaqueTokens, ownApiTokenDeps } from '../oidc/accessTokens.ts';
+import { hashId } from '../oidc/adapter.ts';
 import type { ClientRegistry } from '../oidc/clients.ts';
 import { withPublicScopes } from '../oidc/discoveryTruth.ts';
 import { withFrontchannelLogout } from '../oidc/frontchannelLogout.ts';
 import { MTLS_ALIASED_PATHS } from '../oidc/mtls.ts';
+import { readAheadLoginStep } from '../oidc/readAhead.ts';
 import type { Registration } from '../oidc/registration.ts';
 import { failThroughGate, failToErrorPages, holdArtifactWrites } from '../oidc/writeBehind.ts';
 import { readinessChecks } from '../readiness.ts';
@@ -78,6 +81,13 @@ export function buildWeb(deps: WebDeps) {
     consents,
   } = deps.services;
   const { tls } = config;
+
+  // A login step's Interaction, Session and Grants in one statement, ahead of its finds.
+  const readAhead = readAheadLoginStep({
+    readAhead: (asks) => artifacts.readAhead(asks),
+    keyOf: hashId,
+    sessionCookie: () => oidc.provider.cookieName('session'),
+  });
 
   // Tokens at Portcullis' own APIs (admin, consents).
   const ownApiTokens = ownApiTokenDeps({ ...config, ring: () => oidc.ring, artifacts });
@@ -190,7 +200,7 @@ export function buildWeb(deps: WebDeps) {
     ],
     middleware: [
       // The steps of a login hold their artefact writes back to one statement per request.
-      interactionWrites(holdArtifactWrites(artifacts.requestWrites, failToErrorPages)),
+      interactionWrites(holdArtifactWrites(artifacts.requestWrites, failToErrorPages, readAhead)),
       // The WebAuthn browser library, served from here (no CDN) under the same CSP.
       extraStaticFile('/static/simplewebauthn-browser.js', WEBAUTHN_BROWSER_BUNDLE),
       // The theme (THEME_DIR or the default): its CSS colours, logo and favicon.
@@ -204,7 +214,7 @@ export function buildWeb(deps: WebDeps) {
             holdArtifactWrites(
               artifacts.requestWrites,
               failThroughGate(auditGate.hold),
-              oidc.middleware,
+              compose([readAhead, oidc.middleware]),
             ),
           ),
           () => catalogue.publicScopes(),

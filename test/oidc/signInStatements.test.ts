@@ -17,11 +17,13 @@ import { startTestServer, type TestServer } from '../support/server.ts';
  * asked twice) and the note of the signed-in device (the account page's sessions): 38 and 50.
  * Holding each request's artefact writes back to one statement before its response (src/oidc/
  * writeBehind.ts; the device note rides along) took them to 31 and 43; the audit events and other
- * stores' writes of a request riding in that statement too, to 28 and 40. Issue 14 aims at 15 and
- * 18; lower these as statements go, never raise them without a feature that needs it.
+ * stores' writes of a request riding in that statement too, to 28 and 40. Reading a login step's
+ * Interaction, Session and Grants ahead in one statement (src/oidc/readAhead.ts) took them to 24
+ * and 36. Issue 14 aims at 15 and 18; lower these as statements go, never raise them without a
+ * feature that needs it.
  */
-const PASSWORD_BUDGET = 28;
-const TOTP_BUDGET = 40;
+const PASSWORD_BUDGET = 24;
+const TOTP_BUDGET = 36;
 const TOTP_SEED = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
 
 interface Step {
