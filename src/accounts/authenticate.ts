@@ -33,9 +33,12 @@ export type SignInFailure =
   | 'account_disabled'
   | 'no_password';
 
-/** Whether a second-factor attempt may be checked now (it then already counts as a failure). */
-export type FactorAttempt =
-  | { ok: true; lockedUntil: Date | null }
+/**
+ * Whether a second-factor attempt may be checked now (it then already counts as a failure), with
+ * the row of the lookup that came in its statement.
+ */
+export type FactorAttempt<Read = never> =
+  | { ok: true; lockedUntil: Date | null; read?: Read | undefined }
   | { ok: false; reason: 'account_locked' }
   | { ok: false; reason: 'rate_limited'; retryAfterSeconds: number };
 
@@ -68,13 +71,6 @@ export function createAuthenticator(options: AuthenticateOptions) {
   const pendingKey = (ip: string) => `signin-pending:${ip}`;
   const secondsUntil = (end: Date, now: Date) =>
     Math.max(1, Math.ceil((end.getTime() - now.getTime()) / 1000));
-
-  /** Takes a point from the source address; the seconds to wait when it has none left. */
-  async function spendAddressPoint(ip: string, now: Date): Promise<number | undefined> {
-    const address = await throttle.consume(ipKey(ip), now, policy.ipWindowSeconds);
-    if (address.points <= policy.ipFailureLimit) return undefined;
-    return secondsUntil(address.windowEndsAt, now);
-  }
 
   /**
    * Starts a password attempt in one statement: a pending point of the address, the account's
@@ -204,17 +200,32 @@ export function createAuthenticator(options: AuthenticateOptions) {
     /**
      * Counts a second-factor attempt (TOTP, recovery code, security key) against the source
      * address and the account's second-factor lockout, before it is checked: it is a failure
-     * unless `factorSucceeded` follows. Not ok: do not check it.
+     * unless `factorSucceeded` follows. Not ok: do not check it. One statement, which also reads
+     * `read` (the owning store's lookup of what the attempt checks) when the attempt may be made.
      */
-    async claimFactorAttempt(userId: string, ip: string): Promise<FactorAttempt> {
+    async claimFactorAttempt<Read extends { id: string } = never>(
+      userId: string,
+      ip: string,
+      read?: StatementPart,
+    ): Promise<FactorAttempt<Read>> {
       const now = new Date(clock.now());
-      const retryAfterSeconds = await spendAddressPoint(ip, now);
-      if (retryAfterSeconds !== undefined)
+      const attempt = await throttle.beginFactorAttempt<Read>({
+        addressKey: ipKey(ip),
+        userId,
+        now,
+        windowSeconds: policy.ipWindowSeconds,
+        addressLimit: policy.ipFailureLimit,
+        lockout: policy.lockout,
+        read,
+      });
+      if (attempt.refused) {
+        const retryAfterSeconds = secondsUntil(attempt.addressEndsAt, now);
         return { ok: false, reason: 'rate_limited', retryAfterSeconds };
-      const attempt = await throttle.claimFactorAttempt(userId, now, policy.lockout);
-      return attempt
-        ? { ok: true, lockedUntil: attempt.lockedUntil }
-        : { ok: false, reason: 'account_locked' };
+      }
+      const claim = attempt.claim;
+      return claim === undefined || claim === 'locked'
+        ? { ok: false, reason: 'account_locked' }
+        : { ok: true, lockedUntil: claim.lockedUntil, read: attempt.read };
     },
 
     /** The factor was right: its attempt is not a failure (earlier wrong ones still count). */
