@@ -8,6 +8,7 @@ import { createPasswordHasher } from '../../src/accounts/passwords.ts';
 import { createAccountStore, type UserRow } from '../../src/accounts/store.ts';
 import { createThrottleStore } from '../../src/accounts/throttleStore.ts';
 import { manualClock } from '../../src/clock.ts';
+import { runTogether } from '../../src/db/together.ts';
 import { createTestDatabase, type TestDatabase, testDatabaseKind } from '../support/db.ts';
 
 const PASSWORD = 'lantern quartz harbour 77';
@@ -56,6 +57,7 @@ describe('starting a password attempt', () => {
       'held@example.com',
       'nopassword@example.com',
       'crowd@example.com',
+      'settle@example.com',
     ])
       await accounts.create({ email, password: PASSWORD });
     await accounts.disable('disabled@example.com');
@@ -196,6 +198,40 @@ describe('starting a password attempt', () => {
       { ok: false, reason: 'account_locked' },
     );
     assert.deepEqual(await lockout('alice@example.com'), locked, 'unchanged');
+  });
+
+  test('settling a right password locks the pending counter before the lockout row, as an attempt does', {
+    skip: testDatabaseKind() === 'embedded' && 'row locks need two sessions (PostgreSQL)',
+  }, async () => {
+    // An attempt locks its address's pending counter, then the account's lockout row. Were the
+    // statement that settles a right password (login.ts: the count cleared, the pending point given
+    // back, in that order of parts) to lock them the other way round, the two could deadlock.
+    const ip = newAddress();
+    const auth = authenticator();
+    const userId = await idOf('settle@example.com');
+    const right = await auth.checkPassword({ email: 'settle@example.com', password: PASSWORD, ip });
+    assert.ok(right.ok);
+    const holder = await db.knex.transaction();
+    await holder.raw('select 1 from rate_limits where key = ? for update', [
+      `signin-pending:${ip}`,
+    ]);
+    const settling = runTogether(db.knex, [right.clearFailures, auth.passwordCompletesPart(ip)]);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // The settling statement waits on the pending counter without holding the lockout row.
+      const probe = await db.knex.transaction();
+      try {
+        await probe.raw('select 1 from account_lockouts where user_id = ? for update nowait', [
+          userId,
+        ]);
+      } finally {
+        await probe.rollback();
+      }
+    } finally {
+      await holder.commit();
+      await settling;
+    }
+    assert.equal((await lockout('settle@example.com')).failures, 0);
   });
 
   test('parallel attempts from one address: each checked one is claimed, no refused one is', async () => {
