@@ -33,9 +33,12 @@ export type SignInFailure =
   | 'account_disabled'
   | 'no_password';
 
-/** Whether a second-factor attempt may be checked now (it then already counts as a failure). */
-export type FactorAttempt =
-  | { ok: true; lockedUntil: Date | null }
+/**
+ * Whether a second-factor attempt may be checked now (it then already counts as a failure), with
+ * the row of the lookup that came in its statement.
+ */
+export type FactorAttempt<Read = never> =
+  | { ok: true; lockedUntil: Date | null; read?: Read | undefined }
   | { ok: false; reason: 'account_locked' }
   | { ok: false; reason: 'rate_limited'; retryAfterSeconds: number };
 
@@ -69,35 +72,29 @@ export function createAuthenticator(options: AuthenticateOptions) {
   const secondsUntil = (end: Date, now: Date) =>
     Math.max(1, Math.ceil((end.getTime() - now.getTime()) / 1000));
 
-  /** Takes a point from the source address; the seconds to wait when it has none left. */
-  async function spendAddressPoint(ip: string, now: Date): Promise<number | undefined> {
-    const address = await throttle.consume(ipKey(ip), now, policy.ipWindowSeconds);
-    if (address.points <= policy.ipFailureLimit) return undefined;
-    return secondsUntil(address.windowEndsAt, now);
-  }
-
   /**
-   * Takes a pending point for a password attempt, unless the address has used its failures or
-   * has too many attempts pending; then the seconds to wait.
+   * Starts a password attempt in one statement: a pending point of the address, the account's
+   * lookup and, unless the address refuses or the account takes no password, the account's
+   * lockout claim. A refused attempt's pending point is given back (then the seconds to wait).
    */
-  async function beginPasswordAttempt(
-    ip: string,
-    now: Date,
-  ): Promise<{ retryAfterSeconds: number; pending: boolean } | undefined> {
-    const state = await throttle.beginAttempt(
-      pendingKey(ip),
-      ipKey(ip),
+  async function beginPasswordAttempt(ip: string, email: string, now: Date) {
+    const attempt = await throttle.beginPasswordAttempt<UserRow>({
+      pendingKey: pendingKey(ip),
+      failureKey: ipKey(ip),
       now,
-      policy.ipWindowSeconds,
-    );
+      windowSeconds: policy.ipWindowSeconds,
+      failureLimit: policy.ipFailureLimit,
+      pendingLimit: policy.ipPendingLimit,
+      lockout: policy.lockout,
+      account: store.passwordSignInPart(email),
+    });
+    if (!attempt.refused) return { ...attempt, refused: undefined };
+    await throttle.refund(pendingKey(ip));
     const refused =
-      state.failures >= policy.ipFailureLimit
-        ? { retryAfterSeconds: secondsUntil(state.failuresEndAt ?? now, now), pending: false }
-        : state.pending > policy.ipPendingLimit
-          ? { retryAfterSeconds: 1, pending: true }
-          : undefined;
-    if (refused !== undefined) await throttle.refund(pendingKey(ip));
-    return refused;
+      attempt.failures >= policy.ipFailureLimit
+        ? { retryAfterSeconds: secondsUntil(attempt.failuresEndAt ?? now, now), pending: false }
+        : { retryAfterSeconds: 1, pending: true };
+    return { ...attempt, refused };
   }
 
   /**
@@ -125,12 +122,14 @@ export function createAuthenticator(options: AuthenticateOptions) {
     const password = normalizePassword(input.password);
 
     // Every attempt holds a pending point of its address until its password is checked: a
-    // wrong one turns it into a failure; a right one is settled by `passwordCompletesPart` or `passwordContinuesParts`.
-    const refused = await beginPasswordAttempt(input.ip, now);
-    if (refused) return { ok: false, reason: 'rate_limited', ...refused };
-
+    // wrong one turns it into a failure; a right one is settled by `passwordCompletesPart` or
+    // `passwordContinuesParts`. The same statement finds the account and, when it may be tried,
+    // counts the attempt as a failure of the account until the password is proven right.
     const { ip } = input;
-    const user = await store.findUserByEmail(input.email.trim());
+    const attempt = await beginPasswordAttempt(ip, input.email.trim(), now);
+    if (attempt.refused) return { ok: false, reason: 'rate_limited', ...attempt.refused };
+
+    const user = attempt.account;
     if (!user) return fail(ip, now, password, { ok: false, reason: 'unknown_account' });
     if (user.status !== 'active') {
       const reason = user.status === 'disabled' ? 'account_disabled' : 'account_locked';
@@ -139,9 +138,9 @@ export function createAuthenticator(options: AuthenticateOptions) {
     if (!user.password_hash)
       return fail(ip, now, password, { ok: false, reason: 'no_password', userId: user.id });
 
-    // The attempt counts as a failure of the account until the password is proven right.
-    const attempt = await throttle.claimAttempt(user.id, now, policy.lockout);
-    if (!attempt)
+    // No claim for an active account with a password means its lock is still on.
+    const claim = attempt.claim;
+    if (claim === undefined || claim === 'locked')
       return fail(ip, now, password, { ok: false, reason: 'account_locked', userId: user.id });
 
     if (!(await hasher.verify(user.password_hash, password))) {
@@ -149,7 +148,7 @@ export function createAuthenticator(options: AuthenticateOptions) {
         ok: false,
         reason: 'wrong_password',
         userId: user.id,
-        lockedUntil: attempt.lockedUntil,
+        lockedUntil: claim.lockedUntil,
       });
     }
 
@@ -201,17 +200,32 @@ export function createAuthenticator(options: AuthenticateOptions) {
     /**
      * Counts a second-factor attempt (TOTP, recovery code, security key) against the source
      * address and the account's second-factor lockout, before it is checked: it is a failure
-     * unless `factorSucceeded` follows. Not ok: do not check it.
+     * unless `factorSucceeded` follows. Not ok: do not check it. One statement, which also reads
+     * `read` (the owning store's lookup of what the attempt checks) when the attempt may be made.
      */
-    async claimFactorAttempt(userId: string, ip: string): Promise<FactorAttempt> {
+    async claimFactorAttempt<Read extends { id: string } = never>(
+      userId: string,
+      ip: string,
+      read?: StatementPart,
+    ): Promise<FactorAttempt<Read>> {
       const now = new Date(clock.now());
-      const retryAfterSeconds = await spendAddressPoint(ip, now);
-      if (retryAfterSeconds !== undefined)
+      const attempt = await throttle.beginFactorAttempt<Read>({
+        addressKey: ipKey(ip),
+        userId,
+        now,
+        windowSeconds: policy.ipWindowSeconds,
+        addressLimit: policy.ipFailureLimit,
+        lockout: policy.lockout,
+        read,
+      });
+      if (attempt.refused) {
+        const retryAfterSeconds = secondsUntil(attempt.addressEndsAt, now);
         return { ok: false, reason: 'rate_limited', retryAfterSeconds };
-      const attempt = await throttle.claimFactorAttempt(userId, now, policy.lockout);
-      return attempt
-        ? { ok: true, lockedUntil: attempt.lockedUntil }
-        : { ok: false, reason: 'account_locked' };
+      }
+      const claim = attempt.claim;
+      return claim === undefined || claim === 'locked'
+        ? { ok: false, reason: 'account_locked' }
+        : { ok: true, lockedUntil: claim.lockedUntil, read: attempt.read };
     },
 
     /** The factor was right: its attempt is not a failure (earlier wrong ones still count). */

@@ -100,6 +100,17 @@ export function createAccountStore(knex: Knex, options: { prepared?: boolean } =
       knex<UserRow>('users').where({ id }).first(),
     findUserByEmail: (email: string): Promise<UserRow | undefined> =>
       knex<UserRow>('users').whereRaw('lower(email) = lower(?)', [email]).first(),
+    /**
+     * The account a password sign-in names, as the lookup part of the statement that starts the
+     * attempt (ThrottleStore.beginPasswordAttempt): its row, and `takes_password` (active with a
+     * password: only then does the attempt count against its lockout). Any case of the email,
+     * through the unique index on lower(email).
+     */
+    passwordSignInPart: (email: string): StatementPart => ({
+      sql: `select users.*, (status = 'active' and password_hash is not null) as takes_password
+            from users where lower(email) = lower(?) limit 1`,
+      bindings: [email],
+    }),
     async searchUsers(q: {
       text?: string | undefined;
       limit: number;

@@ -1,72 +1,22 @@
 // SQL for account_lockouts and rate_limits. Each check is one atomic statement, so parallel
 // requests on any number of instances cannot slip more attempts through than the limit allows.
-// Passwords and second factors have a counter and a lock each.
+// Passwords and second factors have a counter and a lock each. The statements that start a
+// sign-in attempt are in attemptStatements.ts, the SQL both share in throttleSql.ts.
 import type { Knex } from 'knex';
 import { partOf, type StatementPart } from '../db/together.ts';
+import { createAttemptStatements } from './attemptStatements.ts';
+import { ATTEMPT_CTES, CONSUME_SQL } from './throttleSql.ts';
 
-export interface LockoutPolicy {
-  /** Consecutive failures that lock the account. */
-  threshold: number;
-  /** First lock length; each further failure while at the threshold doubles it. */
-  baseSeconds: number;
-  maxSeconds: number;
-}
-
-/** Takes one point from a fixed-window counter (bindings: key, window end, now, now). */
-const CONSUME_SQL = `insert into rate_limits (key, points, window_ends_at) values (?, 1, ?)
-  on conflict (key) do update set
-    points = case when rate_limits.window_ends_at <= ? then 1 else rate_limits.points + 1 end,
-    window_ends_at = case when rate_limits.window_ends_at <= ? then excluded.window_ends_at
-                          else rate_limits.window_ends_at end
-  returning points, window_ends_at`;
+export type {
+  FactorAttemptStart,
+  LockoutClaim,
+  PasswordAttempt,
+} from './attemptStatements.ts';
+export type { LockoutPolicy } from './throttleSql.ts';
 
 export function createThrottleStore(knex: Knex) {
   const rows = async <T>(sql: string, bindings: Knex.RawBinding[]) =>
     ((await knex.raw(sql, bindings)) as { rows: T[] }).rows;
-
-  /** SQL for the lock that `failures` consecutive failures earn (null below the threshold). */
-  const lockExpr = (failures: string) =>
-    `case when ${failures} >= cast(? as integer)
-       then cast(? as timestamptz) + make_interval(secs => least(cast(? as float8),
-            cast(? as float8) * power(2, ${failures} - cast(? as integer))))
-       else null end`;
-  const lockBindings = (now: Date, p: LockoutPolicy) => [
-    p.threshold,
-    now,
-    p.maxSeconds,
-    p.baseSeconds,
-    p.threshold,
-  ];
-
-  /**
-   * One statement that counts an attempt as a failure on one of the two counters (passwords, or
-   * second factors) and sets that counter's lock when it reaches the threshold; no row comes back
-   * when the counter's lock is still on. Column names are constants, never input.
-   */
-  const claimSql = (counter: string, lock: string) =>
-    `insert into account_lockouts (user_id, ${counter}, ${lock}, last_failure_at)
-     values (?, 1, ${lockExpr('1')}, ?)
-     on conflict (user_id) do update set
-       ${counter} = account_lockouts.${counter} + 1,
-       ${lock} = ${lockExpr(`(account_lockouts.${counter} + 1)`)},
-       last_failure_at = excluded.last_failure_at
-     where account_lockouts.${lock} is null or account_lockouts.${lock} <= excluded.last_failure_at
-     returning ${counter} as failures, ${lock} as locked_until`;
-
-  async function claim(
-    sql: string,
-    userId: string,
-    now: Date,
-    policy: LockoutPolicy,
-  ): Promise<{ failures: number; lockedUntil: Date | null } | undefined> {
-    const [row] = await rows<{ failures: number; locked_until: Date | null }>(sql, [
-      userId,
-      ...lockBindings(now, policy),
-      now,
-      ...lockBindings(now, policy),
-    ]);
-    return row ? { failures: row.failures, lockedUntil: row.locked_until } : undefined;
-  }
 
   /** Gives back points of a fixed-window counter. */
   const refundPart = (key: string, points = 1): StatementPart => ({
@@ -96,24 +46,8 @@ export function createThrottleStore(knex: Knex) {
       }),
     );
 
-  const passwordClaim = claimSql('failures', 'locked_until');
-  const factorClaim = claimSql('second_factor_failures', 'second_factor_locked_until');
-
   return {
-    /**
-     * Counts one attempt on an account as a failure before its password is checked (a right
-     * password then clears the password count). Returns undefined when the account is locked
-     * for passwords: no attempt may be made now.
-     */
-    claimAttempt: (userId: string, now: Date, policy: LockoutPolicy) =>
-      claim(passwordClaim, userId, now, policy),
-
-    /**
-     * The same for a second-factor attempt (a code, a recovery code, a security key), on its own
-     * counter, which a right password does not clear. Undefined while second factors are locked.
-     */
-    claimFactorAttempt: (userId: string, now: Date, policy: LockoutPolicy) =>
-      claim(factorClaim, userId, now, policy),
+    ...createAttemptStatements(knex),
 
     /** The password was right: the password count starts again from zero. */
     async clearPasswordFailures(userId: string): Promise<void> {
@@ -190,23 +124,11 @@ export function createThrottleStore(knex: Knex) {
       windowSeconds: number,
     ): Promise<{ pending: number; failures: number; failuresEndAt: Date | null }> {
       const windowEnd = new Date(now.getTime() + windowSeconds * 1000);
-      const [row] = await rows<{
-        pending: number;
-        failures: number | null;
-        failures_end: Date | null;
-      }>(
-        `with pending as (${CONSUME_SQL})
-         select pending.points as pending, failures.points as failures,
-                failures.window_ends_at as failures_end
-         from pending left join rate_limits failures
-           on failures.key = ? and failures.window_ends_at > ?`,
+      const [row] = await rows<{ pending: number; failures: number; failures_end: Date | null }>(
+        `with ${ATTEMPT_CTES} select * from address`,
         [pendingKey, windowEnd, now, now, failureKey, now],
       );
-      return {
-        pending: row!.pending,
-        failures: row!.failures ?? 0,
-        failuresEndAt: row!.failures_end,
-      };
+      return { pending: row!.pending, failures: row!.failures, failuresEndAt: row!.failures_end };
     },
 
     /**

@@ -10,6 +10,7 @@ import type { Level } from '../mfa/assurance.ts';
 import type { FactorSummary } from '../mfa/factors.ts';
 import type { Progress } from '../mfa/loginProgress.ts';
 import { reportedAcr } from '../mfa/policy.ts';
+import type { TotpRow } from '../mfa/totp.ts';
 import { parseWebAuthnResponse, WebAuthnError, webauthnAmr } from '../mfa/webauthn.ts';
 import type { PendingInteraction } from '../oidc/bridge.ts';
 import {
@@ -41,8 +42,11 @@ export interface StepMessage {
   status?: number;
 }
 
-/** A factor attempt that may be checked, with the lock it set if it turns out wrong. */
-type Claimed = Extract<FactorAttempt, { ok: true }>;
+/**
+ * A factor attempt that may be checked, with the lock it set if it turns out wrong (and the row
+ * of the lookup read in its statement).
+ */
+type Claimed<Read = never> = Extract<FactorAttempt<Read>, { ok: true }>;
 
 /**
  * The factors a login page offers: only those that reach the level the request needs. An app
@@ -184,14 +188,16 @@ export function secondFactorSteps(deps: InteractionDeps) {
   /**
    * Counts a factor attempt against the source address and the account's second-factor lockout
    * before it is checked; undefined (and the page again, with why) when it may not be made now.
+   * `read` (what the attempt checks) is read in the same statement, only when it may be made.
    */
-  async function claim(
+  async function claim<Read extends { id: string } = never>(
     ctx: Koa.Context,
     i: PendingInteraction,
     s: LoginState,
     method: string,
-  ): Promise<Claimed | undefined> {
-    const attempt = await authenticator.claimFactorAttempt(s.progress.userId, ctx.ip);
+    read?: StatementPart,
+  ): Promise<Claimed<Read> | undefined> {
+    const attempt = await authenticator.claimFactorAttempt<Read>(s.progress.userId, ctx.ip, read);
     if (attempt.ok) return attempt;
     const origin = requestOrigin(ctx);
     if (attempt.reason === 'rate_limited') {
@@ -222,7 +228,7 @@ export function secondFactorSteps(deps: InteractionDeps) {
     ctx: Koa.Context,
     i: PendingInteraction,
     s: LoginState,
-    attempt: Claimed,
+    attempt: Pick<Claimed, 'lockedUntil'>,
     method: string,
     reason: string,
     message: Message,
@@ -300,9 +306,11 @@ export function secondFactorSteps(deps: InteractionDeps) {
     async submitTotp(ctx: Koa.Context): Promise<void> {
       const { form, i, s } = await load(ctx, 'factor');
       if (!s) return restart(ctx);
-      const attempt = await claim(ctx, i, s, 'totp');
+      const { userId } = s.progress;
+      // The authenticator is read in the claim's statement; its step is claimed on its own.
+      const attempt = await claim<TotpRow>(ctx, i, s, 'totp', totp.lookupPart(userId));
       if (!attempt) return;
-      const result = await totp.verify(s.progress.userId, form.code ?? '');
+      const result = await totp.verifyWith(userId, attempt.read, form.code ?? '');
       if (result === 'ok') return proven(ctx, i, s, 'totp', 2, ['otp']);
       const message =
         result === 'replayed' ? 'secondFactor.error.replayed' : 'secondFactor.error.wrongCode';

@@ -86,6 +86,11 @@ export function createMfaStore(knex: Knex) {
         .where({ user_id: userId })
         .whereNotNull('confirmed_at')
         .first(),
+    /** `confirmedTotp` as the lookup of another statement (a factor attempt's, which reads it). */
+    confirmedTotpPart: (userId: string): StatementPart => ({
+      sql: 'select * from totp_authenticators where user_id = ? and confirmed_at is not null limit 1',
+      bindings: [userId],
+    }),
     pendingTotp: (userId: string, id: string): Promise<TotpRow | undefined> =>
       knex<TotpRow>('totp_authenticators')
         .where({ user_id: userId, id })

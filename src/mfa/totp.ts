@@ -4,12 +4,16 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { generateSecret, generateSync, generateURI } from 'otplib';
 import type { Clock } from '../clock.ts';
+import type { StatementPart } from '../db/together.ts';
 import { conflict, invalid } from '../errors.ts';
 import type { Sealer } from '../keys/envelope.ts';
-import type { MfaStore } from './store.ts';
+import type { MfaStore, TotpRow } from './store.ts';
 
 const PERIOD = 30;
 const DRIFT_STEPS = 1;
+
+/** An authenticator app's row, as `lookupPart` reads it for `verifyWith`. */
+export type { TotpRow };
 
 export type TotpCheck = 'ok' | 'invalid' | 'replayed' | 'none';
 
@@ -74,6 +78,22 @@ export function createTotp({
     };
   }
 
+  /** A code checked against `row`; its step is then claimed as used (its own atomic update). */
+  async function verifyWith(
+    userId: string,
+    row: TotpRow | undefined,
+    code: string,
+  ): Promise<TotpCheck> {
+    if (!row || row.user_id !== userId) return 'none';
+    const step = matchingStep(
+      sealer.openString(row.secret_sealed, totpSealContext(userId)),
+      normalizeCode(code),
+      clock.now(),
+    );
+    if (step === undefined) return 'invalid';
+    return (await store.useTotpStep(row.id, step)) ? 'ok' : 'replayed';
+  }
+
   return {
     /**
      * Starts an enrolment: a new seed, kept sealed and unconfirmed until a valid code is given.
@@ -118,17 +138,16 @@ export function createTotp({
     },
 
     /** Checks a code of the person's confirmed authenticator, accepting each time step once. */
-    async verify(userId: string, code: string): Promise<TotpCheck> {
-      const row = await store.confirmedTotp(userId);
-      if (!row) return 'none';
-      const step = matchingStep(
-        sealer.openString(row.secret_sealed, totpSealContext(userId)),
-        normalizeCode(code),
-        clock.now(),
-      );
-      if (step === undefined) return 'invalid';
-      return (await store.useTotpStep(row.id, step)) ? 'ok' : 'replayed';
-    },
+    verify: async (userId: string, code: string): Promise<TotpCheck> =>
+      verifyWith(userId, await store.confirmedTotp(userId), code),
+
+    /**
+     * The lookup of the person's confirmed authenticator, read in the statement that claims the
+     * attempt (Authenticator.claimFactorAttempt); `verifyWith` then checks the code against it.
+     */
+    lookupPart: (userId: string): StatementPart => store.confirmedTotpPart(userId),
+    /** `verify` with the authenticator already read (undefined: the person has none). */
+    verifyWith,
 
     /**
      * Imports authenticators whose seeds are known (moving from another server, or test users),
