@@ -87,11 +87,19 @@ export function secondFactorSteps(deps: InteractionDeps) {
     authenticator,
   } = deps;
 
-  /** Where this login stands: who has proven what, and what it must reach. */
+  /**
+   * Where this login stands: who has proven what, and what it must reach. The target is the level
+   * this request needs (REQUIRE_MFA makes that 2 for everyone). A person with a second factor
+   * signing in for a level-1 request is not asked for it: when a stronger scope comes, they step
+   * up with the factor alone.
+   */
   async function state(i: PendingInteraction): Promise<LoginState | undefined> {
-    let p = await progress.get(i.uid);
+    // The progress and the person's factors, in one statement.
+    const found = await progress.getWithFactors(i.uid);
+    if (found) return { ...found, target: i.assurance.required };
+    let p: Progress | undefined;
     // A step-up continues the session's sign-in, unless the account was locked or disabled since.
-    if (!p && isStepUp(i) && (await accounts.get(i.session!.accountId))?.status === 'active') {
+    if (isStepUp(i) && (await accounts.get(i.session!.accountId))?.status === 'active') {
       p = {
         userId: i.session!.accountId,
         amr: i.session!.amr ?? [],
@@ -101,9 +109,6 @@ export function secondFactorSteps(deps: InteractionDeps) {
       await progress.save(i.uid, p);
     }
     if (!p) return undefined;
-    // The level this request needs (REQUIRE_MFA makes that 2 for everyone). A person with a
-    // second factor signing in for a level-1 request is not asked for it: when a stronger
-    // scope comes, they step up with the factor alone.
     return { progress: p, target: i.assurance.required, factors: await factors.summary(p.userId) };
   }
 

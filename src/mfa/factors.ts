@@ -3,7 +3,7 @@
 import { DomainError } from '../errors.ts';
 import type { Level } from './assurance.ts';
 import type { RecoveryCodes } from './recoveryCodes.ts';
-import type { MfaStore } from './store.ts';
+import type { FactorRows, MfaStore } from './store.ts';
 import type { Totp } from './totp.ts';
 import { type Credential, toCredential, type WebAuthn } from './webauthn.ts';
 
@@ -15,6 +15,18 @@ export interface FactorSummary {
   hasSecondFactor: boolean;
   /** The strongest level the person can reach: 3 with WebAuthn, 2 with an app, else 1. */
   strongest: Level;
+}
+
+/** The summary of the factors the store read (`factorSummary`, or with a login's progress). */
+export function toSummary(factors: FactorRows): FactorSummary {
+  const credentials = factors.credentials.map(toCredential);
+  return {
+    totp: factors.totp,
+    credentials,
+    recoveryCodesLeft: factors.recoveryCodesLeft,
+    hasSecondFactor: factors.totp || credentials.length > 0,
+    strongest: credentials.length > 0 ? 3 : factors.totp ? 2 : 1,
+  };
 }
 
 export function createFactors({
@@ -32,17 +44,7 @@ export function createFactors({
   requireMfa: boolean;
 }) {
   async function summary(userId: string): Promise<FactorSummary> {
-    const factors = await store.factorSummary(userId);
-    const hasTotp = factors.totp;
-    const credentials = factors.credentials.map(toCredential);
-    const left = factors.recoveryCodesLeft;
-    return {
-      totp: hasTotp,
-      credentials,
-      recoveryCodesLeft: left,
-      hasSecondFactor: hasTotp || credentials.length > 0,
-      strongest: credentials.length > 0 ? 3 : hasTotp ? 2 : 1,
-    };
+    return toSummary(await store.factorSummary(userId));
   }
 
   /** Throws when removing one factor of this kind would leave none where one is required. */

@@ -4,7 +4,8 @@ import { createHash } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import type { StatementPart } from '../db/together.ts';
 import type { Level } from './assurance.ts';
-import type { MfaStore } from './store.ts';
+import { type FactorSummary, toSummary } from './factors.ts';
+import type { MfaStore, ProgressRow } from './store.ts';
 
 export interface Progress {
   userId: string;
@@ -20,6 +21,13 @@ export interface Progress {
 const TTL_MS = 30 * 60 * 1000;
 const key = (interactionUid: string) =>
   createHash('sha256').update(interactionUid).digest('base64url');
+
+const fromRow = (row: ProgressRow): Progress => ({
+  userId: row.user_id,
+  amr: row.amr,
+  level: row.level as Level | 0,
+  addressPoints: row.address_points,
+});
 
 export function createLoginProgress({ store, clock }: { store: MfaStore; clock: Clock }) {
   return {
@@ -43,13 +51,14 @@ export function createLoginProgress({ store, clock }: { store: MfaStore; clock: 
     },
     async get(interactionUid: string): Promise<Progress | undefined> {
       const row = await store.progress(key(interactionUid), new Date(clock.now()));
-      if (!row) return undefined;
-      return {
-        userId: row.user_id,
-        amr: row.amr,
-        level: row.level as Level | 0,
-        addressPoints: row.address_points,
-      };
+      return row && fromRow(row);
+    },
+    /** `get`, with the factors of the person signing in read in the same statement. */
+    async getWithFactors(
+      interactionUid: string,
+    ): Promise<{ progress: Progress; factors: FactorSummary } | undefined> {
+      const found = await store.progressWithFactors(key(interactionUid), new Date(clock.now()));
+      return found && { progress: fromRow(found.progress), factors: toSummary(found.factors) };
     },
     clear: (interactionUid: string) => store.clearProgress(key(interactionUid)),
     /** `clear` as a part of the statement that completes the sign-in (src/db/together.ts). */

@@ -27,6 +27,62 @@ export interface CredentialRow {
   last_used_at: Date | null;
 }
 
+/** Which second factors a person has: see `factorSummary`. */
+export interface FactorRows {
+  totp: boolean;
+  credentials: Pick<
+    CredentialRow,
+    'id' | 'name' | 'device_type' | 'backed_up' | 'created_at' | 'last_used_at'
+  >[];
+  recoveryCodesLeft: number;
+}
+
+interface FactorColumns {
+  totp: boolean;
+  recovery_left: number;
+  credentials: {
+    id: string;
+    name: string;
+    device_type: string;
+    backed_up: boolean;
+    created_at: string;
+    last_used_at: string | null;
+  }[];
+}
+
+/** The factor summary's columns for the user `user` (an SQL expression, used three times). */
+const FACTOR_COLUMNS = (user: string) => `
+  exists(select 1 from totp_authenticators
+         where user_id = ${user} and confirmed_at is not null) as totp,
+  (select count(*) from recovery_codes where user_id = ${user} and used_at is null)
+    as recovery_left,
+  coalesce((select json_agg(json_build_object('id', c.id, 'name', c.name,
+              'device_type', c.device_type, 'backed_up', c.backed_up,
+              'created_at', c.created_at, 'last_used_at', c.last_used_at)
+            order by c.created_at)
+            from webauthn_credentials c where c.user_id = ${user}), '[]'::json) as credentials`;
+
+function factorRows(row: FactorColumns): FactorRows {
+  return {
+    totp: row.totp,
+    recoveryCodesLeft: Number(row.recovery_left),
+    // JSON carries times as text: back to Dates, as the credential rows have them.
+    credentials: row.credentials.map((c) => ({
+      ...c,
+      created_at: new Date(c.created_at),
+      last_used_at: c.last_used_at === null ? null : new Date(c.last_used_at),
+    })),
+  };
+}
+
+/** A login's saved progress, as login_progress holds it. */
+export interface ProgressRow {
+  user_id: string;
+  amr: string[];
+  level: number;
+  address_points: number;
+}
+
 export function createMfaStore(knex: Knex) {
   const rows = async <T>(sql: string, bindings: Knex.RawBinding[]) =>
     ((await knex.raw(sql, bindings)) as { rows: T[] }).rows;
@@ -36,48 +92,13 @@ export function createMfaStore(knex: Knex) {
      * Which second factors a person has, in one statement (three lookups otherwise): a confirmed
      * authenticator app, the WebAuthn credentials (oldest first), the recovery codes left.
      */
-    async factorSummary(userId: string): Promise<{
-      totp: boolean;
-      credentials: Pick<
-        CredentialRow,
-        'id' | 'name' | 'device_type' | 'backed_up' | 'created_at' | 'last_used_at'
-      >[];
-      recoveryCodesLeft: number;
-    }> {
-      const [row] = await rows<{
-        totp: boolean;
-        recovery_left: number;
-        credentials: {
-          id: string;
-          name: string;
-          device_type: string;
-          backed_up: boolean;
-          created_at: string;
-          last_used_at: string | null;
-        }[];
-      }>(
-        `select
-           exists(select 1 from totp_authenticators
-                  where user_id = ? and confirmed_at is not null) as totp,
-           (select count(*) from recovery_codes where user_id = ? and used_at is null)
-             as recovery_left,
-           coalesce((select json_agg(json_build_object('id', c.id, 'name', c.name,
-                       'device_type', c.device_type, 'backed_up', c.backed_up,
-                       'created_at', c.created_at, 'last_used_at', c.last_used_at)
-                     order by c.created_at)
-                     from webauthn_credentials c where c.user_id = ?), '[]'::json) as credentials`,
-        [userId, userId, userId],
-      );
-      return {
-        totp: row!.totp,
-        recoveryCodesLeft: Number(row!.recovery_left),
-        // JSON carries times as text: back to Dates, as the credential rows have them.
-        credentials: row!.credentials.map((c) => ({
-          ...c,
-          created_at: new Date(c.created_at),
-          last_used_at: c.last_used_at === null ? null : new Date(c.last_used_at),
-        })),
-      };
+    async factorSummary(userId: string): Promise<FactorRows> {
+      const [row] = await rows<FactorColumns>(`select ${FACTOR_COLUMNS('?')}`, [
+        userId,
+        userId,
+        userId,
+      ]);
+      return factorRows(row!);
     },
 
     // --- TOTP ---------------------------------------------------------------------------------
@@ -276,16 +297,28 @@ export function createMfaStore(knex: Knex) {
         ],
       });
     },
-    progress: (
-      hash: string,
-      now: Date,
-    ): Promise<
-      { user_id: string; amr: string[]; level: number; address_points: number } | undefined
-    > =>
+    progress: (hash: string, now: Date): Promise<ProgressRow | undefined> =>
       knex('login_progress')
         .where({ interaction_hash: hash })
         .where('expires_at', '>', now)
         .first('user_id', 'amr', 'level', 'address_points'),
+    /**
+     * A login's progress and, in the same statement, the factors of the person it is for: what
+     * every step between the factors reads first (one statement instead of two).
+     */
+    async progressWithFactors(
+      hash: string,
+      now: Date,
+    ): Promise<{ progress: ProgressRow; factors: FactorRows } | undefined> {
+      const [row] = await rows<ProgressRow & FactorColumns>(
+        `select p.user_id, p.amr, p.level, p.address_points, ${FACTOR_COLUMNS('p.user_id')}
+         from login_progress p where p.interaction_hash = ? and p.expires_at > ?`,
+        [hash, now],
+      );
+      if (!row) return undefined;
+      const { user_id, amr, level, address_points } = row;
+      return { progress: { user_id, amr, level, address_points }, factors: factorRows(row) };
+    },
     async clearProgress(hash: string): Promise<void> {
       await knex('login_progress').where({ interaction_hash: hash }).delete();
     },
