@@ -4,16 +4,14 @@
 // never over the request's own writes. Real PostgreSQL and real HTTP; rows are changed from a
 // connection of the test's own to tell a read-ahead row from the database's.
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import Koa from 'koa';
-import pg from 'pg';
-import { systemClock } from '../../src/clock.ts';
-import { createArtifactAdapter, hashId } from '../../src/oidc/adapter.ts';
-import { type ArtifactStore, createArtifactStore } from '../../src/oidc/artifactStore.ts';
+import type Koa from 'koa';
+import type pg from 'pg';
+import { type createArtifactAdapter, hashId } from '../../src/oidc/adapter.ts';
+import type { ArtifactStore } from '../../src/oidc/artifactStore.ts';
 import { readAheadLoginStep } from '../../src/oidc/readAhead.ts';
-import { failToErrorPages, holdArtifactWrites } from '../../src/oidc/writeBehind.ts';
-import { createTestDatabase, type TestDatabase, testDatabaseKind } from '../support/db.ts';
+import { type ArtifactApp, startArtifactApp } from '../support/artifactApp.ts';
+import { type TestDatabase, testDatabaseKind } from '../support/db.ts';
 
 const skip =
   testDatabaseKind() !== 'postgres' &&
@@ -28,8 +26,8 @@ describe('read-ahead of a login step', { skip }, () => {
   let artifacts: ArtifactStore;
   let Adapter: ReturnType<typeof createArtifactAdapter>;
   let other: pg.Client;
-  let http: Server;
   let base: string;
+  let app: ArtifactApp;
   /** What the test's routes do, by path, set by each test. */
   const routes = new Map<string, (ctx: Koa.Context) => Promise<unknown>>();
   const interactions = () => new Adapter('Interaction');
@@ -93,41 +91,21 @@ describe('read-ahead of a login step', { skip }, () => {
   }
 
   before(async () => {
-    db = await createTestDatabase('postgres');
-    artifacts = createArtifactStore({
-      knex: db.knex,
-      clock: systemClock,
-      clockToleranceSeconds: 15,
-      prepared: true,
-    });
-    Adapter = createArtifactAdapter({ artifacts, clock: systemClock });
-    other = new pg.Client({ connectionString: db.url! });
-    await other.connect();
-    const koa = new Koa();
-    koa.use(
-      holdArtifactWrites(
-        artifacts.requestWrites,
-        failToErrorPages,
+    app = await startArtifactApp({
+      inner: (store) =>
         readAheadLoginStep({
-          readAhead: (asks) => artifacts.readAhead(asks),
+          readAhead: (asks) => store.readAhead(asks),
           keyOf: hashId,
           sessionCookie: () => COOKIE,
         }),
-      ),
-    );
-    koa.use(async (ctx) => {
-      const route = routes.get(ctx.path.split('/').slice(0, 3).join('/'));
-      ctx.body = route ? ((await route(ctx)) ?? {}) : {};
+      handle: async (ctx) => {
+        const route = routes.get(ctx.path.split('/').slice(0, 3).join('/'));
+        return route ? route(ctx) : {};
+      },
     });
-    http = createServer(koa.callback());
-    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(http.address() as { port: number }).port}`;
+    ({ db, artifacts, Adapter, other, base } = app);
   });
-  after(async () => {
-    await new Promise((resolve) => http.close(resolve));
-    await other.end();
-    await db.drop();
-  });
+  after(() => app.close());
 
   test('the Interaction, the Session and the Grants they name come in one statement', async () => {
     await seed('i-one', 's-one', 'su-one', 'g-one', 'g-consented');

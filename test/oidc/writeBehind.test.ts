@@ -4,16 +4,13 @@
 // (read here from a connection of the test's own), and when the flush fails the request answers a
 // clean error and nothing of it is written. Real PostgreSQL and real HTTP throughout.
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
 import { after, afterEach, before, describe, test } from 'node:test';
-import Koa from 'koa';
+import type Koa from 'koa';
 import pg from 'pg';
-import { systemClock } from '../../src/clock.ts';
-import { createArtifactAdapter, hashId } from '../../src/oidc/adapter.ts';
-import { type ArtifactStore, createArtifactStore } from '../../src/oidc/artifactStore.ts';
-import { failToErrorPages, holdArtifactWrites } from '../../src/oidc/writeBehind.ts';
+import { type createArtifactAdapter, hashId } from '../../src/oidc/adapter.ts';
+import { type ArtifactApp, startArtifactApp } from '../support/artifactApp.ts';
 import { HttpBrowser } from '../support/browserless.ts';
-import { createTestDatabase, type TestDatabase, testDatabaseKind } from '../support/db.ts';
+import { type TestDatabase, testDatabaseKind } from '../support/db.ts';
 import { PASSWORD, seedBank } from '../support/fixtures.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
@@ -64,38 +61,18 @@ const untrap = (conn: pg.Client) =>
 
 describe('write-behind of one request', { skip }, () => {
   let db: TestDatabase;
-  let artifacts: ArtifactStore;
   let Adapter: ReturnType<typeof createArtifactAdapter>;
   let other: pg.Client;
-  let http: Server;
   let base: string;
+  let app: ArtifactApp;
   /** What the test's one route does, set by each test. */
   let route: (ctx: Koa.Context) => Promise<unknown>;
 
   before(async () => {
-    db = await createTestDatabase('postgres');
-    artifacts = createArtifactStore({
-      knex: db.knex,
-      clock: systemClock,
-      clockToleranceSeconds: 15,
-      prepared: true,
-    });
-    Adapter = createArtifactAdapter({ artifacts, clock: systemClock });
-    other = await otherConnection(db.url!);
-    const koa = new Koa();
-    koa.use(holdArtifactWrites(artifacts.requestWrites, failToErrorPages));
-    koa.use(async (ctx) => {
-      ctx.body = (await route(ctx)) ?? {};
-    });
-    http = createServer(koa.callback());
-    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(http.address() as { port: number }).port}`;
+    app = await startArtifactApp({ handle: (ctx) => route(ctx) });
+    ({ db, Adapter, other, base } = app);
   });
-  after(async () => {
-    await new Promise((resolve) => http.close(resolve));
-    await other.end();
-    await db.drop();
-  });
+  after(() => app.close());
   afterEach(() => untrap(other));
 
   test('a request reads its own writes; the last write to a key stays; one statement carries them', async () => {
