@@ -161,9 +161,8 @@ export function createAuditLog({
      * when the append itself failed (as `append` fails), else undefined (the statement's own).
      */
     appendFailure: (err: unknown): Unavailable | undefined =>
-      failedInAppend(err) || asUnavailable(err)
-        ? (asUnavailable(err) ?? new Unavailable('audit log', appendMessage(err)))
-        : undefined,
+      asUnavailable(err) ??
+      (failedInAppend(err) ? new Unavailable('audit log', appendMessage(err)) : undefined),
 
     /** Walks the whole chain in batches and reports the first event at fault, if any. */
     verify(): Promise<VerifyResult> {

@@ -49,11 +49,7 @@ export function createLoginProgress({ store, clock }: { store: MfaStore; clock: 
         alongside,
       );
     },
-    async get(interactionUid: string): Promise<Progress | undefined> {
-      const row = await store.progress(key(interactionUid), new Date(clock.now()));
-      return row && fromRow(row);
-    },
-    /** `get`, with the factors of the person signing in read in the same statement. */
+    /** Where a login stands, with the factors of the person signing in, in one statement. */
     async getWithFactors(
       interactionUid: string,
     ): Promise<{ progress: Progress; factors: FactorSummary } | undefined> {

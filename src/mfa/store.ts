@@ -86,6 +86,12 @@ export interface ProgressRow {
 export function createMfaStore(knex: Knex) {
   const rows = async <T>(sql: string, bindings: Knex.RawBinding[]) =>
     ((await knex.raw(sql, bindings)) as { rows: T[] }).rows;
+  /** A person's confirmed authenticator app (at most one). */
+  const confirmedTotpQuery = (userId: string) =>
+    knex<TotpRow>('totp_authenticators')
+      .where({ user_id: userId })
+      .whereNotNull('confirmed_at')
+      .first();
 
   return {
     /**
@@ -102,16 +108,9 @@ export function createMfaStore(knex: Knex) {
     },
 
     // --- TOTP ---------------------------------------------------------------------------------
-    confirmedTotp: (userId: string): Promise<TotpRow | undefined> =>
-      knex<TotpRow>('totp_authenticators')
-        .where({ user_id: userId })
-        .whereNotNull('confirmed_at')
-        .first(),
+    confirmedTotp: (userId: string): Promise<TotpRow | undefined> => confirmedTotpQuery(userId),
     /** `confirmedTotp` as the lookup of another statement (a factor attempt's, which reads it). */
-    confirmedTotpPart: (userId: string): StatementPart => ({
-      sql: 'select * from totp_authenticators where user_id = ? and confirmed_at is not null limit 1',
-      bindings: [userId],
-    }),
+    confirmedTotpPart: (userId: string): StatementPart => partOf(confirmedTotpQuery(userId)),
     pendingTotp: (userId: string, id: string): Promise<TotpRow | undefined> =>
       knex<TotpRow>('totp_authenticators')
         .where({ user_id: userId, id })
@@ -297,11 +296,6 @@ export function createMfaStore(knex: Knex) {
         ],
       });
     },
-    progress: (hash: string, now: Date): Promise<ProgressRow | undefined> =>
-      knex('login_progress')
-        .where({ interaction_hash: hash })
-        .where('expires_at', '>', now)
-        .first('user_id', 'amr', 'level', 'address_points'),
     /**
      * A login's progress and, in the same statement, the factors of the person it is for: what
      * every step between the factors reads first (one statement instead of two).
