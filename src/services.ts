@@ -6,7 +6,7 @@ import { type Accounts, createAccounts } from './accounts/accounts.ts';
 import { createAuthenticator } from './accounts/authenticate.ts';
 import { createPasswordHasher } from './accounts/passwords.ts';
 import { createRoles } from './accounts/roles.ts';
-import { createAccountStore } from './accounts/store.ts';
+import { createAccountStore, userWithAccessAhead } from './accounts/store.ts';
 import { createThrottleStore } from './accounts/throttleStore.ts';
 import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
@@ -21,7 +21,7 @@ import { createFactors } from './mfa/factors.ts';
 import { createLoginProgress } from './mfa/loginProgress.ts';
 import { createPaymentAssertion } from './mfa/paymentAssertion.ts';
 import { createRecoveryCodes } from './mfa/recoveryCodes.ts';
-import { createMfaStore } from './mfa/store.ts';
+import { createMfaStore, progressWithFactorsAhead } from './mfa/store.ts';
 import { createTotp } from './mfa/totp.ts';
 import { createWebAuthn } from './mfa/webauthn.ts';
 import { createArtifactStore } from './oidc/artifactStore.ts';
@@ -92,6 +92,8 @@ export function createDomainServices({
     clock,
     clockToleranceSeconds: config.clockToleranceSeconds,
     prepared,
+    // The person and login progress a step, code or refresh token names ride in its find.
+    reads: { account: userWithAccessAhead, progress: progressWithFactorsAhead },
   });
   const grants = createGrantRegistry({
     artifacts,
@@ -102,9 +104,12 @@ export function createDomainServices({
     },
   });
   // Each module's store, built once and shared by the services of that module.
-  const accountStore = createAccountStore(knex, { prepared });
+  const accountStore = createAccountStore(knex, {
+    prepared,
+    readAhead: artifacts.aheadOf('account'),
+  });
   const throttle = createThrottleStore(knex);
-  const mfaStore = createMfaStore(knex);
+  const mfaStore = createMfaStore(knex, { readAhead: artifacts.aheadOf('progress') });
   const accounts = endingSessionsOnPasswordChange(
     createAccounts({ store: accountStore, throttle, clock, hasher }),
     grants,

@@ -1,5 +1,6 @@
 // SQL for users, roles, role_scopes and user_roles; only src/accounts/ touches these tables.
 import type { Knex } from 'knex';
+import { type AheadRows, forgettingOnWrite } from '../db/aheadReads.ts';
 import { statement, statementRunner } from '../db/prepared.ts';
 import { partOf, type StatementPart } from '../db/together.ts';
 import { turnBatch } from '../db/turnBatch.ts';
@@ -42,14 +43,8 @@ export type UserWithAccess = UserRow & {
   role_scopes: Record<string, string[]>;
 };
 
-/**
- * The lookup of every token request and page that names a person: the user, their roles and
- * their roles' scopes per API in one statement (three lookups otherwise), for every person asked
- * in one turn of the event loop (`n` is the asker's place).
- */
-const USERS_WITH_ACCESS = statement(
-  'accounts_users_with_access',
-  `select k.n::int as n, u.*,
+/** A user's roles and their scopes per API, as columns beside `u.*` (users as `u`). */
+const ACCESS_COLUMNS = `
      array(select r.name from user_roles ur join roles r on r.id = ur.role_id
            where ur.user_id = u.id order by r.name) as role_names,
      coalesce((select json_object_agg(x.identifier, x.scopes)
@@ -58,11 +53,56 @@ const USERS_WITH_ACCESS = statement(
                      join role_scopes rs on rs.role_id = ur.role_id
                      join apis a on a.id = rs.api_id
                      where ur.user_id = u.id
-                     group by a.identifier) x), '{}'::json) as role_scopes
+                     group by a.identifier) x), '{}'::json) as role_scopes`;
+
+/**
+ * The lookup of every token request and page that names a person: the user, their roles and
+ * their roles' scopes per API in one statement (three lookups otherwise), for every person asked
+ * in one turn of the event loop (`n` is the asker's place).
+ */
+const USERS_WITH_ACCESS = statement(
+  'accounts_users_with_access',
+  `select k.n::int as n, u.*, ${ACCESS_COLUMNS}
    from unnest(?::uuid[]) with ordinality as k(id, n) join users u on u.id = k.id`,
 );
 
-export function createAccountStore(knex: Knex, options: { prepared?: boolean } = {}) {
+const UUID_PATTERN = "'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'";
+
+/**
+ * The same lookup as a read part of another store's statement (src/db/aheadReads.ts): the user
+ * whose id is the SQL text expression `id` (anything else than a UUID finds no one), as
+ * `(id text, payload jsonb)`. The artefacts' read-ahead carries it for the person a login step,
+ * code or refresh token names, so the step's account lookup needs no statement of its own.
+ */
+export function userWithAccessAhead(id: string): string {
+  return `select u.id::text as id, to_jsonb(x) as payload
+    from users u cross join lateral (select u.*, ${ACCESS_COLUMNS}) x
+    where u.id = case when ${id} ~* ${UUID_PATTERN} then (${id})::uuid end`;
+}
+
+/** A user read by `userWithAccessAhead`: JSON carries times as text, back to Dates. */
+function fromAhead(json: Record<string, unknown>): UserWithAccess {
+  const time = (v: unknown) => (typeof v === 'string' ? new Date(v) : null);
+  const row = json as unknown as UserWithAccess;
+  return {
+    ...row,
+    created_at: time(json.created_at)!,
+    updated_at: time(json.updated_at)!,
+    password_changed_at: time(json.password_changed_at),
+    last_login_at: time(json.last_login_at),
+  };
+}
+
+export interface AccountStoreOptions {
+  prepared?: boolean;
+  /**
+   * The user with access read ahead for the request in progress (src/db/aheadReads.ts): its
+   * JSON, `null` when looked for and not there, `false` when not read ahead.
+   */
+  readAhead?: AheadRows;
+}
+
+export function createAccountStore(knex: Knex, options: AccountStoreOptions = {}) {
   const run = statementRunner(knex, { prepared: options.prepared ?? false });
   const findWithAccess = turnBatch(async (ids: string[]) => {
     const { rows } = await run<UserWithAccess & { n: number }>(USERS_WITH_ACCESS, [ids]);
@@ -70,9 +110,13 @@ export function createAccountStore(knex: Knex, options: { prepared?: boolean } =
     for (const { n, ...row } of rows) found[n - 1] = row;
     return found;
   });
-  return {
+  const store = {
     /** A user with roles and scopes (id a UUID); the lookups of one turn are one statement. */
-    findUserWithAccess: (id: string): Promise<UserWithAccess | undefined> => findWithAccess(id),
+    findUserWithAccess(id: string): Promise<UserWithAccess | undefined> {
+      const early = options.readAhead ? options.readAhead.take(id) : false;
+      if (early !== false) return Promise.resolve(early === null ? undefined : fromAhead(early));
+      return findWithAccess(id);
+    },
     /** Inserts many users with the same roles in one transaction, a thousand rows at a time. */
     async insertUsers(rows: UserRow[], roleIds: string[], now: Date): Promise<void> {
       await knex.transaction(async (trx) => {
@@ -217,6 +261,24 @@ export function createAccountStore(knex: Knex, options: { prepared?: boolean } =
         .distinct('apis.identifier', 'role_scopes.scope');
     },
   };
+  // A write to users or roles: a person read ahead for the request is read again.
+  return options.readAhead
+    ? forgettingOnWrite(store, ACCOUNT_READS, options.readAhead.forget)
+    : store;
 }
+
+/** The store's functions that only read (any other may change a person read ahead). */
+const ACCOUNT_READS = new Set([
+  'findUserWithAccess',
+  'findUserById',
+  'findUserByEmail',
+  'passwordSignInPart',
+  'searchUsers',
+  'findRoleByName',
+  'findRoleById',
+  'listRoles',
+  'rolesOfUsers',
+  'scopesOfUser',
+]);
 
 export type AccountStore = ReturnType<typeof createAccountStore>;

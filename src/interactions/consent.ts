@@ -53,8 +53,9 @@ export function consentPage(deps: InteractionDeps) {
   const { views, csrf, accounts, catalogue } = deps;
 
   async function decision(i: PendingInteraction) {
-    const roleScopes = await accounts.scopesOf(i.session!.accountId);
-    return decideConsent(i.prompt.details as ConsentDetails, roleScopes);
+    // The person with their roles' scopes: read ahead with the step (src/db/aheadReads.ts).
+    const access = await accounts.withScopes(i.session!.accountId);
+    return decideConsent(i.prompt.details as ConsentDetails, access?.scopes ?? {});
   }
 
   async function approve(ctx: Koa.Context, i: PendingInteraction, how: 'approved' | 'first_party') {

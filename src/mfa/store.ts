@@ -1,6 +1,7 @@
 // SQL for the second-factor tables; only src/mfa/ touches them. Every "use once" rule is a
 // single conditional statement, so parallel requests on any instance cannot use a secret twice.
 import type { Knex } from 'knex';
+import { type AheadRows, forgettingOnWrite } from '../db/aheadReads.ts';
 import { partOf, runTogether, type StatementPart } from '../db/together.ts';
 
 export interface TotpRow {
@@ -83,7 +84,35 @@ export interface ProgressRow {
   address_points: number;
 }
 
-export function createMfaStore(knex: Knex) {
+/**
+ * A login's progress with the factors of its person, as a read part of another store's statement
+ * (src/db/aheadReads.ts): a scalar subquery giving the row of `progressWithFactors` as JSON (null
+ * when there is none) for the SQL text expression `hash`, at the time expression `now`. The
+ * artefacts' read-ahead of a login step carries it for the step's Interaction, whose stored key
+ * is the same hash.
+ */
+export function progressWithFactorsAhead(hash: string, now: string): string {
+  return `(select to_jsonb(x) from (
+      select p.user_id, p.amr, p.level, p.address_points, ${FACTOR_COLUMNS('p.user_id')}
+      from login_progress p where p.interaction_hash = ${hash} and p.expires_at > ${now}) x)`;
+}
+
+type ProgressWithFactors = { progress: ProgressRow; factors: FactorRows };
+
+function progressOf(row: ProgressRow & FactorColumns): ProgressWithFactors {
+  const { user_id, amr, level, address_points } = row;
+  return { progress: { user_id, amr, level, address_points }, factors: factorRows(row) };
+}
+
+export interface MfaStoreOptions {
+  /**
+   * A login's progress read ahead for the request in progress (src/db/aheadReads.ts): its JSON,
+   * `null` when looked for and not there, `false` when not read ahead.
+   */
+  readAhead?: AheadRows;
+}
+
+export function createMfaStore(knex: Knex, options: MfaStoreOptions = {}) {
   const rows = async <T>(sql: string, bindings: Knex.RawBinding[]) =>
     ((await knex.raw(sql, bindings)) as { rows: T[] }).rows;
   /** A person's confirmed authenticator app (at most one). */
@@ -93,7 +122,7 @@ export function createMfaStore(knex: Knex) {
       .whereNotNull('confirmed_at')
       .first();
 
-  return {
+  const store = {
     /**
      * Which second factors a person has, in one statement (three lookups otherwise): a confirmed
      * authenticator app, the WebAuthn credentials (oldest first), the recovery codes left.
@@ -300,18 +329,18 @@ export function createMfaStore(knex: Knex) {
      * A login's progress and, in the same statement, the factors of the person it is for: what
      * every step between the factors reads first (one statement instead of two).
      */
-    async progressWithFactors(
-      hash: string,
-      now: Date,
-    ): Promise<{ progress: ProgressRow; factors: FactorRows } | undefined> {
+    async progressWithFactors(hash: string, now: Date): Promise<ProgressWithFactors | undefined> {
+      const early = options.readAhead ? options.readAhead.take(hash) : false;
+      if (early !== false)
+        return early === null
+          ? undefined
+          : progressOf(early as unknown as ProgressRow & FactorColumns);
       const [row] = await rows<ProgressRow & FactorColumns>(
         `select p.user_id, p.amr, p.level, p.address_points, ${FACTOR_COLUMNS('p.user_id')}
          from login_progress p where p.interaction_hash = ? and p.expires_at > ?`,
         [hash, now],
       );
-      if (!row) return undefined;
-      const { user_id, amr, level, address_points } = row;
-      return { progress: { user_id, amr, level, address_points }, factors: factorRows(row) };
+      return row && progressOf(row);
     },
     async clearProgress(hash: string): Promise<void> {
       await knex('login_progress').where({ interaction_hash: hash }).delete();
@@ -327,6 +356,22 @@ export function createMfaStore(knex: Knex) {
       return a + b;
     },
   };
+  // A write to these tables: a login's progress read ahead for the request is read again (its
+  // factors may have changed with it).
+  return options.readAhead ? forgettingOnWrite(store, MFA_READS, options.readAhead.forget) : store;
 }
+
+/** The store's functions that only read (any other may change a progress read ahead). */
+const MFA_READS = new Set([
+  'factorSummary',
+  'confirmedTotp',
+  'confirmedTotpPart',
+  'pendingTotp',
+  'allTotp',
+  'credentialsOf',
+  'credentialById',
+  'recoveryCodesLeft',
+  'progressWithFactors',
+]);
 
 export type MfaStore = ReturnType<typeof createMfaStore>;

@@ -2,6 +2,7 @@
 // table and calls these): the finds, saves, consumes and replay claims of one event-loop turn go
 // out as one statement of each kind, with `unnest` over one array per column.
 import type { Clock } from '../clock.ts';
+import type { AheadReads } from '../db/aheadReads.ts';
 import { type RunStatement, type Statement, statement } from '../db/prepared.ts';
 import type { StatementPart } from '../db/together.ts';
 import type { ArtifactRow, ArtifactWrite } from './artifactStore.ts';
@@ -74,21 +75,60 @@ export function writeParts(writes: BufferedWrite[]): StatementPart[] {
   ];
 }
 
-const SQL = {
-  /**
-   * Every row asked for (`n` is the asker's place), and for a refresh token or code its Grant
-   * and, if it expires with a session, that Session: what the provider always reads next. An ask
-   * made `ahead` (readAhead.ts: a login step's Session and Interaction) brings the Grants its row
-   * names: a Session's `authorizations`, an Interaction's grantId and consented grantId.
-   */
-  find: statement(
+/**
+ * Every row asked for (`n` is the asker's place), and for a refresh token or code its Grant
+ * and, if it expires with a session, that Session: what the provider always reads next. An ask
+ * made `ahead` (readAhead.ts: a login step's Session and Interaction) brings the Grants its row
+ * names: a Session's `authorizations`, an Interaction's grantId and consented grantId.
+ * With `reads` (src/db/aheadReads.ts), other stores' rows come too, each as one jsonb payload:
+ * - 'account': the person a token, code or read-ahead row names (its accountId, an Interaction's
+ *   session and login result), for findAccount and the consent page;
+ * - 'progress': a read-ahead Interaction's login progress (null when none), for the second factor;
+ * - 'account_grants': when a read-ahead Interaction has a login result and no consent yet, the
+ *   person's live Grants as one array (grants.reusable: consent given in another session).
+ */
+function findStatement(reads: AheadReads | undefined): Statement {
+  // The login progress of each read-ahead Interaction (its key is the progress's), and every
+  // person a row names: its accountId, an Interaction's session and login result, or the
+  // person its login progress is for (a login between its factors).
+  const othersCtes = reads
+    ? `,
+     progress as (
+       select t.n, t.id, ${reads.progress('t.id', '(select now from at_time)')} as payload
+       from t where t.ahead and t.model = 'Interaction'),
+     people as (
+       select distinct t.n, v.id from t cross join lateral (values (t.payload->>'accountId'),
+         (t.payload#>>'{session,accountId}'), (t.payload#>>'{result,login,accountId}'),
+         ((select p.payload->>'user_id' from progress p where p.n = t.n and p.id = t.id))) v(id)
+       where v.id is not null and (t.ahead or t.model in ${OWNERS}))`
+    : '';
+  const others = reads
+    ? `
+     union all
+     select people.n, c.id, null, c.payload, null, 'account' from people
+       cross join lateral (${reads.account('people.id')}) c
+     union all
+     select n, id, null, payload, null, 'progress' from progress
+     union all
+     select t.n, t.payload#>>'{result,login,accountId}', null,
+       coalesce((select jsonb_agg(jsonb_build_object('id', g.id, 'payload', g.payload))
+         from oidc_artifacts g where g.model = 'Grant'
+           and g.account_id = t.payload#>>'{result,login,accountId}'
+           and (g.expires_at is null or g.expires_at > (select now from at_time))), '[]'::jsonb),
+       null, 'account_grants'
+       from t where t.ahead and t.model = 'Interaction'
+         and t.payload#>>'{result,login,accountId}' is not null
+         and t.payload#>'{result,consent}' is null`
+    : '';
+  return statement(
     'oidc_artifact_find_batch',
-    `with k as (
+    `with at_time as (select ?::timestamptz as now),
+     k as (
        select model, id, ahead, n::int
        from unnest(?::text[], ?::text[], ?::boolean[]) with ordinality as k(model, id, ahead, n)),
      t as (
        select k.n, k.ahead, a.model, a.id, a.session_uid, a.payload, a.consumed_at, a.grant_id
-       from k join oidc_artifacts a on a.model = k.model and a.id = k.id)
+       from k join oidc_artifacts a on a.model = k.model and a.id = k.id)${othersCtes}
      select n, id, session_uid, payload, consumed_at, 'self' as part from t
      union all
      select t.n, g.id, null, g.payload, g.consumed_at, 'grant' from t join oidc_artifacts g
@@ -107,8 +147,11 @@ const SQL = {
          union select t.payload->>'grantId' where t.model = 'Interaction'
          union select t.payload#>>'{result,consent,grantId}' where t.model = 'Interaction') named
        join oidc_artifacts g on g.model = 'Grant' and g.id = named.id
-       where t.ahead`,
-  ),
+       where t.ahead${others}`,
+  );
+}
+
+const SQL = {
   /** Saves; the rows have distinct keys (a key saved twice in one turn keeps its last save). */
   upsert: statement('oidc_artifact_upsert_batch', UPSERT_ROWS),
   /**
@@ -168,7 +211,8 @@ function firstOf<T>(items: T[], keyOf: (item: T) => string): Map<string, number>
   return first;
 }
 
-export function artifactBatches(run: RunStatement, clock: Clock) {
+export function artifactBatches(run: RunStatement, clock: Clock, reads?: AheadReads) {
+  const find = findStatement(reads);
   /** The write statement ending in the audit log's append (whose SQL is the same every call). */
   const auditedWrites = new Map<string, Statement>();
   function audited(appendSql: string): Statement {
@@ -186,7 +230,8 @@ export function artifactBatches(run: RunStatement, clock: Clock) {
   return {
     /** One row per ask (each its own copy, even when two ask for the same key). */
     async find(asks: FindAsk[]): Promise<Found[]> {
-      const { rows } = await run<FoundRow>(SQL.find, [
+      const { rows } = await run<FoundRow>(find, [
+        new Date(clock.now()),
         asks.map((a) => a.model),
         asks.map((a) => a.key),
         asks.map((a) => a.ahead === true),

@@ -7,6 +7,11 @@
 // are answered from those rows after its own writes, each at most once.
 import type { Knex } from 'knex';
 import type { Clock } from '../clock.ts';
+import {
+  type AheadReads,
+  type AheadRows as AheadRowsOfStore,
+  forgettingOnWrite,
+} from '../db/aheadReads.ts';
 import { statement, statementRunner } from '../db/prepared.ts';
 import { runTogether } from '../db/together.ts';
 import { turnBatch } from '../db/turnBatch.ts';
@@ -25,7 +30,7 @@ export interface ArtifactRow {
   /** A Session's uid (finds of a read-ahead only). */
   session_uid?: string | null;
   /** Token and code finds: 'self', or the 'grant' / 'session' read ahead with it. */
-  part?: 'self' | 'grant' | 'session';
+  part?: 'self' | 'grant' | 'session' | 'account' | 'progress' | 'account_grants';
 }
 
 /** A token or code with the Grant and Session read in its own statement. */
@@ -60,6 +65,8 @@ export interface ArtifactStoreOptions {
   clockToleranceSeconds: number;
   /** Named prepared statements (real PostgreSQL only; see db/prepared.ts). */
   prepared?: boolean;
+  /** Other stores' reads that ride in the finds (src/db/aheadReads.ts); none when absent. */
+  reads?: AheadReads;
 }
 
 /**
@@ -106,7 +113,7 @@ export function createArtifactStore(options: ArtifactStoreOptions) {
     (await run<ArtifactRow>(s, values)).rows;
 
   // One statement of each kind per turn of the event loop, each caller answered from it.
-  const batches = artifactBatches(run, options.clock);
+  const batches = artifactBatches(run, options.clock, options.reads);
   const findOne = turnBatch(batches.find);
   const upsertOne = turnBatch(batches.upsert);
   const consumeOne = turnBatch(batches.consume);
@@ -127,7 +134,8 @@ export function createArtifactStore(options: ArtifactStoreOptions) {
   }
   // The rows a login step read ahead (readAhead.ts), per request (its write buffer).
   const ahead = aheadRows();
-  const maintenance = forgettingAhead(createArtifactMaintenance(options), () =>
+  // Any maintenance function but a listed read may delete rows a request read ahead.
+  const maintenance = forgettingOnWrite(createArtifactMaintenance(options), MAINTENANCE_READS, () =>
     ahead.forgetAll(writes.current()),
   );
 
@@ -138,7 +146,12 @@ export function createArtifactStore(options: ArtifactStoreOptions) {
     if (held !== undefined) return { row: held ?? undefined, companions: [] };
     const early = ahead.take(buffer, model, key);
     if (early !== false) return { row: early, companions: [] };
-    return findOne({ model, key });
+    const found = await findOne({ model, key });
+    // A token's or code's person came along: kept for the request's account lookup.
+    const others = found.companions.filter((c) => c.part === 'account');
+    if (others.length === 0) return found;
+    if (buffer) ahead.keepOthers(buffer, others);
+    return { row: found.row, companions: found.companions.filter((c) => c.part !== 'account') };
   }
 
   /** A grant's rows deleted in the database: the request's held saves of them go too. */
@@ -267,6 +280,31 @@ export function createArtifactStore(options: ArtifactStoreOptions) {
 
     ...maintenance,
 
+    /**
+     * A person's live Grants; read ahead with a login step's Interaction when it has a login
+     * result and no consent yet (consent given in another session, src/oidc/rememberedGrant.ts).
+     */
+    async grantsOf(accountId: string): Promise<{ id: string; payload: object }[]> {
+      const early = ahead.takeOther(writes.current(), 'account_grants', accountId);
+      if (Array.isArray(early)) return early as { id: string; payload: object }[];
+      return maintenance.grantsOf(accountId);
+    },
+
+    /**
+     * What was read ahead of another store (src/db/aheadReads.ts) for the request in progress:
+     * `take` gives a row once (its JSON, `null` when looked for and absent, `false` when not read
+     * ahead); `forget` drops every row of that store (it wrote).
+     */
+    aheadOf(kind: 'account' | 'progress'): AheadRowsOfStore {
+      return {
+        take(key) {
+          const early = ahead.takeOther(writes.current(), kind, key);
+          return Array.isArray(early) ? false : early;
+        },
+        forget: () => ahead.forgetOthers(writes.current(), kind),
+      };
+    },
+
     /** The browser and system a session signed in from: a row of its own, saved as artefacts are. */
     noteSessionDevice(
       uid: string,
@@ -293,20 +331,3 @@ export type ArtifactStore = ReturnType<typeof createArtifactStore>;
 
 /** Maintenance functions that only read (any other may delete rows a request read ahead). */
 const MAINTENANCE_READS = new Set(['grantsOf', 'sessionsOf']);
-
-/**
- * `parts` with `before` called ahead of each of its functions that may delete: the rows a request
- * read ahead may be among them, so it reads them again (fail-safe for functions added later).
- */
-function forgettingAhead<T extends object>(parts: T, before: () => void): T {
-  const out: Record<string, unknown> = {};
-  for (const [name, part] of Object.entries(parts))
-    out[name] =
-      typeof part === 'function' && !MAINTENANCE_READS.has(name)
-        ? (...args: unknown[]) => {
-            before();
-            return (part as (...a: unknown[]) => unknown)(...args);
-          }
-        : part;
-  return out as T;
-}

@@ -10,20 +10,49 @@
 //   a Grant's id; a Session asked by uid matches on its session_uid column), each row at most once;
 // - the request's own writes win: a key it saved, deleted or consumed is never served from here;
 // - a row never asked for is dropped with the request (the buffer is only weakly referenced).
+// Other stores' rows come in the same statement (src/db/aheadReads.ts: the person the step names,
+// the login's progress, the person's Grants) and are served to those stores the same way.
 // The cookie is read raw: the provider still verifies it, and asks for the row only if valid.
 import type Koa from 'koa';
 import type { ArtifactRow } from './artifactStore.ts';
 
 const keyOf = (model: string, key: string) => `${model}\u0000${key}`;
 
+/** A companion of another store as read: its JSON, null when looked for and not there. */
+type AheadJson = Record<string, unknown> | unknown[] | null;
+
+/** Companions of other stores (src/db/aheadReads.ts), kept by kind and key. */
+const OTHER_PARTS = new Set(['account', 'progress', 'account_grants']);
+
 /** The rows read ahead for one request; `undefined` rows were looked for and are not there. */
 class AheadRows {
   private readonly rows = new Map<string, ArtifactRow | undefined>();
+  /** Other stores' rows (JSON, null when looked for and absent), by kind and key. */
+  private readonly others = new Map<string, AheadJson>();
 
   keep(model: string, key: string, row: ArtifactRow | undefined): void {
     const k = keyOf(model, key);
     // The first read of a key stands (a Grant named twice is one row).
     if (!this.rows.has(k)) this.rows.set(k, row);
+  }
+
+  /** Keeps a companion: a Grant as an artefact, another store's row by its kind. */
+  keepCompanion(row: ArtifactRow): void {
+    if (typeof row.id !== 'string') return;
+    if (row.part === 'grant') this.keep('Grant', row.id, { ...row, model: 'Grant' });
+    else if (row.part && OTHER_PARTS.has(row.part)) {
+      const k = keyOf(row.part, row.id);
+      if (!this.others.has(k)) this.others.set(k, (row.payload as AheadJson) ?? null);
+      // A person's Grants (grants.reusable) are found next by id: keep each as a Grant too.
+      if (row.part === 'account_grants' && Array.isArray(row.payload))
+        for (const g of row.payload as { id: string; payload: Record<string, unknown> }[])
+          this.keep('Grant', g.id, {
+            id: g.id,
+            payload: g.payload,
+            consumed_at: null,
+            model: 'Grant',
+          });
+    }
   }
 
   /** The row kept for exactly this key, once: `false` when none was read ahead. */
@@ -32,6 +61,15 @@ class AheadRows {
     if (!this.rows.has(k)) return false;
     const row = this.rows.get(k);
     this.rows.delete(k);
+    return row;
+  }
+
+  /** Another store's row kept for this kind and key, once: `false` when none was read ahead. */
+  takeOther(kind: string, key: string): AheadJson | false {
+    const k = keyOf(kind, key);
+    if (!this.others.has(k)) return false;
+    const row = this.others.get(k) ?? null;
+    this.others.delete(k);
     return row;
   }
 
@@ -49,6 +87,12 @@ class AheadRows {
   forget(model: string, key: string): void {
     this.rows.delete(keyOf(model, key));
   }
+
+  /** Drops every companion of `kind` (its store wrote in this request). */
+  forgetOthers(kind: string): void {
+    const prefix = keyOf(kind, '');
+    for (const k of [...this.others.keys()]) if (k.startsWith(prefix)) this.others.delete(k);
+  }
 }
 
 /** One ask of a read-ahead: a model and its stored key. */
@@ -62,8 +106,8 @@ export function aheadRows() {
   const byRequest = new WeakMap<object, AheadRows>();
   return {
     /**
-     * Keeps what `found` holds for `asks` (each ask's row, or its absence, and the Grants that
-     * came with it) for `request`, replacing anything read ahead for it before.
+     * Keeps what `found` holds for `asks` (each ask's row, or its absence, and what came with
+     * it) for `request`, replacing anything read ahead for it before.
      */
     keep(
       request: object,
@@ -74,19 +118,34 @@ export function aheadRows() {
       asks.forEach((ask, i) => {
         const entry = found[i];
         rows.keep(ask.model, ask.key, entry?.row && { ...entry.row, model: ask.model });
-        for (const grant of entry?.companions ?? [])
-          if (grant.part === 'grant' && typeof grant.id === 'string')
-            rows.keep('Grant', grant.id, { ...grant, model: 'Grant' });
+        for (const companion of entry?.companions ?? []) rows.keepCompanion(companion);
       });
       byRequest.set(request, rows);
     },
+    /**
+     * Keeps other stores' rows that came with a token or code (its person) for `request`, beside
+     * what it read ahead before.
+     */
+    keepOthers(request: object, companions: ArtifactRow[]): void {
+      const rows = byRequest.get(request) ?? new AheadRows();
+      byRequest.set(request, rows);
+      for (const companion of companions) rows.keepCompanion(companion);
+    },
     take: (request: object | undefined, model: string, key: string) =>
       request ? (byRequest.get(request)?.take(model, key) ?? false) : false,
+    takeOther(request: object | undefined, kind: string, key: string): AheadJson | false {
+      const rows = request && byRequest.get(request);
+      return rows ? rows.takeOther(kind, key) : false;
+    },
     takeSession: (request: object | undefined, uid: string) =>
       request ? byRequest.get(request)?.takeSession(uid) : undefined,
     /** The request wrote `key` (or consumed it): its read-ahead row is stale. */
     forget(request: object | undefined, model: string, key: string): void {
       if (request) byRequest.get(request)?.forget(model, key);
+    },
+    /** Another store wrote in the request: none of its rows read ahead is served. */
+    forgetOthers(request: object | undefined, kind: string): void {
+      if (request) byRequest.get(request)?.forgetOthers(kind);
     },
     /** The request deleted rows it cannot name one by one (a revocation): nothing is served. */
     forgetAll(request: object | undefined): void {

@@ -22,11 +22,13 @@ import { startTestServer, type TestServer } from '../support/server.ts';
  * and 36. Starting an attempt in one statement (password: address point, account lookup, lockout
  * claim; code: address point, lockout claim, the authenticator's read) took them to 22 and 32. A
  * step between the factors reading its progress and the person's factors in one statement, to 22
- * and 30. Issue 14 aims at 15 and 18; lower these as statements go, never raise them without a
- * feature that needs it.
+ * and 30. Other stores' reads riding in the artefacts' find (src/db/aheadReads.ts: the person a
+ * step, code or refresh token names, the login's progress, the person's Grants), to 15 and 20.
+ * Issue 14 aims at 15 and 18; lower these as statements go, never raise them without a feature
+ * that needs it.
  */
-const PASSWORD_BUDGET = 22;
-const TOTP_BUDGET = 30;
+const PASSWORD_BUDGET = 15;
+const TOTP_BUDGET = 20;
 const TOTP_SEED = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
 
 interface Step {

@@ -6,6 +6,7 @@ import { createServer } from 'node:http';
 import Koa from 'koa';
 import pg from 'pg';
 import { systemClock } from '../../src/clock.ts';
+import type { AheadReads } from '../../src/db/aheadReads.ts';
 import { createArtifactAdapter } from '../../src/oidc/adapter.ts';
 import { type ArtifactStore, createArtifactStore } from '../../src/oidc/artifactStore.ts';
 import { failToErrorPages, holdArtifactWrites } from '../../src/oidc/writeBehind.ts';
@@ -24,6 +25,8 @@ export interface ArtifactApp {
 export async function startArtifactApp(options: {
   inner?: (artifacts: ArtifactStore) => Koa.Middleware;
   handle: (ctx: Koa.Context) => Promise<unknown>;
+  /** Other stores' reads riding in the finds (src/db/aheadReads.ts). */
+  reads?: AheadReads;
 }): Promise<ArtifactApp> {
   const db = await createTestDatabase('postgres');
   const artifacts = createArtifactStore({
@@ -31,6 +34,7 @@ export async function startArtifactApp(options: {
     clock: systemClock,
     clockToleranceSeconds: 15,
     prepared: true,
+    ...(options.reads && { reads: options.reads }),
   });
   const Adapter = createArtifactAdapter({ artifacts, clock: systemClock });
   const other = new pg.Client({ connectionString: db.url! });
