@@ -56,6 +56,9 @@ function serverEnv(
     // To compare with the memory settings `portcullis serve` applies by default (README,
     // "Memory"): BENCH_MEMORY_SETTINGS=off starts it without them.
     ...(process.env.BENCH_MEMORY_SETTINGS === 'off' ? { MEMORY_SETTINGS: 'off' } : {}),
+    // V8 flags of an experiment (e.g. a heap limit), passed to the server as NODE_OPTIONS; the
+    // memory settings' own flags are added beside them unless the same flag is given here.
+    ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
   };
   if (options.poolMax) env.DATABASE_POOL_MAX = String(options.poolMax);
   return env;
