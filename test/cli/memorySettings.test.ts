@@ -127,11 +127,21 @@ describe('portcullis serve and its memory settings', {
     assert.deepEqual(await exited, [0, null]);
 
     const own = memoryEnvironment(
-      { GLIBC_TUNABLES: 'glibc.malloc.arena_max=2', NODE_OPTIONS: '--max-semi-space-size=32' },
+      {
+        GLIBC_TUNABLES: 'glibc.malloc.arena_max=2',
+        NODE_OPTIONS: '--max-semi-space-size=32 --max-old-space-size=4096',
+      },
       'linux',
       () => true,
     );
     assert.equal(own, undefined);
+    // One flag of the operator's own: it stays, and only the other is added before it.
+    const heap = memoryEnvironment(
+      { GLIBC_TUNABLES: 'glibc.malloc.arena_max=2', NODE_OPTIONS: '--max-old-space-size=4096' },
+      'linux',
+      () => true,
+    );
+    assert.equal(heap?.NODE_OPTIONS, '--max-semi-space-size=8 --max-old-space-size=4096');
     const ours = memoryEnvironment({ NODE_OPTIONS: '--enable-source-maps' }, 'linux', () => true);
     assert.equal(ours?.GLIBC_TUNABLES, MALLOC_TUNABLES);
     assert.equal(ours?.NODE_OPTIONS, `${V8_FLAGS.join(' ')} --enable-source-maps`);
