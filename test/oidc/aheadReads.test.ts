@@ -11,15 +11,12 @@ import { createAccountStore, userWithAccessAhead } from '../../src/accounts/stor
 import { createMfaStore, progressWithFactorsAhead } from '../../src/mfa/store.ts';
 import { type createArtifactAdapter, hashId } from '../../src/oidc/adapter.ts';
 import type { ArtifactStore } from '../../src/oidc/artifactStore.ts';
-import { readAheadLoginStep } from '../../src/oidc/readAhead.ts';
-import { type ArtifactApp, startArtifactApp } from '../support/artifactApp.ts';
+import { type ArtifactApp, readAheadOf, startArtifactApp } from '../support/artifactApp.ts';
 import { type TestDatabase, testDatabaseKind } from '../support/db.ts';
 
 const skip =
   testDatabaseKind() !== 'postgres' &&
   'needs TEST_DATABASE_URL (statements are counted on the pool)';
-
-const COOKIE = 'portcullis.session';
 
 describe("other stores' reads in the artefacts' find", { skip }, () => {
   let db: TestDatabase;
@@ -91,12 +88,7 @@ describe("other stores' reads in the artefacts' find", { skip }, () => {
 
   before(async () => {
     app = await startArtifactApp({
-      inner: (store) =>
-        readAheadLoginStep({
-          readAhead: (asks) => store.readAhead(asks),
-          keyOf: hashId,
-          sessionCookie: () => COOKIE,
-        }),
+      inner: readAheadOf,
       handle: async (ctx) => {
         await routes.get(ctx.path)?.(ctx);
         return {};

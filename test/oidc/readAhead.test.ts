@@ -9,15 +9,17 @@ import type Koa from 'koa';
 import type pg from 'pg';
 import { type createArtifactAdapter, hashId } from '../../src/oidc/adapter.ts';
 import type { ArtifactStore } from '../../src/oidc/artifactStore.ts';
-import { readAheadLoginStep } from '../../src/oidc/readAhead.ts';
-import { type ArtifactApp, startArtifactApp } from '../support/artifactApp.ts';
+import {
+  type ArtifactApp,
+  TEST_SESSION_COOKIE as COOKIE,
+  readAheadOf,
+  startArtifactApp,
+} from '../support/artifactApp.ts';
 import { type TestDatabase, testDatabaseKind } from '../support/db.ts';
 
 const skip =
   testDatabaseKind() !== 'postgres' &&
   'needs TEST_DATABASE_URL (statements are counted on the pool, rows changed from outside)';
-
-const COOKIE = 'portcullis.session';
 
 type Payload = Record<string, unknown>;
 
@@ -92,12 +94,7 @@ describe('read-ahead of a login step', { skip }, () => {
 
   before(async () => {
     app = await startArtifactApp({
-      inner: (store) =>
-        readAheadLoginStep({
-          readAhead: (asks) => store.readAhead(asks),
-          keyOf: hashId,
-          sessionCookie: () => COOKIE,
-        }),
+      inner: readAheadOf,
       handle: async (ctx) => {
         const route = routes.get(ctx.path.split('/').slice(0, 3).join('/'));
         return route ? route(ctx) : {};

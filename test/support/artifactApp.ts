@@ -7,8 +7,9 @@ import Koa from 'koa';
 import pg from 'pg';
 import { systemClock } from '../../src/clock.ts';
 import type { AheadReads } from '../../src/db/aheadReads.ts';
-import { createArtifactAdapter } from '../../src/oidc/adapter.ts';
+import { createArtifactAdapter, hashId } from '../../src/oidc/adapter.ts';
 import { type ArtifactStore, createArtifactStore } from '../../src/oidc/artifactStore.ts';
+import { readAheadLoginStep } from '../../src/oidc/readAhead.ts';
 import { failToErrorPages, holdArtifactWrites } from '../../src/oidc/writeBehind.ts';
 import { createTestDatabase, type TestDatabase } from './db.ts';
 
@@ -21,6 +22,17 @@ export interface ArtifactApp {
   base: string;
   close(): Promise<void>;
 }
+
+/** The session cookie the read-ahead of `readAheadOf` reads. */
+export const TEST_SESSION_COOKIE = 'portcullis.session';
+
+/** The login-step read-ahead (src/oidc/readAhead.ts) over `store`, as `inner`. */
+export const readAheadOf = (store: ArtifactStore): Koa.Middleware =>
+  readAheadLoginStep({
+    readAhead: (asks) => store.readAhead(asks),
+    keyOf: hashId,
+    sessionCookie: () => TEST_SESSION_COOKIE,
+  });
 
 export async function startArtifactApp(options: {
   inner?: (artifacts: ArtifactStore) => Koa.Middleware;
