@@ -29,7 +29,11 @@ export interface ArtifactRow {
   model?: string;
   /** A Session's uid (finds of a read-ahead only). */
   session_uid?: string | null;
-  /** Token and code finds: 'self', or the 'grant' / 'session' read ahead with it. */
+  /**
+   * Token and code finds: 'self', or the 'grant' / 'session' read ahead with it; with other
+   * stores' reads (src/db/aheadReads.ts), their rows as JSON payloads ('account', 'progress',
+   * 'account_grants').
+   */
   part?: 'self' | 'grant' | 'session' | 'account' | 'progress' | 'account_grants';
 }
 
