@@ -92,10 +92,13 @@ export interface ProgressRow {
  * is the same hash.
  */
 export function progressWithFactorsAhead(hash: string, now: string): string {
-  return `(select to_jsonb(x) from (
-      select p.user_id, p.amr, p.level, p.address_points, ${FACTOR_COLUMNS('p.user_id')}
-      from login_progress p where p.interaction_hash = ${hash} and p.expires_at > ${now}) x)`;
+  return `(select to_jsonb(x) from (${PROGRESS_WITH_FACTORS(hash, now)}) x)`;
 }
+
+/** A login's progress and its person's factors, for SQL expressions `hash` and `now`. */
+const PROGRESS_WITH_FACTORS = (hash: string, now: string) => `
+  select p.user_id, p.amr, p.level, p.address_points, ${FACTOR_COLUMNS('p.user_id')}
+  from login_progress p where p.interaction_hash = ${hash} and p.expires_at > ${now}`;
 
 type ProgressWithFactors = { progress: ProgressRow; factors: FactorRows };
 
@@ -335,11 +338,10 @@ export function createMfaStore(knex: Knex, options: MfaStoreOptions = {}) {
         return early === null
           ? undefined
           : progressOf(early as unknown as ProgressRow & FactorColumns);
-      const [row] = await rows<ProgressRow & FactorColumns>(
-        `select p.user_id, p.amr, p.level, p.address_points, ${FACTOR_COLUMNS('p.user_id')}
-         from login_progress p where p.interaction_hash = ? and p.expires_at > ?`,
-        [hash, now],
-      );
+      const [row] = await rows<ProgressRow & FactorColumns>(PROGRESS_WITH_FACTORS('?', '?'), [
+        hash,
+        now,
+      ]);
       return row && progressOf(row);
     },
     async clearProgress(hash: string): Promise<void> {

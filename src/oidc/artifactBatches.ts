@@ -5,6 +5,7 @@ import type { Clock } from '../clock.ts';
 import type { AheadReads } from '../db/aheadReads.ts';
 import { type RunStatement, type Statement, statement } from '../db/prepared.ts';
 import type { StatementPart } from '../db/together.ts';
+import { LIVE_GRANTS_OF } from './artifactMaintenance.ts';
 import type { ArtifactRow, ArtifactWrite } from './artifactStore.ts';
 import type { BufferedWrite, HeldUnit } from './requestWrites.ts';
 
@@ -112,9 +113,9 @@ function findStatement(reads: AheadReads | undefined): Statement {
      union all
      select t.n, t.payload#>>'{result,login,accountId}', null,
        coalesce((select jsonb_agg(jsonb_build_object('id', g.id, 'payload', g.payload))
-         from oidc_artifacts g where g.model = 'Grant'
-           and g.account_id = t.payload#>>'{result,login,accountId}'
-           and (g.expires_at is null or g.expires_at > (select now from at_time))), '[]'::jsonb),
+         from oidc_artifacts g
+         where ${LIVE_GRANTS_OF("t.payload#>>'{result,login,accountId}'", '(select now from at_time)')}),
+         '[]'::jsonb),
        null, 'account_grants'
        from t where t.ahead and t.model = 'Interaction'
          and t.payload#>>'{result,login,accountId}' is not null
